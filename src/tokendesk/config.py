@@ -1,0 +1,108 @@
+"""Settings, read from the environment (``TOKENDESK_`` prefix) at startup, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tokendesk.errors import ConfigurationError
+
+CALLBACK_PATH = "/oauth/callback"
+
+# Values people paste from examples; a secret that equals one of these is refused outright.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "password", "example", "xxx", "todo", "replace-me"}
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKENDESK_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("data"), description="Folder for the SQLite file and key ring.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a SQLite file in the data folder."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8400",
+        description="Base URL people and providers reach Tokendesk at; the callback derives from it.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=1, le=65535)
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Key ring as 'id:base64key[,id:base64key...]' (last is active); "
+        "default is the key ring file in the data folder.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["human", "json"] = "human"
+    allow_http_loopback: bool = Field(
+        default=False,
+        description="Development only: accept plain-http provider URLs on loopback addresses.",
+    )
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as https://tokendesk.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or fragment")
+        return value.rstrip("/")
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _no_placeholder_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; generate a key with `tokendesk keys generate`")
+        return value
+
+    @model_validator(mode="after")
+    def _public_https_unless_local(self) -> Settings:
+        parts = urlsplit(self.public_url)
+        # Fail closed: session cookies and the OAuth callback must not cross the network in clear.
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("public_url must use https unless it is a loopback address")
+        return self
+
+    @property
+    def callback_url(self) -> str:
+        """The one redirect URI registered at every provider: ``<public_url>/oauth/callback``."""
+        return self.public_url + CALLBACK_PATH
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to ``<data_dir>/tokendesk.sqlite3``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tokendesk.sqlite3').as_posix()}"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.data_dir / "keyring.json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus explicit overrides).
+
+    Raises ConfigurationError with the offending variable named.
+    """
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        name = "TOKENDESK_" + str(first["loc"][0]).upper() if first["loc"] else "TOKENDESK_*"
+        raise ConfigurationError(f"{name} {first['msg']}") from None

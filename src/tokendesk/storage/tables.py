@@ -1,0 +1,259 @@
+"""The database schema as SQLAlchemy Core tables.
+
+The schema is built by the Alembic migrations in ``storage/migrations``; these tables
+describe it for queries and must match the latest migration (a test compares them).
+Columns ending in ``_ct`` hold ciphertext from :mod:`tokendesk.crypto`, never plaintext.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite without type detection
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id(**kwargs: Any) -> Column[str]:
+    return Column("id", String(32), primary_key=True, **kwargs)
+
+
+def _timestamps() -> list[Column[datetime]]:
+    return [
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    ]
+
+
+encryption_keys = Table(
+    "encryption_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("check_value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("username", String(64), nullable=False),
+    Column("username_key", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False, server_default=""),
+    Column("password_hash", String(255), nullable=True),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    *_timestamps(),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    _id(),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False, unique=True),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("system", Boolean, nullable=False, server_default="0"),
+    *_timestamps(),
+)
+
+role_permissions = Table(
+    "role_permissions",
+    metadata,
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission", String(64), primary_key=True),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_user_roles_role_id", "role_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+provider_overrides = Table(
+    "provider_overrides",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("fields", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    _id(),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False, unique=True),
+    Column("description", String(1000), nullable=False, server_default=""),
+    Column("provider", String(64), nullable=False),
+    Column("grant_type", String(32), nullable=False),
+    Column("client_id", String(500), nullable=False),
+    Column("client_secret_ct", Text, nullable=True),
+    Column("authorization_url", String(2048), nullable=False, server_default=""),
+    Column("token_url", String(2048), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("pkce", Boolean, nullable=False),
+    Column("placeholders", JSON, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    *_timestamps(),
+    CheckConstraint("grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"),
+)
+
+connection_roles = Table(
+    "connection_roles",
+    metadata,
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_connection_roles_role_id", "role_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    _id(),
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    # '' for the connection's shared token, else the user id: one token per (connection, owner).
+    Column("owner_key", String(32), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("access_token_ct", Text, nullable=True),
+    Column("refresh_token_ct", Text, nullable=True),
+    Column("token_type", String(32), nullable=False, server_default="Bearer"),
+    Column("scope", String(4000), nullable=False, server_default=""),
+    Column("extra_ct", Text, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("last_refresh_at", UTCDateTime, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("failure_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    *_timestamps(),
+    UniqueConstraint("connection_id", "owner_key", name="uq_tokens_connection_owner"),
+    CheckConstraint("kind IN ('shared', 'user')", name="kind"),
+    Index("ix_tokens_expires_at", "expires_at"),
+)
+
+authorization_requests = Table(
+    "authorization_requests",
+    metadata,
+    _id(),
+    Column("state_hash", String(64), nullable=False, unique=True),
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("browser_binding_hash", String(64), nullable=True),
+    Column("code_verifier_ct", Text, nullable=True),
+    Column("redirect_uri", String(2048), nullable=False),
+    Column("token_url", String(2048), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("consumed_at", UTCDateTime, nullable=True),
+    Column("outcome", String(500), nullable=True),
+)
+
+forward_proxy = Table(
+    "forward_proxy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("enabled", Boolean, nullable=False, server_default="0"),
+    Column("scheme", String(8), nullable=False, server_default="http"),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("port", Integer, nullable=True),
+    Column("auth", String(8), nullable=False, server_default="none"),
+    Column("username", String(255), nullable=False, server_default=""),
+    Column("password_ct", Text, nullable=True),
+    Column("bypass", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("actor_id", String(32), nullable=True),
+    Column("via", String(16), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target_type", String(32), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("connection_id", String(32), nullable=True, index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON, nullable=False),
+)
