@@ -29,8 +29,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default is a SQLite file in the data folder."
     )
     public_url: str = Field(
-        default="http://127.0.0.1:8400",
-        description="Base URL people and providers reach Tokendesk at; the callback derives from it.",
+        default="",
+        description="Base URL people and providers reach Tokendesk at; the callback derives from "
+        "it. Default: http://<host>:<port>.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=1, le=65535)
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url_is_absolute(cls, value: str) -> str:
+        if not value:
+            return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL such as https://tokendesk.example.com")
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _public_https_unless_local(self) -> Settings:
+        if not self.public_url:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            object.__setattr__(self, "public_url", f"http://{host}:{self.port}")
         parts = urlsplit(self.public_url)
         # Fail closed: session cookies and the OAuth callback must not cross the network in clear.
         if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):

@@ -234,6 +234,8 @@ def _split(stored: str) -> tuple[str, bytes]:
         blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
         raise DecryptionError("the stored value is not a Tokendesk ciphertext") from None
+    if base64.urlsafe_b64encode(blob).decode().rstrip("=") != body:  # one spelling per value
+        raise DecryptionError("the stored value is not a Tokendesk ciphertext")
     if len(blob) < NONCE_BYTES + 16:
         raise DecryptionError("the stored value is truncated")
     return key_id, blob

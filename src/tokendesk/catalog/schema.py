@@ -1,0 +1,273 @@
+"""The strict schema of a provider file: what a provider is, and how its templates fill in.
+
+Unknown fields are refused (``extra="forbid"``): a quirk spelled wrong in a provider file
+would otherwise be ignored without a word, and Tokendesk would talk to that provider wrongly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from tokendesk.domain.scopes import parse_scopes
+from tokendesk.domain.urls import (
+    PLACEHOLDER_RE,
+    RESERVED_AUTHORIZATION_PARAMS,
+    field_label,
+    find_placeholders,
+    format_placeholders,
+    validate_authorization_url,
+    validate_endpoint_url,
+)
+from tokendesk.errors import ValidationError
+
+__all__ = ["ClientAuthMethod", "GrantType", "Placeholder", "Provider", "find_placeholders"]
+
+GrantType = Literal["authorization_code", "client_credentials"]
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+
+MAX_PLACEHOLDER_VALUE_CHARS = 253
+# Whatever a provider file's pattern says, a value may only hold RFC 3986 unreserved
+# characters with dots between non-empty runs: no '/', '?', '#', '@', ':', '%', whitespace,
+# and no '.' or '..' path segment, so it can never move a URL to another host or path.
+_SAFE_VALUE_RE = re.compile(r"[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*")
+_INJECTION_PROBES = ("a/b", "a?b", "a#b", "a@b", "a:b", "a b", "a%2Fb", "a\\b", "a<b>", ".", "..")
+# Token response fields that are secrets; keeping them as plain extras would leak them.
+_SECRET_RESPONSE_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "client_secret"})
+
+
+class Placeholder(BaseModel):
+    """A part of a provider's URL templates that each administrator fills in, e.g. ``<tenant>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)
+    label: str = Field(min_length=1, max_length=80)
+    help: str = Field(min_length=1, max_length=400)
+    pattern: str = Field(min_length=1)
+    example: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_is_safe(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"is not a regular expression: {exc}") from None
+        leaks = [probe for probe in _INJECTION_PROBES if compiled.fullmatch(probe)]
+        if leaks or compiled.fullmatch(""):
+            raise ValueError(f"must not accept {leaks or ['an empty value']}")
+        return pattern
+
+    @model_validator(mode="after")
+    def _example_fits(self) -> Placeholder:
+        if not (
+            re.fullmatch(self.pattern, self.example) and _SAFE_VALUE_RE.fullmatch(self.example)
+        ):
+            raise ValueError(f"example {self.example!r} does not match the pattern")
+        return self
+
+    def accept(self, value: str, *, field: str) -> str:
+        """Return the value a person typed for this placeholder, stripped.
+
+        Raises ValidationError (``field`` set) unless it matches the placeholder's pattern
+        and holds only characters that cannot change a URL's host or path.
+        """
+        text = value.strip()
+        if (
+            len(text) > MAX_PLACEHOLDER_VALUE_CHARS
+            or not _SAFE_VALUE_RE.fullmatch(text)
+            or not re.fullmatch(self.pattern, text)
+        ):
+            shown = text if len(text) <= 60 else text[:60] + "..."
+            raise ValidationError(
+                f"{shown!r} is not a valid {self.label} for <{self.name}> in the "
+                f"{field_label(field)}. {self.help}",
+                field=field,
+                placeholders=(self.name,),
+            )
+        return text
+
+
+class Provider(BaseModel):
+    """A catalog entry: URL templates, suggested scopes and the provider's quirks, as data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)
+    name: str = Field(min_length=1, max_length=80)
+    order: int = Field(ge=0)
+    # Declared before the templates so that their validators can see the placeholders.
+    placeholders: tuple[Placeholder, ...] = ()
+    grant_types: tuple[GrantType, ...] = Field(min_length=1)
+    authorization_url: str = ""
+    token_url: str = ""
+    revocation_url: str | None = None
+    default_scopes: tuple[str, ...] = ()
+    scope_presets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    scope_separator: Literal[" ", ","] = " "
+    client_auth_method: ClientAuthMethod = "client_secret_basic"
+    pkce: bool = True
+    # Query parameters the authorization request must carry; the URL's own value wins.
+    authorization_params: dict[str, str] = Field(default_factory=dict)
+    default_token_lifetime_s: int | None = Field(default=None, gt=0)
+    keep_response_fields: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    documentation_url: str | None = None
+
+    @field_validator("placeholders")
+    @classmethod
+    def _placeholders_unique(cls, placeholders: tuple[Placeholder, ...]) -> tuple[Placeholder, ...]:
+        names = [placeholder.name for placeholder in placeholders]
+        if len(set(names)) != len(names):
+            raise ValueError("declares the same placeholder twice")
+        return placeholders
+
+    @field_validator("grant_types", "keep_response_fields", "notes")
+    @classmethod
+    def _no_repeats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(values)) != len(values) or not all(values):
+            raise ValueError("must not repeat an entry or hold an empty one")
+        return values
+
+    @field_validator("authorization_url", "token_url", "revocation_url")
+    @classmethod
+    def _template_is_a_url(cls, template: str | None, info: ValidationInfo) -> str | None:
+        if template is None or (template == "" and info.field_name != "revocation_url"):
+            return template
+        _check_declared(template, info)
+        field = info.field_name or "url"
+        sample = PLACEHOLDER_RE.sub("x", template)
+        try:
+            if field == "authorization_url":
+                validate_authorization_url(sample, field=field)
+            else:
+                validate_endpoint_url(sample, field=field)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+        return template
+
+    @field_validator("default_scopes")
+    @classmethod
+    def _scopes_are_tokens(cls, scopes: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for scope in scopes:
+            _check_declared(scope, info)
+        return _checked_scopes(scopes)
+
+    @field_validator("scope_presets")
+    @classmethod
+    def _presets_are_scopes(
+        cls, presets: dict[str, tuple[str, ...]], info: ValidationInfo
+    ) -> dict[str, tuple[str, ...]]:
+        for preset, scopes in presets.items():
+            if not preset.strip() or not scopes:
+                raise ValueError(f"preset {preset!r} needs a name and at least one scope")
+            for scope in scopes:
+                _check_declared(scope, info)
+            _checked_scopes(scopes)
+        return presets
+
+    @field_validator("authorization_params")
+    @classmethod
+    def _params_not_reserved(cls, params: dict[str, str]) -> dict[str, str]:
+        reserved = sorted({name.lower() for name in params} & RESERVED_AUTHORIZATION_PARAMS)
+        if reserved:
+            raise ValueError(f"must not set {', '.join(reserved)}: Tokendesk sets these itself")
+        if not all(
+            name and value.isascii() and value.isprintable() for name, value in params.items()
+        ):
+            raise ValueError("names must be non-empty and values printable ASCII")
+        return params
+
+    @field_validator("keep_response_fields")
+    @classmethod
+    def _keeps_no_secret(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        secret = sorted(set(fields) & _SECRET_RESPONSE_FIELDS)
+        if secret:
+            raise ValueError(f"must not keep {', '.join(secret)}: it is a secret")
+        return fields
+
+    @field_validator("documentation_url")
+    @classmethod
+    def _documentation_is_https(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                validate_endpoint_url(url, field="documentation_url")
+            except ValidationError as exc:
+                raise ValueError(exc.message) from None
+        return url
+
+    @model_validator(mode="after")
+    def _templates_fit_together(self) -> Provider:
+        if self.authorization_url and not self.token_url:
+            raise ValueError("token_url is needed when authorization_url is set")
+        if (
+            self.token_url
+            and "authorization_code" in self.grant_types
+            and not self.authorization_url
+        ):
+            raise ValueError("authorization_url is needed for the authorization_code grant")
+        unused = set(self.placeholder_names()) - set(find_placeholders(self._template_text()))
+        if unused:
+            raise ValueError(f"placeholders {sorted(unused)} are declared but used nowhere")
+        return self
+
+    def placeholder_names(self) -> tuple[str, ...]:
+        """Return the names of the placeholders an administrator fills in, in file order."""
+        return tuple(placeholder.name for placeholder in self.placeholders)
+
+    def render(self, template: str, values: Mapping[str, str], *, field: str) -> str:
+        """Fill the ``<name>`` placeholders of one of this provider's templates.
+
+        Returns the template with every placeholder replaced by its (stripped) value.
+        Raises ValidationError (``field`` set) naming each placeholder left unfilled, and
+        for a value that does not match its placeholder's pattern.
+        """
+        declared = {placeholder.name: placeholder for placeholder in self.placeholders}
+        names = find_placeholders(template)
+        missing = tuple(n for n in names if n not in declared or not values.get(n, "").strip())
+        if missing:
+            raise ValidationError(
+                f"Fill in {format_placeholders(missing)} in the {field_label(field)}.",
+                field=field,
+                placeholders=missing,
+            )
+        filled = {name: declared[name].accept(values[name], field=field) for name in names}
+        return PLACEHOLDER_RE.sub(lambda match: filled[match.group(1)], template)
+
+    def render_scopes(
+        self, scopes: Sequence[str], values: Mapping[str, str], *, field: str = "scopes"
+    ) -> tuple[str, ...]:
+        """Fill the placeholders of scopes such as SharePoint's ``https://<domain-name>/...``.
+
+        Returns the scopes in the same order. Raises ValidationError as :meth:`render` does.
+        """
+        return tuple(self.render(scope, values, field=field) for scope in scopes)
+
+    def _template_text(self) -> str:
+        """Return every template of this provider in one string, to look for placeholders."""
+        presets = [scope for scopes in self.scope_presets.values() for scope in scopes]
+        parts = [self.authorization_url, self.token_url, self.revocation_url or ""]
+        return " ".join([*parts, *self.default_scopes, *presets])
+
+
+def _check_declared(template: str, info: ValidationInfo) -> None:
+    """Raise ValueError for a ``<placeholder>`` in ``template`` the provider does not declare."""
+    placeholders: tuple[Placeholder, ...] = info.data.get("placeholders", ())
+    undeclared = set(find_placeholders(template)) - {p.name for p in placeholders}
+    if undeclared:
+        raise ValueError(f"uses {sorted(undeclared)}, which [[placeholders]] does not declare")
+
+
+def _checked_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """Return ``scopes`` if each is one valid scope, listed once; raise ValueError otherwise."""
+    try:
+        parsed = parse_scopes(scopes)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
+    if parsed != scopes:
+        raise ValueError("must list each scope once, one scope per entry")
+    return scopes

@@ -1,0 +1,31 @@
+"""``tokendesk init`` and ``tokendesk admin create``: set-up without prompts."""
+
+from __future__ import annotations
+
+import typer
+
+from tokendesk.cli.context import handle_errors, open_tokendesk, read_secret
+from tokendesk.domain.principal import command_line_principal
+
+app = typer.Typer(help="Set up administrators.", no_args_is_help=True)
+
+
+@app.command("create")
+@handle_errors
+def create_admin(
+    username: str = typer.Option(..., "--username", help="The new administrator's username."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from standard input."),
+) -> None:
+    """Create an administrator (reads the password from stdin or a hidden prompt)."""
+    password = read_secret("Password", password_stdin)
+    with open_tokendesk(create_missing=True) as td, td.transaction() as tx:
+        user = td.accounts.bootstrap_admin(tx, command_line_principal(), username, password)
+    typer.echo(f"Administrator '{user.username}' created.")
+
+
+@handle_errors
+def init() -> None:
+    """Create the data folder, the key ring and the database, without starting the server."""
+    with open_tokendesk(create_missing=True) as td:
+        typer.echo(f"Tokendesk is set up; database: {td.engine.url.render_as_string()}")

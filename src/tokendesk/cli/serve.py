@@ -1,0 +1,40 @@
+"""``tokendesk serve``: one process serving the API, callback and console."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+import uvicorn
+
+from tokendesk.cli.context import handle_errors
+from tokendesk.config import load_settings
+from tokendesk.logs import configure_logging
+from tokendesk.services.wiring import INITIAL_ADMIN, build, ensure_first_administrator
+from tokendesk.web.app import create_app
+
+log = logging.getLogger("tokendesk")
+
+
+@handle_errors
+def serve(
+    host: str | None = typer.Option(None, help="Address to listen on (TOKENDESK_HOST)."),
+    port: int | None = typer.Option(None, help="Port to listen on (TOKENDESK_PORT)."),
+) -> None:
+    """Run Tokendesk: REST API, OAuth callback and web console in one process."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    td = build(settings, create_missing=True)
+    password_file = ensure_first_administrator(td)
+    typer.echo(f"Tokendesk is running at {settings.public_url}/")
+    typer.echo(f"  API:       {settings.public_url}/api/v1  (OpenAPI: /api/v1/docs)")
+    typer.echo(f"  Callback:  {settings.callback_url}  (register this at your providers)")
+    if password_file is not None:
+        typer.echo(f"  Sign in as '{INITIAL_ADMIN}' with the password in {password_file}")
+        typer.echo("  (read it once, sign in, then change it and delete the file).")
+    try:
+        uvicorn.run(create_app(td), host=settings.host, port=settings.port, log_config=None,
+                    access_log=False, timeout_graceful_shutdown=10)
+    finally:
+        td.close()

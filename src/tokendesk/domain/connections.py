@@ -1,0 +1,49 @@
+"""Connections: what a registered OAuth application is, and the rules for its fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class GrantType(StrEnum):
+    AUTHORIZATION_CODE = "authorization_code"
+    CLIENT_CREDENTIALS = "client_credentials"
+
+    @property
+    def label(self) -> str:
+        return {
+            GrantType.AUTHORIZATION_CODE: "Authorization Code Flow",
+            GrantType.CLIENT_CREDENTIALS: "Client Credentials Flow",
+        }[self]
+
+
+CLIENT_ID_MAX = 500
+CLIENT_SECRET_MAX = 4000
+DESCRIPTION_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A registered OAuth application. The client secret stays in storage, encrypted."""
+
+    id: str
+    name: str
+    description: str
+    provider: str
+    grant_type: GrantType
+    client_id: str
+    has_client_secret: bool
+    authorization_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    pkce: bool
+    placeholders: dict[str, str]
+    invited_role_ids: frozenset[str]
+    invited_roles: tuple[str, ...]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str

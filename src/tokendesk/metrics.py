@@ -1,0 +1,102 @@
+"""Prometheus metrics, each app instance with its own registry (built at startup)."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+# Label values come from code, but an unexpected one (an error message, a URL) must not
+# blow up the number of time series: anything that is not a short identifier is "other".
+_LABEL_RE = re.compile(r"^[a-z0-9_.-]{1,40}$")
+
+PROVIDER_FAILURE_KINDS = (
+    "timeout",
+    "dns",
+    "connect",
+    "tls",
+    "proxy",
+    "http_4xx",
+    "http_5xx",
+    "invalid_response",
+    "invalid_request",
+    "invalid_grant",
+    "invalid_client",
+    "invalid_scope",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "other",
+)
+
+
+def label(value: str) -> str:
+    """``value`` if it is a short lowercase identifier, else ``"other"``."""
+    return value if _LABEL_RE.match(value) else "other"
+
+
+class Metrics:
+    """The counters and histograms Tokendesk exposes at ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_request_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.token_handouts = Counter(
+            "token_handouts_total",
+            "Access tokens handed out, by token kind (shared, user) and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.token_refreshes = Counter(
+            "token_refreshes_total",
+            "Token refreshes attempted, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.provider_failures = Counter(
+            "provider_failures_total",
+            "Failed calls to authorization servers, by kind (timeout, dns, tls, proxy, ...).",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, duration_s: float) -> None:
+        """Count one answered request.
+
+        ``route`` is the route template (``/api/v1/connections/{name}``), never the raw path,
+        so the number of series stays bounded.
+        """
+        self.http_requests.labels(method=method.upper(), route=route, status=str(status)).inc()
+        self.http_request_duration.labels(route=route).observe(duration_s)
+
+    def handout(self, kind: str, outcome: str) -> None:
+        """Count one token handout (``outcome`` such as ok, refreshed, needs_consent)."""
+        self.token_handouts.labels(kind=label(kind), outcome=label(outcome)).inc()
+
+    def refresh(self, outcome: str) -> None:
+        """Count one refresh attempt (``outcome`` such as ok, failed, skipped)."""
+        self.token_refreshes.labels(outcome=label(outcome)).inc()
+
+    def provider_failure(self, kind: str) -> None:
+        """Count one failed call to a provider, ``kind`` from :data:`PROVIDER_FAILURE_KINDS`."""
+        self.provider_failures.labels(kind=label(kind)).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,209 @@
+"""Use cases for users and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.domain.accounts import Role, User
+from tokendesk.domain.names import validate_name, validate_text, validate_username
+from tokendesk.domain.permissions import ADMINISTRATOR, SYSTEM_ROLES, Permission
+from tokendesk.domain.principal import Principal
+from tokendesk.errors import DuplicateName, PermissionDenied, RoleNotFound, UserNotFound, ValidationError
+from tokendesk.services.audit import AuditService
+from tokendesk.services.inputs import RoleCreate, RoleUpdate, UserCreate, UserUpdate
+from tokendesk.services.passwords import check_password_policy, hash_password
+from tokendesk.storage.accounts import RoleRepository, SessionRepository, UserRepository
+from tokendesk.storage.ids import new_id
+
+
+class AccountService:
+    def __init__(self, audit: AuditService, clock: Callable[[], datetime]) -> None:
+        self.audit = audit
+        self.clock = clock
+
+    # --- roles ------------------------------------------------------------------------
+
+    def ensure_system_roles(self, tx: Tx) -> None:
+        """Create or update the system roles so they carry exactly their permissions."""
+        repo = RoleRepository(tx)
+        now = self.clock()
+        for system in SYSTEM_ROLES:
+            role = repo.get_by_name(system.name)
+            if role is None:
+                role_id = new_id()
+                repo.insert(
+                    {"id": role_id, "name": system.name, "description": system.description,
+                     "system": True, "created_at": now, "updated_at": now}
+                )
+            else:
+                role_id = role.id
+            repo.set_permissions(role_id, system.permissions)
+
+    def list_roles(self, tx: Tx, actor: Principal, *, custom_only: bool = False) -> list[Role]:
+        actor.require_any(Permission.MANAGE_ROLES, Permission.MANAGE_USERS,
+                          Permission.MANAGE_CONNECTIONS)
+        found = RoleRepository(tx).list()
+        return [r for r in found if not (custom_only and r.system)]
+
+    def get_role(self, tx: Tx, name: str) -> Role:
+        role = RoleRepository(tx).get_by_name(name)
+        if role is None:
+            raise RoleNotFound(f"There is no role named '{name}'.")
+        return role
+
+    def create_role(self, tx: Tx, actor: Principal, data: RoleCreate) -> Role:
+        actor.require(Permission.MANAGE_ROLES)
+        repo = RoleRepository(tx)
+        name = validate_name(data.name, field="name", what="role", max_length=64)
+        if repo.get_by_name(name):
+            raise DuplicateName(f"A role named '{name}' already exists.", field="name")
+        now, role_id = self.clock(), new_id()
+        repo.insert(
+            {"id": role_id, "name": name, "system": False, "created_at": now, "updated_at": now,
+             "description": validate_text(data.description, field="description",
+                                          label="Description", max_length=500)}
+        )
+        repo.set_permissions(role_id, data.permissions)
+        self.audit.record(tx, actor, "role.create", target_type="role", target=name,
+                          details={"permissions": sorted(p.value for p in data.permissions)})
+        return self._role(repo, role_id)
+
+    def update_role(self, tx: Tx, actor: Principal, name: str, data: RoleUpdate) -> Role:
+        actor.require(Permission.MANAGE_ROLES)
+        repo, role = RoleRepository(tx), self.get_role(tx, name)
+        if role.system:
+            raise PermissionDenied(f"'{role.name}' is a system role; it cannot be changed.")
+        values: dict[str, object] = {"updated_at": self.clock()}
+        if data.name is not None:
+            new_name = validate_name(data.name, field="name", what="role", max_length=64)
+            other = repo.get_by_name(new_name)
+            if other and other.id != role.id:
+                raise DuplicateName(f"A role named '{new_name}' already exists.", field="name")
+            values["name"] = new_name
+        if data.description is not None:
+            values["description"] = validate_text(
+                data.description, field="description", label="Description", max_length=500
+            )
+        repo.update(role.id, values)
+        if data.permissions is not None:
+            repo.set_permissions(role.id, data.permissions)
+        changed = sorted(k for k, v in data.model_dump(exclude_unset=True).items() if v is not None)
+        self.audit.record(tx, actor, "role.update", target_type="role", target=role.name,
+                          details={"changed": changed})
+        return self._role(repo, role.id)
+
+    def delete_role(self, tx: Tx, actor: Principal, name: str) -> None:
+        actor.require(Permission.MANAGE_ROLES)
+        role = self.get_role(tx, name)
+        if role.system:
+            raise PermissionDenied(f"'{role.name}' is a system role; it cannot be deleted.")
+        RoleRepository(tx).delete(role.id)
+        self.audit.record(tx, actor, "role.delete", target_type="role", target=role.name)
+
+    def resolve_roles(self, tx: Tx, names: Iterable[str], *, field: str,
+                      custom_only: bool = False) -> list[Role]:
+        """The roles named, refusing unknown names (and system roles when ``custom_only``)."""
+        repo, found = RoleRepository(tx), []
+        for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+            role = repo.get_by_name(name)
+            if role is None:
+                raise ValidationError(f"There is no role named '{name}'.", field=field)
+            if custom_only and role.system:
+                raise ValidationError(
+                    f"'{role.name}' is a system role; only custom roles can be invited.", field=field
+                )
+            found.append(role)
+        return found
+
+    @staticmethod
+    def _role(repo: RoleRepository, role_id: str) -> Role:
+        role = repo.get(role_id)
+        assert role is not None  # just written in this transaction
+        return role
+
+    # --- names for display --------------------------------------------------------------
+
+    def role_names(self, tx: Tx) -> dict[str, str]:
+        """Role id -> role name."""
+        return {r.id: r.name for r in RoleRepository(tx).list()}
+
+    def usernames(self, tx: Tx) -> dict[str, str]:
+        """User id -> username."""
+        return {u.id: u.username for u in UserRepository(tx).list()}
+
+    # --- users ------------------------------------------------------------------------
+
+    def list_users(self, tx: Tx, actor: Principal) -> list[User]:
+        actor.require(Permission.MANAGE_USERS)
+        return UserRepository(tx).list()
+
+    def get_user(self, tx: Tx, username: str) -> User:
+        user = UserRepository(tx).get_by_username(username)
+        if user is None:
+            raise UserNotFound(f"There is no user named '{username}'.")
+        return user
+
+    def create_user(self, tx: Tx, actor: Principal, data: UserCreate) -> User:
+        actor.require(Permission.MANAGE_USERS)
+        repo = UserRepository(tx)
+        username = validate_username(data.username)
+        if repo.get_by_username(username):
+            raise DuplicateName(f"A user named '{username}' already exists.", field="username")
+        roles = self.resolve_roles(tx, data.roles, field="roles")
+        check_password_policy(data.password.get_secret_value())
+        now, user_id = self.clock(), new_id()
+        repo.insert(
+            {"id": user_id, "username": username, "created_at": now, "updated_at": now,
+             "display_name": validate_text(data.display_name, field="display_name",
+                                           label="Display name", max_length=200),
+             "password_hash": hash_password(data.password.get_secret_value())}
+        )
+        repo.set_roles(user_id, [r.id for r in roles])
+        self.audit.record(tx, actor, "user.create", target_type="user", target=username,
+                          details={"roles": [r.name for r in roles]})
+        return self.get_user(tx, username)
+
+    def update_user(self, tx: Tx, actor: Principal, username: str, data: UserUpdate) -> User:
+        actor.require(Permission.MANAGE_USERS)
+        repo, user = UserRepository(tx), self.get_user(tx, username)
+        values: dict[str, object] = {"updated_at": self.clock()}
+        if data.display_name is not None:
+            values["display_name"] = validate_text(
+                data.display_name, field="display_name", label="Display name", max_length=200
+            )
+        if data.password is not None:
+            check_password_policy(data.password.get_secret_value())
+            values["password_hash"] = hash_password(data.password.get_secret_value())
+        if data.disabled is not None:
+            if data.disabled and user.id == actor.user_id:
+                raise ValidationError("You cannot disable your own account.", field="disabled")
+            values["disabled"] = data.disabled
+        if data.roles is not None:
+            roles = self.resolve_roles(tx, data.roles, field="roles")
+            self._keep_an_administrator(tx, user, [r.id for r in roles])
+            repo.set_roles(user.id, [r.id for r in roles])
+        repo.update(user.id, values)
+        if data.password is not None or data.disabled:
+            SessionRepository(tx).delete_for_user(user.id)
+        changed = sorted(k for k, v in data.model_dump(exclude_unset=True).items() if v is not None)
+        self.audit.record(tx, actor, "user.update", target_type="user", target=user.username,
+                          details={"changed": changed})
+        return self.get_user(tx, username)
+
+    def bootstrap_admin(self, tx: Tx, actor: Principal, username: str, password: str) -> User:
+        """Create an administrator (``tokendesk admin create`` and first start)."""
+        admin_role = self.get_role(tx, ADMINISTRATOR.name)
+        data = UserCreate(username=username, password=password,  # type: ignore[arg-type]
+                          roles=[admin_role.name])
+        return self.create_user(tx, actor, data)
+
+    def _keep_an_administrator(self, tx: Tx, user: User, new_role_ids: list[str]) -> None:
+        admin = self.get_role(tx, ADMINISTRATOR.name)
+        if admin.id in user.role_ids and admin.id not in new_role_ids:
+            others = [u for u in UserRepository(tx).list()
+                      if admin.id in u.role_ids and u.id != user.id and not u.disabled]
+            if not others:
+                raise ValidationError("This is the last administrator; keep the role.", field="roles")

@@ -1,0 +1,176 @@
+"""Who is calling: API keys, console sessions and passwords become a Principal."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.domain.accounts import ApiKey, User
+from tokendesk.domain.permissions import Permission, expand
+from tokendesk.domain.principal import Principal, Via
+from tokendesk.errors import ApiKeyNotFound, AuthenticationRequired, InvalidCredentials
+from tokendesk.services.accounts import AccountService
+from tokendesk.services.audit import AuditService
+from tokendesk.services.inputs import ApiKeyCreate
+from tokendesk.services.passwords import (
+    hash_api_key,
+    new_api_key,
+    same_hash,
+    split_api_key,
+    verify_password,
+)
+from tokendesk.domain.names import validate_name
+from tokendesk.storage.accounts import ApiKeyRepository, RoleRepository, SessionRepository, UserRepository
+from tokendesk.storage.ids import new_id
+
+# Writing last_used_at on every request would turn each read into a write; a minute is precise
+# enough for "last used".
+LAST_USED_RESOLUTION_S = 60
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """A freshly created key: ``key`` is shown once and never stored."""
+
+    key: str
+    record: ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A console session: the cookie value and its CSRF token, both shown only to the browser."""
+
+    session_id: str
+    csrf_token: str
+    principal: Principal
+    expires_at: datetime
+
+
+class AuthService:
+    def __init__(self, accounts: AccountService, audit: AuditService,
+                 clock: Callable[[], datetime], session_max_age_s: int) -> None:
+        self.accounts = accounts
+        self.audit = audit
+        self.clock = clock
+        self.session_max_age_s = session_max_age_s
+
+    def principal_for(self, tx: Tx, user: User, via: Via) -> Principal:
+        """The principal of an enabled ``user`` with the permissions of his roles now."""
+        roles = RoleRepository(tx).list(ids=user.role_ids) if user.role_ids else []
+        granted = expand(p for role in roles for p in role.permissions)
+        custom = frozenset(r.id for r in roles if not r.system)
+        return Principal(user.id, user.username, via, granted, custom)
+
+    # --- API keys ---------------------------------------------------------------------
+
+    def authenticate_api_key(self, tx: Tx, key: str) -> Principal:
+        """The principal acting through ``key``; raises InvalidCredentials for any bad key."""
+        prefix = split_api_key(key)
+        found = ApiKeyRepository(tx).find_by_prefix(prefix) if prefix else None
+        if found is None or not same_hash(found[1], hash_api_key(key)) or not found[0].active:
+            raise InvalidCredentials("The API key is not valid (unknown, malformed or revoked).")
+        record = found[0]
+        user = UserRepository(tx).get(record.user_id)
+        if user is None or user.disabled:
+            raise InvalidCredentials("The API key is not valid (its user is disabled).")
+        now = self.clock()
+        if record.last_used_at is None or now - record.last_used_at > timedelta(
+            seconds=LAST_USED_RESOLUTION_S
+        ):
+            ApiKeyRepository(tx).touch(record.id, now)
+        return self.principal_for(tx, user, Via.API_KEY)
+
+    def create_api_key(self, tx: Tx, actor: Principal, data: ApiKeyCreate) -> NewApiKey:
+        """A new key for ``data.user`` (yourself unless you may manage users)."""
+        name = validate_name(data.name, field="name", what="key", max_length=100)
+        owner = self._key_owner(tx, actor, data.user)
+        key, prefix, secret_hash = new_api_key()
+        key_id, now = new_id(), self.clock()
+        ApiKeyRepository(tx).insert(
+            {"id": key_id, "prefix": prefix, "secret_hash": secret_hash, "user_id": owner.id,
+             "name": name, "created_at": now}
+        )
+        self.audit.record(tx, actor, "api_key.create", target_type="api_key", target=name,
+                          details={"user": owner.username, "prefix": prefix})
+        record = ApiKeyRepository(tx).get(key_id)
+        assert record is not None
+        return NewApiKey(key, record)
+
+    def list_api_keys(self, tx: Tx, actor: Principal) -> list[ApiKey]:
+        """Every key for user managers, else the caller's own keys."""
+        if actor.can(Permission.MANAGE_USERS):
+            return ApiKeyRepository(tx).list()
+        if actor.user_id is None:
+            return []
+        return ApiKeyRepository(tx).list(user_id=actor.user_id)
+
+    def revoke_api_key(self, tx: Tx, actor: Principal, key_ref: str) -> ApiKey:
+        """Revoke a key by id or prefix; the caller's own, or any for user managers."""
+        repo = ApiKeyRepository(tx)
+        record = repo.get(key_ref) or next(
+            (k for k in repo.list() if k.prefix == key_ref.removeprefix("td_")), None
+        )
+        mine = record is not None and record.user_id == actor.user_id
+        if record is None or not (mine or actor.can(Permission.MANAGE_USERS)):
+            raise ApiKeyNotFound(f"There is no API key '{key_ref}'.")
+        repo.revoke(record.id, self.clock())
+        self.audit.record(tx, actor, "api_key.revoke", target_type="api_key", target=record.name,
+                          details={"prefix": record.prefix})
+        revoked = repo.get(record.id)
+        assert revoked is not None
+        return revoked
+
+    def _key_owner(self, tx: Tx, actor: Principal, username: str | None) -> User:
+        if username is None:
+            if actor.user_id is None:
+                raise InvalidCredentials("Name the user the key belongs to (--user).")
+            user = UserRepository(tx).get(actor.user_id)
+            assert user is not None
+            return user
+        user = self.accounts.get_user(tx, username)
+        if user.id != actor.user_id:
+            actor.require(Permission.MANAGE_USERS)
+        return user
+
+    # --- console sessions -------------------------------------------------------------
+
+    def sign_in(self, tx: Tx, username: str, password: str) -> NewSession:
+        """Check a password and open a console session; raises InvalidCredentials."""
+        user = UserRepository(tx).get_by_username(username)
+        stored = UserRepository(tx).password_hash(user.id) if user else None
+        if not verify_password(stored, password) or user is None or user.disabled:
+            raise InvalidCredentials("The username or password is not right.")
+        session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + timedelta(seconds=self.session_max_age_s)
+        SessionRepository(tx).insert(
+            {"id_hash": _digest(session_id), "user_id": user.id, "csrf_token_hash": _digest(csrf),
+             "created_at": now, "expires_at": expires}
+        )
+        principal = self.principal_for(tx, user, Via.SESSION)
+        self.audit.record(tx, principal, "session.sign_in", target_type="user", target=user.username)
+        return NewSession(session_id, csrf, principal, expires)
+
+    def authenticate_session(self, tx: Tx, session_id: str) -> tuple[Principal, str]:
+        """The principal of a live session and its CSRF token hash."""
+        row = SessionRepository(tx).find(_digest(session_id), self.clock())
+        user = UserRepository(tx).get(row.user_id) if row else None
+        if row is None or user is None or user.disabled:
+            raise AuthenticationRequired("Your session has ended; sign in again.")
+        return self.principal_for(tx, user, Via.SESSION), str(row.csrf_token_hash)
+
+    def sign_out(self, tx: Tx, session_id: str) -> None:
+        SessionRepository(tx).delete(_digest(session_id))
+
+
+def csrf_matches(csrf_token: str, csrf_token_hash: str) -> bool:
+    return same_hash(_digest(csrf_token), csrf_token_hash)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,254 @@
+"""Use cases for connections: register, list, show, edit and delete OAuth applications."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.catalog import Catalog, Provider
+from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, DESCRIPTION_MAX, Connection, GrantType
+from tokendesk.domain.names import validate_name, validate_text
+from tokendesk.domain.permissions import Permission
+from tokendesk.domain.principal import Principal
+from tokendesk.domain.scopes import parse_scopes
+from tokendesk.domain.secret import Secret
+from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
+from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
+from tokendesk.services.accounts import AccountService
+from tokendesk.services.audit import AuditService
+from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
+from tokendesk.storage.connections import ConnectionRepository
+from tokendesk.storage.ids import new_id
+
+CLIENT_SECRET_REF = ("connections", "client_secret_ct")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFilter:
+    provider: str | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """The validated settings of a connection, before they are stored."""
+
+    grant_type: GrantType
+    client_id: str
+    authorization_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    pkce: bool
+    placeholders: dict[str, str]
+
+
+class ConnectionService:
+    def __init__(self, catalog: Catalog, keyring: KeyRing, accounts: AccountService,
+                 audit: AuditService, clock: Callable[[], datetime],
+                 allow_http_loopback: bool) -> None:
+        self.catalog = catalog
+        self.keyring = keyring
+        self.accounts = accounts
+        self.audit = audit
+        self.clock = clock
+        self.allow_http_loopback = allow_http_loopback
+
+    # --- reading ----------------------------------------------------------------------
+
+    def list(self, tx: Tx, actor: Principal, where: ConnectionFilter | None = None) -> list[Connection]:
+        """The connections the actor may see: all with *View connections*, else invited ones."""
+        where = where or ConnectionFilter()
+        provider = self.catalog.get(where.provider).key if where.provider else None
+        found = ConnectionRepository(tx).list(provider=provider, name_contains=where.name_contains)
+        return [c for c in found if self.may_see(actor, c)]
+
+    def get(self, tx: Tx, actor: Principal, name: str) -> Connection:
+        """The connection named ``name``; one the actor may not see is 'not found'."""
+        connection = ConnectionRepository(tx).get_by_name(name)
+        if connection is None or not self.may_see(actor, connection):
+            raise ConnectionNotFound(f"There is no connection named '{name}'.")
+        return connection
+
+    @staticmethod
+    def may_see(actor: Principal, connection: Connection) -> bool:
+        return actor.can(Permission.VIEW_CONNECTIONS) or bool(
+            actor.role_ids & connection.invited_role_ids
+        )
+
+    def client_secret(self, tx: Tx, connection: Connection) -> Secret | None:
+        """The decrypted client secret, for the OAuth layer only; never for output."""
+        stored = ConnectionRepository(tx).client_secret_ciphertext(connection.id)
+        if stored is None:
+            return None
+        return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_SECRET_REF, connection.id)))
+
+    # --- changing ---------------------------------------------------------------------
+
+    def create(self, tx: Tx, actor: Principal, data: ConnectionCreate) -> Connection:
+        """Register a connection. Raises ValidationError, DuplicateName, PermissionDenied."""
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        repo = ConnectionRepository(tx)
+        provider = self.catalog.get(data.provider)
+        name = validate_name(data.name, field="name", what="connection")
+        if repo.name_taken(name):
+            raise DuplicateName(f"A connection named '{name}' already exists.", field="name")
+        fields = self._validate(provider, data.grant_type, data.client_id, data.authorization_url,
+                                data.token_url, data.scopes, data.pkce, data.placeholders)
+        invited = self.accounts.resolve_roles(tx, data.invited_roles, field="invited_roles",
+                                              custom_only=True)
+        connection_id, now = new_id(), self.clock()
+        repo.insert(
+            {"id": connection_id, "name": name, "provider": provider.key,
+             "description": validate_text(data.description, field="description",
+                                          label="Description", max_length=DESCRIPTION_MAX),
+             "client_secret_ct": self._seal_secret(connection_id, data.client_secret.get_secret_value()),
+             **_columns(fields), "created_at": now, "updated_at": now,
+             "created_by": actor.username, "updated_by": actor.username}
+        )
+        repo.set_invited_roles(connection_id, [r.id for r in invited])
+        self.audit.record(tx, actor, "connection.create", target_type="connection", target=name,
+                          connection_id=connection_id,
+                          details={"provider": provider.key, "grant_type": fields.grant_type.value,
+                                   "invited_roles": [r.name for r in invited]})
+        return self._reload(repo, connection_id)
+
+    def update(self, tx: Tx, actor: Principal, name: str, data: ConnectionUpdate) -> Connection:
+        """Edit a connection; absent fields, the secret included, keep their stored value."""
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        repo, current = ConnectionRepository(tx), self.get(tx, actor, name)
+        provider = self.catalog.get(current.provider)
+        given = data.model_dump(exclude_unset=True)
+        changed = sorted(k for k, v in given.items() if v is not None)
+        values: dict[str, Any] = {"updated_at": self.clock(), "updated_by": actor.username}
+        if data.name is not None:
+            new_name = validate_name(data.name, field="name", what="connection")
+            if repo.name_taken(new_name, except_id=current.id):
+                raise DuplicateName(f"A connection named '{new_name}' already exists.", field="name")
+            values["name"] = new_name
+        if data.description is not None:
+            values["description"] = validate_text(data.description, field="description",
+                                                  label="Description", max_length=DESCRIPTION_MAX)
+        placeholders = data.placeholders if data.placeholders is not None else current.placeholders
+        fields = self._validate(
+            provider,
+            data.grant_type or current.grant_type,
+            data.client_id if data.client_id is not None else current.client_id,
+            data.authorization_url if data.authorization_url is not None else (
+                None if data.placeholders is not None else current.authorization_url),
+            data.token_url if data.token_url is not None else (
+                None if data.placeholders is not None else current.token_url),
+            data.scopes if data.scopes is not None else list(current.scopes),
+            data.pkce if data.pkce is not None else current.pkce,
+            placeholders,
+        )
+        values.update(_columns(fields))
+        if data.client_secret is not None:
+            values["client_secret_ct"] = self._seal_secret(current.id, data.client_secret.get_secret_value())
+        repo.update(current.id, values)
+        if data.invited_roles is not None:
+            invited = self.accounts.resolve_roles(tx, data.invited_roles, field="invited_roles",
+                                                  custom_only=True)
+            repo.set_invited_roles(current.id, [r.id for r in invited])
+        self.audit.record(tx, actor, "connection.update", target_type="connection",
+                          target=values.get("name", current.name), connection_id=current.id,
+                          details={"changed": changed})
+        return self._reload(repo, current.id)
+
+    def delete(self, tx: Tx, actor: Principal, name: str) -> Connection:
+        """Delete a connection, its invitations and its tokens."""
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        connection = self.get(tx, actor, name)
+        ConnectionRepository(tx).delete(connection.id)
+        self.audit.record(tx, actor, "connection.delete", target_type="connection",
+                          target=connection.name, connection_id=connection.id)
+        return connection
+
+    # --- rules ------------------------------------------------------------------------
+
+    def _validate(self, provider: Provider, grant_type: GrantType, client_id: str,
+                  authorization_url: str | None, token_url: str | None,
+                  scopes: list[str] | str | None, pkce: bool | None,
+                  placeholders: dict[str, str]) -> _Fields:
+        if grant_type.value not in provider.grant_types:
+            raise ValidationError(
+                f"{provider.name} does not support the {grant_type.label}.", field="grant_type"
+            )
+        unknown = sorted(set(placeholders) - set(provider.placeholder_names()))
+        if unknown:
+            raise ValidationError(
+                f"{provider.name} has no placeholder {', '.join('<' + u + '>' for u in unknown)}.",
+                field="placeholders",
+            )
+        client_id = _validate_client_id(client_id)
+        token = self._url(provider, token_url, provider.token_url, placeholders, "token_url")
+        authorize = ""
+        if grant_type is GrantType.AUTHORIZATION_CODE:
+            authorize = self._url(provider, authorization_url, provider.authorization_url,
+                                  placeholders, "authorization_url")
+        if pkce and not provider.pkce:
+            raise ValidationError(f"{provider.name} does not allow PKCE.", field="pkce")
+        return _Fields(
+            grant_type=grant_type,
+            client_id=client_id,
+            authorization_url=authorize,
+            token_url=token,
+            scopes=parse_scopes(scopes) if scopes is not None else tuple(provider.default_scopes),
+            pkce=provider.pkce if pkce is None else pkce,
+            placeholders={k: v.strip() for k, v in placeholders.items()},
+        )
+
+    def _url(self, provider: Provider, given: str | None, template: str,
+             placeholders: dict[str, str], field: str) -> str:
+        label = "authorization URL" if field == "authorization_url" else "token URL"
+        raw = given.strip() if given and given.strip() else template
+        if not raw:
+            raise ValidationError(f"Enter the {label}.", field=field)
+        url = provider.render(raw, placeholders, field=field)
+        if field == "authorization_url":
+            return validate_authorization_url(url, field=field,
+                                              allow_http_loopback=self.allow_http_loopback)
+        return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
+
+    def _seal_secret(self, connection_id: str, secret: str) -> str:
+        if not secret.strip():
+            raise ValidationError("Enter the client secret.", field="client_secret")
+        if len(secret) > CLIENT_SECRET_MAX or any(ord(ch) < 32 for ch in secret):
+            raise ValidationError(
+                f"The client secret must be at most {CLIENT_SECRET_MAX} printable characters.",
+                field="client_secret",
+            )
+        return self.keyring.encrypt(secret.strip(), RowRef(*CLIENT_SECRET_REF, connection_id))
+
+    @staticmethod
+    def _reload(repo: ConnectionRepository, connection_id: str) -> Connection:
+        connection = repo.get(connection_id)
+        assert connection is not None  # written in this transaction
+        return connection
+
+
+def _validate_client_id(client_id: str) -> str:
+    value = client_id.strip()
+    if not value:
+        raise ValidationError("Enter the client ID.", field="client_id")
+    if len(value) > CLIENT_ID_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValidationError(
+            f"The client ID must be at most {CLIENT_ID_MAX} printable characters.", field="client_id"
+        )
+    return value
+
+
+def _columns(fields: _Fields) -> dict[str, Any]:
+    return {
+        "grant_type": fields.grant_type.value,
+        "client_id": fields.client_id,
+        "authorization_url": fields.authorization_url,
+        "token_url": fields.token_url,
+        "scopes": list(fields.scopes),
+        "pkce": fields.pkce,
+        "placeholders": fields.placeholders,
+    }

@@ -1,0 +1,89 @@
+"""Input shapes shared by the REST API and the CLI: strict, no unknown fields.
+
+The web layer uses these as request bodies and the CLI builds them from options, so both
+edges are validated by one definition.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from tokendesk.domain.connections import GrantType
+from tokendesk.domain.permissions import Permission
+
+
+class StrictInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ConnectionCreate(StrictInput):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    provider: str = Field(default="custom", max_length=64)
+    grant_type: GrantType
+    client_id: str = Field(max_length=2000)
+    client_secret: SecretStr = Field(max_length=8000)
+    authorization_url: str | None = Field(default=None, max_length=8000)
+    token_url: str | None = Field(default=None, max_length=8000)
+    scopes: list[str] | str | None = None
+    pkce: bool | None = None
+    placeholders: dict[str, str] = Field(default_factory=dict)
+    invited_roles: list[str] = Field(default_factory=list)
+
+
+class ConnectionUpdate(StrictInput):
+    """A partial edit: absent fields keep their value; an absent secret keeps the stored one."""
+
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    grant_type: GrantType | None = None
+    client_id: str | None = Field(default=None, max_length=2000)
+    client_secret: SecretStr | None = Field(default=None, max_length=8000)
+    authorization_url: str | None = Field(default=None, max_length=8000)
+    token_url: str | None = Field(default=None, max_length=8000)
+    scopes: list[str] | str | None = None
+    pkce: bool | None = None
+    placeholders: dict[str, str] | None = None
+    invited_roles: list[str] | None = None
+
+
+class UserCreate(StrictInput):
+    username: str = Field(max_length=200)
+    password: SecretStr = Field(max_length=2000)
+    display_name: str = Field(default="", max_length=500)
+    roles: list[str] = Field(default_factory=list)
+
+
+class UserUpdate(StrictInput):
+    display_name: str | None = Field(default=None, max_length=500)
+    password: SecretStr | None = Field(default=None, max_length=2000)
+    disabled: bool | None = None
+    roles: list[str] | None = None
+
+
+class RoleCreate(StrictInput):
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    permissions: list[Permission] = Field(default_factory=list)
+
+
+class RoleUpdate(StrictInput):
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    permissions: list[Permission] | None = None
+
+
+class ApiKeyCreate(StrictInput):
+    name: str = Field(max_length=200)
+    user: str | None = Field(default=None, max_length=200, description="Username; default: yourself")
+
+
+class ProxySettingsInput(StrictInput):
+    enabled: bool
+    scheme: str = Field(default="http", max_length=8)
+    host: str = Field(default="", max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    auth: str = Field(default="none", max_length=8)
+    username: str = Field(default="", max_length=255)
+    password: SecretStr | None = Field(default=None, max_length=2000)
+    bypass: list[str] | str = Field(default_factory=list)

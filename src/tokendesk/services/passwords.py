@@ -1,0 +1,72 @@
+"""Password hashing (argon2id) and API key material."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from tokendesk.errors import ValidationError
+
+API_KEY_PREFIX = "td_"
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("tokendesk-dummy-password")
+
+
+def check_password_policy(password: str) -> None:
+    """Raise ValidationError unless ``password`` is acceptable for a new account."""
+    if len(password) < PASSWORD_MIN:
+        raise ValidationError(
+            f"A password needs at least {PASSWORD_MIN} characters.", field="password"
+        )
+    if len(password) > PASSWORD_MAX:
+        raise ValidationError("That password is too long.", field="password")
+    if password.strip().lower() in {"changeme1234", "password1234", "administrator"}:
+        raise ValidationError("That password is a well-known placeholder.", field="password")
+
+
+def hash_password(password: str) -> str:
+    return str(_hasher.hash(password))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; constant work when there is no hash."""
+    try:
+        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh API key: ``(full key, public prefix, secret hash)``.
+
+    The key reads ``td_<prefix>_<secret>``; the prefix finds the row, the hash proves it.
+    """
+    prefix = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hash_api_key(key)
+
+
+def split_api_key(key: str) -> str | None:
+    """The public prefix of a well-formed key, else None."""
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    prefix, sep, secret = key[len(API_KEY_PREFIX) :].partition("_")
+    if not sep or len(prefix) != 12 or not secret:
+        return None
+    return prefix
+
+
+def hash_api_key(key: str) -> str:
+    # API keys carry 256 bits of randomness, so a fast hash suffices (no dictionary to guess).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def same_hash(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

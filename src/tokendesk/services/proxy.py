@@ -1,0 +1,97 @@
+"""Use cases for the forward proxy settings (seed prerequisite)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.permissions import Permission
+from tokendesk.domain.principal import Principal
+from tokendesk.domain.proxy import (
+    DISABLED,
+    PROXY_AUTH,
+    PROXY_SCHEMES,
+    ForwardProxy,
+    parse_bypass,
+    validate_host,
+)
+from tokendesk.domain.secret import Secret
+from tokendesk.errors import ValidationError
+from tokendesk.services.audit import AuditService
+from tokendesk.services.inputs import ProxySettingsInput
+from tokendesk.storage.settings import PROXY_ROW_ID, ProxyRepository
+
+PASSWORD_REF = RowRef("forward_proxy", "password_ct", str(PROXY_ROW_ID))
+
+
+class ProxyService:
+    def __init__(self, keyring: KeyRing, audit: AuditService, clock: Callable[[], datetime]) -> None:
+        self.keyring = keyring
+        self.audit = audit
+        self.clock = clock
+
+    def get(self, tx: Tx, actor: Principal | None = None) -> ForwardProxy:
+        """The current settings (a disabled proxy when none were saved)."""
+        if actor is not None:
+            actor.require(Permission.MANAGE_SETTINGS)
+        row = ProxyRepository(tx).get()
+        if row is None:
+            return DISABLED
+        return ForwardProxy(
+            enabled=row.enabled, scheme=row.scheme, host=row.host, port=row.port, auth=row.auth,
+            username=row.username, has_password=row.password_ct is not None,
+            bypass=tuple(row.bypass), updated_at=row.updated_at, updated_by=row.updated_by,
+        )
+
+    def password(self, tx: Tx) -> Secret | None:
+        """The decrypted proxy password, for the outbound HTTP client only."""
+        row = ProxyRepository(tx).get()
+        if row is None or row.password_ct is None:
+            return None
+        return Secret(self.keyring.decrypt(row.password_ct, PASSWORD_REF))
+
+    def save(self, tx: Tx, actor: Principal, data: ProxySettingsInput) -> ForwardProxy:
+        """Validate and store; an absent password keeps the stored one."""
+        actor.require(Permission.MANAGE_SETTINGS)
+        current = self.get(tx)
+        values = _validated(data)
+        password = data.password.get_secret_value() if data.password is not None else None
+        if values["auth"] == "none":
+            values["password_ct"], values["username"] = None, ""
+        elif password:
+            values["password_ct"] = self.keyring.encrypt(password, PASSWORD_REF)
+        elif not current.has_password:
+            raise ValidationError("Enter the proxy password for basic authentication.",
+                                  field="password")
+        values.update(updated_at=self.clock(), updated_by=actor.username)
+        ProxyRepository(tx).save(values)
+        self.audit.record(tx, actor, "settings.proxy.update", target_type="settings",
+                          target="forward_proxy",
+                          details={"enabled": values["enabled"], "host": values["host"],
+                                   "port": values["port"], "auth": values["auth"],
+                                   "password_changed": bool(password)})
+        return self.get(tx)
+
+
+def _validated(data: ProxySettingsInput) -> dict[str, Any]:
+    scheme, auth = data.scheme.strip().lower(), data.auth.strip().lower()
+    if scheme not in PROXY_SCHEMES:
+        raise ValidationError("The proxy scheme is http or https.", field="scheme")
+    if auth not in PROXY_AUTH:
+        raise ValidationError("Proxy authentication is 'none' or 'basic'.", field="auth")
+    host = validate_host(data.host, field="host") if data.host.strip() else ""
+    if data.enabled and (not host or data.port is None):
+        raise ValidationError("Enter the proxy host and port to enable the proxy.",
+                              field="host" if not host else "port")
+    username = data.username.strip()
+    if auth == "basic" and not username:
+        raise ValidationError("Enter the proxy username for basic authentication.", field="username")
+    if ":" in username or any(ord(ch) < 32 for ch in username):
+        raise ValidationError("The proxy username cannot contain ':' or control characters.",
+                              field="username")
+    return {"enabled": data.enabled, "scheme": scheme, "host": host, "port": data.port,
+            "auth": auth, "username": username, "bypass": list(parse_bypass(data.bypass))}

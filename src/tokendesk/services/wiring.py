@@ -1,0 +1,151 @@
+"""The one place where Tokendesk is put together from its settings."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection as Tx
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import OperationalError
+
+from tokendesk.catalog import Catalog, load_catalog
+from tokendesk.config import Settings
+from tokendesk.crypto import KeyRing, load_or_create_keyring
+from tokendesk.domain.principal import command_line_principal
+from tokendesk.errors import DatabaseUnavailable
+from tokendesk.metrics import Metrics
+from tokendesk.services.accounts import AccountService
+from tokendesk.services.audit import AuditService
+from tokendesk.services.auth import AuthService
+from tokendesk.services.connections import ConnectionService
+from tokendesk.services.proxy import ProxyService
+from tokendesk.storage.db import create_db_engine, migrate
+from tokendesk.storage.settings import KeyCheckRepository
+from tokendesk.storage.tables import encryption_keys
+
+Clock = Callable[[], datetime]
+INITIAL_ADMIN = "admin"
+INITIAL_PASSWORD_FILE = "initial-admin-password"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Tokendesk:
+    """The running application: settings, database, key ring, catalog and use cases."""
+
+    settings: Settings
+    engine: Engine
+    keyring: KeyRing
+    catalog: Catalog
+    clock: Clock
+    metrics: Metrics
+    audit: AuditService
+    accounts: AccountService
+    auth: AuthService
+    connections: ConnectionService
+    proxy: ProxyService
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One database transaction: committed when the block ends, rolled back on error."""
+        try:
+            with self.engine.begin() as tx:
+                yield tx
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                "The database is not reachable right now; try again shortly."
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc_now) -> Tokendesk:
+    """Open (and on first start create) the database and the key ring, and wire the services.
+
+    Raises EncryptionKeyError, without changing anything, when the key ring does not belong
+    to the database; ConfigurationError for unusable settings.
+    """
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        keyring = _open_keyring(settings, engine, create_missing=create_missing)
+        migrate(engine)
+        catalog = load_catalog()
+        app = _wire(settings, engine, keyring, catalog, clock)
+        with app.transaction() as tx:
+            _record_key_checks(tx, keyring, clock())
+            app.accounts.ensure_system_roles(tx)
+        return app
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog,
+          clock: Clock) -> Tokendesk:
+    audit = AuditService(clock)
+    accounts = AccountService(audit, clock)
+    return Tokendesk(
+        settings=settings, engine=engine, keyring=keyring, catalog=catalog, clock=clock,
+        metrics=Metrics(), audit=audit, accounts=accounts,
+        auth=AuthService(accounts, audit, clock, settings.session_max_age_s),
+        connections=ConnectionService(catalog, keyring, accounts, audit, clock,
+                                      settings.allow_http_loopback),
+        proxy=ProxyService(keyring, audit, clock),
+    )
+
+
+def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:
+    stored = _stored_key_checks(engine)
+    spec = settings.encryption_keys.get_secret_value() if settings.encryption_keys else None
+    # Fail closed: a database that already holds ciphertexts never gets a fresh key ring.
+    keyring, _created = load_or_create_keyring(
+        settings.keyring_path, spec, create=create_missing and not stored
+    )
+    keyring.verify_check_values(stored)
+    return keyring
+
+
+def _stored_key_checks(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(encryption_keys.name):
+            return {}
+        return KeyCheckRepository(conn).all()
+
+
+def _record_key_checks(tx: Tx, keyring: KeyRing, now: datetime) -> None:
+    repo = KeyCheckRepository(tx)
+    known = repo.all()
+    for key_id, check in keyring.check_values().items():
+        if key_id not in known:
+            repo.add(key_id, check, now)
+
+
+def ensure_first_administrator(app: Tokendesk) -> Path | None:
+    """On an empty installation create ``admin`` with a random password.
+
+    The password is written to ``<data_dir>/initial-admin-password`` (mode 0600), never
+    printed or logged. Returns that path, or None when users already exist.
+    """
+    from tokendesk.storage.accounts import UserRepository
+
+    with app.transaction() as tx:
+        if UserRepository(tx).count():
+            return None
+        password = secrets.token_urlsafe(18)
+        app.accounts.bootstrap_admin(tx, command_line_principal(), INITIAL_ADMIN, password)
+        path = app.settings.data_dir / INITIAL_PASSWORD_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+    return path

@@ -1,0 +1,48 @@
+"""``/api/v1/connections``: register, list, show, edit and delete connections."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from tokendesk.services.connections import ConnectionFilter
+from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
+from tokendesk.web.api.schemas import ConnectionOut
+from tokendesk.web.deps import App, Caller
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+@router.get("")
+def list_connections(td: App, caller: Caller, provider: str | None = None,
+                     name: str | None = None) -> list[ConnectionOut]:
+    with td.transaction() as tx:
+        found = td.connections.list(tx, caller, ConnectionFilter(provider, name))
+    return [ConnectionOut.of(c, td.settings.callback_url) for c in found]
+
+
+@router.post("", status_code=201)
+def create_connection(td: App, caller: Caller, body: ConnectionCreate) -> ConnectionOut:
+    with td.transaction() as tx:
+        connection = td.connections.create(tx, caller, body)
+    return ConnectionOut.of(connection, td.settings.callback_url)
+
+
+@router.get("/{name}")
+def show_connection(td: App, caller: Caller, name: str) -> ConnectionOut:
+    with td.transaction() as tx:
+        connection = td.connections.get(tx, caller, name)
+    return ConnectionOut.of(connection, td.settings.callback_url)
+
+
+@router.patch("/{name}")
+def edit_connection(td: App, caller: Caller, name: str, body: ConnectionUpdate) -> ConnectionOut:
+    with td.transaction() as tx:
+        connection = td.connections.update(tx, caller, name, body)
+    return ConnectionOut.of(connection, td.settings.callback_url)
+
+
+@router.delete("/{name}", status_code=204)
+def delete_connection(td: App, caller: Caller, name: str) -> Response:
+    with td.transaction() as tx:
+        td.connections.delete(tx, caller, name)
+    return Response(status_code=204)

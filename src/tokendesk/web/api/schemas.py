@@ -1,0 +1,164 @@
+"""JSON shapes the API answers with. None has a field that could carry a stored secret out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from tokendesk.catalog import Provider
+from tokendesk.domain.accounts import ApiKey, Role, User
+from tokendesk.domain.connections import Connection
+from tokendesk.domain.proxy import ForwardProxy
+from tokendesk.domain.audit import AuditEvent
+
+
+class ConnectionOut(BaseModel):
+    name: str
+    description: str
+    provider: str
+    grant_type: str
+    client_id: str
+    client_secret_stored: bool
+    authorization_url: str
+    token_url: str
+    scopes: list[str]
+    pkce: bool
+    placeholders: dict[str, str]
+    invited_roles: list[str]
+    callback_url: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str
+
+    @classmethod
+    def of(cls, connection: Connection, callback_url: str) -> ConnectionOut:
+        return cls(
+            name=connection.name, description=connection.description,
+            provider=connection.provider, grant_type=connection.grant_type.value,
+            client_id=connection.client_id, client_secret_stored=connection.has_client_secret,
+            authorization_url=connection.authorization_url, token_url=connection.token_url,
+            scopes=list(connection.scopes), pkce=connection.pkce,
+            placeholders=connection.placeholders, invited_roles=list(connection.invited_roles),
+            callback_url=callback_url, created_at=connection.created_at,
+            updated_at=connection.updated_at, created_by=connection.created_by,
+            updated_by=connection.updated_by,
+        )
+
+
+class PlaceholderOut(BaseModel):
+    name: str
+    label: str
+    help: str
+
+
+class ProviderOut(BaseModel):
+    key: str
+    name: str
+    authorization_url: str
+    token_url: str
+    revocation_url: str | None
+    placeholders: list[PlaceholderOut]
+    grant_types: list[str]
+    default_scopes: list[str]
+    scope_presets: dict[str, list[str]]
+    pkce: bool
+    client_auth_method: str
+    notes: list[str]
+
+    @classmethod
+    def of(cls, p: Provider) -> ProviderOut:
+        return cls(
+            key=p.key, name=p.name, authorization_url=p.authorization_url, token_url=p.token_url,
+            revocation_url=p.revocation_url,
+            placeholders=[PlaceholderOut(name=x.name, label=x.label, help=x.help)
+                          for x in p.placeholders],
+            grant_types=list(p.grant_types), default_scopes=list(p.default_scopes),
+            scope_presets={k: list(v) for k, v in p.scope_presets.items()}, pkce=p.pkce,
+            client_auth_method=p.client_auth_method, notes=list(p.notes),
+        )
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    disabled: bool
+    roles: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User, role_names: dict[str, str]) -> UserOut:
+        return cls(username=user.username, display_name=user.display_name, disabled=user.disabled,
+                   roles=sorted((role_names.get(r, r) for r in user.role_ids), key=str.casefold),
+                   created_at=user.created_at)
+
+
+class RoleOut(BaseModel):
+    name: str
+    description: str
+    system: bool
+    permissions: list[str]
+
+    @classmethod
+    def of(cls, role: Role) -> RoleOut:
+        return cls(name=role.name, description=role.description, system=role.system,
+                   permissions=sorted(p.value for p in role.permissions))
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    prefix: str
+    name: str
+    user: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey, username: str) -> ApiKeyOut:
+        return cls(id=key.id, prefix="td_" + key.prefix, name=key.name, user=username,
+                   created_at=key.created_at, last_used_at=key.last_used_at,
+                   revoked_at=key.revoked_at)
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    via: str
+    action: str
+    target_type: str
+    target: str
+    outcome: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: AuditEvent) -> AuditEventOut:
+        return cls(id=e.id, at=e.at, actor=e.actor, via=e.via, action=e.action,
+                   target_type=e.target_type, target=e.target, outcome=e.outcome,
+                   details=e.details)
+
+
+class ProxyOut(BaseModel):
+    enabled: bool
+    scheme: str
+    host: str
+    port: int | None
+    auth: str
+    username: str
+    password_stored: bool
+    bypass: list[str]
+    updated_at: datetime | None
+    updated_by: str
+
+    @classmethod
+    def of(cls, p: ForwardProxy) -> ProxyOut:
+        return cls(enabled=p.enabled, scheme=p.scheme, host=p.host, port=p.port, auth=p.auth,
+                   username=p.username, password_stored=p.has_password, bypass=list(p.bypass),
+                   updated_at=p.updated_at, updated_by=p.updated_by)

@@ -1,0 +1,53 @@
+"""``create_app``: the REST API, the OAuth callback, the console and operations endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from tokendesk.services.wiring import Tokendesk
+from tokendesk.web.api import accounts, connections, misc
+from tokendesk.web.errors import install_error_handlers
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(td: Tokendesk) -> FastAPI:
+    """The ASGI application serving ``td``; built once per process at startup."""
+    app = FastAPI(
+        title="Tokendesk",
+        version="0.1.0",
+        summary="Self-hosted OAuth 2.0 connection desk",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.tokendesk = td
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(misc.router)
+    api.include_router(connections.router)
+    api.include_router(accounts.router)
+    app.include_router(api)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = td.metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        td.metrics.observe_request(request.method, path, response.status_code,
+                                   time.perf_counter() - started)
+        return response
+
+    return app

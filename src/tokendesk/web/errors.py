@@ -1,0 +1,76 @@
+"""HTTP mapping of the error tree: every error becomes ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokendesk.errors import AuthenticationRequired, TokendeskError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map Tokendesk errors, request validation errors and HTTP errors to one JSON shape."""
+
+    @app.exception_handler(TokendeskError)
+    async def _tokendesk_error(request: Request, exc: TokendeskError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("request failed: %s (%s)", exc.code, exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        code, message, field = describe_validation_errors(exc.errors())
+        return JSONResponse(error_body(code, message, field), 400 if code == "malformed_json" else 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {404: "There is nothing at this address.",
+                   405: "This address does not accept that method."}.get(
+            exc.status_code, str(exc.detail))
+        return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace or an exception text (it may quote a secret) in a response.
+        log.error("unexpected error on %s %s: %s", request.method, request.url.path,
+                  type(exc).__name__)
+        return JSONResponse(error_body("internal_error", "Something went wrong on our side; "
+                                       "the error was logged."), 500)
+
+
+def describe_validation_errors(errors: Any) -> tuple[str, str, str | None]:
+    """A person-readable summary of pydantic errors, quoting no input value."""
+    messages: list[str] = []
+    first_field: str | None = None
+    for error in list(errors)[:5]:
+        kind = error.get("type", "")
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        first_field = first_field or field
+        if kind == "json_invalid":
+            return "malformed_json", "The request body is not valid JSON.", None
+        if kind == "extra_forbidden":
+            messages.append(f"'{field}' is not a known field.")
+        elif kind == "missing":
+            messages.append(f"'{field}' is required.")
+        elif kind in ("model_attributes_type", "dict_type") and not loc:
+            messages.append("The request body must be a JSON object.")
+        else:
+            messages.append(f"'{field or 'body'}': {error.get('msg', 'is not valid')}.")
+    return "validation_error", " ".join(messages) or "The request is not valid.", first_field
