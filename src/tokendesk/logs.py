@@ -86,9 +86,10 @@ _HEADER_RE = re.compile(
     r"(?P<vq>[\"']?)(?P<val>[^\r\n\"']+)",
     re.IGNORECASE,
 )
-# `key=value`, `key: value`, `"key": "value"`, `'key': 'value'`, and query parameters.
+# `key=value`, `key: value`, `"key": "value"`, `('key', 'value')`, and query parameters.
 _PAIR_RE = re.compile(
-    rf"(?<!{_NAME})(?P<q>[\"']?)(?P<name>{_ANY_KEY})(?P=q)(?!{_NAME})(?P<sep>\s*[:=]\s*)"
+    rf"(?<!{_NAME})(?P<q>[\"']?)(?P<name>{_ANY_KEY})(?P=q)(?!{_NAME})"
+    r"(?P<sep>\s*[:=]\s*|(?<=[\"'])\s*,\s*(?=[\"']))"
     r"(?P<val>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,;\"'<>{}\[\]()]+)",
     re.IGNORECASE,
 )

@@ -82,7 +82,9 @@ def test_an_aware_datetime_comes_back_as_the_same_instant_in_utc(engine: Engine)
     written = datetime(2026, 11, 28, 15, 30, 12, 345678, tzinfo=timezone(timedelta(hours=2)))
     with engine.begin() as conn:
         conn.execute(
-            insert(tables.encryption_keys).values(key_id="k1", check_value="v1:k1:x", created_at=written)
+            insert(tables.encryption_keys).values(
+                key_id="k1", check_value="v1:k1:x", created_at=written
+            )
         )
     with engine.connect() as conn:
         read = conn.execute(select(tables.encryption_keys.c.created_at)).scalar_one()
@@ -92,10 +94,12 @@ def test_an_aware_datetime_comes_back_as_the_same_instant_in_utc(engine: Engine)
 
 
 def test_a_naive_datetime_is_refused(engine: Engine) -> None:
-    naive = datetime(2026, 11, 28, 14, 0)  # noqa: DTZ001 - the point of the test
+    naive = datetime(2026, 11, 28, 14, 0)  # the point of the test
     with pytest.raises(StatementError, match="naive datetime"), engine.begin() as conn:
         conn.execute(
-            insert(tables.encryption_keys).values(key_id="k1", check_value="v1:k1:x", created_at=naive)
+            insert(tables.encryption_keys).values(
+                key_id="k1", check_value="v1:k1:x", created_at=naive
+            )
         )
     with engine.connect() as conn:
         assert conn.execute(select(tables.encryption_keys)).all() == []

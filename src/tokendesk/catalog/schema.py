@@ -215,6 +215,10 @@ class Provider(BaseModel):
             raise ValueError(f"placeholders {sorted(unused)} are declared but used nowhere")
         return self
 
+    def __hash__(self) -> int:
+        """Return a hash of the key: the dict fields would make the default hash fail."""
+        return hash(self.key)
+
     def placeholder_names(self) -> tuple[str, ...]:
         """Return the names of the placeholders an administrator fills in, in file order."""
         return tuple(placeholder.name for placeholder in self.placeholders)

@@ -63,7 +63,9 @@ def find_placeholders(text: str) -> tuple[str, ...]:
 def format_placeholders(names: tuple[str, ...]) -> str:
     """Return ``<a>``, ``<a> and <b>``, ``<a>, <b> and <c>`` for use in a message."""
     marks = [f"<{name}>" for name in names]
-    return marks[0] if len(marks) == 1 else ", ".join(marks[:-1]) + " and " + marks[-1]
+    if len(marks) < 2:
+        return "".join(marks)
+    return ", ".join(marks[:-1]) + " and " + marks[-1]
 
 
 def validate_endpoint_url(
@@ -92,11 +94,11 @@ def validate_endpoint_url(
 def validate_authorization_url(
     url: str, *, field: str = "authorization_url", allow_http_loopback: bool = False
 ) -> str:
-    """Check an authorization endpoint URL (RFC 6749 §3.1): an endpoint URL whose query
-    does not set a parameter that Tokendesk sends itself.
+    """Check an authorization endpoint URL (RFC 6749 §3.1) typed by a person.
 
-    Returns the URL with surrounding whitespace removed; other query parameters (``prompt``,
-    ``access_type``) are kept as typed.
+    Its query must not set a parameter that Tokendesk sends itself. Returns the URL with
+    surrounding whitespace removed; other query parameters (``prompt``, ``access_type``) are
+    kept as typed.
     Raises ValidationError as :func:`validate_endpoint_url` does, and when the query sets
     ``client_id``, ``redirect_uri``, ``state``, ``scope``, ``response_type``,
     ``code_challenge`` or ``code_challenge_method``.
@@ -106,9 +108,10 @@ def validate_authorization_url(
     names = {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
     reserved = sorted(names & RESERVED_AUTHORIZATION_PARAMS)
     if reserved:
+        hint = " Enter scopes in the Scopes field." if "scope" in reserved else ""
         raise ValidationError(
             f"Remove {', '.join(reserved)} from the {field_label(field)}: Tokendesk sets "
-            "these itself (scopes belong in the Scopes field).",
+            f"these itself.{hint}",
             field=field,
         )
     return text

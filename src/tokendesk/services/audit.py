@@ -4,6 +4,7 @@ of secrets."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,4 @@ class AuditService:
         """Events matching ``where``, newest first. Needs *View audit log*."""
         actor.require(Permission.VIEW_AUDIT)
         limit = max(1, min(where.limit, AUDIT_PAGE_MAX))
-        return AuditRepository(tx).search(
-            AuditFilter(**{**where.__dict__, "limit": limit})
-        )
+        return AuditRepository(tx).search(replace(where, limit=limit))
