@@ -197,7 +197,10 @@ class ConnectionService:
             client_id=client_id,
             authorization_url=authorize,
             token_url=token,
-            scopes=parse_scopes(scopes) if scopes is not None else tuple(provider.default_scopes),
+            scopes=provider.render_scopes(
+                parse_scopes(scopes) if scopes is not None else provider.default_scopes,
+                placeholders,
+            ),
             pkce=provider.pkce if pkce is None else pkce,
             placeholders={k: v.strip() for k, v in placeholders.items()},
         )
