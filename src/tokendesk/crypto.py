@@ -36,7 +36,8 @@ class RowRef:
     row_id: str
 
     def aad(self) -> bytes:
-        return f"{self.table}/{self.column}/{self.row_id}".encode()
+        # JSON keeps the three parts unambiguous whatever characters they hold.
+        return json.dumps([self.table, self.column, self.row_id], separators=(",", ":")).encode()
 
 
 def key_check_ref(key_id: str) -> RowRef:
@@ -165,6 +166,8 @@ class KeyRing:
             key_id, sep, encoded = item.partition(":")
             if not sep:
                 raise EncryptionKeyError("TOKENDESK_ENCRYPTION_KEYS must look like 'id:base64key'")
+            if key_id.strip() in keys:
+                raise EncryptionKeyError(f"TOKENDESK_ENCRYPTION_KEYS names key {key_id.strip()!r} twice")
             keys[key_id.strip()] = _b64decode(encoded.strip(), key_id)
         if not keys:
             raise EncryptionKeyError("TOKENDESK_ENCRYPTION_KEYS is empty")
@@ -211,6 +214,7 @@ def write_keyring(path: Path, ring: KeyRing) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover temporary file keeps its mode otherwise
     with os.fdopen(fd, "w") as handle:
         handle.write(ring.to_json())
     os.replace(tmp, path)

@@ -1,0 +1,142 @@
+"""Token sets and the rules for when to refresh them (RFC 6749 §5.1, §6). No I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tokendesk.domain.secret import Secret
+
+# Refresh this long before expiry, but never earlier than this fraction of the lifetime
+# before it: a 60-second token must not be refreshed the moment it arrives.
+REFRESH_MARGIN_S = 300
+REFRESH_MARGIN_MAX_FRACTION = 0.5
+# A token whose lifetime is unknown is trusted this long before it is refreshed anyway.
+UNKNOWN_LIFETIME_S = 3600
+
+
+class TokenKind(StrEnum):
+    SHARED = "shared"
+    USER = "user"
+
+
+class TokenStatus(StrEnum):
+    VALID = "valid"
+    # The provider refused the refresh token for good (invalid_grant): a person must consent again.
+    NEEDS_REAUTHENTICATION = "needs_reauthentication"
+    # A stored ciphertext could not be decrypted: tampered with or moved.
+    CORRUPTED = "corrupted"
+    # The connection's client credentials were refused (invalid_client).
+    MISCONFIGURED = "misconfigured"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """What a token endpoint handed out, validated. Secrets mask themselves in ``repr``."""
+
+    access_token: Secret
+    token_type: str
+    expires_at: datetime | None
+    refresh_token: Secret | None = None
+    scope: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """A token row as the services see it (secrets decrypted only when handed out)."""
+
+    id: str
+    connection_id: str
+    kind: TokenKind
+    user_id: str | None
+    status: TokenStatus
+    token_type: str
+    scope: str
+    expires_at: datetime | None
+    last_refresh_at: datetime | None
+    last_error: str | None
+    has_refresh_token: bool
+    failure_count: int
+    next_attempt_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def expiry_from(
+    now: datetime,
+    expires_in: Any,
+    *,
+    access_token: str,
+    default_lifetime_s: int | None,
+) -> datetime | None:
+    """When a freshly issued token expires.
+
+    ``expires_in`` may be an int, a numeric string, zero, or missing (RFC 6749 §5.1 makes it
+    RECOMMENDED only). Missing → the provider's default lifetime, else the JWT ``exp`` claim,
+    else None (unknown). Raises ValueError for a value that is not a number.
+    """
+    if expires_in is not None and expires_in != "":
+        seconds = int(float(expires_in)) if not isinstance(expires_in, bool) else None
+        if seconds is None:
+            raise ValueError("expires_in is not a number")
+        return now + timedelta(seconds=max(0, seconds))
+    if default_lifetime_s is not None:
+        return now + timedelta(seconds=default_lifetime_s)
+    exp = jwt_expiry(access_token)
+    return exp
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a JWT access token, read without verification, else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = payload.get("exp") if isinstance(payload, dict) else None
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            from datetime import UTC
+
+            return datetime.fromtimestamp(exp, UTC)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
+        return None
+    return None
+
+
+def refresh_due_at(issued_at: datetime | None, expires_at: datetime | None) -> datetime | None:
+    """The moment a token should be refreshed: a margin before expiry, clamped to a
+    fraction of its lifetime. None when nothing is known about its expiry."""
+    if expires_at is None:
+        return None
+    margin = timedelta(seconds=REFRESH_MARGIN_S)
+    if issued_at is not None and expires_at > issued_at:
+        margin = min(margin, (expires_at - issued_at) * REFRESH_MARGIN_MAX_FRACTION)
+    return expires_at - margin
+
+
+def needs_refresh(
+    now: datetime, issued_at: datetime | None, expires_at: datetime | None
+) -> tuple[bool, str]:
+    """Whether to refresh now, and why (for logs and the audit trail)."""
+    if expires_at is None:
+        if issued_at is not None and now - issued_at > timedelta(seconds=UNKNOWN_LIFETIME_S):
+            return True, "lifetime unknown and token older than an hour"
+        return False, "lifetime unknown"
+    if now >= expires_at:
+        return True, "expired"
+    due = refresh_due_at(issued_at, expires_at)
+    if due is not None and now >= due:
+        return True, "within the refresh margin"
+    return False, "still fresh"
+
+
+def is_usable(now: datetime, expires_at: datetime | None) -> bool:
+    """True while a token may still be handed out (not past its expiry)."""
+    return expires_at is None or now < expires_at
