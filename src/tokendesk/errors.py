@@ -130,3 +130,127 @@ class TooManyAttempts(TokendeskError):
 class DatabaseUnavailable(TokendeskError):
     code = "database_unavailable"
     status = 503
+
+
+# --- tokens and consent ------------------------------------------------------------------
+
+
+class TokenUnavailable(TokendeskError):
+    """No usable token: not yet authenticated, or the provider refused it for good."""
+
+    code = "token_unavailable"
+    status = 409
+
+    def __init__(self, message: str, *, authenticate_url: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.authenticate_url = authenticate_url
+
+
+class NotAuthenticated(TokenUnavailable):
+    code = "not_authenticated"
+
+
+class ReauthenticationRequired(TokenUnavailable):
+    code = "reauthentication_required"
+
+
+class ConnectionMisconfigured(TokenUnavailable):
+    code = "connection_misconfigured"
+
+
+class TokenCorrupted(TokenUnavailable):
+    code = "token_corrupted"
+
+
+class AuthorizationRejected(TokendeskError):
+    """A callback that cannot be accepted: missing, unknown, expired, replayed or foreign state."""
+
+    code = "authorization_rejected"
+    status = 400
+
+
+# --- talking to providers ------------------------------------------------------------------
+
+
+class ProviderError(TokendeskError):
+    """A call to an authorization server failed. ``kind`` names the cause for people and metrics;
+    ``transient`` errors keep the current token in service and are retried later."""
+
+    code = "provider_error"
+    status = 502
+    kind: ClassVar[str] = "other"
+    transient: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnreachable(ProviderError):
+    kind = "unreachable"
+
+
+class ProviderDnsError(ProviderError):
+    kind = "dns"
+
+
+class ProviderTlsError(ProviderError):
+    kind = "tls"
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    status = 504
+    kind = "timeout"
+
+
+class ProxyRefused(ProviderError):
+    kind = "proxy"
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx or 429 from the provider."""
+
+    kind = "unavailable"
+
+
+class InvalidProviderResponse(ProviderError):
+    kind = "invalid_response"
+
+
+class EgressDenied(ProviderError):
+    """The egress policy refused the address (server-side request forgery defence)."""
+
+    kind = "egress_denied"
+    transient = False
+
+
+class ProviderRejected(ProviderError):
+    """An OAuth error response (RFC 6749 §5.2); ``oauth_error`` is the provider's code."""
+
+    kind = "rejected"
+    transient = False
+
+    def __init__(self, message: str, *, oauth_error: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.oauth_error = oauth_error
+
+
+class InvalidGrant(ProviderRejected):
+    kind = "invalid_grant"
+
+
+class InvalidClient(ProviderRejected):
+    kind = "invalid_client"
+
+
+class InvalidScope(ProviderRejected):
+    kind = "invalid_scope"
+
+
+class UnauthorizedClient(ProviderRejected):
+    kind = "unauthorized_client"
+
+
+class RedirectUriMismatch(ProviderRejected):
+    kind = "redirect_uri_mismatch"

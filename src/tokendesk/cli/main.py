@@ -1,13 +1,14 @@
-"""The ``tokendesk`` command."""
+"""The ``tokendesk`` command: one sub-command per use case, each in its own module."""
 
 from __future__ import annotations
 
 import typer
 
-from tokendesk.cli import admin, serve
+from tokendesk.cli import admin, audit, connections, keys, providers, roles, serve, settings, users
 
 app = typer.Typer(
-    help="Tokendesk: a self-hosted OAuth 2.0 connection desk.",
+    help="Tokendesk: a self-hosted OAuth 2.0 connection desk. Commands act on the database "
+    "configured by the TOKENDESK_* environment variables, as the operator at the command line.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -15,6 +16,13 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("init")(admin.init)
 app.add_typer(admin.app, name="admin")
+app.add_typer(users.app, name="users")
+app.add_typer(roles.app, name="roles")
+app.add_typer(keys.app, name="keys")
+app.add_typer(connections.app, name="connections")
+app.add_typer(providers.app, name="providers")
+app.command("audit")(audit.audit)
+app.add_typer(settings.app, name="settings")
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ class Connection:
     invited_role_ids: frozenset[str]
     invited_roles: tuple[str, ...]
     version: int
+    status: str
+    last_error: str | None
     created_at: datetime
     updated_at: datetime
     created_by: str

@@ -44,6 +44,15 @@ def validate_username(value: str, *, field: str = "username") -> str:
     return name
 
 
+def has_control_characters(value: str) -> bool:
+    """True when ``value`` holds a control character (NUL, bell, newline, ...).
+
+    No stored name has one, so a lookup by such a value can answer "not found" without asking
+    the database (PostgreSQL refuses NUL in text outright).
+    """
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
 def name_key(name: str) -> str:
     """The case-insensitive identity of a name (unique per kind)."""
     return name.strip().casefold()

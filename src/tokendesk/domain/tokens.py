@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -58,6 +58,7 @@ class StoredToken:
     status: TokenStatus
     token_type: str
     scope: str
+    issued_at: datetime | None
     expires_at: datetime | None
     last_refresh_at: datetime | None
     last_error: str | None
@@ -83,14 +84,13 @@ def expiry_from(
     else None (unknown). Raises ValueError for a value that is not a number.
     """
     if expires_in is not None and expires_in != "":
-        seconds = int(float(expires_in)) if not isinstance(expires_in, bool) else None
-        if seconds is None:
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | str):
             raise ValueError("expires_in is not a number")
+        seconds = int(float(expires_in))
         return now + timedelta(seconds=max(0, seconds))
     if default_lifetime_s is not None:
         return now + timedelta(seconds=default_lifetime_s)
-    exp = jwt_expiry(access_token)
-    return exp
+    return jwt_expiry(access_token)
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -102,8 +102,6 @@ def jwt_expiry(token: str) -> datetime | None:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         exp = payload.get("exp") if isinstance(payload, dict) else None
         if isinstance(exp, int | float) and not isinstance(exp, bool):
-            from datetime import UTC
-
             return datetime.fromtimestamp(exp, UTC)
     except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from pydantic import SecretStr
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.accounts import Role, User
@@ -45,7 +46,7 @@ class AccountService:
     def list_roles(self, tx: Tx, actor: Principal, *, custom_only: bool = False) -> list[Role]:
         actor.require_any(Permission.MANAGE_ROLES, Permission.MANAGE_USERS,
                           Permission.MANAGE_CONNECTIONS)
-        found = RoleRepository(tx).list()
+        found = RoleRepository(tx).search()
         return [r for r in found if not (custom_only and r.system)]
 
     def get_role(self, tx: Tx, name: str) -> Role:
@@ -128,17 +129,17 @@ class AccountService:
 
     def role_names(self, tx: Tx) -> dict[str, str]:
         """Role id -> role name."""
-        return {r.id: r.name for r in RoleRepository(tx).list()}
+        return {r.id: r.name for r in RoleRepository(tx).search()}
 
     def usernames(self, tx: Tx) -> dict[str, str]:
         """User id -> username."""
-        return {u.id: u.username for u in UserRepository(tx).list()}
+        return {u.id: u.username for u in UserRepository(tx).search()}
 
     # --- users ------------------------------------------------------------------------
 
     def list_users(self, tx: Tx, actor: Principal) -> list[User]:
         actor.require(Permission.MANAGE_USERS)
-        return UserRepository(tx).list()
+        return UserRepository(tx).search()
 
     def get_user(self, tx: Tx, username: str) -> User:
         user = UserRepository(tx).get_by_username(username)
@@ -196,14 +197,14 @@ class AccountService:
     def bootstrap_admin(self, tx: Tx, actor: Principal, username: str, password: str) -> User:
         """Create an administrator (``tokendesk admin create`` and first start)."""
         admin_role = self.get_role(tx, ADMINISTRATOR.name)
-        data = UserCreate(username=username, password=password,  # type: ignore[arg-type]
+        data = UserCreate(username=username, password=SecretStr(password),
                           roles=[admin_role.name])
         return self.create_user(tx, actor, data)
 
     def _keep_an_administrator(self, tx: Tx, user: User, new_role_ids: list[str]) -> None:
         admin = self.get_role(tx, ADMINISTRATOR.name)
         if admin.id in user.role_ids and admin.id not in new_role_ids:
-            others = [u for u in UserRepository(tx).list()
+            others = [u for u in UserRepository(tx).search()
                       if admin.id in u.role_ids and u.id != user.id and not u.disabled]
             if not others:
                 raise ValidationError("This is the last administrator; keep the role.", field="roles")

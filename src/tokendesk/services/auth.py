@@ -61,7 +61,7 @@ class AuthService:
 
     def principal_for(self, tx: Tx, user: User, via: Via) -> Principal:
         """The principal of an enabled ``user`` with the permissions of his roles now."""
-        roles = RoleRepository(tx).list(ids=user.role_ids) if user.role_ids else []
+        roles = RoleRepository(tx).search(ids=user.role_ids) if user.role_ids else []
         granted = expand(p for role in roles for p in role.permissions)
         custom = frozenset(r.id for r in roles if not r.system)
         return Principal(user.id, user.username, via, granted, custom)
@@ -104,16 +104,16 @@ class AuthService:
     def list_api_keys(self, tx: Tx, actor: Principal) -> list[ApiKey]:
         """Every key for user managers, else the caller's own keys."""
         if actor.can(Permission.MANAGE_USERS):
-            return ApiKeyRepository(tx).list()
+            return ApiKeyRepository(tx).search()
         if actor.user_id is None:
             return []
-        return ApiKeyRepository(tx).list(user_id=actor.user_id)
+        return ApiKeyRepository(tx).search(user_id=actor.user_id)
 
     def revoke_api_key(self, tx: Tx, actor: Principal, key_ref: str) -> ApiKey:
         """Revoke a key by id or prefix; the caller's own, or any for user managers."""
         repo = ApiKeyRepository(tx)
         record = repo.get(key_ref) or next(
-            (k for k in repo.list() if k.prefix == key_ref.removeprefix("td_")), None
+            (k for k in repo.search() if k.prefix == key_ref.removeprefix("td_")), None
         )
         mine = record is not None and record.user_id == actor.user_id
         if record is None or not (mine or actor.can(Permission.MANAGE_USERS)):

@@ -18,6 +18,7 @@ from tokendesk.domain.principal import Principal
 from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
+from tokendesk.oauth.client import ClientSpec
 from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
@@ -60,11 +61,11 @@ class ConnectionService:
 
     # --- reading ----------------------------------------------------------------------
 
-    def list(self, tx: Tx, actor: Principal, where: ConnectionFilter | None = None) -> list[Connection]:
+    def search(self, tx: Tx, actor: Principal, where: ConnectionFilter | None = None) -> list[Connection]:
         """The connections the actor may see: all with *View connections*, else invited ones."""
         where = where or ConnectionFilter()
         provider = self.catalog.get(where.provider).key if where.provider else None
-        found = ConnectionRepository(tx).list(provider=provider, name_contains=where.name_contains)
+        found = ConnectionRepository(tx).search(provider=provider, name_contains=where.name_contains)
         return [c for c in found if self.may_see(actor, c)]
 
     def get(self, tx: Tx, actor: Principal, name: str) -> Connection:
@@ -86,6 +87,35 @@ class ConnectionService:
         if stored is None:
             return None
         return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_SECRET_REF, connection.id)))
+
+    def client_spec(self, tx: Tx, connection: Connection) -> ClientSpec:
+        """What the OAuth layer needs to call this connection's provider (secret included).
+
+        Raises DecryptionError when the stored client secret cannot be opened.
+        """
+        provider = self.catalog.get(connection.provider)
+        return ClientSpec(
+            client_id=connection.client_id,
+            client_secret=self.client_secret(tx, connection),
+            token_url=connection.token_url,
+            authorization_url=connection.authorization_url,
+            revocation_url=(provider.render(provider.revocation_url, connection.placeholders,
+                                            field="revocation_url")
+                            if provider.revocation_url else None),
+            scopes=connection.scopes,
+            scope_separator=provider.scope_separator,
+            client_auth_method=provider.client_auth_method,
+            pkce=connection.pkce,
+            authorization_params=tuple(provider.authorization_params.items()),
+            default_token_lifetime_s=provider.default_token_lifetime_s,
+            keep_response_fields=tuple(provider.keep_response_fields),
+        )
+
+    def mark_status(self, tx: Tx, connection: Connection, status: str,
+                    last_error: str | None) -> None:
+        """Record that the provider accepted (``ok``) or refused (``misconfigured``) the client."""
+        if connection.status != status or connection.last_error != last_error:
+            ConnectionRepository(tx).set_status(connection.id, status, last_error)
 
     # --- changing ---------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from tokendesk.domain.proxy import (
 )
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import ValidationError
+from tokendesk.oauth.outbound import NO_PROXY, ProxyRoute
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import ProxySettingsInput
 from tokendesk.storage.settings import PROXY_ROW_ID, ProxyRepository
@@ -53,6 +54,13 @@ class ProxyService:
         if row is None or row.password_ct is None:
             return None
         return Secret(self.keyring.decrypt(row.password_ct, PASSWORD_REF))
+
+    def route(self, tx: Tx) -> ProxyRoute:
+        """How outbound calls reach providers now: through the proxy or direct."""
+        settings = self.get(tx)
+        if not settings.enabled:
+            return NO_PROXY
+        return ProxyRoute(settings, self.password(tx) if settings.auth == "basic" else None)
 
     def save(self, tx: Tx, actor: Principal, data: ProxySettingsInput) -> ForwardProxy:
         """Validate and store; an absent password keeps the stored one."""

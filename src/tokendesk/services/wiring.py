@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,14 @@ from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
+from tokendesk.oauth.client import OAuthClient
+from tokendesk.oauth.outbound import Outbound
+from tokendesk.services.consent import ConsentService
 from tokendesk.services.proxy import ProxyService
+from tokendesk.services.refresh import RefreshCoordinator
+from tokendesk.services.testing import ConnectionTester
+from tokendesk.services.tokens import TokenService
+from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import create_db_engine, migrate
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
@@ -53,23 +60,23 @@ class Tokendesk:
     auth: AuthService
     connections: ConnectionService
     proxy: ProxyService
+    outbound: Outbound
+    refresher: RefreshCoordinator
+    tokens: TokenService
+    consent: ConsentService
+    tester: ConnectionTester
 
-    @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
-        try:
-            with self.engine.begin() as tx:
-                yield tx
-        except OperationalError as exc:
-            raise DatabaseUnavailable(
-                "The database is not reachable right now; try again shortly."
-            ) from exc
+        return _transaction(self.engine)
 
     def close(self) -> None:
+        self.outbound.close()
         self.engine.dispose()
 
 
-def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc_now) -> Tokendesk:
+def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc_now,
+          outbound: Outbound | None = None) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
@@ -80,7 +87,7 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
         keyring = _open_keyring(settings, engine, create_missing=create_missing)
         migrate(engine)
         catalog = load_catalog()
-        app = _wire(settings, engine, keyring, catalog, clock)
+        app = _wire(settings, engine, keyring, catalog, clock, outbound or Outbound())
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
             app.accounts.ensure_system_roles(tx)
@@ -91,17 +98,46 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
 
 
 def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog,
-          clock: Clock) -> Tokendesk:
+          clock: Clock, outbound: Outbound) -> Tokendesk:
+    metrics = Metrics()
     audit = AuditService(clock)
     accounts = AccountService(audit, clock)
+    connections = ConnectionService(catalog, keyring, accounts, audit, clock,
+                                    settings.allow_http_loopback)
+    proxy = ProxyService(keyring, audit, clock)
+    oauth = OAuthClient(outbound, clock)
+
+    @contextmanager
+    def transaction() -> Iterator[Tx]:
+        with _transaction(engine) as tx:
+            yield tx
+
+    refresher = RefreshCoordinator(transaction, keyring, oauth, connections, proxy, audit,
+                                   metrics, clock)
+    tokens = TokenService(transaction, connections, refresher, TokenVault(keyring), oauth, proxy,
+                          audit, metrics, clock, settings.public_url)
+    consent = ConsentService(transaction, keyring, connections, tokens, oauth, proxy, audit,
+                             clock, settings.public_url, settings.callback_url)
     return Tokendesk(
         settings=settings, engine=engine, keyring=keyring, catalog=catalog, clock=clock,
-        metrics=Metrics(), audit=audit, accounts=accounts,
+        metrics=metrics, audit=audit, accounts=accounts,
         auth=AuthService(accounts, audit, clock, settings.session_max_age_s),
-        connections=ConnectionService(catalog, keyring, accounts, audit, clock,
-                                      settings.allow_http_loopback),
-        proxy=ProxyService(keyring, audit, clock),
+        connections=connections, proxy=proxy, outbound=outbound, refresher=refresher,
+        tokens=tokens, consent=consent,
+        tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
     )
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Tx]:
+    """One database transaction: committed when the block ends, rolled back on error."""
+    try:
+        with engine.begin() as tx:
+            yield tx
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            "The database is not reachable right now; try again shortly."
+        ) from exc
 
 
 def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ class UserRepository:
             select(users.c.password_hash).where(users.c.id == user_id)
         ).scalar_one_or_none()
 
-    def list(self) -> list[User]:
+    def search(self) -> list[User]:
         return self._with_roles(self.tx.execute(select(users).order_by(users.c.username_key)).all())
 
     def count(self) -> int:
@@ -60,7 +60,7 @@ class UserRepository:
         if rows:
             self.tx.execute(insert(user_roles), rows)
 
-    def _with_roles(self, rows: list[Row[Any]]) -> list[User]:
+    def _with_roles(self, rows: Sequence[Row[Any]]) -> list[User]:
         ids = [row.id for row in rows]
         memberships: dict[str, set[str]] = {}
         if ids:
@@ -92,7 +92,7 @@ class RoleRepository:
         row = self.tx.execute(select(roles).where(roles.c.name_key == name_key(name))).first()
         return self._with_permissions([row])[0] if row else None
 
-    def list(self, *, ids: Iterable[str] | None = None) -> list[Role]:
+    def search(self, *, ids: Iterable[str] | None = None) -> list[Role]:
         query = select(roles).order_by(roles.c.system.desc(), roles.c.name_key)
         if ids is not None:
             query = query.where(roles.c.id.in_(list(ids)))
@@ -114,7 +114,7 @@ class RoleRepository:
         if rows:
             self.tx.execute(insert(role_permissions), rows)
 
-    def _with_permissions(self, rows: list[Row[Any]]) -> list[Role]:
+    def _with_permissions(self, rows: Sequence[Row[Any]]) -> list[Role]:
         ids = [row.id for row in rows]
         granted: dict[str, set[Permission]] = {}
         if ids:
@@ -152,7 +152,7 @@ class ApiKeyRepository:
         row = self.tx.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
         return _to_key(row) if row else None
 
-    def list(self, *, user_id: str | None = None) -> list[ApiKey]:
+    def search(self, *, user_id: str | None = None) -> list[ApiKey]:
         query = select(api_keys).order_by(api_keys.c.created_at)
         if user_id:
             query = query.where(api_keys.c.user_id == user_id)

@@ -29,7 +29,7 @@ class ConnectionRepository:
         row = self.tx.execute(select(connections).where(connections.c.id == connection_id)).first()
         return self._load(row) if row else None
 
-    def list(self, *, provider: str | None = None, name_contains: str | None = None) -> list[Connection]:
+    def search(self, *, provider: str | None = None, name_contains: str | None = None) -> list[Connection]:
         query = select(connections).order_by(connections.c.name_key)
         if provider:
             query = query.where(connections.c.provider == provider)
@@ -61,6 +61,14 @@ class ConnectionRepository:
 
     def delete(self, connection_id: str) -> None:
         self.tx.execute(delete(connections).where(connections.c.id == connection_id))
+
+    def set_status(self, connection_id: str, status: str, last_error: str | None) -> None:
+        """Mark the connection ok or misconfigured without counting it as an edit."""
+        self.tx.execute(
+            update(connections)
+            .where(connections.c.id == connection_id)
+            .values(status=status, last_error=last_error)
+        )
 
     def client_secret_ciphertext(self, connection_id: str) -> str | None:
         return self.tx.execute(
@@ -108,6 +116,8 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         invited_role_ids=frozenset(invited),
         invited_roles=tuple(sorted(invited.values(), key=str.casefold)),
         version=row.version,
+        status=row.status,
+        last_error=row.last_error,
         created_at=row.created_at,
         updated_at=row.updated_at,
         created_by=row.created_by,

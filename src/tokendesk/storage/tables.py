@@ -56,7 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - SQLite without type detection
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _id(**kwargs: Any) -> Column[str]:
@@ -164,6 +165,9 @@ connections = Table(
     Column("pkce", Boolean, nullable=False),
     Column("placeholders", JSON, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
+    # 'ok', or 'misconfigured' once the provider refused the client credentials (invalid_client).
+    Column("status", String(32), nullable=False, server_default="ok"),
+    Column("last_error", String(500), nullable=True),
     Column("created_by", String(64), nullable=False, server_default=""),
     Column("updated_by", String(64), nullable=False, server_default=""),
     *_timestamps(),
@@ -192,6 +196,7 @@ tokens = Table(
     Column("token_type", String(32), nullable=False, server_default="Bearer"),
     Column("scope", String(4000), nullable=False, server_default=""),
     Column("extra_ct", Text, nullable=True),
+    Column("issued_at", UTCDateTime, nullable=True),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("status", String(32), nullable=False),
     Column("last_refresh_at", UTCDateTime, nullable=True),
@@ -215,6 +220,9 @@ authorization_requests = Table(
     Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("purpose", String(16), nullable=False),
+    # 'link': a one-time link from the API/CLI not opened yet; 'sent': the browser went to the provider.
+    Column("stage", String(8), nullable=False, server_default="sent"),
+    Column("save_credentials", Boolean, nullable=False, server_default="0"),
     Column("browser_binding_hash", String(64), nullable=True),
     Column("code_verifier_ct", Text, nullable=True),
     Column("redirect_uri", String(2048), nullable=False),

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/connections", tags=["connections"])
 def list_connections(td: App, caller: Caller, provider: str | None = None,
                      name: str | None = None) -> list[ConnectionOut]:
     with td.transaction() as tx:
-        found = td.connections.list(tx, caller, ConnectionFilter(provider, name))
+        found = td.connections.search(tx, caller, ConnectionFilter(provider, name))
     return [ConnectionOut.of(c, td.settings.callback_url) for c in found]
 
 

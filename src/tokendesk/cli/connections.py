@@ -1,0 +1,166 @@
+"""``tokendesk connections``: register, list, show, edit and delete OAuth connections.
+
+The client secret is read from a hidden prompt or one line of stdin, never from an
+argument (arguments end up in shell history and process listings), and never printed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from tokendesk.cli.context import (
+    JsonFlag,
+    confirm,
+    emit,
+    handle_errors,
+    open_tokendesk,
+    operator,
+    read_secret,
+    split_pairs,
+)
+from tokendesk.domain.connections import GrantType
+from tokendesk.errors import ValidationError
+from tokendesk.services.connections import ConnectionFilter
+from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
+from tokendesk.web.api.schemas import ConnectionOut
+
+app = typer.Typer(help="Manage OAuth connections.", no_args_is_help=True)
+
+COLUMNS = ("name", "provider", "grant_type", "client_id", "scopes", "invited_roles")
+SECRET_PROMPT = "Client secret"  # noqa: S105 - a prompt, not a secret
+
+ConnectionName = Annotated[str, typer.Argument(metavar="NAME", help="The connection's name.")]
+AuthorizationUrl = Annotated[str | None, typer.Option(
+    "--authorization-url", help="Default: the provider's template, placeholders filled.")]
+TokenUrl = Annotated[str | None, typer.Option(
+    "--token-url", help="Default: the provider's template, placeholders filled.")]
+Scopes = Annotated[str | None, typer.Option(
+    "--scopes", help='Comma- or space-separated, e.g. "api,refresh_token".')]
+Pkce = Annotated[bool | None, typer.Option(
+    "--pkce/--no-pkce", help="PKCE (S256); default: on where the provider allows it.")]
+Description = Annotated[str | None, typer.Option("--description")]
+SecretStdin = Annotated[bool, typer.Option(
+    "--client-secret-stdin", help="Read the client secret from one line of standard input.")]
+
+
+@app.command("list")
+@handle_errors
+def list_connections(
+    provider: Annotated[str | None, typer.Option("--provider", help="Provider key.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Part of the name.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List connections, optionally by provider and part of the name."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        found = td.connections.search(tx, operator(), ConnectionFilter(provider, name))
+    emit([ConnectionOut.of(c, td.settings.callback_url) for c in found], as_json, COLUMNS)
+
+
+@app.command("show")
+@handle_errors
+def show(name: ConnectionName, as_json: JsonFlag = False) -> None:
+    """Show one connection, with the callback URL to register at the provider."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        connection = td.connections.get(tx, operator(), name)
+    emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
+
+
+@app.command("create")
+@handle_errors
+def create(
+    name: Annotated[str, typer.Option("--name", help="A unique name for the connection.")],
+    provider: Annotated[str, typer.Option(
+        "--provider", help="Provider key, see `tokendesk providers list`.")],
+    grant_type: Annotated[GrantType, typer.Option("--grant-type")],
+    client_id: Annotated[str, typer.Option("--client-id")],
+    authorization_url: AuthorizationUrl = None,
+    token_url: TokenUrl = None,
+    scopes: Scopes = None,
+    placeholder: Annotated[list[str] | None, typer.Option(
+        "--placeholder", metavar="NAME=VALUE",
+        help="A value for one of the provider's placeholders, e.g. yourinstance=acme.")] = None,
+    invite: Annotated[list[str] | None, typer.Option(
+        "--invite", metavar="ROLE",
+        help="A custom role invited to use the tokens (repeat).")] = None,
+    description: Annotated[str, typer.Option("--description")] = "",
+    pkce: Pkce = None,
+    client_secret_stdin: SecretStdin = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a connection; the client secret is asked for at a hidden prompt."""
+    secret = read_secret(SECRET_PROMPT, client_secret_stdin)
+    data = ConnectionCreate(
+        name=name, description=description, provider=provider, grant_type=grant_type,
+        client_id=client_id, client_secret=SecretStr(secret), authorization_url=authorization_url,
+        token_url=token_url, scopes=scopes, pkce=pkce,
+        placeholders=split_pairs(placeholder or [], field="placeholders"),
+        invited_roles=invite or [],
+    )
+    with open_tokendesk() as td, td.transaction() as tx:
+        connection = td.connections.create(tx, operator(), data)
+    emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
+
+
+@app.command("edit")
+@handle_errors
+def edit(
+    name: ConnectionName,
+    new_name: Annotated[str | None, typer.Option("--name", help="Rename the connection.")] = None,
+    description: Description = None,
+    grant_type: Annotated[GrantType | None, typer.Option("--grant-type")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id")] = None,
+    authorization_url: AuthorizationUrl = None,
+    token_url: TokenUrl = None,
+    scopes: Scopes = None,
+    placeholder: Annotated[list[str] | None, typer.Option(
+        "--placeholder", metavar="NAME=VALUE",
+        help="Replace all placeholder values with these (repeat); the URLs are filled "
+             "again from the provider's templates unless given.")] = None,
+    invite: Annotated[list[str] | None, typer.Option(
+        "--invite", metavar="ROLE", help="Replace the invited roles with these (repeat).")] = None,
+    no_invites: Annotated[bool, typer.Option("--no-invites", help="Invite no role.")] = False,
+    pkce: Pkce = None,
+    client_secret_stdin: SecretStdin = False,
+    new_client_secret: Annotated[bool, typer.Option(
+        "--new-client-secret", help="Type a new client secret at a hidden prompt.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a connection; what is not given stays, the stored client secret included."""
+    if invite and no_invites:
+        raise ValidationError("Give --invite or --no-invites, not both.", field="invited_roles")
+    data = ConnectionUpdate(
+        name=new_name, description=description, grant_type=grant_type, client_id=client_id,
+        client_secret=_new_secret(client_secret_stdin, new_client_secret),
+        authorization_url=authorization_url, token_url=token_url, scopes=scopes, pkce=pkce,
+        placeholders=split_pairs(placeholder, field="placeholders") if placeholder else None,
+        invited_roles=[] if no_invites else (invite or None),
+    )
+    with open_tokendesk() as td, td.transaction() as tx:
+        connection = td.connections.update(tx, operator(), name, data)
+    emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
+
+
+@app.command("delete")
+@handle_errors
+def delete(
+    name: ConnectionName,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a connection with its invitations and tokens (asks first unless --yes)."""
+    if not yes:
+        confirm(f"Delete the connection '{name}' and all its tokens?", what="the connection")
+    with open_tokendesk() as td, td.transaction() as tx:
+        deleted = td.connections.delete(tx, operator(), name)
+    typer.echo(f"Connection '{deleted.name}' deleted.")
+
+
+def _new_secret(from_stdin: bool, prompt: bool) -> SecretStr | None:
+    if from_stdin and prompt:
+        raise ValidationError("Give --client-secret-stdin or --new-client-secret, not both.",
+                              field="client_secret")
+    if not (from_stdin or prompt):
+        return None
+    return SecretStr(read_secret(SECRET_PROMPT, from_stdin))

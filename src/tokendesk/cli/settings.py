@@ -1,0 +1,76 @@
+"""``tokendesk settings proxy``: the forward proxy used for every call to a provider."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from tokendesk.cli.context import (
+    JsonFlag,
+    emit,
+    handle_errors,
+    open_tokendesk,
+    operator,
+    read_secret,
+)
+from tokendesk.errors import ValidationError
+from tokendesk.services.inputs import ProxySettingsInput
+from tokendesk.web.api.schemas import ProxyOut
+
+app = typer.Typer(help="Global settings.", no_args_is_help=True)
+proxy_app = typer.Typer(help="The forward proxy for outbound calls to providers.",
+                        no_args_is_help=True)
+app.add_typer(proxy_app, name="proxy")
+
+
+@proxy_app.command("show")
+@handle_errors
+def show(as_json: JsonFlag = False) -> None:
+    """Show the forward proxy settings (whether a password is stored, never the password)."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        current = td.proxy.get(tx, operator())
+    emit(ProxyOut.of(current), as_json)
+
+
+@proxy_app.command("set")
+@handle_errors
+def set_proxy(
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    host: Annotated[str | None, typer.Option("--host")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535)] = None,
+    scheme: Annotated[str | None, typer.Option("--scheme", help="http or https.")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", help="none or basic.")] = None,
+    username: Annotated[str | None, typer.Option("--username")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the proxy password from one line of standard input.")
+    ] = False,
+    new_password: Annotated[bool, typer.Option(
+        "--new-password", help="Type the proxy password at a hidden prompt.")] = False,
+    bypass: Annotated[str | None, typer.Option(
+        "--bypass", help='No-proxy list, comma-separated: "localhost,*.corp,10.0.0.0/8".')
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change the forward proxy; options not given keep their current value, and the
+    stored password stays unless a new one is given."""
+    if password_stdin and new_password:
+        raise ValidationError("Give --password-stdin or --new-password, not both.",
+                              field="password")
+    password = (SecretStr(read_secret("Proxy password", password_stdin))
+                if password_stdin or new_password else None)
+    with open_tokendesk() as td, td.transaction() as tx:
+        current = ProxyOut.of(td.proxy.get(tx, operator()))
+        data = ProxySettingsInput(
+            enabled=current.enabled if enabled is None else enabled,
+            scheme=scheme if scheme is not None else current.scheme,
+            host=host if host is not None else current.host,
+            port=port if port is not None else current.port,
+            auth=auth if auth is not None else current.auth,
+            username=username if username is not None else current.username,
+            password=password,
+            bypass=bypass if bypass is not None else current.bypass,
+        )
+        saved = td.proxy.save(tx, operator(), data)
+    emit(ProxyOut.of(saved), as_json)

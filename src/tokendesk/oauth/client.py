@@ -1,0 +1,136 @@
+"""Token endpoint requests: code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5), refresh (§6),
+client credentials (§4.4) and revocation (RFC 7009), with the provider's quirks as data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote_plus
+
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from tokendesk.domain.scopes import format_scopes
+from tokendesk.domain.secret import Secret
+from tokendesk.domain.tokens import TokenSet
+from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute
+from tokendesk.oauth.responses import parse_token_response, raise_for_error_response
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """What the OAuth layer needs of a connection and its provider's quirks."""
+
+    client_id: str
+    client_secret: Secret | None
+    token_url: str
+    authorization_url: str = ""
+    revocation_url: str | None = None
+    scopes: tuple[str, ...] = ()
+    scope_separator: str = " "
+    client_auth_method: str = "client_secret_basic"
+    pkce: bool = True
+    authorization_params: tuple[tuple[str, str], ...] = ()
+    default_token_lifetime_s: int | None = None
+    keep_response_fields: tuple[str, ...] = ()
+
+
+def authorization_url(spec: ClientSpec, *, redirect_uri: str, state: str,
+                      code_verifier: str | None) -> str:
+    """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3).
+
+    A parameter already in the URL the admin typed wins over the provider's defaults.
+    """
+    present = _query_keys(spec.authorization_url)
+    extra = {k: v for k, v in spec.authorization_params if k not in present}
+    if code_verifier is not None:
+        extra["code_challenge"] = create_s256_code_challenge(code_verifier)
+        extra["code_challenge_method"] = "S256"
+    scope = format_scopes(spec.scopes, spec.scope_separator) if spec.scopes else None
+    return str(prepare_grant_uri(spec.authorization_url, spec.client_id, "code",
+                                 redirect_uri=redirect_uri, scope=scope, state=state, **extra))
+
+
+class OAuthClient:
+    """Calls a provider's token and revocation endpoints; raises ProviderError subclasses."""
+
+    def __init__(self, outbound: Outbound, clock: Callable[[], datetime]) -> None:
+        self.outbound = outbound
+        self.clock = clock
+
+    def exchange_code(self, spec: ClientSpec, *, code: Secret, redirect_uri: str,
+                      code_verifier: Secret | None, route: ProxyRoute = NO_PROXY) -> TokenSet:
+        """Trade an authorization code for tokens (RFC 6749 §4.1.3)."""
+        form = {"grant_type": "authorization_code", "code": code.reveal(),
+                "redirect_uri": redirect_uri}
+        if code_verifier is not None:
+            form["code_verifier"] = code_verifier.reveal()
+        sent = [code] + ([code_verifier] if code_verifier else [])
+        return self._token_request(spec, form, route, sent)
+
+    def refresh(self, spec: ClientSpec, refresh_token: Secret, *,
+                route: ProxyRoute = NO_PROXY) -> TokenSet:
+        """Use a refresh token (RFC 6749 §6); the old one is kept when none comes back."""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
+        tokens = self._token_request(spec, form, route, [refresh_token])
+        if tokens.refresh_token is None:
+            return TokenSet(tokens.access_token, tokens.token_type, tokens.expires_at,
+                            refresh_token, tokens.scope, tokens.extra)
+        return tokens
+
+    def client_credentials(self, spec: ClientSpec, *, route: ProxyRoute = NO_PROXY) -> TokenSet:
+        """Request a token for the client itself (RFC 6749 §4.4)."""
+        form = {"grant_type": "client_credentials"}
+        if spec.scopes:
+            form["scope"] = format_scopes(spec.scopes, spec.scope_separator)
+        return self._token_request(spec, form, route, [])
+
+    def revoke(self, spec: ClientSpec, token: Secret, hint: str, *,
+               route: ProxyRoute = NO_PROXY) -> None:
+        """Revoke a token (RFC 7009 §2.1); raises ProviderError when the server fails."""
+        if not spec.revocation_url:
+            return
+        form = {"token": token.reveal(), "token_type_hint": hint}
+        data, basic = self._authenticate(spec, form)
+        reply = self.outbound.post_form(spec.revocation_url, data, route=route, basic_auth=basic)
+        if reply.status != 200:
+            raise_for_error_response(reply, secrets=self._secrets(spec, [token]))
+
+    def _token_request(self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute,
+                       sent: Sequence[Secret]) -> TokenSet:
+        data, basic = self._authenticate(spec, form)
+        reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
+        secrets = self._secrets(spec, sent)
+        if not 200 <= reply.status < 300:
+            raise_for_error_response(reply, secrets=secrets)
+        return parse_token_response(
+            reply, now=self.clock(), default_lifetime_s=spec.default_token_lifetime_s,
+            keep_fields=spec.keep_response_fields, secrets=secrets,
+        )
+
+    @staticmethod
+    def _authenticate(spec: ClientSpec, form: dict[str, str]
+                      ) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """Client authentication (RFC 6749 §2.3.1): HTTP Basic or form parameters."""
+        secret = spec.client_secret.reveal() if spec.client_secret else None
+        if spec.client_auth_method == "client_secret_basic" and secret is not None:
+            # §2.3.1: id and secret are form-urlencoded before Basic encoding.
+            return form, (quote_plus(spec.client_id), quote_plus(secret))
+        data = {**form, "client_id": spec.client_id}
+        if secret is not None:
+            data["client_secret"] = secret
+        return data, None
+
+    @staticmethod
+    def _secrets(spec: ClientSpec, sent: Sequence[Secret]) -> list[str]:
+        values = [s.reveal() for s in sent]
+        if spec.client_secret:
+            values.append(spec.client_secret.reveal())
+        return values
+
+
+def _query_keys(url: str) -> set[str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}

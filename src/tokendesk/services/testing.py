@@ -1,0 +1,84 @@
+"""Test connection (seed step 15): a real token request, or a real consent round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.domain.connections import GrantType
+from tokendesk.domain.permissions import Permission
+from tokendesk.domain.principal import Principal
+from tokendesk.domain.tokens import TokenKind
+from tokendesk.errors import DecryptionError, ProviderError
+from tokendesk.oauth.client import OAuthClient
+from tokendesk.services.audit import AuditService
+from tokendesk.services.connections import ConnectionService
+from tokendesk.services.consent import ConsentService, Purpose
+from tokendesk.services.proxy import ProxyService
+from tokendesk.services.refresh import Transaction
+from tokendesk.services.tokens import TokenService
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``ok`` is None while a consent round trip is pending at ``authorize_url``."""
+
+    ok: bool | None
+    message: str
+    cause: str | None = None
+    authorize_url: str | None = None
+
+
+class ConnectionTester:
+    def __init__(self, transaction: Transaction, connections: ConnectionService,
+                 consent: ConsentService, tokens: TokenService, oauth: OAuthClient,
+                 proxy: ProxyService, audit: AuditService) -> None:
+        self.transaction = transaction
+        self.connections = connections
+        self.consent = consent
+        self.tokens = tokens
+        self.oauth = oauth
+        self.proxy = proxy
+        self.audit = audit
+
+    def test(self, actor: Principal, name: str, *, save_credentials: bool) -> Verdict:
+        """Try the connection for real; with ``save_credentials`` the result is the shared token.
+
+        For the authorization code flow the verdict arrives at the callback; this returns
+        the one-time link that starts the consent.
+        """
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        with self.transaction() as tx:
+            connection = self.connections.get(tx, actor, name)
+            if connection.grant_type is GrantType.AUTHORIZATION_CODE:
+                purpose = Purpose.SHARED if save_credentials else Purpose.TEST
+                link = self.consent.create_link(tx, actor, name, purpose)
+                return Verdict(None, "Open the link to consent at the provider; the verdict "
+                               "appears when you come back.", authorize_url=link.url)
+            try:
+                spec = self.connections.client_spec(tx, connection)
+            except DecryptionError as exc:
+                return self._record(tx, actor, connection.name, connection.id,
+                                    Verdict(False, exc.message, "decryption_failed"))
+            route = self.proxy.route(tx)
+        try:
+            tokens = self.oauth.client_credentials(spec, route=route)
+        except ProviderError as exc:
+            with self.transaction() as tx:
+                return self._record(tx, actor, connection.name, connection.id,
+                                    Verdict(False, exc.message, exc.kind))
+        with self.transaction() as tx:
+            if save_credentials:
+                self.tokens.store(tx, connection, TokenKind.SHARED, None, tokens)
+            saved = " The shared token is saved." if save_credentials else ""
+            return self._record(tx, actor, connection.name, connection.id, Verdict(
+                True, f"The connection works: the provider issued a token.{saved}"))
+
+    def _record(self, tx: Tx, actor: Principal, name: str, connection_id: str,
+                verdict: Verdict) -> Verdict:
+        self.audit.record(tx, actor, "connection.test", target_type="connection", target=name,
+                          connection_id=connection_id,
+                          outcome="success" if verdict.ok else "failure",
+                          details={"cause": verdict.cause} if verdict.cause else {})
+        return verdict

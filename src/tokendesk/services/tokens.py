@@ -1,0 +1,268 @@
+"""Handing out access tokens to bots and people, and managing the stored tokens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection as Tx
+
+from tokendesk.domain.connections import Connection, GrantType
+from tokendesk.domain.permissions import Permission
+from tokendesk.domain.principal import Principal
+from tokendesk.domain.secret import Secret
+from tokendesk.domain.tokens import StoredToken, TokenKind, TokenSet, TokenStatus, is_usable
+from tokendesk.errors import (
+    ConnectionMisconfigured,
+    ConnectionNotFound,
+    DecryptionError,
+    NotAuthenticated,
+    ProviderError,
+    ReauthenticationRequired,
+    TokenCorrupted,
+    TokenUnavailable,
+)
+from tokendesk.metrics import Metrics
+from tokendesk.oauth.client import OAuthClient
+from tokendesk.services.audit import AuditService
+from tokendesk.services.connections import ConnectionService
+from tokendesk.services.proxy import ProxyService
+from tokendesk.services.refresh import RefreshCoordinator, Transaction
+from tokendesk.services.vault import TokenVault
+from tokendesk.storage.ids import new_id
+from tokendesk.storage.tokens import TokenRepository, owner_key, to_stored
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Handout:
+    """An access token handed to a caller (never a refresh token)."""
+
+    connection: str
+    kind: TokenKind
+    access_token: Secret
+    token_type: str
+    expires_at: datetime | None
+    scope: str
+    extra: dict[str, Any]
+
+
+class TokenService:
+    def __init__(self, transaction: Transaction, connections: ConnectionService,
+                 refresher: RefreshCoordinator, vault: TokenVault, oauth: OAuthClient,
+                 proxy: ProxyService, audit: AuditService, metrics: Metrics,
+                 clock: Callable[[], datetime], public_url: str) -> None:
+        self.transaction = transaction
+        self.connections = connections
+        self.refresher = refresher
+        self.vault = vault
+        self.oauth = oauth
+        self.proxy = proxy
+        self.audit = audit
+        self.metrics = metrics
+        self.clock = clock
+        self.public_url = public_url
+
+    # --- handing out ------------------------------------------------------------------
+
+    def handout(self, actor: Principal, name: str, kind: TokenKind, *,
+                force_refresh: bool = False) -> Handout:
+        """A valid access token of connection ``name`` for ``actor``.
+
+        Only users of an invited role get one; any other connection is 'not found'. Expired
+        tokens are refreshed first. Raises TokenUnavailable subclasses (with the URL to
+        authenticate at), ConnectionNotFound, or ProviderError when a refresh failed and the
+        current token is no longer usable.
+        """
+        with self.transaction() as tx:
+            connection = self._usable_connection(tx, actor, name)
+            row = self._row(tx, connection, kind, actor)
+        if row is None and connection.grant_type is GrantType.CLIENT_CREDENTIALS \
+                and kind is TokenKind.SHARED:
+            row = self._first_client_credentials_token(connection)
+        if row is None:
+            raise self._missing(connection, kind)
+        row = self._fresh(row, connection, kind, force_refresh)
+        try:
+            handout = Handout(connection.name, kind, self.vault.access_token(row), row.token_type,
+                              row.expires_at, row.scope, self.vault.extra(row))
+        except DecryptionError:
+            self._mark_corrupted(row.id)
+            raise TokenCorrupted(f"The stored token of '{connection.name}' could not be "
+                                 "decrypted; authenticate again.",
+                                 authenticate_url=self.authenticate_url(connection, kind)) from None
+        with self.transaction() as tx:
+            self.audit.record(tx, actor, "token.handout", target_type="token",
+                              target=connection.name, connection_id=connection.id,
+                              details={"kind": kind.value})
+        self.metrics.handout(kind.value, "success")
+        return handout
+
+    def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
+        connection = self.connections.get(tx, actor, name)
+        if not actor.role_ids & connection.invited_role_ids:
+            # Existence is not revealed to callers who may not use it.
+            raise ConnectionNotFound(f"There is no connection named '{name}'.")
+        return connection
+
+    def _row(self, tx: Tx, connection: Connection, kind: TokenKind, actor: Principal) -> Any:
+        return TokenRepository(tx).find(connection.id, kind, actor.user_id)
+
+    def _fresh(self, row: Any, connection: Connection, kind: TokenKind, force: bool) -> Any:
+        self._raise_if_broken(row, connection, kind)
+        try:
+            fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
+        except ProviderError:
+            if not is_usable(self.clock(), row.expires_at) or force:
+                raise
+            return row  # the current token stays in service while it is valid
+        except TokenUnavailable as exc:
+            exc.authenticate_url = self.authenticate_url(connection, kind)
+            raise
+        if fresh is None:
+            raise self._missing(connection, kind)
+        self._raise_if_broken(fresh, connection, kind)
+        if not is_usable(self.clock(), fresh.expires_at):
+            raise ProviderError("The token has expired and could not be refreshed yet; "
+                                f"last error: {fresh.last_error or 'none'}.")
+        return fresh
+
+    def _raise_if_broken(self, row: Any, connection: Connection, kind: TokenKind) -> None:
+        url = self.authenticate_url(connection, kind)
+        if row.status == TokenStatus.NEEDS_REAUTHENTICATION.value:
+            raise ReauthenticationRequired(
+                f"The token of '{connection.name}' can no longer be refreshed "
+                f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
+                authenticate_url=url)
+        if row.status == TokenStatus.CORRUPTED.value:
+            raise TokenCorrupted(f"The stored token of '{connection.name}' is damaged; "
+                                 f"authenticate again at {url}", authenticate_url=url)
+        if connection.status == "misconfigured" and not is_usable(self.clock(), row.expires_at):
+            raise ConnectionMisconfigured(
+                f"The provider refused the client credentials of '{connection.name}' "
+                f"({connection.last_error or 'invalid_client'}); an administrator must fix them.")
+
+    def _missing(self, connection: Connection, kind: TokenKind) -> NotAuthenticated:
+        url = self.authenticate_url(connection, kind)
+        if kind is TokenKind.SHARED:
+            return NotAuthenticated(
+                f"'{connection.name}' has no shared token yet: an administrator must test the "
+                f"connection with 'Save login credentials' at {url}", authenticate_url=url)
+        return NotAuthenticated(
+            f"You have not authenticated '{connection.name}' yet; do so at {url}",
+            authenticate_url=url)
+
+    def authenticate_url(self, connection: Connection, kind: TokenKind) -> str:
+        """Where a person (re-)authenticates this connection in the console."""
+        path = "connections" if kind is TokenKind.SHARED else "my/connections"
+        return f"{self.public_url}/{path}/{quote(connection.name, safe='')}"
+
+    def _first_client_credentials_token(self, connection: Connection) -> Any:
+        with self.transaction() as tx:
+            spec = self.connections.client_spec(tx, connection)
+            route = self.proxy.route(tx)
+        tokens = self.oauth.client_credentials(spec, route=route)
+        with self.transaction() as tx:
+            existing = TokenRepository(tx).find(connection.id, TokenKind.SHARED, None)
+            if existing is not None:  # another request won the race; use its token
+                return existing
+            self.store(tx, connection, TokenKind.SHARED, None, tokens)
+            return TokenRepository(tx).find(connection.id, TokenKind.SHARED, None)
+
+    # --- storing, status, disconnecting -------------------------------------------------
+
+    def store(self, tx: Tx, connection: Connection, kind: TokenKind, user_id: str | None,
+              tokens: TokenSet) -> StoredToken:
+        """Save a token set as the connection's shared token or ``user_id``'s token."""
+        repo, now = TokenRepository(tx), self.clock()
+        existing = repo.find(connection.id, kind, user_id)
+        token_id = existing.id if existing is not None else new_id()
+        values = self.vault.seal(token_id, tokens, now=now)
+        if existing is None:
+            repo.insert({"id": token_id, "connection_id": connection.id,
+                         "owner_key": owner_key(kind, user_id), "kind": kind.value,
+                         "user_id": user_id, "created_at": now, "updated_at": now, **values})
+        else:
+            repo.update(token_id, {**values, "updated_at": now, "lease_owner": None,
+                                   "lease_until": None})
+        self.connections.mark_status(tx, connection, "ok", None)
+        return self._stored(repo, token_id)
+
+    def statuses(self, tx: Tx, actor: Principal, name: str) -> list[StoredToken]:
+        """The tokens of a connection: all of them for managers, else the caller's own."""
+        connection = self.connections.get(tx, actor, name)
+        found = TokenRepository(tx).list_for_connection(connection.id)
+        if actor.can(Permission.MANAGE_CONNECTIONS):
+            return found
+        return [t for t in found if t.user_id == actor.user_id
+                or (t.kind is TokenKind.SHARED and actor.role_ids & connection.invited_role_ids)]
+
+    def refresh_now(self, actor: Principal, name: str, kind: TokenKind) -> StoredToken:
+        """Refresh a token on request (console 'Refresh now', CLI); returns its new state."""
+        self._require_token_owner(actor, kind)
+        with self.transaction() as tx:
+            connection = self.connections.get(tx, actor, name)
+            row = TokenRepository(tx).find(connection.id, kind, actor.user_id)
+        if row is None:
+            raise self._missing(connection, kind)
+        self._fresh(row, connection, kind, True)
+        with self.transaction() as tx:
+            return self._stored(TokenRepository(tx), row.id)
+
+    def disconnect(self, actor: Principal, name: str, kind: TokenKind) -> None:
+        """Forget a token, revoking it at the provider where possible (RFC 7009)."""
+        self._require_token_owner(actor, kind)
+        with self.transaction() as tx:
+            connection = self.connections.get(tx, actor, name)
+            row = TokenRepository(tx).find(connection.id, kind, actor.user_id)
+            if row is None:
+                raise self._missing(connection, kind)
+            spec = self.connections.client_spec(tx, connection)
+            route = self.proxy.route(tx)
+            secrets = self._revocable(row)
+            TokenRepository(tx).delete(row.id)
+            self.audit.record(tx, actor, "token.disconnect", target_type="token",
+                              target=connection.name, connection_id=connection.id,
+                              details={"kind": kind.value})
+        self.revoke_quietly(spec, secrets, route)
+
+    def revoke_quietly(self, spec: Any, secrets: list[tuple[Secret, str]], route: Any) -> None:
+        """Revoke at the provider; a failure is logged and never blocks the local deletion."""
+        for secret, hint in secrets:
+            try:
+                self.oauth.revoke(spec, secret, hint, route=route)
+            except ProviderError as exc:
+                log.warning("revocation failed (%s); the token was deleted locally", exc.kind)
+
+    def _revocable(self, row: Any) -> list[tuple[Secret, str]]:
+        found: list[tuple[Secret, str]] = []
+        try:
+            refresh = self.vault.refresh_token(row)
+            if refresh is not None:
+                found.append((refresh, "refresh_token"))
+            found.append((self.vault.access_token(row), "access_token"))
+        except DecryptionError:
+            pass
+        return found
+
+    @staticmethod
+    def _stored(repo: TokenRepository, token_id: str) -> StoredToken:
+        row = repo.get(token_id)
+        if row is None:
+            raise NotAuthenticated("The token was disconnected meanwhile.")
+        return to_stored(row)
+
+    def _require_token_owner(self, actor: Principal, kind: TokenKind) -> None:
+        if kind is TokenKind.SHARED:
+            actor.require(Permission.MANAGE_CONNECTIONS)
+
+    def _mark_corrupted(self, token_id: str) -> None:
+        with self.transaction() as tx:
+            TokenRepository(tx).update(token_id, {"status": TokenStatus.CORRUPTED.value,
+                                                  "last_error": "the stored token could not be "
+                                                                "decrypted"})

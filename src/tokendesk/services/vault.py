@@ -1,0 +1,60 @@
+"""Sealing token fields for storage and opening them again, bound to their row."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.secret import Secret
+from tokendesk.domain.tokens import TokenSet, TokenStatus
+
+
+class TokenVault:
+    """Turns a TokenSet into row values (ciphertexts) and back."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self.keyring = keyring
+
+    def seal(self, token_id: str, tokens: TokenSet, *, now: datetime,
+             keep_refresh_ct: str | None = None) -> dict[str, Any]:
+        """Column values for ``tokens``; ``keep_refresh_ct`` when the answer had none."""
+        refresh_ct = (
+            self.keyring.encrypt(tokens.refresh_token.reveal(), _ref(token_id, "refresh_token_ct"))
+            if tokens.refresh_token is not None else keep_refresh_ct
+        )
+        return {
+            "access_token_ct": self.keyring.encrypt(tokens.access_token.reveal(),
+                                                    _ref(token_id, "access_token_ct")),
+            "refresh_token_ct": refresh_ct,
+            "extra_ct": self.keyring.encrypt(json.dumps(tokens.extra), _ref(token_id, "extra_ct")),
+            "token_type": tokens.token_type,
+            "scope": tokens.scope[:4000],
+            "issued_at": now,
+            "expires_at": tokens.expires_at,
+            "status": TokenStatus.VALID.value,
+            "last_refresh_at": now,
+            "last_error": None,
+            "failure_count": 0,
+            "next_attempt_at": None,
+        }
+
+    def access_token(self, row: Any) -> Secret:
+        """Raises DecryptionError when the ciphertext was tampered with or moved."""
+        return Secret(self.keyring.decrypt(row.access_token_ct, _ref(row.id, "access_token_ct")))
+
+    def refresh_token(self, row: Any) -> Secret | None:
+        if row.refresh_token_ct is None:
+            return None
+        return Secret(self.keyring.decrypt(row.refresh_token_ct, _ref(row.id, "refresh_token_ct")))
+
+    def extra(self, row: Any) -> dict[str, Any]:
+        if row.extra_ct is None:
+            return {}
+        value = json.loads(self.keyring.decrypt(row.extra_ct, _ref(row.id, "extra_ct")))
+        return value if isinstance(value, dict) else {}
+
+
+def _ref(token_id: str, column: str) -> RowRef:
+    return RowRef("tokens", column, token_id)
