@@ -146,6 +146,7 @@ def confirm(question: str, *, what: str) -> None:
     try:
         agreed = typer.confirm(question, default=False, err=True)
     except typer.Abort:
+        typer.echo("", err=True)  # end the prompt's line
         raise ValidationError(
             f"Nothing was deleted: confirm at the prompt, or pass --yes to delete {what} "
             "without asking."
@@ -229,9 +230,9 @@ def print_record(record: Mapping[str, Any]) -> None:
     for key, value in record.items():
         label = (key.replace("_", " ") + ":").ljust(width + 1)
         lines = cell(value, multiline=True).split("\n")
-        typer.echo(label + lines[0])
+        typer.echo((label + lines[0]).rstrip())
         for more in lines[1:]:
-            typer.echo(" " * len(label) + more)
+            typer.echo((" " * len(label) + more).rstrip())
 
 
 def cell(value: Any, *, multiline: bool = False) -> str:

@@ -9,8 +9,13 @@ from pydantic import SecretStr
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.accounts import Role, User
-from tokendesk.domain.names import validate_name, validate_text, validate_username
-from tokendesk.domain.permissions import ADMINISTRATOR, SYSTEM_ROLES, Permission
+from tokendesk.domain.names import (
+    has_control_characters,
+    validate_name,
+    validate_text,
+    validate_username,
+)
+from tokendesk.domain.permissions import ADMINISTRATOR, SYSTEM_ROLES, Permission, expand
 from tokendesk.domain.principal import Principal
 from tokendesk.errors import DuplicateName, PermissionDenied, RoleNotFound, UserNotFound, ValidationError
 from tokendesk.services.audit import AuditService
@@ -50,7 +55,7 @@ class AccountService:
         return [r for r in found if not (custom_only and r.system)]
 
     def get_role(self, tx: Tx, name: str) -> Role:
-        role = RoleRepository(tx).get_by_name(name)
+        role = None if has_control_characters(name) else RoleRepository(tx).get_by_name(name)
         if role is None:
             raise RoleNotFound(f"There is no role named '{name}'.")
         return role
@@ -61,6 +66,7 @@ class AccountService:
         name = validate_name(data.name, field="name", what="role", max_length=64)
         if repo.get_by_name(name):
             raise DuplicateName(f"A role named '{name}' already exists.", field="name")
+        _require_grantable(actor, data.permissions)
         now, role_id = self.clock(), new_id()
         repo.insert(
             {"id": role_id, "name": name, "system": False, "created_at": now, "updated_at": now,
@@ -88,9 +94,10 @@ class AccountService:
             values["description"] = validate_text(
                 data.description, field="description", label="Description", max_length=500
             )
-        repo.update(role.id, values)
         if data.permissions is not None:
+            _require_grantable(actor, set(data.permissions) - role.permissions)
             repo.set_permissions(role.id, data.permissions)
+        repo.update(role.id, values)
         changed = sorted(k for k, v in data.model_dump(exclude_unset=True).items() if v is not None)
         self.audit.record(tx, actor, "role.update", target_type="role", target=role.name,
                           details={"changed": changed})
@@ -109,7 +116,7 @@ class AccountService:
         """The roles named, refusing unknown names (and system roles when ``custom_only``)."""
         repo, found = RoleRepository(tx), []
         for name in dict.fromkeys(n.strip() for n in names if n.strip()):
-            role = repo.get_by_name(name)
+            role = None if has_control_characters(name) else repo.get_by_name(name)
             if role is None:
                 raise ValidationError(f"There is no role named '{name}'.", field=field)
             if custom_only and role.system:
@@ -142,7 +149,8 @@ class AccountService:
         return UserRepository(tx).search()
 
     def get_user(self, tx: Tx, username: str) -> User:
-        user = UserRepository(tx).get_by_username(username)
+        bad = has_control_characters(username)
+        user = None if bad else UserRepository(tx).get_by_username(username)
         if user is None:
             raise UserNotFound(f"There is no user named '{username}'.")
         return user
@@ -154,6 +162,7 @@ class AccountService:
         if repo.get_by_username(username):
             raise DuplicateName(f"A user named '{username}' already exists.", field="username")
         roles = self.resolve_roles(tx, data.roles, field="roles")
+        _require_grantable(actor, (p for r in roles for p in r.permissions))
         check_password_policy(data.password.get_secret_value())
         now, user_id = self.clock(), new_id()
         repo.insert(
@@ -168,31 +177,54 @@ class AccountService:
         return self.get_user(tx, username)
 
     def update_user(self, tx: Tx, actor: Principal, username: str, data: UserUpdate) -> User:
+        """Edit a user; absent fields keep their value.
+
+        Raises PermissionDenied (no *Manage users*, or the user holds permissions the actor
+        lacks), ValidationError (weak password, unknown role, disabling yourself, leaving no
+        administrator) and UserNotFound.
+        """
         actor.require(Permission.MANAGE_USERS)
         repo, user = UserRepository(tx), self.get_user(tx, username)
-        values: dict[str, object] = {"updated_at": self.clock()}
-        if data.display_name is not None:
-            values["display_name"] = validate_text(
-                data.display_name, field="display_name", label="Display name", max_length=200
-            )
-        if data.password is not None:
-            check_password_policy(data.password.get_secret_value())
-            values["password_hash"] = hash_password(data.password.get_secret_value())
-        if data.disabled is not None:
-            if data.disabled and user.id == actor.user_id:
-                raise ValidationError("You cannot disable your own account.", field="disabled")
-            values["disabled"] = data.disabled
+        self.require_may_act_for(tx, actor, user)
+        if data.disabled and user.id == actor.user_id:
+            raise ValidationError("You cannot disable your own account.", field="disabled")
+        values = _user_values(data, self.clock())
+        role_ids: list[str] | None = None
         if data.roles is not None:
             roles = self.resolve_roles(tx, data.roles, field="roles")
-            self._keep_an_administrator(tx, user, [r.id for r in roles])
-            repo.set_roles(user.id, [r.id for r in roles])
+            _require_grantable(actor, (p for r in roles for p in r.permissions))
+            role_ids = [r.id for r in roles]
+        self._keep_an_administrator(tx, user, role_ids, data.disabled)
+        if role_ids is not None:
+            repo.set_roles(user.id, role_ids)
         repo.update(user.id, values)
         if data.password is not None or data.disabled:
             SessionRepository(tx).delete_for_user(user.id)
         changed = sorted(k for k, v in data.model_dump(exclude_unset=True).items() if v is not None)
+        details: dict[str, object] = {"changed": changed}
+        if data.disabled is not None:
+            details["disabled"] = data.disabled
         self.audit.record(tx, actor, "user.update", target_type="user", target=user.username,
-                          details={"changed": changed})
+                          details=details)
         return self.get_user(tx, username)
+
+    def permissions_of(self, tx: Tx, user: User) -> frozenset[Permission]:
+        """Every permission the roles of ``user`` grant, with those they imply."""
+        roles = RoleRepository(tx).search(ids=user.role_ids) if user.role_ids else []
+        return expand(p for role in roles for p in role.permissions)
+
+    def require_may_act_for(self, tx: Tx, actor: Principal, user: User) -> None:
+        """Raise PermissionDenied unless ``actor`` holds every permission ``user`` holds.
+
+        Fail closed: otherwise a user manager could reset an administrator's password or
+        create a key that acts as him, and so become administrator himself.
+        """
+        missing = self.permissions_of(tx, user) - actor.permissions
+        if missing:
+            raise PermissionDenied(
+                f"'{user.username}' holds permissions you do not have ({_labels(missing)}); "
+                "only someone who holds them all can change this user or act for him."
+            )
 
     def bootstrap_admin(self, tx: Tx, actor: Principal, username: str, password: str) -> User:
         """Create an administrator (``tokendesk admin create`` and first start)."""
@@ -201,10 +233,50 @@ class AccountService:
                           roles=[admin_role.name])
         return self.create_user(tx, actor, data)
 
-    def _keep_an_administrator(self, tx: Tx, user: User, new_role_ids: list[str]) -> None:
+    def _keep_an_administrator(self, tx: Tx, user: User, role_ids: list[str] | None,
+                               disabled: bool | None) -> None:
+        """Refuse to leave the installation without an enabled administrator."""
         admin = self.get_role(tx, ADMINISTRATOR.name)
-        if admin.id in user.role_ids and admin.id not in new_role_ids:
-            others = [u for u in UserRepository(tx).search()
-                      if admin.id in u.role_ids and u.id != user.id and not u.disabled]
-            if not others:
-                raise ValidationError("This is the last administrator; keep the role.", field="roles")
+        if admin.id not in user.role_ids or user.disabled:
+            return
+        loses_role = role_ids is not None and admin.id not in role_ids
+        if not (loses_role or disabled):
+            return
+        others = [u for u in UserRepository(tx).search()
+                  if admin.id in u.role_ids and u.id != user.id and not u.disabled]
+        if not others:
+            raise ValidationError(
+                f"'{user.username}' is the last enabled administrator; make another user an "
+                "administrator first.", field="roles" if loses_role else "disabled")
+
+
+def _user_values(data: UserUpdate, now: datetime) -> dict[str, object]:
+    """The columns an edit changes (the password only as its argon2 hash)."""
+    values: dict[str, object] = {"updated_at": now}
+    if data.display_name is not None:
+        values["display_name"] = validate_text(
+            data.display_name, field="display_name", label="Display name", max_length=200
+        )
+    if data.password is not None:
+        check_password_policy(data.password.get_secret_value())
+        values["password_hash"] = hash_password(data.password.get_secret_value())
+    if data.disabled is not None:
+        values["disabled"] = data.disabled
+    return values
+
+
+def _require_grantable(actor: Principal, permissions: Iterable[Permission]) -> None:
+    """Raise PermissionDenied when ``permissions`` include one the actor does not hold.
+
+    Fail closed: granting what you do not hold would let a user or role manager make
+    himself administrator.
+    """
+    missing = expand(permissions) - actor.permissions
+    if missing:
+        raise PermissionDenied(
+            f"You cannot grant permissions you do not hold yourself: {_labels(missing)}."
+        )
+
+
+def _labels(permissions: Iterable[Permission]) -> str:
+    return ", ".join(sorted(p.label for p in permissions))

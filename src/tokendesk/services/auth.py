@@ -18,13 +18,14 @@ from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import ApiKeyCreate
 from tokendesk.services.passwords import (
+    API_KEY_PREFIX,
     hash_api_key,
     new_api_key,
     same_hash,
     split_api_key,
     verify_password,
 )
-from tokendesk.domain.names import validate_name
+from tokendesk.domain.names import has_control_characters, name_key, validate_name
 from tokendesk.storage.accounts import ApiKeyRepository, RoleRepository, SessionRepository, UserRepository
 from tokendesk.storage.ids import new_id
 
@@ -110,14 +111,18 @@ class AuthService:
         return ApiKeyRepository(tx).search(user_id=actor.user_id)
 
     def revoke_api_key(self, tx: Tx, actor: Principal, key_ref: str) -> ApiKey:
-        """Revoke a key by id or prefix; the caller's own, or any for user managers."""
+        """Revoke a key by id or prefix; the caller's own, or any for user managers.
+
+        Revoking a revoked key changes nothing and records nothing. Raises ApiKeyNotFound,
+        also for a key of someone else that the caller may not manage (it is not his to know).
+        """
         repo = ApiKeyRepository(tx)
-        record = repo.get(key_ref) or next(
-            (k for k in repo.search() if k.prefix == key_ref.removeprefix("td_")), None
-        )
+        record = _find_key(repo, key_ref)
         mine = record is not None and record.user_id == actor.user_id
         if record is None or not (mine or actor.can(Permission.MANAGE_USERS)):
             raise ApiKeyNotFound(f"There is no API key '{key_ref}'.")
+        if not record.active:
+            return record
         repo.revoke(record.id, self.clock())
         self.audit.record(tx, actor, "api_key.revoke", target_type="api_key", target=record.name,
                           details={"prefix": record.prefix})
@@ -132,9 +137,14 @@ class AuthService:
             user = UserRepository(tx).get(actor.user_id)
             assert user is not None
             return user
+        if actor.user_id is None or name_key(username) != name_key(actor.username):
+            # Checked before the lookup, so that "unknown user" tells nothing to a caller
+            # who may not manage users.
+            actor.require(Permission.MANAGE_USERS)
         user = self.accounts.get_user(tx, username)
         if user.id != actor.user_id:
-            actor.require(Permission.MANAGE_USERS)
+            # A key acts as its user: making one for someone who may do more is escalation.
+            self.accounts.require_may_act_for(tx, actor, user)
         return user
 
     # --- console sessions -------------------------------------------------------------
@@ -166,6 +176,14 @@ class AuthService:
 
     def sign_out(self, tx: Tx, session_id: str) -> None:
         SessionRepository(tx).delete(_digest(session_id))
+
+
+def _find_key(repo: ApiKeyRepository, key_ref: str) -> ApiKey | None:
+    """The key whose id or public prefix (with or without ``td_``) is ``key_ref``."""
+    if has_control_characters(key_ref):
+        return None
+    found = repo.find_by_prefix(key_ref.removeprefix(API_KEY_PREFIX))
+    return found[0] if found else repo.get(key_ref)
 
 
 def csrf_matches(csrf_token: str, csrf_token_hash: str) -> bool:

@@ -40,6 +40,7 @@ from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import AuthorizationRequestRepository
 
 STATE_LIFETIME_S = 600
+OK_PREFIX = "The connection works"
 
 
 class Purpose(StrEnum):
@@ -52,6 +53,7 @@ class Purpose(StrEnum):
 class StartedFlow:
     """Where to send the browser, and the cookie value that binds the flow to it."""
 
+    request_id: str
     provider_url: str
     browser_binding: str
     expires_at: datetime
@@ -65,6 +67,7 @@ class FlowLink:
 
 @dataclass(frozen=True, slots=True)
 class CallbackOutcome:
+    request_id: str
     connection: str
     purpose: Purpose
     ok: bool
@@ -89,13 +92,15 @@ class ConsentService:
 
     # --- starting -----------------------------------------------------------------------
 
-    def start(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> StartedFlow:
-        """Begin a flow in this browser; returns the provider URL and the binding cookie."""
+    def start(self, tx: Tx, actor: Principal, name: str, purpose: Purpose,
+              browser_binding: str | None = None) -> StartedFlow:
+        """Begin a flow in this browser; returns the provider URL and the binding cookie
+        (``browser_binding`` is reused when the browser already has one)."""
         connection = self._startable(tx, actor, name, purpose)
         request_id = new_id()
         self._insert(tx, request_id, connection, actor, purpose, stage="sent",
                      state_hash=_digest(secrets.token_urlsafe(8)))
-        return self._send(tx, request_id, connection)
+        return self._send(tx, request_id, connection, browser_binding)
 
     def create_link(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> FlowLink:
         """A one-time link to Tokendesk that starts the flow in whatever browser opens it."""
@@ -108,7 +113,7 @@ class ConsentService:
                           details={"purpose": purpose.value})
         return FlowLink(f"{self.public_url}/oauth/start/{link}", expires)
 
-    def open_link(self, tx: Tx, link: str) -> StartedFlow:
+    def open_link(self, tx: Tx, link: str, browser_binding: str | None = None) -> StartedFlow:
         """Bind a one-time link to this browser and send it on to the provider."""
         row = AuthorizationRequestRepository(tx).find_by_state(_digest(link))
         if row is None or row.stage != "link" or row.expires_at <= self.clock():
@@ -116,7 +121,9 @@ class ConsentService:
                                         "ask for a new one.")
         connection = ConnectionRepository(tx).get(row.connection_id)
         assert connection is not None  # requests are deleted with their connection
-        return self._send(tx, row.id, connection)
+        if not AuthorizationRequestRepository(tx).open_link(row.id):
+            raise AuthorizationRejected("This sign-in link was already used; ask for a new one.")
+        return self._send(tx, row.id, connection, browser_binding)
 
     def _startable(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> Connection:
         connection = self.connections.get(tx, actor, name)
@@ -144,8 +151,11 @@ class ConsentService:
         )
         return expires
 
-    def _send(self, tx: Tx, request_id: str, connection: Connection) -> StartedFlow:
-        state, binding = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    def _send(self, tx: Tx, request_id: str, connection: Connection,
+              browser_binding: str | None) -> StartedFlow:
+        state = secrets.token_urlsafe(32)
+        binding = browser_binding if browser_binding and len(browser_binding) >= 32 \
+            else secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(48) if connection.pkce else None
         expires = self.clock() + timedelta(seconds=STATE_LIFETIME_S)
         AuthorizationRequestRepository(tx).update(request_id, {
@@ -157,7 +167,18 @@ class ConsentService:
         spec = self.connections.client_spec(tx, connection)
         url = authorization_url(spec, redirect_uri=self.callback_url, state=state,
                                 code_verifier=verifier)
-        return StartedFlow(url, binding, expires)
+        return StartedFlow(request_id, url, binding, expires)
+
+    def outcome(self, tx: Tx, request_id: str, browser_binding: str | None) -> CallbackOutcome:
+        """The recorded outcome of a finished flow, for the browser that ran it only."""
+        row = AuthorizationRequestRepository(tx).get(request_id)
+        if row is None or row.outcome is None or not browser_binding or not hmac.compare_digest(
+                _digest(browser_binding), row.browser_binding_hash or ""):
+            raise AuthorizationRejected("There is no finished sign-in to show here.")
+        connection = ConnectionRepository(tx).get(row.connection_id)
+        return CallbackOutcome(row.id, connection.name if connection else "(deleted)",
+                               Purpose(row.purpose), row.outcome.startswith(OK_PREFIX),
+                               row.outcome)
 
     # --- the callback -------------------------------------------------------------------
 
@@ -191,7 +212,7 @@ class ConsentService:
         saved = {Purpose.SHARED: " The shared token is saved.",
                  Purpose.USER: " Your token is saved.", Purpose.TEST: ""}[purpose]
         return self._finish(row, connection, purpose, ok=True,
-                            message=f"The connection works: the provider issued a token.{saved}")
+                            message=f"{OK_PREFIX}: the provider issued a token.{saved}")
 
     def _claim(self, tx: Tx, state: str, browser_binding: str | None,
                session_user_id: str | None) -> tuple[Any, Connection]:
@@ -246,7 +267,7 @@ class ConsentService:
                               target=connection.name, connection_id=connection.id,
                               outcome="success" if ok else "failure",
                               details={"purpose": purpose.value})
-        return CallbackOutcome(connection.name, purpose, ok, message)
+        return CallbackOutcome(row.id, connection.name, purpose, ok, message)
 
 
 def _digest(value: str) -> str:

@@ -118,6 +118,21 @@ class AuthorizationRequestRepository:
             select(authorization_requests).where(authorization_requests.c.state_hash == state_hash)
         ).first()
 
+    def get(self, request_id: str) -> Row[Any] | None:
+        return self.tx.execute(
+            select(authorization_requests).where(authorization_requests.c.id == request_id)
+        ).first()
+
+    def open_link(self, request_id: str) -> bool:
+        """Turn a one-time link into a sent request, once."""
+        result = self.tx.execute(
+            update(authorization_requests)
+            .where(authorization_requests.c.id == request_id,
+                   authorization_requests.c.stage == "link")
+            .values(stage="opening")
+        )
+        return result.rowcount == 1
+
     def update(self, request_id: str, values: Mapping[str, Any]) -> None:
         self.tx.execute(
             update(authorization_requests).where(authorization_requests.c.id == request_id)

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web.api import accounts, connections, misc
+from tokendesk.web import oauth
+from tokendesk.web.api import accounts, connections, misc, tokens
 from tokendesk.web.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -30,8 +31,10 @@ def create_app(td: Tokendesk) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(misc.router)
     api.include_router(connections.router)
+    api.include_router(tokens.router)
     api.include_router(accounts.router)
     app.include_router(api)
+    app.include_router(oauth.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

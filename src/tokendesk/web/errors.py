@@ -10,7 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tokendesk.errors import AuthenticationRequired, TokendeskError
+from tokendesk.errors import (
+    AuthenticationRequired,
+    ProviderError,
+    TokendeskError,
+    TokenUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +35,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:
             log.error("request failed: %s (%s)", exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), exc.status, headers=headers)
+        body = error_body(exc.code, exc.message, exc.field)
+        if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
+            body["error"]["authenticate_url"] = exc.authenticate_url
+        if isinstance(exc, ProviderError):
+            body["error"]["cause"] = exc.kind
+        return JSONResponse(body, exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,127 @@
+"""Tokens of a connection: the bots' handout, status, refresh, disconnect, consent and test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from tokendesk.domain.tokens import StoredToken, TokenKind
+from tokendesk.services.consent import Purpose
+from tokendesk.services.tokens import Handout
+from tokendesk.web.deps import App, Caller
+
+router = APIRouter(prefix="/connections/{name}", tags=["tokens"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_at: datetime | None
+    scope: str
+    connection: str
+    kind: str
+    provider_fields: dict[str, Any]
+
+
+class TokenStatusOut(BaseModel):
+    kind: str
+    user_id: str | None
+    status: str
+    valid_until: datetime | None
+    last_refresh_at: datetime | None
+    last_error: str | None
+    refreshable: bool
+    needs_reauthentication: bool
+
+    @classmethod
+    def of(cls, t: StoredToken) -> TokenStatusOut:
+        return cls(kind=t.kind.value, user_id=t.user_id, status=t.status.value,
+                   valid_until=t.expires_at, last_refresh_at=t.last_refresh_at,
+                   last_error=t.last_error, refreshable=t.has_refresh_token,
+                   needs_reauthentication=t.status.value != "valid")
+
+
+class AuthorizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token_type: Literal["shared", "user"] = "user"
+
+
+class AuthorizeOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class TestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    save_credentials: bool = False
+
+
+class VerdictOut(BaseModel):
+    ok: bool | None
+    message: str
+    cause: str | None
+    authorize_url: str | None
+
+
+def _token_response(handout: Handout) -> JSONResponse:
+    body = TokenOut(access_token=handout.access_token.reveal(), token_type=handout.token_type,
+                    expires_at=handout.expires_at, scope=handout.scope,
+                    connection=handout.connection, kind=handout.kind.value,
+                    provider_fields=handout.extra)
+    return JSONResponse(body.model_dump(mode="json"), headers=NO_STORE)
+
+
+@router.get("/token", response_model=TokenOut)
+def get_token(td: App, caller: Caller, name: str,
+              token_type: Literal["shared", "user"] = "shared") -> JSONResponse:
+    """A valid access token (never the refresh token); refreshed first when it is due."""
+    return _token_response(td.tokens.handout(caller, name, TokenKind(token_type)))
+
+
+@router.post("/token/refresh", response_model=TokenOut)
+def force_refresh(td: App, caller: Caller, name: str,
+                  token_type: Literal["shared", "user"] = "shared") -> JSONResponse:
+    """Refresh now and hand out the new token (a resource server answered 401)."""
+    return _token_response(td.tokens.handout(caller, name, TokenKind(token_type),
+                                             force_refresh=True))
+
+
+@router.get("/tokens")
+def token_statuses(td: App, caller: Caller, name: str) -> list[TokenStatusOut]:
+    with td.transaction() as tx:
+        return [TokenStatusOut.of(t) for t in td.tokens.statuses(tx, caller, name)]
+
+
+@router.post("/tokens/{token_type}/refresh")
+def refresh_token(td: App, caller: Caller, name: str,
+                  token_type: Literal["shared", "user"]) -> TokenStatusOut:
+    return TokenStatusOut.of(td.tokens.refresh_now(caller, name, TokenKind(token_type)))
+
+
+@router.delete("/tokens/{token_type}", status_code=204)
+def disconnect_token(td: App, caller: Caller, name: str,
+                     token_type: Literal["shared", "user"]) -> Response:
+    td.tokens.disconnect(caller, name, TokenKind(token_type))
+    return Response(status_code=204)
+
+
+@router.post("/authorize")
+def authorize(td: App, caller: Caller, name: str, body: AuthorizeIn | None = None) -> AuthorizeOut:
+    """A one-time link that starts the consent in the browser that opens it."""
+    purpose = Purpose.SHARED if body and body.token_type == "shared" else Purpose.USER
+    with td.transaction() as tx:
+        link = td.consent.create_link(tx, caller, name, purpose)
+    return AuthorizeOut(url=link.url, expires_at=link.expires_at)
+
+
+@router.post("/test")
+def test_connection(td: App, caller: Caller, name: str, body: TestIn | None = None) -> VerdictOut:
+    """Client credentials: a real token request. Authorization code: a link to consent."""
+    verdict = td.tester.test(caller, name, save_credentials=bool(body and body.save_credentials))
+    return VerdictOut(ok=verdict.ok, message=verdict.message, cause=verdict.cause,
+                      authorize_url=verdict.authorize_url)

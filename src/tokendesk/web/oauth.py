@@ -1,0 +1,80 @@
+"""The OAuth callback ``/oauth/callback``, one-time start links, and the result page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tokendesk.errors import AuthenticationRequired, AuthorizationRejected
+from tokendesk.services.wiring import Tokendesk
+from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
+from tokendesk.web.pages import render
+
+FLOW_COOKIE = "tokendesk_flow"
+# Nothing here may be cached, and the callback URL (code, state) must not leak by Referer.
+SENSITIVE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Pragma": "no-cache"}
+
+router = APIRouter(prefix="/oauth", include_in_schema=False)
+
+
+@router.get("/start/{link}")
+def open_link(request: Request, link: str) -> Response:
+    """Bind a one-time link to this browser, then go to the provider."""
+    td = get_tokendesk(request)
+    try:
+        with td.transaction() as tx:
+            flow = td.consent.open_link(tx, link, request.cookies.get(FLOW_COOKIE))
+    except AuthorizationRejected as exc:
+        return _page(request, ok=False, message=exc.message, status=400)
+    response = RedirectResponse(flow.provider_url, status_code=303, headers=SENSITIVE)
+    set_flow_cookie(td, response, flow.browser_binding)
+    return response
+
+
+@router.get("/callback")
+def callback(request: Request) -> Response:
+    """The provider's redirect: exchange the code once, then show a clean result URL."""
+    td = get_tokendesk(request)
+    binding = request.cookies.get(FLOW_COOKIE)
+    session_user = _session_user(td, request)
+    try:
+        outcome = td.consent.complete(dict(request.query_params), browser_binding=binding,
+                                      session_user_id=session_user)
+    except AuthorizationRejected as exc:
+        return _page(request, ok=False, message=exc.message, status=400)
+    return RedirectResponse(f"/oauth/done/{outcome.request_id}", status_code=303,
+                            headers=SENSITIVE)
+
+
+@router.get("/done/{request_id}")
+def done(request: Request, request_id: str) -> Response:
+    td = get_tokendesk(request)
+    try:
+        with td.transaction() as tx:
+            outcome = td.consent.outcome(tx, request_id, request.cookies.get(FLOW_COOKIE))
+    except AuthorizationRejected as exc:
+        return _page(request, ok=False, message=exc.message, status=404)
+    return _page(request, ok=outcome.ok, message=outcome.message, connection=outcome.connection)
+
+
+def set_flow_cookie(td: Tokendesk, response: Response, value: str) -> None:
+    response.set_cookie(FLOW_COOKIE, value, max_age=3600, path="/oauth", httponly=True,
+                        samesite="lax", secure=td.settings.secure_cookies)
+
+
+def _session_user(td: Tokendesk, request: Request) -> str | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    try:
+        with td.transaction() as tx:
+            principal, _ = td.auth.authenticate_session(tx, session_id)
+    except AuthenticationRequired:
+        return None  # an ended session is simply no session
+    return principal.user_id
+
+
+def _page(request: Request, *, ok: bool, message: str, status: int = 200,
+          connection: str | None = None) -> HTMLResponse:
+    html = render("oauth_result.html", ok=ok, message=message, connection=connection)
+    return HTMLResponse(html, status_code=status, headers=SENSITIVE)
