@@ -3,10 +3,15 @@ prompt, is stored encrypted, and never comes back out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+import typer
 from conftest import PUBLIC_URL, Cli, one_error_line
 from support.api import CLIENT_SECRET
 
+from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.api.schemas import ConnectionOut
@@ -69,8 +74,23 @@ def test_a_secret_cannot_be_given_as_an_argument(cli: Cli) -> None:
 
     assert result.exit_code == 2
     assert "No such option" in result.stderr
-    assert not any(opt.startswith("--client-secret") and opt != "--client-secret-stdin"
-                   for opt in cli.ok("connections", "create", "--help").stdout.split())
+
+
+def test_no_command_takes_a_secret_or_password_as_a_value() -> None:
+    def commands(command: Any) -> Iterator[Any]:
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from commands(sub)
+
+    takes_a_value = [
+        (command.name, name)
+        for command in commands(typer.main.get_command(app))
+        for param in command.params
+        for name in param.opts
+        if ("secret" in name or "password" in name) and not getattr(param, "is_flag", False)
+    ]
+
+    assert takes_a_value == []
 
 
 def test_edit_without_a_secret_keeps_the_stored_one(cli: Cli, td: Tokendesk) -> None:

@@ -19,6 +19,7 @@ class GrantType(StrEnum):
         }[self]
 
 
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 CLIENT_ID_MAX = 500
 CLIENT_SECRET_MAX = 4000
 DESCRIPTION_MAX = 1000
@@ -39,6 +40,7 @@ class Connection:
     token_url: str
     scopes: tuple[str, ...]
     pkce: bool
+    client_auth_method: str | None
     placeholders: dict[str, str]
     invited_role_ids: frozenset[str]
     invited_roles: tuple[str, ...]

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection as Tx
 
+from tokendesk.domain.audit import AuditEvent, AuditFilter
+from tokendesk.domain.names import has_control_characters
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
-from tokendesk.domain.audit import AuditEvent, AuditFilter
+from tokendesk.errors import ConnectionNotFound, ValidationError
 from tokendesk.storage.audit import AuditRepository
+from tokendesk.storage.connections import ConnectionRepository
 
 AUDIT_PAGE_MAX = 1000
 
@@ -51,7 +54,35 @@ class AuditService:
         )
 
     def search(self, tx: Tx, actor: Principal, where: AuditFilter) -> list[AuditEvent]:
-        """Events matching ``where``, newest first. Needs *View audit log*."""
+        """Events matching ``where``, newest first, at most AUDIT_PAGE_MAX.
+
+        Times without a zone are read as UTC. Raises PermissionDenied without *View audit
+        log*, ValidationError for a filter no event could match (control characters).
+        """
         actor.require(Permission.VIEW_AUDIT)
+        for field, value in (("actor", where.actor), ("action", where.action)):
+            if value and has_control_characters(value):
+                raise ValidationError(f"The {field} filter contains control characters.",
+                                      field=field)
         limit = max(1, min(where.limit, AUDIT_PAGE_MAX))
-        return AuditRepository(tx).search(replace(where, limit=limit))
+        return AuditRepository(tx).search(replace(
+            where, limit=limit, since=_as_utc(where.since), until=_as_utc(where.until)))
+
+    def connection_id(self, tx: Tx, actor: Principal, name: str) -> str:
+        """The id of the connection named ``name``, to filter the log by connection.
+
+        Reading the log needs *View audit log* only: the events already name every
+        connection, so no permission on the connection itself is asked. Raises
+        PermissionDenied or ConnectionNotFound.
+        """
+        actor.require(Permission.VIEW_AUDIT)
+        found = None if has_control_characters(name) else ConnectionRepository(tx).get_by_name(name)
+        if found is None:
+            raise ConnectionNotFound(f"There is no connection named '{name}'.")
+        return found.id
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -104,7 +104,7 @@ class ConnectionService:
                             if provider.revocation_url else None),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
-            client_auth_method=provider.client_auth_method,
+            client_auth_method=connection.client_auth_method or provider.client_auth_method,
             pkce=connection.pkce,
             authorization_params=tuple(provider.authorization_params.items()),
             default_token_lifetime_s=provider.default_token_lifetime_s,
@@ -137,7 +137,8 @@ class ConnectionService:
              "description": validate_text(data.description, field="description",
                                           label="Description", max_length=DESCRIPTION_MAX),
              "client_secret_ct": self._seal_secret(connection_id, data.client_secret.get_secret_value()),
-             **_columns(fields), "created_at": now, "updated_at": now,
+             **_columns(fields), "client_auth_method": data.client_auth_method,
+             "created_at": now, "updated_at": now,
              "created_by": actor.username, "updated_by": actor.username}
         )
         repo.set_invited_roles(connection_id, [r.id for r in invited])
@@ -177,6 +178,8 @@ class ConnectionService:
             placeholders,
         )
         values.update(_columns(fields))
+        if data.client_auth_method is not None:
+            values["client_auth_method"] = data.client_auth_method
         if data.client_secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, data.client_secret.get_secret_value())
         repo.update(current.id, values)

@@ -6,10 +6,15 @@ edges are validated by one definition.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
+
+
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 
 class StrictInput(BaseModel):
@@ -27,6 +32,7 @@ class ConnectionCreate(StrictInput):
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
     pkce: bool | None = None
+    client_auth_method: ClientAuthMethod | None = None
     placeholders: dict[str, str] = Field(default_factory=dict)
     invited_roles: list[str] = Field(default_factory=list)
 
@@ -43,6 +49,7 @@ class ConnectionUpdate(StrictInput):
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
     pkce: bool | None = None
+    client_auth_method: ClientAuthMethod | None = None
     placeholders: dict[str, str] | None = None
     invited_roles: list[str] | None = None
 

@@ -112,6 +112,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         token_url=row.token_url,
         scopes=tuple(row.scopes),
         pkce=row.pkce,
+        client_auth_method=row.client_auth_method,
         placeholders=dict(row.placeholders),
         invited_role_ids=frozenset(invited),
         invited_roles=tuple(sorted(invited.values(), key=str.casefold)),

@@ -163,6 +163,8 @@ connections = Table(
     Column("token_url", String(2048), nullable=False),
     Column("scopes", JSON, nullable=False),
     Column("pkce", Boolean, nullable=False),
+    # None: the provider's method; Custom connections choose (RFC 6749 §2.3.1).
+    Column("client_auth_method", String(32), nullable=True),
     Column("placeholders", JSON, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     # 'ok', or 'misconfigured' once the provider refused the client credentials (invalid_client).

@@ -75,12 +75,13 @@ def describe_validation_errors(errors: Any) -> tuple[str, str, str | None]:
         first_field = first_field or field
         if kind == "json_invalid":
             return "malformed_json", "The request body is not valid JSON.", None
-        if kind == "extra_forbidden":
+        if not loc and kind in ("missing", "model_attributes_type", "dict_type"):
+            messages.append("The request body must be a JSON object "
+                            "(sent with Content-Type: application/json).")
+        elif kind == "extra_forbidden":
             messages.append(f"'{field}' is not a known field.")
         elif kind == "missing":
             messages.append(f"'{field}' is required.")
-        elif kind in ("model_attributes_type", "dict_type") and not loc:
-            messages.append("The request body must be a JSON object.")
         else:
             messages.append(f"'{field or 'body'}': {error.get('msg', 'is not valid')}.")
     return "validation_error", " ".join(messages) or "The request is not valid.", first_field

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from tokendesk.services.inputs import ProxySettingsInput
 from tokendesk.domain.audit import AuditFilter
+from tokendesk.services.audit import AUDIT_PAGE_MAX
+from tokendesk.services.inputs import ProxySettingsInput
 from tokendesk.web.api.schemas import AuditEventOut, ProviderOut, ProxyOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter()
+# Audit event ids are 32-bit integers on PostgreSQL; a larger cursor is refused as input
+# instead of failing in the database.
+EVENT_ID_MAX = 2**31 - 1
 
 
 @router.get("/health", tags=["operations"])
@@ -32,13 +37,19 @@ def show_provider(td: App, caller: Caller, key: str) -> ProviderOut:
     return ProviderOut.of(td.catalog.get(key))
 
 
+Name = Annotated[str | None, Query(max_length=100)]
+Moment = Annotated[datetime | None, Query(description="ISO 8601; UTC unless a zone is given")]
+Limit = Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)]
+Cursor = Annotated[int | None, Query(ge=1, le=EVENT_ID_MAX, description="Events older than this id")]
+
+
 @router.get("/audit", tags=["audit"])
-def read_audit(td: App, caller: Caller, actor: str | None = None, action: str | None = None,
-               connection: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, limit: int = 100,
-               before_id: int | None = None) -> list[AuditEventOut]:
+def read_audit(td: App, caller: Caller, actor: Name = None, action: Name = None,
+               connection: Name = None, since: Moment = None, until: Moment = None,
+               limit: Limit = 100, before_id: Cursor = None) -> list[AuditEventOut]:
+    """Audit events, newest first; needs *View audit log*."""
     with td.transaction() as tx:
-        connection_id = td.connections.get(tx, caller, connection).id if connection else None
+        connection_id = td.audit.connection_id(tx, caller, connection) if connection else None
         events = td.audit.search(tx, caller, AuditFilter(actor, action, connection_id, since,
                                                          until, limit, before_id))
     return [AuditEventOut.of(e) for e in events]

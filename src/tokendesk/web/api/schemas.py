@@ -25,6 +25,7 @@ class ConnectionOut(BaseModel):
     token_url: str
     scopes: list[str]
     pkce: bool
+    client_auth_method: str | None
     placeholders: dict[str, str]
     invited_roles: list[str]
     callback_url: str
@@ -41,6 +42,7 @@ class ConnectionOut(BaseModel):
             client_id=connection.client_id, client_secret_stored=connection.has_client_secret,
             authorization_url=connection.authorization_url, token_url=connection.token_url,
             scopes=list(connection.scopes), pkce=connection.pkce,
+            client_auth_method=connection.client_auth_method,
             placeholders=connection.placeholders, invited_roles=list(connection.invited_roles),
             callback_url=callback_url, created_at=connection.created_at,
             updated_at=connection.updated_at, created_by=connection.created_by,
