@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.api import ADMIN_PASSWORD, keyring_spec
 from typer.testing import CliRunner, Result
 
+from support.api import ADMIN_PASSWORD, keyring_spec
 from tokendesk.cli.main import app
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
@@ -78,7 +78,7 @@ def td(env: dict[str, str]) -> Iterator[Tokendesk]:
     app = build(Settings(
         database_url=env["TOKENDESK_DATABASE_URL"],
         data_dir=Path(env["TOKENDESK_DATA_DIR"]),
-        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],  # type: ignore[arg-type]
+        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],
         public_url=PUBLIC_URL,
     ))
     yield app

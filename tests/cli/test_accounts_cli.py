@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import Cli, one_error_line
 from support.api import ADMIN_PASSWORD
-
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import typer
+
 from conftest import PUBLIC_URL, Cli, one_error_line
 from support.api import CLIENT_SECRET
-
 from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.wiring import Tokendesk
@@ -158,7 +158,7 @@ def test_delete_asks_first_and_refuses_without_stdin_unless_yes(cli: Cli) -> Non
         (("connections", "show", "nope"), 3, "no connection named 'nope'"),
         (("connections", "edit", "nope", "--description", "x"), 3, "no connection"),
         (("connections", "delete", "nope", "--yes"), 3, "no connection"),
-        (SALESFORCE + ("--client-secret-stdin",), 4, "already exists"),
+        ((*SALESFORCE, "--client-secret-stdin"), 4, "already exists"),
         (("connections", "create", "--name", "Bad", "--provider", "custom", "--grant-type",
           "client_credentials", "--client-id", "c", "--token-url", "http://idp.example.com/t",
           "--client-secret-stdin"), 2, "(token_url)"),
@@ -166,7 +166,7 @@ def test_delete_asks_first_and_refuses_without_stdin_unless_yes(cli: Cli) -> Non
           "authorization_code", "--client-id", "c", "--client-secret-stdin"), 2, "<yourinstance>"),
         (("connections", "create", "--name", "Bad", "--provider", "nope", "--grant-type",
           "authorization_code", "--client-id", "c", "--client-secret-stdin"), 2, "(provider)"),
-        (SALESFORCE[:-2] + ("--placeholder", "acme", "--client-secret-stdin"), 2, "NAME=VALUE"),
+        ((*SALESFORCE[:-2], "--placeholder", "acme", "--client-secret-stdin"), 2, "NAME=VALUE"),
         (("connections", "create", "--name", "Long", "--provider", "salesforce", "--grant-type",
           "authorization_code", "--client-id", "c" * 2001, "--client-secret-stdin"), 2,
          "(client_id)"),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Cli, one_error_line
 
+from conftest import Cli, one_error_line
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.api.schemas import ApiKeyOut, NewApiKeyOut

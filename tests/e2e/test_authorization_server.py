@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -155,7 +156,9 @@ def test_client_credentials_token_with_basic_and_post_authentication(
     server = authorization_server
     client = server.client(client_id)
 
-    response = token_request(http, server, client, grant_type="client_credentials", scope="api:read")
+    response = token_request(
+        http, server, client, grant_type="client_credentials", scope="api:read"
+    )
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -185,14 +188,15 @@ def test_wrong_client_secret_is_401_invalid_client(
 
 
 def test_a_scope_outside_the_clients_registration_is_invalid_scope(
-    start_authorization_server: StartServer, http: httpx.Client
+    authorization_server: AuthorizationServer, http: httpx.Client
 ) -> None:
-    server = start_authorization_server(
-        clients=[support_as.client_credentials_client("narrow", scope="api:read")]
+    server = authorization_server
+    narrow = server.register_client(
+        support_as.client_credentials_client("narrow", scope="api:read")
     )
 
     response = token_request(
-        http, server, server.client("narrow"), grant_type="client_credentials", scope="api:write"
+        http, server, narrow, grant_type="client_credentials", scope="api:write"
     )
 
     assert response.status_code == 400
@@ -254,11 +258,13 @@ def test_authorization_code_with_pkce_consent_and_offline_access(
 
 
 def test_manual_login_and_consent_forms(
-    start_authorization_server: StartServer, http: httpx.Client
+    authorization_server: AuthorizationServer, http: httpx.Client
 ) -> None:
-    server = start_authorization_server(redirect_uris=[REDIRECT_URI], auto_approve_user=None)
+    server = authorization_server
+    server.update_settings(auto_approve_user=None)
     client = server.client("code-basic")
-    url = authorization_url(server, client, state="s1", code_challenge=pkce_pair()[1])
+    verifier, challenge = pkce_pair()
+    url = authorization_url(server, client, state="s1", code_challenge=challenge)
 
     login_page = http.get(url, follow_redirects=True)
     assert 'id="login-form"' in login_page.text
@@ -274,16 +280,16 @@ def test_manual_login_and_consent_forms(
         grant_type="authorization_code",
         code=params["code"],
         redirect_uri=REDIRECT_URI,
-    )
-    # The verifier is missing: PKCE is enforced once a challenge was sent.
-    assert tokens.status_code == 400
-    assert tokens.json()["error"] == "invalid_grant"
+        code_verifier=verifier,
+    ).json()
+    assert introspect(http, server, client, tokens["access_token"])["sub"] == "bob"
 
 
 def test_denying_consent_redirects_with_access_denied(
-    start_authorization_server: StartServer, http: httpx.Client
+    authorization_server: AuthorizationServer, http: httpx.Client
 ) -> None:
-    server = start_authorization_server(redirect_uris=[REDIRECT_URI], auto_approve_user=None)
+    server = authorization_server
+    server.update_settings(auto_approve_user=None)
     url = authorization_url(server, server.client("code-basic"), state="s2")
 
     callback = complete_consent(http, url, approve=False)
@@ -333,25 +339,25 @@ def test_pkce_required_client_rejects_a_request_without_code_challenge(
     assert params["state"] == "s3"
 
 
-def test_wrong_code_verifier_is_invalid_grant(
-    authorization_server: AuthorizationServer, http: httpx.Client
+@pytest.mark.parametrize("verifier", ["wrong", "missing"])
+def test_wrong_or_missing_code_verifier_is_invalid_grant(
+    authorization_server: AuthorizationServer, http: httpx.Client, verifier: str
 ) -> None:
     server = authorization_server
-    client = server.client("code-pkce")
+    client = server.client("code-basic")
     _verifier, challenge = pkce_pair()
     callback = complete_consent(
         http, authorization_url(server, client, state="s4", code_challenge=challenge)
     )
+    form = {
+        "grant_type": "authorization_code",
+        "code": query_of(callback)["code"],
+        "redirect_uri": REDIRECT_URI,
+    }
+    if verifier == "wrong":
+        form["code_verifier"] = pkce_pair()[0]
 
-    response = token_request(
-        http,
-        server,
-        client,
-        grant_type="authorization_code",
-        code=query_of(callback)["code"],
-        redirect_uri=REDIRECT_URI,
-        code_verifier=pkce_pair()[0],
-    )
+    response = token_request(http, server, client, **form)
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
@@ -466,22 +472,25 @@ def test_revocation_returns_200_and_the_refresh_token_stops_working(
     # Revoking a refresh token revokes its grant, so its access tokens too.
     assert introspect(http, server, client, tokens["access_token"])["active"] is False
     # Unknown tokens are "revoked" too (RFC 7009 section 2.2).
-    assert http.post(
-        server.revocation_endpoint, data={"token": "nonsense", **credentials}, auth=auth
-    ).status_code == 200
+    assert (
+        http.post(
+            server.revocation_endpoint, data={"token": "nonsense", **credentials}, auth=auth
+        ).status_code
+        == 200
+    )
     assert server.stats()["revocation"]["total"] == 2
 
 
 def test_short_access_token_lifetime(
     start_authorization_server: StartServer, http: httpx.Client
 ) -> None:
-    server = start_authorization_server(access_token_ttl_s=2)
+    server = start_authorization_server(access_token_ttl_s=1)
     client = server.client("cc-basic")
 
     body = token_request(http, server, client, grant_type="client_credentials").json()
 
-    assert body["expires_in"] == 2
-    time.sleep(2.2)
+    assert body["expires_in"] == 1
+    time.sleep(1.1)
     assert introspect(http, server, client, body["access_token"])["active"] is False
 
 
@@ -494,7 +503,9 @@ def test_stats_count_token_calls_by_grant_type_and_reset(
     server = authorization_server
     client = server.client("code-basic")
     tokens = consent_and_exchange(http, server, client)
-    token_request(http, server, client, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    token_request(
+        http, server, client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
     token_request(http, server, server.client("cc-post"), grant_type="client_credentials")
 
     stats = server.stats()
@@ -511,7 +522,9 @@ def test_stats_count_token_calls_by_grant_type_and_reset(
     }
     assert stats["token"]["by_status"] == {"200": 3}
     assert stats["authorization"]["total"] >= 1
-    [code_request] = [r for r in server.requests("token") if r["grant_type"] == "authorization_code"]
+    [code_request] = [
+        r for r in server.requests("token") if r["grant_type"] == "authorization_code"
+    ]
     assert code_request["code_verifier_sent"] is True
     assert code_request["redirect_uri"] == REDIRECT_URI
     assert tokens["refresh_token"] not in str(server.requests())  # fingerprints only
@@ -539,7 +552,9 @@ def test_an_injected_503_is_returned_once_then_service_resumes(
     assert stats["faults_pending"] == []
 
 
-def test_canned_fault_responses(authorization_server: AuthorizationServer, http: httpx.Client) -> None:
+def test_canned_fault_responses(
+    authorization_server: AuthorizationServer, http: httpx.Client
+) -> None:
     server = authorization_server
     client = server.client("cc-post")
     server.inject_faults(
@@ -711,7 +726,9 @@ def test_restart_on_the_same_port_forgets_tokens(
 # --- availability --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)])
+@pytest.mark.parametrize(
+    ("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)]
+)
 def test_missing_node_skips_locally_and_fails_in_ci(
     monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
 ) -> None:
@@ -719,8 +736,25 @@ def test_missing_node_skips_locally_and_fails_in_ci(
     monkeypatch.setattr(support_as.shutil, "which", lambda _name: None)
     support_as.unavailable_reason.cache_clear()
     try:
-        with pytest.raises(outcome, match="Node.js"):
+        with pytest.raises(outcome, match=r"Node\.js"):
             support_as.require_authorization_server()
     finally:
         monkeypatch.undo()
         support_as.unavailable_reason.cache_clear()
+
+
+def test_jwt_access_tokens_carry_exp_and_the_resource_audience(
+    authorization_server: AuthorizationServer, http: httpx.Client
+) -> None:
+    server = authorization_server
+    server.update_settings(access_token_format="jwt")
+
+    body = token_request(
+        http, server, server.client("cc-basic"), grant_type="client_credentials"
+    ).json()
+
+    _header, payload, _signature = body["access_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == server.resource
+    assert claims["iss"] == server.issuer
+    assert claims["exp"] - claims["iat"] == 60

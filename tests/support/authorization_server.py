@@ -12,6 +12,7 @@ directly; see ``tests/e2e/authorization_server/README.md`` for the whole story.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -229,9 +230,9 @@ class AuthorizationServer:
         authorization_code_ttl_s: int = 60,
         auto_approve_user: str | None = DEFAULT_USER,
         always_login: bool = True,
-        refresh_token_policy: str = "offline_access",
+        refresh_token_policy: str = "offline_access",  # noqa: S107 -- not a secret
         rotate_refresh_token: bool = True,
-        access_token_format: str = "opaque",
+        access_token_format: str = "opaque",  # noqa: S107 -- not a secret
         resource: str = DEFAULT_RESOURCE,
         api_scopes: Iterable[str] = DEFAULT_API_SCOPES,
         port: int = 0,
@@ -309,8 +310,7 @@ class AuthorizationServer:
             line = self._stdout_lines.get(timeout=timeout_s)
         except queue.Empty:
             raise AuthorizationServerError(
-                f"the authorization server was not ready within {timeout_s:.0f} s:\n"
-                + self.logs()
+                f"the authorization server was not ready within {timeout_s:.0f} s:\n" + self.logs()
             ) from None
         if line is None:
             code = self._process.wait(timeout=STOP_TIMEOUT_S) if self._process else None
@@ -345,10 +345,8 @@ class AuthorizationServer:
                 process.wait(timeout=STOP_TIMEOUT_S)
         for stream in (process.stdin, process.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         if self._reader is not None:
             self._reader.join(timeout=STOP_TIMEOUT_S)
             self._reader = None
@@ -473,14 +471,14 @@ class AuthorizationServer:
     def inject_fault(self, **fault: Any) -> None:
         """Program the next matching request(s); see the README for every key. Examples::
 
-            server.inject_fault(status=503, count=2)
-            server.inject_fault(status=429, retry_after="1")
-            server.inject_fault(delay_ms=3000)
-            server.inject_fault(status=200, body="<html>oops</html>", content_type="text/html")
-            server.inject_fault(error="invalid_grant", grant_type="refresh_token")
-            server.inject_fault(endpoint="revocation", status=503)
-            server.inject_fault(drop_response=True)   # processed, then the connection is cut
-            server.inject_fault(response_patch={"expires_in": None, "instance_url": "x"})
+        server.inject_fault(status=503, count=2)
+        server.inject_fault(status=429, retry_after="1")
+        server.inject_fault(delay_ms=3000)
+        server.inject_fault(status=200, body="<html>oops</html>", content_type="text/html")
+        server.inject_fault(error="invalid_grant", grant_type="refresh_token")
+        server.inject_fault(endpoint="revocation", status=503)
+        server.inject_fault(drop_response=True)  # processed, then the connection is cut
+        server.inject_fault(response_patch={"expires_in": None, "instance_url": "x"})
         """
         self._admin("POST", "/faults", fault)
 

@@ -32,6 +32,7 @@ class Desk:
             "client_id": client.client_id,
             "client_secret": client.client_secret,
             "token_url": self.oauth.token_endpoint,
+            "revocation_url": self.oauth.revocation_endpoint,
             "scopes": "openid offline_access api:read" if code_flow else "api:read",
             "client_auth_method": client.token_endpoint_auth_method,
             "invited_roles": [BOT_ROLE],

@@ -41,6 +41,7 @@ class Connection:
     scopes: tuple[str, ...]
     pkce: bool
     client_auth_method: str | None
+    revocation_url: str | None
     placeholders: dict[str, str]
     invited_role_ids: frozenset[str]
     invited_roles: tuple[str, ...]

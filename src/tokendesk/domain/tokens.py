@@ -79,15 +79,19 @@ def expiry_from(
 ) -> datetime | None:
     """When a freshly issued token expires.
 
-    ``expires_in`` may be an int, a numeric string, zero, or missing (RFC 6749 §5.1 makes it
-    RECOMMENDED only). Missing → the provider's default lifetime, else the JWT ``exp`` claim,
-    else None (unknown). Raises ValueError for a value that is not a number.
+    ``expires_in`` may be an int, a float, a numeric string, zero, or missing (RFC 6749 §5.1
+    makes it RECOMMENDED only). Missing, empty or not positive → the provider's default
+    lifetime, else the JWT ``exp`` claim, else None (unknown). Zero counts as missing: a token
+    that expired the moment it was issued means nothing, and taking it literally would make the
+    token unusable and refresh it on every handout; providers that send 0 mean "not said".
+    Raises ValueError (or OverflowError) for a value that is not a finite number.
     """
     if expires_in is not None and expires_in != "":
         if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | str):
             raise ValueError("expires_in is not a number")
-        seconds = int(float(expires_in))
-        return now + timedelta(seconds=max(0, seconds))
+        seconds = int(float(expires_in))  # ValueError for "abc"/"nan", OverflowError for "inf"
+        if seconds > 0:
+            return now + timedelta(seconds=seconds)
     if default_lifetime_s is not None:
         return now + timedelta(seconds=default_lifetime_s)
     return jwt_expiry(access_token)

@@ -3,13 +3,12 @@ client credentials (§4.4) and revocation (RFC 7009), with the provider's quirks
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote_plus
-
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from urllib.parse import quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from tokendesk.domain.scopes import format_scopes
 from tokendesk.domain.secret import Secret
@@ -36,20 +35,41 @@ class ClientSpec:
     keep_response_fields: tuple[str, ...] = ()
 
 
+# Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
+# RFC 7636 §4.3): state and redirect_uri bind the flow, so a copy in the typed URL never wins.
+_OWN_PARAMS = frozenset({"response_type", "client_id", "redirect_uri", "scope", "state",
+                         "code_challenge", "code_challenge_method"})
+
+
 def authorization_url(spec: ClientSpec, *, redirect_uri: str, state: str,
                       code_verifier: str | None) -> str:
     """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3).
 
-    A parameter already in the URL the admin typed wins over the provider's defaults.
+    The query string the admin typed is kept as typed (less any parameter Tokendesk sets
+    itself); the provider's ``authorization_params`` are added unless the URL already has
+    them; ``code_challenge`` (S256) is added when ``code_verifier`` is given.
     """
-    present = _query_keys(spec.authorization_url)
-    extra = {k: v for k, v in spec.authorization_params if k not in present}
+    parts = urlsplit(spec.authorization_url)
+    kept = [p for p in parts.query.split("&") if p and _param_name(p).lower() not in _OWN_PARAMS]
+    present = {_param_name(p) for p in kept}
+    params: list[tuple[str, str]] = [("response_type", "code"), ("client_id", spec.client_id),
+                                     ("redirect_uri", redirect_uri)]
+    if spec.scopes:
+        params.append(("scope", format_scopes(spec.scopes, spec.scope_separator)))
+    params.append(("state", state))
     if code_verifier is not None:
-        extra["code_challenge"] = create_s256_code_challenge(code_verifier)
-        extra["code_challenge_method"] = "S256"
-    scope = format_scopes(spec.scopes, spec.scope_separator) if spec.scopes else None
-    return str(prepare_grant_uri(spec.authorization_url, spec.client_id, "code",
-                                 redirect_uri=redirect_uri, scope=scope, state=state, **extra))
+        params += [("code_challenge", s256_code_challenge(code_verifier)),
+                   ("code_challenge_method", "S256")]
+    params += [(k, v) for k, v in spec.authorization_params
+               if k not in present and k not in _OWN_PARAMS]
+    query = "&".join([*kept, urlencode(params)])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def s256_code_challenge(code_verifier: str) -> str:
+    """BASE64URL(SHA256(ASCII(code_verifier))) without padding (RFC 7636 §4.2)."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class OAuthClient:
@@ -94,8 +114,10 @@ class OAuthClient:
         form = {"token": token.reveal(), "token_type_hint": hint}
         data, basic = self._authenticate(spec, form)
         reply = self.outbound.post_form(spec.revocation_url, data, route=route, basic_auth=basic)
-        if reply.status != 200:
-            raise_for_error_response(reply, secrets=self._secrets(spec, [token]))
+        # §2.2 names 200, but any 2xx (some servers answer 204) means the token is gone.
+        if not 200 <= reply.status < 300:
+            raise_for_error_response(reply, secrets=self._secrets(spec, [token]),
+                                     now=self.clock())
 
     def _token_request(self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute,
                        sent: Sequence[Secret]) -> TokenSet:
@@ -103,7 +125,7 @@ class OAuthClient:
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
         secrets = self._secrets(spec, sent)
         if not 200 <= reply.status < 300:
-            raise_for_error_response(reply, secrets=secrets)
+            raise_for_error_response(reply, secrets=secrets, now=self.clock())
         return parse_token_response(
             reply, now=self.clock(), default_lifetime_s=spec.default_token_lifetime_s,
             keep_fields=spec.keep_response_fields, secrets=secrets,
@@ -130,7 +152,5 @@ class OAuthClient:
         return values
 
 
-def _query_keys(url: str) -> set[str]:
-    from urllib.parse import parse_qsl, urlsplit
-
-    return {k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+def _param_name(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0])

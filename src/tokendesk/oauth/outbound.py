@@ -6,10 +6,13 @@ cause in plain words (DNS, TLS, proxy, unreachable, timeout); never a stack trac
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -51,7 +54,10 @@ class ProxyRoute:
         if proxy.auth == "basic":
             secret = self.password.reveal() if self.password else ""
             credentials = f"{quote(proxy.username, safe='')}:{quote(secret, safe='')}@"
-        return f"{proxy.scheme}://{credentials}{proxy.host}:{proxy.port}"
+        # An IPv6 address needs brackets in a URL; no port means the scheme's default.
+        host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+        port = f":{proxy.port}" if proxy.port is not None else ""
+        return f"{proxy.scheme}://{credentials}{host}{port}"
 
 
 NO_PROXY = ProxyRoute(ForwardProxy(False, "http", "", None, "none", "", False, (), None, ""))
@@ -66,7 +72,11 @@ class Reply:
 
 @dataclass
 class Outbound:
-    """Sends form posts to providers. ``transport`` is injected in unit tests."""
+    """Sends form posts to providers. ``transport`` is injected in unit tests.
+
+    ``total_deadline_s`` bounds the whole exchange (connect, send, headers, body); it must stay
+    shorter than the refresh lease, so a lease never expires under a live call.
+    """
 
     transport: httpx.BaseTransport | None = None
     verify: ssl.SSLContext | str | bool = True
@@ -77,20 +87,32 @@ class Outbound:
 
     def post_form(self, url: str, data: dict[str, str], *, route: ProxyRoute = NO_PROXY,
                   basic_auth: tuple[str, str] | None = None) -> Reply:
-        """POST ``data`` as a form to ``url``; raises ProviderError naming the cause."""
+        """POST ``data`` as a form to ``url``, without following redirects.
+
+        Returns the status, headers and body (at most ``max_body_bytes``). Raises a
+        ProviderError naming the cause: ProviderTimeout past ``total_deadline_s``,
+        InvalidProviderResponse for an oversized body, and see :func:`classify`.
+        """
         proxy_url = route.url_for(url)
-        client = self._client(proxy_url)
-        started = time.monotonic()
-        request = client.build_request("POST", url, data=data,
-                                       headers={"Accept": "application/json"})
+        deadline = _Deadline(self.total_deadline_s)
         auth = httpx.BasicAuth(*basic_auth) if basic_auth is not None else None
         try:
-            response = client.send(request, stream=True, auth=auth)
-            try:
-                body = self._read_bounded(response, started)
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
+            client = self._client(proxy_url)
+            request = client.build_request(
+                "POST", url, data=data, extensions={"trace": deadline.trace},
+                # identity: a compressed body could expand far past the size cap in one chunk
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+            )
+            with deadline:
+                response = client.send(request, stream=True, auth=auth)
+                try:
+                    deadline.watch(response.extensions.get("network_stream"))
+                    body = self._read_bounded(response, deadline)
+                finally:
+                    response.close()
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            if deadline.expired:
+                raise _timed_out(url, self.total_deadline_s) from None
             raise classify(exc, url, via_proxy=proxy_url is not None) from None
         return Reply(response.status_code, response.headers, body)
 
@@ -110,37 +132,115 @@ class Outbound:
                     verify=self.verify,
                     follow_redirects=False,
                     trust_env=False,
-                    timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                    timeout=httpx.Timeout(min(READ_TIMEOUT_S, self.total_deadline_s),
+                                          connect=min(CONNECT_TIMEOUT_S, self.total_deadline_s)),
                     headers={"User-Agent": USER_AGENT},
                 )
                 self._clients[proxy_url] = client
             return client
 
-    def _read_bounded(self, response: httpx.Response, started: float) -> bytes:
+    def _read_bounded(self, response: httpx.Response, deadline: _Deadline) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _OversizedBody(self.max_body_bytes)  # refused before reading a byte
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _OversizedBody()
-            if time.monotonic() - started > self.total_deadline_s:
+                raise _OversizedBody(self.max_body_bytes)
+            if deadline.passed():
                 raise httpx.ReadTimeout("total deadline exceeded")
             chunks.append(chunk)
         return b"".join(chunks)
 
 
+class _Deadline:
+    """Ends one exchange at its total deadline, which httpx alone cannot do: its timeouts
+    bound each socket operation, so a server dripping a byte just inside the read timeout
+    could hold a call for ever. A timer shuts the socket down at the deadline; the blocked
+    read then fails at once and :meth:`Outbound.post_form` reports a timeout.
+
+    The socket is learnt from httpcore's ``trace`` extension (after connect and after the
+    TLS handshake) and from the response's ``network_stream`` (a reused connection).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self._done = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            self._sock = None
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore ``trace`` callback: remember the socket of a new connection."""
+        if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: Any) -> None:
+        """Watch the socket under ``stream`` (an httpcore network stream, or None)."""
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sock = sock
+            if self.expired and not self._done:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # The plain socket's shutdown, even for an SSLSocket: it wakes a read blocked in another
+    # thread without touching the TLS object that thread is using.
+    with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 class _OversizedBody(httpx.HTTPError):
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         super().__init__("response body too large")
+        self.limit = limit
 
 
-def classify(exc: httpx.HTTPError, url: str, *, via_proxy: bool) -> ProviderError:
+def _timed_out(url: str, seconds: float) -> ProviderTimeout:
+    host = urlsplit(url).hostname or url
+    return ProviderTimeout(f"{host} did not finish answering within {seconds:g} seconds.")
+
+
+def classify(exc: httpx.HTTPError | httpx.InvalidURL, url: str, *,
+             via_proxy: bool) -> ProviderError:
     """A ProviderError naming in plain words why ``url`` could not be used."""
     host = urlsplit(url).hostname or url
     text = str(exc).lower()
     if isinstance(exc, _OversizedBody):
         return InvalidProviderResponse(f"{host} sent a response larger than "
-                                       f"{MAX_BODY_BYTES // 1000} kB; it was not read.")
+                                       f"{max(1, exc.limit // 1000)} kB; it was not read.")
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        where = "forward proxy address" if via_proxy else f"address of {host}"
+        return ProviderUnreachable(f"The {where} is not a valid http(s) URL.")
     if isinstance(exc, httpx.ProxyError) or (via_proxy and "proxy" in text):
         return ProxyRefused(f"The forward proxy refused or failed the connection to {host}.")
     if isinstance(exc, httpx.TimeoutException):

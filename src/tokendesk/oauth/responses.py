@@ -7,12 +7,14 @@ a secret we sent is masked before it becomes part of a message.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
+from urllib.parse import quote, quote_plus, urlsplit
 
-from tokendesk.domain.secret import Secret
+from tokendesk.domain.secret import MASK, Secret
 from tokendesk.domain.tokens import TokenSet, expiry_from
 from tokendesk.errors import (
     InvalidClient,
@@ -24,12 +26,15 @@ from tokendesk.errors import (
     RedirectUriMismatch,
     UnauthorizedClient,
 )
-from tokendesk.logs import scrub_text
+from tokendesk.logs import is_secret_key, scrub_text
 from tokendesk.oauth.outbound import Reply
 
 KNOWN_TOKEN_TYPES = {"bearer": "Bearer"}
 DESCRIPTION_MAX = 200
+ERROR_CODE_MAX = 64
 RETRY_AFTER_MAX_S = 3600.0
+# RFC 6749 §5.2: error = 1*( %x20-21 / %x23-5B / %x5D-7E ).
+_ERROR_CODE_RE = re.compile(r"[\x20-\x21\x23-\x5B\x5D-\x7E]+")
 
 _REJECTIONS: dict[str, type[ProviderRejected]] = {
     "invalid_grant": InvalidGrant,
@@ -52,13 +57,19 @@ _PLAIN_WORDS = {
 
 def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int | None,
                          keep_fields: Sequence[str], secrets: Sequence[str]) -> TokenSet:
-    """A validated TokenSet from a 2xx answer; raises InvalidProviderResponse otherwise."""
+    """A validated TokenSet from a 2xx answer (RFC 6749 §5.1).
+
+    Raises InvalidProviderResponse (transient) for a body that is not a JSON object, has no
+    access_token, a token type other than Bearer or an expires_in that is not a number; and
+    the ProviderRejected subclass of an ``error`` member (some providers answer 200 with one).
+    Kept ``extra`` fields never include a token or other secret-named member.
+    """
     doc = _json_object(reply)
     if doc is None:
         raise InvalidProviderResponse("The token endpoint answered with something other than "
                                       "a JSON object.")
-    if "error" in doc:
-        raise_for_error_response(reply, secrets=secrets)
+    if doc.get("error"):
+        raise_for_error_response(reply, secrets=secrets, now=now)
     access = doc.get("access_token")
     if not isinstance(access, str) or not access:
         raise InvalidProviderResponse("The token endpoint's answer has no access_token.")
@@ -69,40 +80,48 @@ def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
     refresh = doc.get("refresh_token")
-    scope = doc.get("scope")
     return TokenSet(
         access_token=Secret(access),
         token_type=token_type,
         expires_at=expires_at,
         refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
-        scope=" ".join(scope) if isinstance(scope, list) else str(scope or ""),
-        extra={k: doc[k] for k in keep_fields if k in doc and _plain(doc[k])},
+        scope=_scope(doc.get("scope")),
+        # A token is never a "kept field": kept fields go out to bots with the access token.
+        extra={k: doc[k] for k in keep_fields
+               if k in doc and not is_secret_key(k) and _plain(doc[k])},
     )
 
 
-def raise_for_error_response(reply: Reply, *, secrets: Sequence[str]) -> NoReturn:
-    """Raise the ProviderError that a non-2xx (or error-bearing) answer means."""
+def raise_for_error_response(reply: Reply, *, secrets: Sequence[str],
+                             now: datetime | None = None) -> NoReturn:
+    """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
+
+    429 and 5xx → ProviderUnavailable with ``retry_after_s`` from Retry-After (relative to
+    ``now``, default the wall clock); a redirect or a body without an OAuth error →
+    InvalidProviderResponse; an OAuth error → its ProviderRejected subclass. ``secrets`` (the
+    values sent) are masked out of the provider's words, and the message is bounded.
+    """
     if reply.status == 429 or reply.status >= 500:
-        retry = retry_after_s(reply.headers.get("retry-after"))
+        retry = retry_after_s(reply.headers.get("retry-after"), now=now)
         what = "is rate limiting us" if reply.status == 429 else f"failed (HTTP {reply.status})"
         raise ProviderUnavailable(f"The authorization server {what}; Tokendesk will retry later.",
                                   retry_after_s=retry)
     doc = _json_object(reply)
-    error = doc.get("error") if doc else None
-    if not isinstance(error, str) or not error:
-        raise InvalidProviderResponse(
-            f"The authorization server answered HTTP {reply.status} without an OAuth error."
-        )
-    description = _description(doc, secrets) if doc else ""
+    error = _error_code(doc.get("error") if doc else None, secrets)
+    if error is None or doc is None:
+        raise InvalidProviderResponse(_no_oauth_error(reply))
+    description = _description(doc, secrets)
     if error == "invalid_grant" and "redirect" in description.lower():
         error = "redirect_uri_mismatch"
     words = _PLAIN_WORDS.get(error, "the provider refused the request")
     message = f"{error}: {words}." + (f" The provider said: {description}" if description else "")
-    raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error[:64])
+    raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error)
 
 
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), bounded."""
+def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110 §10.2.3: delay-seconds or an
+    HTTP-date, counted from ``now``), bounded to 0..RETRY_AFTER_MAX_S; None when absent or
+    unreadable."""
     if not value:
         return None
     value = value.strip()
@@ -111,20 +130,49 @@ def retry_after_s(value: str | None) -> float | None:
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
     return max(0.0, min(seconds, RETRY_AFTER_MAX_S))
 
 
 def _json_object(reply: Reply) -> dict[str, Any] | None:
     try:
         doc = json.loads(reply.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: a deeply nested body
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def _no_oauth_error(reply: Reply) -> str:
+    if 300 <= reply.status < 400:
+        target = urlsplit(reply.headers.get("location", "")).hostname
+        where = f" to {target}" if target else ""
+        return (f"The authorization server answered with a redirect (HTTP {reply.status}){where}; "
+                "Tokendesk does not follow redirects from it. Check the endpoint URL.")
+    return f"The authorization server answered HTTP {reply.status} without an OAuth error."
+
+
+def _error_code(value: Any, secrets: Sequence[str]) -> str | None:
+    """The provider's error code if it is one (RFC 6749 §5.2 characters), masked and bounded."""
+    if not isinstance(value, str) or not _ERROR_CODE_RE.fullmatch(value.strip()):
+        return None
+    return _mask(value.strip(), secrets)[:ERROR_CODE_MAX]
+
+
+def _scope(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return " ".join(value)
+    raise InvalidProviderResponse("The token endpoint's scope is neither text nor a list of "
+                                  "scopes.")
 
 
 def _token_type(value: Any) -> str:
@@ -141,12 +189,16 @@ def _description(doc: dict[str, Any], secrets: Sequence[str]) -> str:
     raw = doc.get("error_description")
     if not isinstance(raw, str):
         return ""
-    text = raw
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    text = " ".join(scrub_text(text).split())
+    text = " ".join(scrub_text(_mask(raw, secrets)).split())
     return text[:DESCRIPTION_MAX]
+
+
+def _mask(text: str, secrets: Sequence[str]) -> str:
+    """``text`` without the secrets we sent, as typed or as they went on the wire (encoded)."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        for variant in {secret, quote_plus(secret), quote(secret, safe="")}:
+            text = text.replace(variant, MASK)
+    return text
 
 
 def _plain(value: Any) -> bool:

@@ -75,6 +75,10 @@ class ConnectionService:
             raise ConnectionNotFound(f"There is no connection named '{name}'.")
         return connection
 
+    def get_by_id(self, tx: Tx, connection_id: str) -> Connection | None:
+        """For internal use after a permission check: the connection as stored now."""
+        return ConnectionRepository(tx).get(connection_id)
+
     @staticmethod
     def may_see(actor: Principal, connection: Connection) -> bool:
         return actor.can(Permission.VIEW_CONNECTIONS) or bool(
@@ -99,9 +103,9 @@ class ConnectionService:
             client_secret=self.client_secret(tx, connection),
             token_url=connection.token_url,
             authorization_url=connection.authorization_url,
-            revocation_url=(provider.render(provider.revocation_url, connection.placeholders,
-                                            field="revocation_url")
-                            if provider.revocation_url else None),
+            revocation_url=connection.revocation_url or (
+                provider.render(provider.revocation_url, connection.placeholders,
+                                field="revocation_url") if provider.revocation_url else None),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
             client_auth_method=connection.client_auth_method or provider.client_auth_method,
@@ -138,6 +142,7 @@ class ConnectionService:
                                           label="Description", max_length=DESCRIPTION_MAX),
              "client_secret_ct": self._seal_secret(connection_id, data.client_secret.get_secret_value()),
              **_columns(fields), "client_auth_method": data.client_auth_method,
+             "revocation_url": self._optional_url(data.revocation_url, "revocation_url"),
              "created_at": now, "updated_at": now,
              "created_by": actor.username, "updated_by": actor.username}
         )
@@ -180,6 +185,8 @@ class ConnectionService:
         values.update(_columns(fields))
         if data.client_auth_method is not None:
             values["client_auth_method"] = data.client_auth_method
+        if data.revocation_url is not None:
+            values["revocation_url"] = self._optional_url(data.revocation_url, "revocation_url")
         if data.client_secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, data.client_secret.get_secret_value())
         repo.update(current.id, values)
@@ -248,6 +255,11 @@ class ConnectionService:
         if field == "authorization_url":
             return validate_authorization_url(url, field=field,
                                               allow_http_loopback=self.allow_http_loopback)
+        return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
+
+    def _optional_url(self, url: str | None, field: str) -> str | None:
+        if url is None or not url.strip():
+            return None
         return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
 
     def _seal_secret(self, connection_id: str, secret: str) -> str:

@@ -33,6 +33,7 @@ class ConnectionCreate(StrictInput):
     scopes: list[str] | str | None = None
     pkce: bool | None = None
     client_auth_method: ClientAuthMethod | None = None
+    revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] = Field(default_factory=dict)
     invited_roles: list[str] = Field(default_factory=list)
 
@@ -50,6 +51,7 @@ class ConnectionUpdate(StrictInput):
     scopes: list[str] | str | None = None
     pkce: bool | None = None
     client_auth_method: ClientAuthMethod | None = None
+    revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] | None = None
     invited_roles: list[str] | None = None
 

@@ -63,26 +63,45 @@ class ProxyService:
         return ProxyRoute(settings, self.password(tx) if settings.auth == "basic" else None)
 
     def save(self, tx: Tx, actor: Principal, data: ProxySettingsInput) -> ForwardProxy:
-        """Validate and store; an absent password keeps the stored one."""
+        """Validate and store; an absent password keeps the stored one, ``auth: none``
+        clears it.
+
+        Raises PermissionDenied without *Network settings*, ValidationError naming the field.
+        """
         actor.require(Permission.MANAGE_SETTINGS)
-        current = self.get(tx)
         values = _validated(data)
-        password = data.password.get_secret_value() if data.password is not None else None
-        if values["auth"] == "none":
-            values["password_ct"], values["username"] = None, ""
-        elif password:
-            values["password_ct"] = self.keyring.encrypt(password, PASSWORD_REF)
-        elif not current.has_password:
-            raise ValidationError("Enter the proxy password for basic authentication.",
-                                  field="password")
+        password_change = self._apply_password(values, data, self.get(tx).has_password)
         values.update(updated_at=self.clock(), updated_by=actor.username)
         ProxyRepository(tx).save(values)
         self.audit.record(tx, actor, "settings.proxy.update", target_type="settings",
                           target="forward_proxy",
                           details={"enabled": values["enabled"], "host": values["host"],
                                    "port": values["port"], "auth": values["auth"],
-                                   "password_changed": bool(password)})
+                                   "bypass": len(values["bypass"]), "password": password_change})
         return self.get(tx)
+
+    def _apply_password(self, values: dict[str, Any], data: ProxySettingsInput,
+                        stored: bool) -> str:
+        """Put the encrypted password (or its removal) into ``values``.
+
+        Returns what happened to it, for the audit log: set, kept, cleared or none.
+        """
+        password = data.password.get_secret_value() if data.password is not None else ""
+        if values["auth"] == "none":
+            if password:
+                # Fail closed: a typed password that would silently be dropped is a mistake.
+                raise ValidationError("A proxy password is used only with basic authentication; "
+                                      "set auth to 'basic' or leave the password out.",
+                                      field="password")
+            values["password_ct"], values["username"] = None, ""
+            return "cleared" if stored else "none"
+        if password:
+            values["password_ct"] = self.keyring.encrypt(password, PASSWORD_REF)
+            return "set"
+        if not stored:
+            raise ValidationError("Enter the proxy password for basic authentication.",
+                                  field="password")
+        return "kept"
 
 
 def _validated(data: ProxySettingsInput) -> dict[str, Any]:

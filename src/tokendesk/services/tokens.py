@@ -118,6 +118,11 @@ class TokenService:
         try:
             fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
         except ProviderError:
+            with self.transaction() as tx:
+                after = TokenRepository(tx).get(row.id)
+                connection = self.connections.get_by_id(tx, connection.id) or connection
+            if after is not None:
+                self._raise_if_broken(after, connection, kind)  # invalid_grant, invalid_client
             if not is_usable(self.clock(), row.expires_at) or force:
                 raise
             return row  # the current token stays in service while it is valid

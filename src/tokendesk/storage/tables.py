@@ -165,6 +165,8 @@ connections = Table(
     Column("pkce", Boolean, nullable=False),
     # None: the provider's method; Custom connections choose (RFC 6749 §2.3.1).
     Column("client_auth_method", String(32), nullable=True),
+    # None: the provider's revocation endpoint (RFC 7009), if it has one.
+    Column("revocation_url", String(2048), nullable=True),
     Column("placeholders", JSON, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     # 'ok', or 'misconfigured' once the provider refused the client credentials (invalid_client).

@@ -26,6 +26,7 @@ class ConnectionOut(BaseModel):
     scopes: list[str]
     pkce: bool
     client_auth_method: str | None
+    revocation_url: str | None
     placeholders: dict[str, str]
     invited_roles: list[str]
     callback_url: str
@@ -43,6 +44,7 @@ class ConnectionOut(BaseModel):
             authorization_url=connection.authorization_url, token_url=connection.token_url,
             scopes=list(connection.scopes), pkce=connection.pkce,
             client_auth_method=connection.client_auth_method,
+            revocation_url=connection.revocation_url,
             placeholders=connection.placeholders, invited_roles=list(connection.invited_roles),
             callback_url=callback_url, created_at=connection.created_at,
             updated_at=connection.updated_at, created_by=connection.created_by,

@@ -33,6 +33,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("last_error", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("client_auth_method", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("revocation_url", sa.String(length=2048), nullable=True))
 
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.add_column(sa.Column("issued_at", sa.DateTime(), nullable=True))
@@ -44,6 +45,7 @@ def downgrade() -> None:
         batch_op.drop_column("issued_at")
 
     with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.drop_column("revocation_url")
         batch_op.drop_column("client_auth_method")
         batch_op.drop_column("last_error")
         batch_op.drop_column("status")
