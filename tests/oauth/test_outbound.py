@@ -413,7 +413,7 @@ def test_other_failures_are_named_too(exc: httpx.HTTPError, expected: type[Provi
     assert_plain(error)
 
 
-# --- the forward proxy route ------------------------------------------------------------------------
+# --- the forward proxy route --------------------------------------------------------------------
 
 
 def proxy(*, enabled: bool = True, scheme: str = "http", host: str = "127.0.0.1",

@@ -1,0 +1,115 @@
+"""Operations: health without a key, Prometheus metrics, the OpenAPI document, HTTP errors."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from support.api import Api
+
+RESOURCES = [
+    "/api/v1/connections",
+    "/api/v1/connections/{name}",
+    "/api/v1/providers",
+    "/api/v1/users",
+    "/api/v1/roles",
+    "/api/v1/keys",
+    "/api/v1/audit",
+    "/api/v1/settings/proxy",
+    "/api/v1/health",
+]
+
+
+def test_health_answers_without_authentication(http: TestClient) -> None:
+    response = http.get("/api/v1/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_metrics_count_requests_by_route_template(admin: Api) -> None:
+    admin.get("/connections/Some connection")
+    admin.get("/health")
+
+    response = admin.http.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert "# TYPE http_requests_total counter" in text
+    assert ('http_requests_total{method="GET",route="/api/v1/connections/{name}",status="404"} 1.0'
+            in text)
+    assert 'route="/api/v1/health",status="200"' in text
+    assert "Some connection" not in text
+    assert admin.key not in text
+
+
+def test_the_openapi_document_lists_every_resource(http: TestClient) -> None:
+    response = http.get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    document = response.json()
+    assert document["info"]["title"] == "Tokendesk"
+    for path in RESOURCES:
+        assert path in document["paths"], path
+
+
+def test_the_openapi_document_has_no_field_that_could_carry_a_secret_out(
+    http: TestClient,
+) -> None:
+    schemas = http.get("/api/v1/openapi.json").json()["components"]["schemas"]
+
+    for name, schema in schemas.items():
+        if name.endswith("Out") and name != "NewApiKeyOut":
+            properties = set(schema.get("properties", {}))
+            assert not properties & {"client_secret", "password", "password_hash", "key",
+                                     "secret_hash", "refresh_token", "access_token"}, name
+
+
+def test_an_unknown_address_is_not_found_in_the_error_shape(admin: Api) -> None:
+    for response in (admin.get("/no-such-thing"), admin.http.get("/nowhere")):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        assert response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("DELETE", "/users"), ("PUT", "/connections"), ("POST", "/health"),
+     ("DELETE", "/settings/proxy"), ("PATCH", "/keys/abc")],
+)
+def test_a_wrong_method_is_refused_in_the_error_shape(admin: Api, method: str, path: str) -> None:
+    response = admin.call(method, path)
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert "allow" in response.headers
+
+
+def test_the_interactive_api_documentation_is_served(http: TestClient) -> None:
+    response = http.get("/api/v1/docs")
+
+    assert response.status_code == 200
+    assert "openapi.json" in response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/connections"), ("PATCH", "/connections/x"), ("POST", "/users"),
+        ("PATCH", "/users/admin"), ("POST", "/roles"), ("PATCH", "/roles/x"),
+        ("POST", "/keys"), ("PUT", "/settings/proxy"),
+    ],
+)
+def test_every_endpoint_with_a_body_refuses_a_non_object(
+    admin: Api, method: str, path: str
+) -> None:
+    malformed = admin.call(method, path, content="{",
+                           headers={"Content-Type": "application/json"})
+    a_list = admin.call(method, path, json=["not", "an", "object"])
+    empty = admin.call(method, path, headers={"Content-Type": "application/json"})
+
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "malformed_json"
+    for response in (a_list, empty):
+        assert response.status_code == 422, response.text
+        assert "JSON object" in response.json()["error"]["message"]
