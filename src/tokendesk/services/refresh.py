@@ -22,7 +22,7 @@ from sqlalchemy import Connection as Tx
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.principal import Principal, Via
-from tokendesk.domain.tokens import TokenStatus, TokenSet, needs_refresh
+from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
 from tokendesk.errors import (
     DecryptionError,
     InvalidClient,
@@ -122,6 +122,9 @@ class RefreshCoordinator:
                 tokens = self.oauth.client_credentials(spec, route=route)
             elif refresh_token is not None:
                 tokens = self.oauth.refresh(spec, refresh_token, route=route)
+            elif is_usable(self.clock(), row.expires_at):
+                self._finish(token_id, {})  # nothing to refresh with; serve it until it expires
+                return row
             else:
                 self._finish(token_id, {"status": TokenStatus.NEEDS_REAUTHENTICATION.value,
                                         "last_error": NO_REFRESH_TOKEN})

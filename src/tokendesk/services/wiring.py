@@ -26,6 +26,7 @@ from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
+from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.consent import ConsentService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator
@@ -65,12 +66,14 @@ class Tokendesk:
     tokens: TokenService
     consent: ConsentService
     tester: ConnectionTester
+    background: BackgroundRefresher
 
     def transaction(self) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
         return _transaction(self.engine)
 
     def close(self) -> None:
+        self.background.stop()
         self.outbound.close()
         self.engine.dispose()
 
@@ -125,6 +128,7 @@ def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog
         connections=connections, proxy=proxy, outbound=outbound, refresher=refresher,
         tokens=tokens, consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
+        background=BackgroundRefresher(transaction, refresher, clock),
     )
 
 

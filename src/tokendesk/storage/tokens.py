@@ -59,7 +59,8 @@ class TokenRepository:
     def due_for_refresh(self, now: datetime, horizon: datetime, limit: int) -> list[Row[Any]]:
         """Valid tokens expiring before ``horizon`` whose back-off has passed."""
         return list(self.tx.execute(
-            select(tokens.c.id, tokens.c.connection_id, tokens.c.expires_at)
+            select(tokens.c.id, tokens.c.connection_id, tokens.c.issued_at, tokens.c.expires_at,
+                   tokens.c.version)
             .where(tokens.c.status == TokenStatus.VALID.value,
                    tokens.c.expires_at.is_not(None), tokens.c.expires_at < horizon,
                    or_(tokens.c.next_attempt_at.is_(None), tokens.c.next_attempt_at <= now),

@@ -1,5 +1,5 @@
-"""The installed ``tokendesk`` executable sets up a SQLite installation without prompts:
-``init``, ``admin create --password-stdin``, ``keys create --json``."""
+"""Setting up without prompts: ``init``, ``admin create --password-stdin`` and
+``keys create --json``, through the installed ``tokendesk`` executable on SQLite."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Cli, one_error_line
 from support.api import ADMIN_PASSWORD
 from tokendesk.config import Settings
 from tokendesk.services.wiring import build
@@ -44,7 +45,6 @@ def test_the_executable_sets_up_sqlite_and_prints_a_working_api_key(tmp_path: Pa
     admin = tokendesk(data, "admin", "create", "--username", "admin", "--password-stdin",
                       stdin=ADMIN_PASSWORD + "\n")
     key = tokendesk(data, "keys", "create", "--user", "admin", "--name", "ci", "--json")
-    refused = tokendesk(data, "connections", "delete", "anything")
 
     assert init.returncode == 0, init.stderr
     assert (data / "tokendesk.sqlite3").exists() and (data / "keyring.json").exists()
@@ -58,14 +58,29 @@ def test_the_executable_sets_up_sqlite_and_prints_a_working_api_key(tmp_path: Pa
         assert principal.username == "admin"
     finally:
         td.close()
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines()[-1].startswith("error: Nothing was deleted")
 
 
-def test_the_executable_refuses_to_work_without_an_installation(tmp_path: Path) -> None:
-    result = tokendesk(tmp_path / "nothing-here", "connections", "list")
+def test_commands_refuse_to_work_on_a_folder_without_an_installation(tmp_path: Path) -> None:
+    env = {"TOKENDESK_DATA_DIR": str(tmp_path / "nothing-here"), "TOKENDESK_DATABASE_URL": "",
+           "TOKENDESK_ENCRYPTION_KEYS": ""}
 
-    assert result.returncode == 78, result.stderr
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: ")
+    result = Cli(env)("connections", "list")
+
+    assert result.exit_code == 78
+    assert "no encryption key" in one_error_line(result)
     assert not (tmp_path / "nothing-here" / "keyring.json").exists()
+
+
+def test_admin_create_refuses_a_duplicate_and_a_short_password(cli: Cli) -> None:
+    cli.ok("init")
+    cli.ok("admin", "create", "--username", "root", "--password-stdin",
+           input=ADMIN_PASSWORD + "\n")
+
+    again = cli("admin", "create", "--username", "root", "--password-stdin",
+                input=ADMIN_PASSWORD + "\n")
+    short = cli("admin", "create", "--username", "other", "--password-stdin", input="short\n")
+
+    assert again.exit_code == 4
+    one_error_line(again)
+    assert short.exit_code == 2
+    assert "short" not in one_error_line(short).split(":", 1)[1].split()
