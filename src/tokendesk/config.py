@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         description="Development only: accept plain-http provider URLs on loopback addresses.",
     )
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    background_refresh: bool = Field(
+        default=True, description="Refresh tokens nearing expiry in the background."
+    )
 
     @field_validator("public_url")
     @classmethod

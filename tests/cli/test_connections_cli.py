@@ -52,6 +52,9 @@ def test_create_asks_for_the_secret_at_a_hidden_prompt(cli: Cli, td: Tokendesk) 
     assert "Client secret" in result.output
     assert "Salesforce prod" in result.stdout
     assert stored_secret(td, "Salesforce prod") == CLIENT_SECRET
+    nobody_typed = cli(*SALESFORCE[:2], "--name", "Other", *SALESFORCE[4:])
+    assert nobody_typed.exit_code == 2
+    assert "--client-secret-stdin" in nobody_typed.stderr.strip().splitlines()[-1]
 
 
 def test_the_client_secret_never_appears_in_any_output(cli: Cli) -> None:

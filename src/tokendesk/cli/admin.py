@@ -18,7 +18,8 @@ def create_admin(
                                         help="Read the password from standard input."),
 ) -> None:
     """Create an administrator (reads the password from stdin or a hidden prompt)."""
-    password = read_secret("Password", password_stdin)
+    password = read_secret("Password", password_stdin, stdin_option="--password-stdin",
+                           confirm=True)
     with open_tokendesk(create_missing=True) as td, td.transaction() as tx:
         user = td.accounts.bootstrap_admin(tx, command_line_principal(), username, password)
     typer.echo(f"Administrator '{user.username}' created.")

@@ -31,6 +31,7 @@ app = typer.Typer(help="Manage OAuth connections.", no_args_is_help=True)
 
 COLUMNS = ("name", "provider", "grant_type", "client_id", "scopes", "invited_roles")
 SECRET_PROMPT = "Client secret"  # noqa: S105 - a prompt, not a secret
+SECRET_STDIN = "--client-secret-stdin"  # noqa: S105 - an option name, not a secret
 
 ConnectionName = Annotated[str, typer.Argument(metavar="NAME", help="The connection's name.")]
 AuthorizationUrl = Annotated[str | None, typer.Option(
@@ -43,7 +44,7 @@ Pkce = Annotated[bool | None, typer.Option(
     "--pkce/--no-pkce", help="PKCE (S256); default: on where the provider allows it.")]
 Description = Annotated[str | None, typer.Option("--description")]
 SecretStdin = Annotated[bool, typer.Option(
-    "--client-secret-stdin", help="Read the client secret from one line of standard input.")]
+    SECRET_STDIN, help="Read the client secret from one line of standard input.")]
 
 
 @app.command("list")
@@ -91,7 +92,7 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a connection; the client secret is asked for at a hidden prompt."""
-    secret = read_secret(SECRET_PROMPT, client_secret_stdin)
+    secret = read_secret(SECRET_PROMPT, client_secret_stdin, stdin_option=SECRET_STDIN)
     data = ConnectionCreate(
         name=name, description=description, provider=provider, grant_type=grant_type,
         client_id=client_id, client_secret=SecretStr(secret), authorization_url=authorization_url,
@@ -163,4 +164,4 @@ def _new_secret(from_stdin: bool, prompt: bool) -> SecretStr | None:
                               field="client_secret")
     if not (from_stdin or prompt):
         return None
-    return SecretStr(read_secret(SECRET_PROMPT, from_stdin))
+    return SecretStr(read_secret(SECRET_PROMPT, from_stdin, stdin_option=SECRET_STDIN))

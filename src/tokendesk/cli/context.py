@@ -49,8 +49,10 @@ CANCELLED_EXIT_CODE = 1
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (the REST API's shapes).")]
 
 
-def exit_code_for(exc: TokendeskError) -> int:
-    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+def exit_code_for(error: TokendeskError | type[TokendeskError]) -> int:
+    """The exit code of an error (or an error class): the first match in EXIT_CODES, else 1."""
+    kind = error if isinstance(error, type) else type(error)
+    return next((code for base, code in EXIT_CODES if issubclass(kind, base)), 1)
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -69,7 +71,7 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             where = f" ({exc.field})" if exc.field else ""
             raise _report(f"error{where}: {exc.message}", exit_code_for(exc)) from None
         except pydantic.ValidationError as exc:
-            raise _report(_pydantic_line(exc), exit_code_for(ValidationError(""))) from None
+            raise _report(_pydantic_line(exc), exit_code_for(ValidationError)) from None
         except Exception as exc:
             if _is_command_line_signal(exc):
                 raise
@@ -120,8 +122,10 @@ def operator() -> Principal:
 # --- reading from the person at the terminal ------------------------------------------------
 
 
-def read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
-    """A secret from one line of stdin or a hidden prompt; never from an argument.
+def read_secret(prompt: str, from_stdin: bool, *, stdin_option: str,
+                confirm: bool = False) -> str:
+    """A secret from one line of stdin or a hidden prompt (typed twice with ``confirm``);
+    never from an argument, which shell history and process listings would keep.
 
     Raises ValidationError when there is nobody to ask (stdin closed).
     """
@@ -131,8 +135,8 @@ def read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
         value: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     except typer.Abort:
         raise ValidationError(
-            f"No {prompt.lower()} was typed; type it at the prompt or pipe one line into "
-            "the command with the matching --...-stdin option."
+            f"No {prompt.lower()} was typed: type it at the prompt, or pipe it in on one "
+            f"line with {stdin_option}."
         ) from None
     return value
 

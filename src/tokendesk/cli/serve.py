@@ -33,7 +33,8 @@ def serve(
     if password_file is not None:
         typer.echo(f"  Sign in as '{INITIAL_ADMIN}' with the password in {password_file}")
         typer.echo("  (read it once, sign in, then change it and delete the file).")
-    td.background.start()
+    if settings.background_refresh:
+        td.background.start()
     try:
         uvicorn.run(create_app(td), host=settings.host, port=settings.port, log_config=None,
                     access_log=False, timeout_graceful_shutdown=10)

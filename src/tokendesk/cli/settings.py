@@ -58,7 +58,8 @@ def set_proxy(
     if password_stdin and new_password:
         raise ValidationError("Give --password-stdin or --new-password, not both.",
                               field="password")
-    password = (SecretStr(read_secret("Proxy password", password_stdin))
+    password = (SecretStr(read_secret("Proxy password", password_stdin,
+                                          stdin_option="--password-stdin"))
                 if password_stdin or new_password else None)
     with open_tokendesk() as td, td.transaction() as tx:
         current = ProxyOut.of(td.proxy.get(tx, operator()))

@@ -48,7 +48,8 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Create a user; the password comes from stdin or a hidden prompt (typed twice)."""
-    password = read_secret("Password", password_stdin, confirm=True)
+    password = read_secret("Password", password_stdin, stdin_option="--password-stdin",
+                           confirm=True)
     data = UserCreate(username=username, password=SecretStr(password),
                       display_name=display_name, roles=role or [])
     with open_tokendesk() as td, td.transaction() as tx:
@@ -105,4 +106,5 @@ def _new_password(from_stdin: bool, prompt: bool) -> SecretStr | None:
                               field="password")
     if not (from_stdin or prompt):
         return None
-    return SecretStr(read_secret("New password", from_stdin, confirm=True))
+    return SecretStr(read_secret("New password", from_stdin, stdin_option="--password-stdin",
+                                 confirm=True))

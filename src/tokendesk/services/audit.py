@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.audit import AuditEvent, AuditFilter
+from tokendesk.domain.connections import Connection
 from tokendesk.domain.names import has_control_characters
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
@@ -67,6 +68,17 @@ class AuditService:
         limit = max(1, min(where.limit, AUDIT_PAGE_MAX))
         return AuditRepository(tx).search(replace(
             where, limit=limit, since=_as_utc(where.since), until=_as_utc(where.until)))
+
+    def recent_for_connection(self, tx: Tx, actor: Principal, connection: Connection,
+                              limit: int = 10) -> list[AuditEvent]:
+        """The latest events of ``connection``, newest first, for its connection page.
+
+        The caller got ``connection`` through ConnectionService.get (which checks that the
+        actor may see it); here *View connections* is required. Raises PermissionDenied.
+        """
+        actor.require(Permission.VIEW_CONNECTIONS)
+        limit = max(1, min(limit, AUDIT_PAGE_MAX))
+        return AuditRepository(tx).search(AuditFilter(connection_id=connection.id, limit=limit))
 
     def connection_id(self, tx: Tx, actor: Principal, name: str) -> str:
         """The id of the connection named ``name``, to filter the log by connection.

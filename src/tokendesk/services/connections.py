@@ -12,7 +12,7 @@ from sqlalchemy import Connection as Tx
 from tokendesk.catalog import Catalog, Provider
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, DESCRIPTION_MAX, Connection, GrantType
-from tokendesk.domain.names import validate_name, validate_text
+from tokendesk.domain.names import name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.scopes import parse_scopes
@@ -33,6 +33,8 @@ CLIENT_SECRET_REF = ("connections", "client_secret_ct")
 class ConnectionFilter:
     provider: str | None = None
     name_contains: str | None = None
+    # The whole name, compared without regard to case (a search for an exact phrase).
+    name_equals: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,16 @@ class ConnectionService:
         """The connections the actor may see: all with *View connections*, else invited ones."""
         where = where or ConnectionFilter()
         provider = self.catalog.get(where.provider).key if where.provider else None
-        found = ConnectionRepository(tx).search(provider=provider, name_contains=where.name_contains)
+        found = ConnectionRepository(tx).search(
+            provider=provider, name_contains=where.name_contains or where.name_equals)
+        if where.name_equals is not None:
+            found = [c for c in found if name_key(c.name) == name_key(where.name_equals)]
         return [c for c in found if self.may_see(actor, c)]
+
+    def usable_by(self, tx: Tx, actor: Principal) -> list[Connection]:
+        """The connections whose tokens ``actor`` may use: those inviting one of his roles."""
+        found = ConnectionRepository(tx).search()
+        return [c for c in found if actor.role_ids & c.invited_role_ids]
 
     def get(self, tx: Tx, actor: Principal, name: str) -> Connection:
         """The connection named ``name``; one the actor may not see is 'not found'."""
@@ -120,6 +130,40 @@ class ConnectionService:
         """Record that the provider accepted (``ok``) or refused (``misconfigured``) the client."""
         if connection.status != status or connection.last_error != last_error:
             ConnectionRepository(tx).set_status(connection.id, status, last_error)
+
+    # --- checking before saving (the console wizard, one step at a time) ----------------
+
+    def check_settings(self, tx: Tx, actor: Principal, *, provider: str, name: str,
+                       description: str, current: str | None = None) -> None:
+        """Check provider, name and description as create (or update of ``current``) would.
+
+        Stores nothing. Raises PermissionDenied, UnknownProvider, ValidationError or
+        DuplicateName, each naming its field.
+        """
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        self.catalog.get(provider)
+        valid = validate_name(name, field="name", what="connection")
+        existing = ConnectionRepository(tx).get_by_name(current) if current else None
+        if ConnectionRepository(tx).name_taken(valid, except_id=existing.id if existing else None):
+            raise DuplicateName(f"A connection named '{valid}' already exists.", field="name")
+        validate_text(description, field="description", label="Description",
+                      max_length=DESCRIPTION_MAX)
+
+    def check_details(self, tx: Tx, actor: Principal, data: ConnectionCreate, *,
+                      secret_stored: bool = False) -> None:
+        """Check the authentication details of ``data`` as create would; stores nothing.
+
+        An empty client secret passes when ``secret_stored`` (an edit keeps the stored one).
+        Raises PermissionDenied, or ValidationError naming the field.
+        """
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        provider = self.catalog.get(data.provider)
+        self._validate(provider, data.grant_type, data.client_id, data.authorization_url,
+                       data.token_url, data.scopes, data.pkce, data.placeholders)
+        self._optional_url(data.revocation_url, "revocation_url")
+        secret = data.client_secret.get_secret_value()
+        if secret or not secret_stored:
+            _check_secret(secret)
 
     # --- changing ---------------------------------------------------------------------
 
@@ -263,13 +307,7 @@ class ConnectionService:
         return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
 
     def _seal_secret(self, connection_id: str, secret: str) -> str:
-        if not secret.strip():
-            raise ValidationError("Enter the client secret.", field="client_secret")
-        if len(secret) > CLIENT_SECRET_MAX or any(ord(ch) < 32 for ch in secret):
-            raise ValidationError(
-                f"The client secret must be at most {CLIENT_SECRET_MAX} printable characters.",
-                field="client_secret",
-            )
+        _check_secret(secret)
         return self.keyring.encrypt(secret.strip(), RowRef(*CLIENT_SECRET_REF, connection_id))
 
     @staticmethod
@@ -277,6 +315,16 @@ class ConnectionService:
         connection = repo.get(connection_id)
         assert connection is not None  # written in this transaction
         return connection
+
+
+def _check_secret(secret: str) -> None:
+    if not secret.strip():
+        raise ValidationError("Enter the client secret.", field="client_secret")
+    if len(secret) > CLIENT_SECRET_MAX or any(ord(ch) < 32 for ch in secret):
+        raise ValidationError(
+            f"The client secret must be at most {CLIENT_SECRET_MAX} printable characters.",
+            field="client_secret",
+        )
 
 
 def _validate_client_id(client_id: str) -> str:

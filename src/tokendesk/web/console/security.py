@@ -1,0 +1,158 @@
+"""The console's defences: security headers, CSRF for forms, sign-in rate limiting, and safe
+redirects after sign-in.
+
+CSRF: sign-in gives the browser two HttpOnly cookies, the session id and the session's CSRF
+token (stored server-side only as a hash). Pages copy the token into a hidden field of every
+form; a posted form is accepted only when its field matches the session's hash. Another site
+can make the browser send the cookies but can neither read the token nor guess it. The sign-in
+form itself, before any session exists, uses a double-submit cookie against login CSRF.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# No inline script or style anywhere: scripts and styles come from /static only. form-action
+# is left out on purpose: "Save changes and test connection" posts to Tokendesk, which
+# answers with a redirect to the provider's consent page, and Chromium applies form-action
+# to that redirect too.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'"
+)
+# The API's interactive documentation loads its own inline script; it is not a console page.
+CSP_EXEMPT_PREFIXES = ("/api/v1/docs",)
+CACHEABLE_PREFIXES = ("/static/",)
+
+LOGIN_WINDOW_S = 15 * 60
+LOGIN_FAILURES_PER_USER = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+LOGIN_TRACKED_KEYS_MAX = 50_000
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every answer (never overriding one a
+    route set itself): CSP without inline script and with frame-ancestors 'none' on HTML,
+    no-referrer, nosniff, and Cache-Control no-store on everything but static files."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _add_headers(MutableHeaders(scope=message), path)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _add_headers(headers: MutableHeaders, path: str) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if not path.startswith(CACHEABLE_PREFIXES):
+        headers.setdefault("Cache-Control", "no-store")
+    is_html = headers.get("content-type", "").startswith("text/html")
+    if is_html and not path.startswith(CSP_EXEMPT_PREFIXES):
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison of two tokens; an empty token never matches."""
+    return bool(given) and bool(expected) and hmac.compare_digest(given, expected)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Where to go after sign-in: ``target`` only when it is a path of this site.
+
+    Anything with a scheme or host, ``//host`` and ``/\\host`` (which browsers read as
+    another host), control characters or a backslash falls back to ``default``: there is
+    no open redirect.
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return default
+    if target.startswith(("//", "/\\")) or "\\" in target:
+        return default
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    retry_after_s: int
+
+
+class SignInLimiter:
+    """Counts failed sign-ins per username and per client address in a sliding window.
+
+    In the memory of one process: with several replicas each one counts for itself, which
+    still bounds guessing to a small multiple of the limit.
+    """
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[datetime]] = {}
+
+    def check(self, username: str, address: str) -> Throttled | None:
+        """None when a sign-in may be tried now, else how long to wait."""
+        now = self._clock()
+        with self._lock:
+            waits = [
+                self._wait(key, limit, now)
+                for key, limit in self._keys(username, address)
+            ]
+        longest = max(waits)
+        return Throttled(longest) if longest > 0 else None
+
+    def failed(self, username: str, address: str) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._failures) > LOGIN_TRACKED_KEYS_MAX:
+                self._failures.clear()  # bounded memory; the window starts again for all
+            for key, _limit in self._keys(username, address):
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(_user_key(username), None)
+
+    def _wait(self, key: str, limit: int, now: datetime) -> int:
+        window = timedelta(seconds=LOGIN_WINDOW_S)
+        failures = self._failures.get(key)
+        if not failures:
+            return 0
+        while failures and failures[0] <= now - window:
+            failures.popleft()
+        if len(failures) < limit:
+            return 0
+        return max(1, int((failures[-limit] + window - now).total_seconds()) + 1)
+
+    @staticmethod
+    def _keys(username: str, address: str) -> list[tuple[str, int]]:
+        return [(_user_key(username), LOGIN_FAILURES_PER_USER),
+                ("address:" + address, LOGIN_FAILURES_PER_ADDRESS)]
+
+
+def _user_key(username: str) -> str:
+    return "user:" + username.strip().casefold()[:200]
