@@ -14,7 +14,9 @@ from tokendesk.web.api.schemas import RoleOut
 
 PERMISSIONS_HELP = "Permissions: " + "; ".join(f"{p.value} = {p.label}" for p in Permission) + "."
 
-app = typer.Typer(help="Manage roles. " + PERMISSIONS_HELP, no_args_is_help=True)
+app = typer.Typer(help="Manage roles and the permissions they grant. " + PERMISSIONS_HELP,
+                  short_help="Manage roles and the permissions they grant.",
+                  no_args_is_help=True)
 
 COLUMNS = ("name", "system", "permissions", "description")
 RoleName = Annotated[str, typer.Argument(metavar="NAME", help="The role's name.")]

@@ -114,6 +114,10 @@ class Outbound:
             if deadline.expired:
                 raise _timed_out(url, self.total_deadline_s) from None
             raise classify(exc, url, via_proxy=proxy_url is not None) from None
+        if response.status_code == 407 and proxy_url is not None:
+            host = urlsplit(url).hostname or url
+            raise ProxyRefused(f"The forward proxy refused its credentials (HTTP 407) for {host}; "
+                               "check the proxy username and password.")
         return Reply(response.status_code, response.headers, body)
 
     def close(self) -> None:

@@ -7,25 +7,34 @@ import hashlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic import ValidationError as InputError
 from starlette.datastructures import FormData
 
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
-from tokendesk.errors import AuthenticationRequired, PermissionDenied, TokendeskError
+from tokendesk.errors import (
+    AuthenticationRequired,
+    PermissionDenied,
+    TokendeskError,
+    ValidationError,
+)
 from tokendesk.services.auth import csrf_matches
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.store import ConsoleStore
 from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
+from tokendesk.web.errors import describe_validation_errors
 from tokendesk.web.pages import render
 
+InputT = TypeVar("InputT", bound=BaseModel)
 SIGN_IN_PATH = "/sign-in"
 CSRF_COOKIE = "tokendesk_csrf"
 CSRF_FIELD = "csrf_token"
@@ -129,6 +138,15 @@ def posted_form(viewer: Annotated[Viewer, Depends(current_viewer)],
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 PostedForm = Annotated[Form, Depends(posted_form)]
+
+
+def build_input(model: type[InputT], values: dict[str, Any]) -> InputT:
+    """A service input model from form values; raises ValidationError naming the field."""
+    try:
+        return model.model_validate(values)
+    except InputError as exc:
+        _code, message, field = describe_validation_errors(exc.errors())
+        raise ValidationError(message, field=(field or "").split(".")[0] or None) from None
 
 
 def when(moment: datetime | None, empty: str = "—") -> str:

@@ -58,7 +58,9 @@ class Draft:
     # The stored connection this draft writes to: set in Edit, and in Create once "Save
     # changes and test connection" saved it.
     editing: str | None = None
-    provider: str = "custom"
+    provider: str = ""
+    # The provider whose templates prefilled the authentication details.
+    template_of: str = ""
     name: str = ""
     description: str = ""
     grant_type: str = ""
