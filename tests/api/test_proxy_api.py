@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select
-from support.api import Api, make_user
 
+from support.api import Api, make_user
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events, forward_proxy
 
@@ -113,37 +112,37 @@ def test_basic_auth_needs_a_password_the_first_time(admin: Api, td: Tokendesk) -
     assert stored_proxy(td) is None
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"host": ""}, "host"),
-        ({"port": None}, "port"),
-        ({"host": "http://proxy.corp.example"}, "host"),
-        ({"host": "proxy.corp.example:3128"}, "host"),
-        ({"port": 0}, "port"),
-        ({"port": 70000}, "port"),
-        ({"scheme": "socks5"}, "scheme"),
-        ({"auth": "ntlm"}, "auth"),
-        ({"username": ""}, "username"),
-        ({"username": "svc:tokendesk"}, "username"),
-        ({"bypass": ["not a host"]}, "bypass"),
-        ({"bypass": "localhost, 10.0.0.0/33"}, "bypass"),
-        ({"bypass": ["*.bad_domain!"]}, "bypass"),
-        ({"auth": "none", "password": PROXY_PASSWORD}, "password"),
-    ],
-)
+BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
+    ({"host": ""}, "host"),
+    ({"port": None}, "port"),
+    ({"host": "http://proxy.corp.example"}, "host"),
+    ({"host": "proxy.corp.example:3128"}, "host"),
+    ({"port": 0}, "port"),
+    ({"port": 70000}, "port"),
+    ({"scheme": "socks5"}, "scheme"),
+    ({"auth": "ntlm"}, "auth"),
+    ({"username": ""}, "username"),
+    ({"username": "svc:tokendesk"}, "username"),
+    ({"bypass": ["not a host"]}, "bypass"),
+    ({"bypass": "localhost, 10.0.0.0/33"}, "bypass"),
+    ({"bypass": ["*.bad_domain!"]}, "bypass"),
+    ({"auth": "none", "password": PROXY_PASSWORD}, "password"),
+]
+
+
 def test_bad_settings_are_refused_naming_the_field_and_change_nothing(
-    admin: Api, td: Tokendesk, overrides: dict[str, Any], field: str
+    admin: Api, td: Tokendesk
 ) -> None:
     admin.put("/settings/proxy", json=proxy_body(enabled=False))
     before = stored_proxy(td)
 
-    response = admin.put("/settings/proxy", json=proxy_body(**overrides))
+    for overrides, field in BAD_SETTINGS:
+        response = admin.put("/settings/proxy", json=proxy_body(**overrides))
 
-    assert response.status_code == 422, response.text
-    assert response.json()["error"]["field"] == field
-    assert response.json()["error"]["message"]
-    assert PROXY_PASSWORD not in response.text
+        assert response.status_code == 422, (overrides, response.text)
+        assert response.json()["error"]["field"] == field, overrides
+        assert response.json()["error"]["message"]
+        assert PROXY_PASSWORD not in response.text
     assert stored_proxy(td) == before
 
 
@@ -208,26 +207,26 @@ def test_malformed_json_is_refused_and_changes_nothing(admin: Api, td: Tokendesk
     assert stored_proxy(td) is None
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"password_stored": True}, "password_stored"),
-        ({"no_proxy": "localhost"}, "no_proxy"),
-        ({"port": "eighty"}, "port"),
-        ({"enabled": "maybe"}, "enabled"),
-        ({"password": 123456789}, "password"),
-        ({"password": [PROXY_PASSWORD]}, "password"),
-        ({"bypass": [1, 2]}, "bypass"),
-    ],
-)
-def test_unknown_fields_and_wrong_types_are_named_and_change_nothing(
-    admin: Api, td: Tokendesk, overrides: dict[str, Any], field: str
-) -> None:
-    response = admin.put("/settings/proxy", json=proxy_body(**overrides))
+WRONG_SHAPES: list[tuple[dict[str, Any], str]] = [
+    ({"password_stored": True}, "password_stored"),
+    ({"no_proxy": "localhost"}, "no_proxy"),
+    ({"port": "eighty"}, "port"),
+    ({"enabled": "maybe"}, "enabled"),
+    ({"password": 123456789}, "password"),
+    ({"password": [PROXY_PASSWORD]}, "password"),
+    ({"bypass": [1, 2]}, "bypass"),
+]
 
-    assert response.status_code == 422, response.text
-    assert response.json()["error"]["field"].split(".")[0] == field
-    assert PROXY_PASSWORD not in response.text and "123456789" not in response.text
+
+def test_unknown_fields_and_wrong_types_are_named_and_change_nothing(
+    admin: Api, td: Tokendesk
+) -> None:
+    for overrides, field in WRONG_SHAPES:
+        response = admin.put("/settings/proxy", json=proxy_body(**overrides))
+
+        assert response.status_code == 422, (overrides, response.text)
+        assert response.json()["error"]["field"].split(".")[0] == field, overrides
+        assert PROXY_PASSWORD not in response.text and "123456789" not in response.text
     assert stored_proxy(td) is None
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support.api import ADMIN_PASSWORD, Api, make_user
 
+from support.api import ADMIN_PASSWORD, Api, make_user
 from tokendesk.services.passwords import verify_password
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import api_keys, user_roles, users
@@ -74,28 +74,26 @@ def test_usernames_are_unique_regardless_of_case(admin: Api, td: Tokendesk) -> N
     assert set(stored_users(td)) == {"admin", "alice"}
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"password": "short"}, "password"),
-        ({"password": "changeme1234"}, "password"),
-        ({"password": "x" * 3000}, "password"),
-        ({"roles": ["No such role"]}, "roles"),
-        ({"username": "has space"}, "username"),
-        ({"username": "   "}, "username"),
-        ({"display_name": "bell\u0007"}, "display_name"),
-    ],
-)
-def test_bad_user_fields_get_a_clear_error_and_store_nothing(
-    admin: Api, td: Tokendesk, overrides: dict[str, Any], field: str
-) -> None:
-    response = admin.post("/users", json=alice(**overrides))
+BAD_USER_FIELDS: list[tuple[dict[str, Any], str]] = [
+    ({"password": "short"}, "password"),
+    ({"password": "changeme1234"}, "password"),
+    ({"password": "x" * 3000}, "password"),
+    ({"roles": ["No such role"]}, "roles"),
+    ({"username": "has space"}, "username"),
+    ({"username": "   "}, "username"),
+    ({"display_name": "bell\u0007"}, "display_name"),
+]
 
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["field"] == field
-    assert error["message"]
-    assert str(overrides.get("password", NEW_PASSWORD)) not in response.text
+
+def test_bad_user_fields_get_a_clear_error_and_store_nothing(admin: Api, td: Tokendesk) -> None:
+    for overrides, field in BAD_USER_FIELDS:
+        response = admin.post("/users", json=alice(**overrides))
+
+        assert response.status_code == 422, (overrides, response.text)
+        error = response.json()["error"]
+        assert error["field"] == field, overrides
+        assert error["message"]
+        assert str(overrides.get("password", NEW_PASSWORD)) not in response.text
     assert set(stored_users(td)) == {"admin"}
 
 
@@ -183,7 +181,9 @@ def test_a_disabled_administrator_does_not_count_as_the_remaining_one(
     assert response.json()["error"]["field"] == "roles"
 
 
-def test_without_manage_users_nothing_is_listed_created_or_changed(admin: Api, td: Tokendesk) -> None:
+def test_without_manage_users_nothing_is_listed_created_or_changed(
+    admin: Api, td: Tokendesk
+) -> None:
     make_user(td, "victim")
     viewer = Api(admin.http, make_user(td, "viewer", permissions=["oauth_connections.manage"]))
     before_users, before_roles = stored_users(td), stored_memberships(td)
@@ -262,31 +262,31 @@ def test_malformed_json_is_refused_and_changes_nothing(
     assert stored_users(td) == before
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "field"),
-    [
-        ("POST", "/users", alice(is_admin=True), "is_admin"),
-        ("PATCH", "/users/admin", {"password_hash": "x"}, "password_hash"),
-        ("POST", "/users", alice(roles="Auditor"), "roles"),
-        ("POST", "/users", alice(password=12345678901234), "password"),
-        ("POST", "/users", alice(password=[NEW_PASSWORD]), "password"),
-        ("PATCH", "/users/admin", {"disabled": "sometimes"}, "disabled"),
-        ("PATCH", "/users/admin", {"password": {"value": NEW_PASSWORD}}, "password"),
-    ],
-)
+WRONG_SHAPES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("POST", "/users", alice(is_admin=True), "is_admin"),
+    ("PATCH", "/users/admin", {"password_hash": "x"}, "password_hash"),
+    ("POST", "/users", alice(roles="Auditor"), "roles"),
+    ("POST", "/users", alice(password=12345678901234), "password"),
+    ("POST", "/users", alice(password=[NEW_PASSWORD]), "password"),
+    ("PATCH", "/users/admin", {"disabled": "sometimes"}, "disabled"),
+    ("PATCH", "/users/admin", {"password": {"value": NEW_PASSWORD}}, "password"),
+]
+
+
 def test_unknown_fields_and_wrong_types_are_named_and_change_nothing(
-    admin: Api, td: Tokendesk, method: str, path: str, body: dict[str, Any], field: str
+    admin: Api, td: Tokendesk
 ) -> None:
     before = stored_users(td)
 
-    response = admin.call(method, path, json=body)
+    for method, path, body, field in WRONG_SHAPES:
+        response = admin.call(method, path, json=body)
 
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "validation_error"
-    assert error["field"] == field
-    assert field in error["message"]
-    assert NEW_PASSWORD not in response.text and "12345678901234" not in response.text
+        assert response.status_code == 422, (body, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["field"] == field, body
+        assert field in error["message"]
+        assert NEW_PASSWORD not in response.text and "12345678901234" not in response.text
     assert stored_users(td) == before
 
 

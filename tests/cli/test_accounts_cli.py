@@ -9,7 +9,7 @@ from support.api import ADMIN_PASSWORD
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web.api.schemas import RoleOut, UserOut
+from tokendesk.views import RoleOut, UserOut
 
 PASSWORD = "a long and careful passphrase"
 

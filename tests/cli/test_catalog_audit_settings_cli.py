@@ -8,7 +8,7 @@ from conftest import Cli, one_error_line
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web.api.schemas import AuditEventOut, ProviderOut, ProxyOut
+from tokendesk.views import AuditEventOut, ProviderOut, ProxyOut
 
 PROXY_PASSWORD = "proxy-pass-5b1e"
 

@@ -14,7 +14,7 @@ from support.api import CLIENT_SECRET
 from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web.api.schemas import ConnectionOut
+from tokendesk.views import ConnectionOut
 
 SALESFORCE = ("connections", "create", "--name", "Salesforce prod", "--provider", "salesforce",
               "--grant-type", "authorization_code", "--client-id", "3MVG9-client-id",

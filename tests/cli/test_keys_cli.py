@@ -7,7 +7,7 @@ import pytest
 from conftest import Cli, one_error_line
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web.api.schemas import ApiKeyOut, NewApiKeyOut
+from tokendesk.views import ApiKeyOut, NewApiKeyOut
 
 
 def authenticates_as(td: Tokendesk, key: str) -> str:

@@ -25,7 +25,7 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.errors import ValidationError
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.web.api.schemas import ConnectionOut
+from tokendesk.views import ConnectionOut
 
 app = typer.Typer(help="Manage OAuth connections.", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ import typer
 
 from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
 from tokendesk.services.inputs import ApiKeyCreate
-from tokendesk.web.api.schemas import ApiKeyOut, NewApiKeyOut
+from tokendesk.views import ApiKeyOut, NewApiKeyOut
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 

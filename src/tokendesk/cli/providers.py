@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tokendesk.cli.context import JsonFlag, cell, emit, handle_errors, open_tokendesk, print_table
-from tokendesk.web.api.schemas import ProviderOut
+from tokendesk.views import ProviderOut
 
 app = typer.Typer(help="Read the provider catalog.", no_args_is_help=True)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 
 import typer
-import uvicorn
 
 from tokendesk.cli.context import handle_errors
 from tokendesk.config import load_settings
 from tokendesk.logs import configure_logging
 from tokendesk.services.wiring import INITIAL_ADMIN, build, ensure_first_administrator
-from tokendesk.web.app import create_app
 
 log = logging.getLogger("tokendesk")
 
@@ -35,6 +33,10 @@ def serve(
         typer.echo("  (read it once, sign in, then change it and delete the file).")
     if settings.background_refresh:
         td.background.start()
+    import uvicorn
+
+    from tokendesk.web.app import create_app  # imported here: other commands need no web stack
+
     try:
         uvicorn.run(create_app(td), host=settings.host, port=settings.port, log_config=None,
                     access_log=False, timeout_graceful_shutdown=10)

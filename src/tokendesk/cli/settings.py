@@ -17,7 +17,7 @@ from tokendesk.cli.context import (
 )
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import ProxySettingsInput
-from tokendesk.web.api.schemas import ProxyOut
+from tokendesk.views import ProxyOut
 
 app = typer.Typer(help="Global settings.", no_args_is_help=True)
 proxy_app = typer.Typer(help="The forward proxy for outbound calls to providers.",

@@ -17,7 +17,7 @@ from tokendesk.cli.context import (
 )
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import UserCreate, UserUpdate
-from tokendesk.web.api.schemas import UserOut
+from tokendesk.views import UserOut
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 

@@ -17,7 +17,13 @@ from tokendesk.domain.names import (
 )
 from tokendesk.domain.permissions import ADMINISTRATOR, SYSTEM_ROLES, Permission, expand
 from tokendesk.domain.principal import Principal
-from tokendesk.errors import DuplicateName, PermissionDenied, RoleNotFound, UserNotFound, ValidationError
+from tokendesk.errors import (
+    DuplicateName,
+    PermissionDenied,
+    RoleNotFound,
+    UserNotFound,
+    ValidationError,
+)
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import RoleCreate, RoleUpdate, UserCreate, UserUpdate
 from tokendesk.services.passwords import check_password_policy, hash_password
@@ -121,7 +127,8 @@ class AccountService:
                 raise ValidationError(f"There is no role named '{name}'.", field=field)
             if custom_only and role.system:
                 raise ValidationError(
-                    f"'{role.name}' is a system role; only custom roles can be invited.", field=field
+                    f"'{role.name}' is a system role; only custom roles can be invited.",
+                    field=field,
                 )
             found.append(role)
         return found

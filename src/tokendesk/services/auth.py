@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.accounts import ApiKey, User
+from tokendesk.domain.names import has_control_characters, name_key, validate_name
 from tokendesk.domain.permissions import Permission, expand
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.errors import ApiKeyNotFound, AuthenticationRequired, InvalidCredentials
@@ -25,8 +26,12 @@ from tokendesk.services.passwords import (
     split_api_key,
     verify_password,
 )
-from tokendesk.domain.names import has_control_characters, name_key, validate_name
-from tokendesk.storage.accounts import ApiKeyRepository, RoleRepository, SessionRepository, UserRepository
+from tokendesk.storage.accounts import (
+    ApiKeyRepository,
+    RoleRepository,
+    SessionRepository,
+    UserRepository,
+)
 from tokendesk.storage.ids import new_id
 
 # Writing last_used_at on every request would turn each read into a write; a minute is precise
@@ -163,7 +168,8 @@ class AuthService:
              "created_at": now, "expires_at": expires}
         )
         principal = self.principal_for(tx, user, Via.SESSION)
-        self.audit.record(tx, principal, "session.sign_in", target_type="user", target=user.username)
+        self.audit.record(tx, principal, "session.sign_in", target_type="user",
+                          target=user.username)
         return NewSession(session_id, csrf, principal, expires)
 
     def authenticate_session(self, tx: Tx, session_id: str) -> tuple[Principal, str]:

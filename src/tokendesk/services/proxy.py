@@ -30,7 +30,8 @@ PASSWORD_REF = RowRef("forward_proxy", "password_ct", str(PROXY_ROW_ID))
 
 
 class ProxyService:
-    def __init__(self, keyring: KeyRing, audit: AuditService, clock: Callable[[], datetime]) -> None:
+    def __init__(self, keyring: KeyRing, audit: AuditService,
+                 clock: Callable[[], datetime]) -> None:
         self.keyring = keyring
         self.audit = audit
         self.clock = clock
@@ -116,7 +117,8 @@ def _validated(data: ProxySettingsInput) -> dict[str, Any]:
                               field="host" if not host else "port")
     username = data.username.strip()
     if auth == "basic" and not username:
-        raise ValidationError("Enter the proxy username for basic authentication.", field="username")
+        raise ValidationError("Enter the proxy username for basic authentication.",
+                              field="username")
     if ":" in username or any(ord(ch) < 32 for ch in username):
         raise ValidationError("The proxy username cannot contain ':' or control characters.",
                               field="username")

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Engine, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tokendesk.catalog import Catalog, load_catalog
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing, load_or_create_keyring
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.errors import DatabaseUnavailable
+from tokendesk.errors import Conflict, ConfigurationError, DatabaseUnavailable
 from tokendesk.metrics import Metrics
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
@@ -33,7 +33,7 @@ from tokendesk.services.refresh import RefreshCoordinator
 from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
-from tokendesk.storage.db import create_db_engine, migrate
+from tokendesk.storage.db import create_db_engine, migrate, sqlite_path
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 
@@ -85,6 +85,11 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
     to the database; ConfigurationError for unusable settings.
     """
+    database_file = sqlite_path(settings.effective_database_url)
+    if not create_missing and database_file is not None and not database_file.exists():
+        # Fail closed, and change nothing: a typo in the data folder must not start afresh.
+        raise ConfigurationError(f"There is no Tokendesk database at {database_file}; "
+                                 "run `tokendesk init` or check TOKENDESK_DATA_DIR.")
     engine = create_db_engine(settings.effective_database_url)
     try:
         keyring = _open_keyring(settings, engine, create_missing=create_missing)
@@ -142,6 +147,10 @@ def _transaction(engine: Engine) -> Iterator[Tx]:
         raise DatabaseUnavailable(
             "The database is not reachable right now; try again shortly."
         ) from exc
+    except IntegrityError:
+        # The checks before each write passed, so another request changed the same rows.
+        raise Conflict("Someone changed the same thing at the same moment (for example, "
+                       "created the same name); reload and try again.") from None
 
 
 def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:

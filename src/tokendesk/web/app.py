@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.web import oauth
 from tokendesk.web.api import accounts, connections, misc, tokens
+from tokendesk.web.console import install as install_console
 from tokendesk.web.errors import install_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -35,6 +36,7 @@ def create_app(td: Tokendesk) -> FastAPI:
     api.include_router(accounts.router)
     app.include_router(api)
     app.include_router(oauth.router)
+    install_console(app)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

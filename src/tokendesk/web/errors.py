@@ -34,7 +34,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _tokendesk_error(request: Request, exc: TokendeskError) -> JSONResponse:
         if exc.status >= 500:
             log.error("request failed: %s (%s)", exc.code, exc.message)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
+        challenge = isinstance(exc, AuthenticationRequired)
+        headers = {"WWW-Authenticate": "Bearer"} if challenge else None
         body = error_body(exc.code, exc.message, exc.field)
         if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
             body["error"]["authenticate_url"] = exc.authenticate_url
@@ -45,7 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message, field = describe_validation_errors(exc.errors())
-        return JSONResponse(error_body(code, message, field), 400 if code == "malformed_json" else 422)
+        status = 400 if code == "malformed_json" else 422
+        return JSONResponse(error_body(code, message, field), status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from tokendesk.services.inputs import ApiKeyCreate, RoleCreate, RoleUpdate, UserCreate, UserUpdate
-from tokendesk.web.api.schemas import ApiKeyOut, NewApiKeyOut, RoleOut, UserOut
+from tokendesk.views import ApiKeyOut, NewApiKeyOut, RoleOut, UserOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter(tags=["users, roles and keys"])

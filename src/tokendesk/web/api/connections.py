@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.web.api.schemas import ConnectionOut
+from tokendesk.views import ConnectionOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter(prefix="/connections", tags=["connections"])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.inputs import ProxySettingsInput
-from tokendesk.web.api.schemas import AuditEventOut, ProviderOut, ProxyOut
+from tokendesk.views import AuditEventOut, ProviderOut, ProxyOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter()
@@ -40,7 +40,8 @@ def show_provider(td: App, caller: Caller, key: str) -> ProviderOut:
 Name = Annotated[str | None, Query(max_length=100)]
 Moment = Annotated[datetime | None, Query(description="ISO 8601; UTC unless a zone is given")]
 Limit = Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)]
-Cursor = Annotated[int | None, Query(ge=1, le=EVENT_ID_MAX, description="Events older than this id")]
+Cursor = Annotated[int | None,
+                  Query(ge=1, le=EVENT_ID_MAX, description="Events older than this id")]
 
 
 @router.get("/audit", tags=["audit"])

@@ -1,4 +1,7 @@
-"""JSON shapes the API answers with. None has a field that could carry a stored secret out."""
+"""JSON views of domain objects, shared by the REST API and the CLI's --json output.
+
+None has a field that could carry a stored secret out.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""The web console: server-rendered pages for administrators and users.
+
+``install(app)`` adds the console's routes, its static files at ``/static`` and the security
+headers middleware to the application built by ``create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tokendesk.services.wiring import Tokendesk
+from tokendesk.web.console import (
+    admin,
+    api_keys,
+    audit_log,
+    connections,
+    my_settings,
+    network,
+    session,
+    wizard,
+)
+from tokendesk.web.console.security import SecurityHeaders, SignInLimiter
+from tokendesk.web.console.store import ConsoleStore
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Serve the console from ``app`` (whose ``state.tokendesk`` is already set)."""
+    td: Tokendesk = app.state.tokendesk
+    app.state.console_store = ConsoleStore(td.keyring, td.clock)
+    app.state.sign_in_limiter = SignInLimiter(td.clock)
+    # The wizard's routes come before the connection pages: /connections/{name}/edit.
+    for module in (session, wizard, connections, my_settings, admin, api_keys, network,
+                   audit_log):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)

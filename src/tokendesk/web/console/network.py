@@ -1,0 +1,80 @@
+"""Administration > Network settings > Forward proxy. The proxy password is never shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import SecretStr
+
+from tokendesk.errors import ValidationError
+from tokendesk.services.inputs import ProxySettingsInput
+from tokendesk.web.console.base import (
+    ConsoleRoute,
+    CurrentViewer,
+    Form,
+    PostedForm,
+    Viewer,
+    build_input,
+    notify,
+    page,
+    redirect,
+    tokendesk,
+)
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/admin/network")
+def network_settings(request: Request, viewer: CurrentViewer) -> Response:
+    return _proxy_page(request, viewer)
+
+
+def _proxy_page(request: Request, viewer: Viewer, *, errors: dict[str, str] | None = None,
+                typed: dict[str, Any] | None = None, status: int = 200) -> Response:
+    td = tokendesk(request)
+    with td.transaction() as tx:
+        proxy = td.proxy.get(tx, viewer.principal)
+    shown = typed or {"enabled": proxy.enabled, "scheme": proxy.scheme, "host": proxy.host,
+                      "port": str(proxy.port or ""), "auth": proxy.auth,
+                      "username": proxy.username, "bypass": "\n".join(proxy.bypass)}
+    return page(request, viewer, "console/admin_network.html", status=status, proxy=proxy,
+                typed=shown, errors=errors or {})
+
+
+def _typed(form: Form) -> dict[str, Any]:
+    return {"enabled": form.flag("enabled"), "scheme": form.text("scheme") or "http",
+            "host": form.text("host"), "port": form.text("port").strip(),
+            "auth": form.text("auth") or "none", "username": form.text("username"),
+            "bypass": form.text("bypass")}
+
+
+@router.post("/admin/network")
+def save_network_settings(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
+    td = tokendesk(request)
+    typed = _typed(form)
+    try:
+        port = _port(typed["port"])
+        password = form.text("password")
+        data = build_input(ProxySettingsInput, {
+            **typed, "port": port,
+            "bypass": typed["bypass"].replace("\r", "").replace("\n", ","),
+            "password": SecretStr(password) if password else None,
+        })
+        with td.transaction() as tx:
+            td.proxy.save(tx, viewer.principal, data)
+    except ValidationError as exc:
+        return _proxy_page(request, viewer, errors={exc.field or "host": exc.message},
+                           typed=typed, status=422)
+    notify(request, viewer, "ok", "The forward proxy settings were saved; every call to a "
+           "provider uses them from now on.")
+    return redirect("/admin/network")
+
+
+def _port(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValidationError("The port is a number from 1 to 65535.", field="port")
+    return int(text)
