@@ -14,6 +14,8 @@ from tokendesk.catalog import Provider
 from tokendesk.domain.accounts import ApiKey, Role, User
 from tokendesk.domain.connections import Connection
 from tokendesk.domain.proxy import ForwardProxy
+from tokendesk.domain.tokens import StoredToken
+from tokendesk.services.testing import Verdict
 from tokendesk.domain.audit import AuditEvent
 
 
@@ -169,3 +171,40 @@ class ProxyOut(BaseModel):
         return cls(enabled=p.enabled, scheme=p.scheme, host=p.host, port=p.port, auth=p.auth,
                    username=p.username, password_stored=p.has_password, bypass=list(p.bypass),
                    updated_at=p.updated_at, updated_by=p.updated_by)
+
+
+class TokenStatusOut(BaseModel):
+    kind: str
+    user_id: str | None
+    status: str
+    valid_until: datetime | None
+    last_refresh_at: datetime | None
+    last_error: str | None
+    refreshable: bool
+    needs_reauthentication: bool
+
+    @classmethod
+    def of(cls, t: StoredToken) -> TokenStatusOut:
+        return cls(kind=t.kind.value, user_id=t.user_id, status=t.status.value,
+                   valid_until=t.expires_at, last_refresh_at=t.last_refresh_at,
+                   last_error=t.last_error, refreshable=t.has_refresh_token,
+                   needs_reauthentication=t.status.value != "valid")
+
+
+class VerdictOut(BaseModel):
+    ok: bool | None
+    message: str
+    cause: str | None
+    authorize_url: str | None
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> VerdictOut:
+        return cls(ok=verdict.ok, message=verdict.message, cause=verdict.cause,
+                   authorize_url=verdict.authorize_url)
+
+
+class FlowLinkOut(BaseModel):
+    """A one-time link that starts a consent in the browser that opens it."""
+
+    url: str
+    expires_at: datetime

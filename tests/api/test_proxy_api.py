@@ -126,6 +126,9 @@ BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
     ({"bypass": ["not a host"]}, "bypass"),
     ({"bypass": "localhost, 10.0.0.0/33"}, "bypass"),
     ({"bypass": ["*.bad_domain!"]}, "bypass"),
+    ({"bypass": ["10.0.0.256"]}, "bypass"),
+    ({"bypass": [f"host{n}.example" for n in range(201)]}, "bypass"),
+    ({"host": "300.1.1.1"}, "host"),
     ({"auth": "none", "password": PROXY_PASSWORD}, "password"),
 ]
 

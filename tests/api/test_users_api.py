@@ -77,6 +77,8 @@ def test_usernames_are_unique_regardless_of_case(admin: Api, td: Tokendesk) -> N
 BAD_USER_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"password": "short"}, "password"),
     ({"password": "changeme1234"}, "password"),
+    ({"password": " " * 16}, "password"),
+    ({"password": "aaaaaaaaaaaaaaaa"}, "password"),
     ({"password": "x" * 3000}, "password"),
     ({"roles": ["No such role"]}, "roles"),
     ({"username": "has space"}, "username"),

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from tokendesk.cli import admin, audit, connections, keys, providers, roles, serve, settings, users
+from tokendesk.cli import (
+    admin,
+    audit,
+    connections,
+    keys,
+    providers,
+    roles,
+    serve,
+    settings,
+    tokens,
+    users,
+)
 
 app = typer.Typer(
     help="Tokendesk: a self-hosted OAuth 2.0 connection desk. Commands act on the database "
@@ -23,6 +34,7 @@ app.add_typer(connections.app, name="connections")
 app.add_typer(providers.app, name="providers")
 app.command("audit")(audit.audit)
 app.add_typer(settings.app, name="settings")
+app.command("token")(tokens.token)
 
 
 def main() -> None:

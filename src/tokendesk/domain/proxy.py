@@ -10,7 +10,8 @@ from datetime import datetime
 
 from tokendesk.errors import ValidationError
 
-_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 PROXY_SCHEMES = ("http", "https")
 PROXY_AUTH = ("none", "basic")
 BYPASS_MAX = 200
@@ -42,22 +43,26 @@ def validate_host(value: str, *, field: str) -> str:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         pass
-    if not _HOST.match(host):
-        raise ValidationError(f"'{value.strip()[:100]}' is not a host name or IP address.", field=field)
+    # A name whose last label is all digits ("10.0.0.256") is a mistyped address, not a host.
+    if not _HOST.match(host) or ("." in host and host.rsplit(".", 1)[-1].isdigit()):
+        raise ValidationError(f"'{value.strip()[:100]}' is not a host name or IP address.",
+                              field=field)
     return host
 
 
 def parse_bypass(value: str | Sequence[str]) -> tuple[str, ...]:
-    """The no-proxy list: host names, ``*.domain`` / ``.domain`` suffixes, IPs and CIDR ranges."""
-    items = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
-    entries: list[str] = []
-    for raw in (item.strip() for item in items):
-        if not raw:
-            continue
-        entries.append(_bypass_entry(raw))
-    if len(entries) > BYPASS_MAX:
-        raise ValidationError(f"The bypass list is limited to {BYPASS_MAX} entries.", field="bypass")
-    return tuple(dict.fromkeys(entries))
+    """The no-proxy list: host names, ``*.domain`` / ``.domain`` suffixes, IPs and CIDR ranges.
+
+    Entries are separated by commas (in one string or in list items). Returns them
+    normalised, without duplicates; raises ValidationError naming ``bypass``.
+    """
+    pieces = [value] if isinstance(value, str) else list(value)
+    items = [item.strip() for piece in pieces for item in piece.split(",") if item.strip()]
+    # Counted before validating, so a huge list is refused without working through it.
+    if len(items) > BYPASS_MAX:
+        raise ValidationError(f"The bypass list is limited to {BYPASS_MAX} entries.",
+                              field="bypass")
+    return tuple(dict.fromkeys(_bypass_entry(item) for item in items))
 
 
 def _bypass_entry(raw: str) -> str:
@@ -65,7 +70,8 @@ def _bypass_entry(raw: str) -> str:
         try:
             return str(ipaddress.ip_network(raw, strict=False))
         except ValueError:
-            raise ValidationError(f"'{raw[:100]}' is not a valid CIDR range.", field="bypass") from None
+            raise ValidationError(f"'{raw[:100]}' is not a valid CIDR range.",
+                                  field="bypass") from None
     if raw.startswith("*."):
         return "*." + validate_host(raw[2:], field="bypass")
     if raw.startswith("."):

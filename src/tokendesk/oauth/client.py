@@ -3,12 +3,12 @@ client credentials (§4.4) and revocation (RFC 7009), with the provider's quirks
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tokendesk.domain.scopes import format_scopes
 from tokendesk.domain.secret import Secret
@@ -68,8 +68,7 @@ def authorization_url(spec: ClientSpec, *, redirect_uri: str, state: str,
 
 def s256_code_challenge(code_verifier: str) -> str:
     """BASE64URL(SHA256(ASCII(code_verifier))) without padding (RFC 7636 §4.2)."""
-    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return str(create_s256_code_challenge(code_verifier))
 
 
 class OAuthClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -14,9 +15,17 @@ from tokendesk.errors import ValidationError
 API_KEY_PREFIX = "td_"
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
+PASSWORD_DISTINCT_MIN = 4
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _hasher.hash("tokendesk-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so timing does not reveal usernames.
+
+    Made on first use, not at import (hashing is deliberately slow).
+    """
+    return str(_hasher.hash("tokendesk-dummy-password"))
 
 
 def check_password_policy(password: str) -> None:
@@ -27,6 +36,9 @@ def check_password_policy(password: str) -> None:
         )
     if len(password) > PASSWORD_MAX:
         raise ValidationError("That password is too long.", field="password")
+    if len(set(password.strip())) < PASSWORD_DISTINCT_MIN:
+        raise ValidationError("That password repeats too few different characters.",
+                              field="password")
     if password.strip().lower() in {"changeme1234", "password1234", "administrator"}:
         raise ValidationError("That password is a well-known placeholder.", field="password")
 
@@ -38,9 +50,10 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; constant work when there is no hash."""
     try:
-        return bool(_hasher.verify(password_hash or _DUMMY_HASH, password)) and bool(password_hash)
+        matches = bool(_hasher.verify(password_hash or _dummy_hash(), password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matches and bool(password_hash)
 
 
 def new_api_key() -> tuple[str, str, str]:

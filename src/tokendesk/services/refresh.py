@@ -188,5 +188,5 @@ NO_REFRESH_TOKEN = ("The token expired and the provider gave no refresh token; a
 
 def backoff_s(failures: int, retry_after_s: float | None) -> float:
     """Exponential back-off after ``failures`` failed attempts, honouring Retry-After."""
-    delay: float = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2.0 ** max(0, failures - 1))
+    delay: float = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2.0 ** min(max(0, failures - 1), 20))
     return max(delay, retry_after_s or 0.0)

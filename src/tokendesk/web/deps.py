@@ -37,7 +37,9 @@ def get_principal(request: Request) -> Principal:
             return td.auth.authenticate_api_key(tx, credential.strip())
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
-        raise AuthenticationRequired("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
+        raise AuthenticationRequired(
+            "Sign in, or send an API key as 'Authorization: Bearer <key>'."
+        )
     with td.transaction() as tx:
         principal, csrf_hash = td.auth.authenticate_session(tx, session_id)
     if request.method not in SAFE_METHODS and not csrf_matches(

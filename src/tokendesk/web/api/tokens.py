@@ -9,9 +9,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from tokendesk.domain.tokens import StoredToken, TokenKind
+from tokendesk.domain.tokens import TokenKind
 from tokendesk.services.consent import Purpose
 from tokendesk.services.tokens import Handout
+from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter(prefix="/connections/{name}", tags=["tokens"])
@@ -28,44 +29,14 @@ class TokenOut(BaseModel):
     provider_fields: dict[str, Any]
 
 
-class TokenStatusOut(BaseModel):
-    kind: str
-    user_id: str | None
-    status: str
-    valid_until: datetime | None
-    last_refresh_at: datetime | None
-    last_error: str | None
-    refreshable: bool
-    needs_reauthentication: bool
-
-    @classmethod
-    def of(cls, t: StoredToken) -> TokenStatusOut:
-        return cls(kind=t.kind.value, user_id=t.user_id, status=t.status.value,
-                   valid_until=t.expires_at, last_refresh_at=t.last_refresh_at,
-                   last_error=t.last_error, refreshable=t.has_refresh_token,
-                   needs_reauthentication=t.status.value != "valid")
-
-
 class AuthorizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token_type: Literal["shared", "user"] = "user"
 
 
-class AuthorizeOut(BaseModel):
-    url: str
-    expires_at: datetime
-
-
 class TestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     save_credentials: bool = False
-
-
-class VerdictOut(BaseModel):
-    ok: bool | None
-    message: str
-    cause: str | None
-    authorize_url: str | None
 
 
 def _token_response(handout: Handout) -> JSONResponse:
@@ -111,17 +82,16 @@ def disconnect_token(td: App, caller: Caller, name: str,
 
 
 @router.post("/authorize")
-def authorize(td: App, caller: Caller, name: str, body: AuthorizeIn | None = None) -> AuthorizeOut:
+def authorize(td: App, caller: Caller, name: str, body: AuthorizeIn | None = None) -> FlowLinkOut:
     """A one-time link that starts the consent in the browser that opens it."""
     purpose = Purpose.SHARED if body and body.token_type == "shared" else Purpose.USER
     with td.transaction() as tx:
         link = td.consent.create_link(tx, caller, name, purpose)
-    return AuthorizeOut(url=link.url, expires_at=link.expires_at)
+    return FlowLinkOut(url=link.url, expires_at=link.expires_at)
 
 
 @router.post("/test")
 def test_connection(td: App, caller: Caller, name: str, body: TestIn | None = None) -> VerdictOut:
     """Client credentials: a real token request. Authorization code: a link to consent."""
     verdict = td.tester.test(caller, name, save_credentials=bool(body and body.save_credentials))
-    return VerdictOut(ok=verdict.ok, message=verdict.message, cause=verdict.cause,
-                      authorize_url=verdict.authorize_url)
+    return VerdictOut.of(verdict)

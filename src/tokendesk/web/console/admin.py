@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import SecretStr
 
+from tokendesk.domain.accounts import User
 from tokendesk.domain.permissions import PERMISSION_LABELS, Permission
 from tokendesk.errors import DuplicateName, PermissionDenied, ValidationError
 from tokendesk.services.inputs import RoleCreate, RoleUpdate, UserCreate, UserUpdate
@@ -42,6 +44,12 @@ def _field_error(exc: ValidationError | DuplicateName | PermissionDenied,
     return {getattr(exc, "field", None) or default: exc.message}
 
 
+def _roles_of(names: dict[str, str]) -> Callable[[User], list[str]]:
+    def roles_of(user: User) -> list[str]:
+        return sorted((names[r] for r in user.role_ids if r in names), key=str.casefold)
+    return roles_of
+
+
 # --- users ----------------------------------------------------------------------------------
 
 
@@ -57,7 +65,7 @@ def _users_page(request: Request, viewer: Viewer, *, errors: dict[str, str] | No
         found = td.accounts.list_users(tx, viewer.principal)
         roles = td.accounts.role_names(tx)
     return page(request, viewer, "console/admin_users.html", status=status, users=found,
-                role_names=roles, all_roles=sorted(roles.values(), key=str.casefold),
+                roles_of=_roles_of(roles), all_roles=sorted(roles.values(), key=str.casefold),
                 errors=errors or {}, typed=typed or {})
 
 
@@ -90,7 +98,7 @@ def _user_page(request: Request, viewer: Viewer, username: str, *,
         user = td.accounts.get_user(tx, username)
         roles = td.accounts.role_names(tx)
     return page(request, viewer, "console/admin_user.html", status=status, user=user,
-                role_names=roles, all_roles=sorted(roles.values(), key=str.casefold),
+                roles_of=_roles_of(roles), all_roles=sorted(roles.values(), key=str.casefold),
                 errors=errors or {})
 
 

@@ -1,0 +1,121 @@
+"""Tokens from the command line: test, consent links, status, refresh, disconnect, and
+``tokendesk token NAME`` printing a valid access token for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Literal
+
+import typer
+
+from tokendesk.cli.connections import ConnectionName, app
+from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
+from tokendesk.domain.principal import Principal, Via
+from tokendesk.domain.tokens import TokenKind
+from tokendesk.services.consent import Purpose
+from tokendesk.services.wiring import Tokendesk
+from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
+
+TokenType = Literal["shared", "user"]
+TypeOption = Annotated[TokenType, typer.Option("--type", help="shared or user.")]
+UserOption = Annotated[str | None, typer.Option(
+    "--user", help="Act as this user (needed for user-specific tokens).")]
+STATUS_COLUMNS = ("kind", "user_id", "status", "valid_until", "last_refresh_at", "last_error")
+
+
+def _acting(td: Tokendesk, username: str | None) -> Principal:
+    if username is None:
+        return operator()
+    with td.transaction() as tx:
+        return td.auth.principal_for(tx, td.accounts.get_user(tx, username), Via.CLI)
+
+
+@app.command("test")
+@handle_errors
+def test_connection(name: ConnectionName, save_credentials: Annotated[bool, typer.Option(
+        "--save-credentials", help="Keep the result as the connection's shared token.")] = False,
+        user: UserOption = None, as_json: JsonFlag = False) -> None:
+    """Test a connection: a real token request, or a link to consent at the provider."""
+    with open_tokendesk() as td:
+        actor = _acting(td, user)
+        verdict = td.tester.test(actor, name, save_credentials=save_credentials)
+    emit(VerdictOut.of(verdict), as_json)
+    if verdict.ok is False:
+        raise typer.Exit(1)
+
+
+@app.command("authorize")
+@handle_errors
+def authorize(name: ConnectionName,
+              user: Annotated[str, typer.Option("--user", help="Who consents.")],
+              token_type: TypeOption = "user", as_json: JsonFlag = False) -> None:
+    """Print a one-time link that starts the consent in the browser that opens it."""
+    purpose = Purpose.SHARED if token_type == "shared" else Purpose.USER
+    with open_tokendesk() as td:
+        actor = _acting(td, user)
+        with td.transaction() as tx:
+            link = td.consent.create_link(tx, actor, name, purpose)
+    if as_json:
+        emit(FlowLinkOut(url=link.url, expires_at=link.expires_at), True)
+    else:
+        typer.echo(link.url)
+        typer.echo(f"Open it in a browser before {link.expires_at:%H:%M} UTC; it works once.",
+                   err=True)
+
+
+@app.command("tokens")
+@handle_errors
+def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
+    """Show the state of each token of a connection (never the token itself)."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        found = td.tokens.statuses(tx, operator(), name)
+    emit([TokenStatusOut.of(t) for t in found], as_json, STATUS_COLUMNS)
+
+
+@app.command("refresh")
+@handle_errors
+def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserOption = None,
+            as_json: JsonFlag = False) -> None:
+    """Refresh a token now."""
+    with open_tokendesk() as td:
+        stored = td.tokens.refresh_now(_acting(td, user), name, TokenKind(token_type))
+    emit(TokenStatusOut.of(stored), as_json)
+
+
+@app.command("disconnect")
+@handle_errors
+def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
+               user: UserOption = None) -> None:
+    """Forget a token, revoking it at the provider where it has a revocation endpoint."""
+    with open_tokendesk() as td:
+        td.tokens.disconnect(_acting(td, user), name, TokenKind(token_type))
+    typer.echo(f"The {token_type} token of '{name}' is disconnected.")
+
+
+@handle_errors
+def token(name: ConnectionName, token_type: TypeOption = "shared",
+          url: Annotated[str, typer.Option("--url", envvar="TOKENDESK_URL",
+                                           help="Tokendesk's address.")] = "http://127.0.0.1:8400",
+          as_json: JsonFlag = False) -> None:
+    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY)."""
+    from tokendesk.client import Client, TokendeskClientError
+
+    api_key = os.environ.get("TOKENDESK_API_KEY", "")
+    if not api_key:
+        typer.echo("error: set TOKENDESK_API_KEY to the bot's API key", err=True)
+        raise typer.Exit(5)
+    try:
+        with Client(url, api_key) as client:
+            got = client.get_token(name, token_type)
+    except TokendeskClientError as exc:
+        hint = f" Authenticate at {exc.authenticate_url}" if exc.authenticate_url else ""
+        typer.echo(f"error: {exc.message}{hint}", err=True)
+        raise typer.Exit(3 if exc.status == 404 else 1) from None
+    if as_json:
+        typer.echo(json.dumps({"access_token": got.access_token, "token_type": got.token_type,
+                               "expires_at": got.expires_at.isoformat() if got.expires_at
+                               else None, "scope": got.scope,
+                               "provider_fields": got.provider_fields}, indent=2))
+    else:
+        typer.echo(got.access_token)
