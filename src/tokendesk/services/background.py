@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from tokendesk.domain.tokens import REFRESH_MARGIN_S, needs_refresh
 from tokendesk.errors import TokendeskError
 from tokendesk.services.refresh import RefreshCoordinator, Transaction
+from tokendesk.services.revocations import RevocationQueue
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.tokens import TokenRepository
 
@@ -35,12 +36,14 @@ class BackgroundRefresher:
     """Sweeps tokens nearing expiry and refreshes them through the refresh protocol."""
 
     def __init__(self, transaction: Transaction, coordinator: RefreshCoordinator,
-                 clock: Callable[[], datetime], *, workers: int = WORKERS,
+                 clock: Callable[[], datetime], revocations: RevocationQueue | None = None, *,
+                 workers: int = WORKERS,
                  per_host: int = PER_HOST_CONCURRENCY) -> None:
         self.transaction = transaction
         self.coordinator = coordinator
         self.clock = clock
         self.per_host = per_host
+        self.revocations = revocations
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresher")
         self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(per_host))
@@ -96,6 +99,8 @@ class BackgroundRefresher:
         while not self._stop.wait(SWEEP_INTERVAL_S + random.uniform(0, SWEEP_JITTER_S)):
             try:
                 self.sweep()
+                if self.revocations is not None:
+                    self.revocations.drain()
             except TokendeskError as exc:  # e.g. the database is down: try again next sweep
                 log.warning("background refresh sweep failed: %s", exc.code)
 

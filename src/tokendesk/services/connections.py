@@ -5,26 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection as Tx
 
 from tokendesk.catalog import Catalog, Provider
 from tokendesk.crypto import KeyRing, RowRef
-from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, DESCRIPTION_MAX, Connection, GrantType
+from tokendesk.domain.connections import (
+    CLIENT_ID_MAX,
+    CLIENT_SECRET_MAX,
+    DESCRIPTION_MAX,
+    Connection,
+    GrantType,
+)
 from tokendesk.domain.names import name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
+from tokendesk.errors import ConnectionNotFound, DecryptionError, DuplicateName, ValidationError
 from tokendesk.oauth.client import ClientSpec
-from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
+
+if TYPE_CHECKING:
+    from tokendesk.services.revocations import RevocationQueue
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.ids import new_id
+from tokendesk.storage.tokens import TokenRepository
 
 CLIENT_SECRET_REF = ("connections", "client_secret_ct")
 
@@ -60,6 +70,7 @@ class ConnectionService:
         self.audit = audit
         self.clock = clock
         self.allow_http_loopback = allow_http_loopback
+        self.revocations: RevocationQueue | None = None  # wired after construction
 
     # --- reading ----------------------------------------------------------------------
 
@@ -244,9 +255,17 @@ class ConnectionService:
         return self._reload(repo, current.id)
 
     def delete(self, tx: Tx, actor: Principal, name: str) -> Connection:
-        """Delete a connection, its invitations and its tokens."""
+        """Delete a connection, its invitations and its tokens; the tokens' revocation at
+        the provider is queued in the same transaction (RFC 7009)."""
         actor.require(Permission.MANAGE_CONNECTIONS)
         connection = self.get(tx, actor, name)
+        if self.revocations is not None:
+            try:
+                spec = self.client_spec(tx, connection)
+                self.revocations.enqueue_rows(
+                    tx, spec, TokenRepository(tx).rows_for_connection(connection.id))
+            except DecryptionError:
+                pass  # a secret that cannot be opened cannot authenticate a revocation either
         ConnectionRepository(tx).delete(connection.id)
         self.audit.record(tx, actor, "connection.delete", target_type="connection",
                           target=connection.name, connection_id=connection.id)

@@ -32,6 +32,7 @@ from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator, Transaction
+from tokendesk.services.revocations import RevocationQueue
 from tokendesk.services.vault import TokenVault
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository, owner_key, to_stored
@@ -56,7 +57,8 @@ class TokenService:
     def __init__(self, transaction: Transaction, connections: ConnectionService,
                  refresher: RefreshCoordinator, vault: TokenVault, oauth: OAuthClient,
                  proxy: ProxyService, audit: AuditService, metrics: Metrics,
-                 clock: Callable[[], datetime], public_url: str) -> None:
+                 clock: Callable[[], datetime], public_url: str,
+                 revocations: RevocationQueue) -> None:
         self.transaction = transaction
         self.connections = connections
         self.refresher = refresher
@@ -67,6 +69,7 @@ class TokenService:
         self.metrics = metrics
         self.clock = clock
         self.public_url = public_url
+        self.revocations = revocations
 
     # --- handing out ------------------------------------------------------------------
 
@@ -228,32 +231,12 @@ class TokenService:
             if row is None:
                 raise self._missing(connection, kind)
             spec = self.connections.client_spec(tx, connection)
-            route = self.proxy.route(tx)
-            secrets = self._revocable(row)
+            queued = self.revocations.enqueue_rows(tx, spec, [row])
             TokenRepository(tx).delete(row.id)
             self.audit.record(tx, actor, "token.disconnect", target_type="token",
                               target=connection.name, connection_id=connection.id,
                               details={"kind": kind.value})
-        self.revoke_quietly(spec, secrets, route)
-
-    def revoke_quietly(self, spec: Any, secrets: list[tuple[Secret, str]], route: Any) -> None:
-        """Revoke at the provider; a failure is logged and never blocks the local deletion."""
-        for secret, hint in secrets:
-            try:
-                self.oauth.revoke(spec, secret, hint, route=route)
-            except ProviderError as exc:
-                log.warning("revocation failed (%s); the token was deleted locally", exc.kind)
-
-    def _revocable(self, row: Any) -> list[tuple[Secret, str]]:
-        found: list[tuple[Secret, str]] = []
-        try:
-            refresh = self.vault.refresh_token(row)
-            if refresh is not None:
-                found.append((refresh, "refresh_token"))
-            found.append((self.vault.access_token(row), "access_token"))
-        except DecryptionError:
-            pass
-        return found
+        self.revocations.drain(queued)  # after the commit; failures are retried later
 
     @staticmethod
     def _stored(repo: TokenRepository, token_id: str) -> StoredToken:

@@ -8,6 +8,7 @@ from typing import Any
 
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.secret import Secret
+from tokendesk.errors import DecryptionError
 from tokendesk.domain.tokens import TokenSet, TokenStatus
 
 
@@ -48,6 +49,19 @@ class TokenVault:
         if row.refresh_token_ct is None:
             return None
         return Secret(self.keyring.decrypt(row.refresh_token_ct, _ref(row.id, "refresh_token_ct")))
+
+    def revocable(self, row: Any) -> list[tuple[Secret, str]]:
+        """The refresh and access token of a row with their RFC 7009 type hints; nothing
+        when they cannot be decrypted (there is nothing left to revoke then)."""
+        found: list[tuple[Secret, str]] = []
+        try:
+            refresh = self.refresh_token(row)
+            if refresh is not None:
+                found.append((refresh, "refresh_token"))
+            found.append((self.access_token(row), "access_token"))
+        except DecryptionError:
+            return []
+        return found
 
     def extra(self, row: Any) -> dict[str, Any]:
         if row.extra_ct is None:

@@ -30,6 +30,7 @@ from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.consent import ConsentService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator
+from tokendesk.services.revocations import RevocationQueue
 from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
@@ -66,6 +67,7 @@ class Tokendesk:
     tokens: TokenService
     consent: ConsentService
     tester: ConnectionTester
+    revocations: RevocationQueue
     background: BackgroundRefresher
 
     def transaction(self) -> AbstractContextManager[Tx]:
@@ -122,8 +124,10 @@ def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog
 
     refresher = RefreshCoordinator(transaction, keyring, oauth, connections, proxy, audit,
                                    metrics, clock)
+    revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
+    connections.revocations = revocations
     tokens = TokenService(transaction, connections, refresher, TokenVault(keyring), oauth, proxy,
-                          audit, metrics, clock, settings.public_url)
+                          audit, metrics, clock, settings.public_url, revocations)
     consent = ConsentService(transaction, keyring, connections, tokens, oauth, proxy, audit,
                              clock, settings.public_url, settings.callback_url)
     return Tokendesk(
@@ -133,7 +137,8 @@ def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog
         connections=connections, proxy=proxy, outbound=outbound, refresher=refresher,
         tokens=tokens, consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
-        background=BackgroundRefresher(transaction, refresher, clock),
+        revocations=revocations,
+        background=BackgroundRefresher(transaction, refresher, clock, revocations),
     )
 
 

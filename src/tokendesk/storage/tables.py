@@ -254,6 +254,19 @@ forward_proxy = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
+pending_revocations = Table(
+    "pending_revocations",
+    metadata,
+    _id(),
+    # Everything needed to revoke (endpoint, client credentials, token), sealed as one
+    # ciphertext: the connection may be deleted before the provider answers.
+    Column("payload_ct", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

@@ -38,6 +38,10 @@ class TokenRepository:
     def get(self, token_id: str) -> Row[Any] | None:
         return self.tx.execute(select(tokens).where(tokens.c.id == token_id)).first()
 
+    def rows_for_connection(self, connection_id: str) -> list[Row[Any]]:
+        """The raw rows (ciphertexts included) of a connection's tokens."""
+        return list(self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id)))
+
     def list_for_connection(self, connection_id: str) -> list[StoredToken]:
         rows = self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id))
         return [to_stored(row) for row in rows]

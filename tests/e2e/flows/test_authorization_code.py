@@ -221,3 +221,33 @@ def test_a_failing_revocation_endpoint_never_blocks_the_local_disconnect(desk: D
 
     assert response.status_code == 204
     assert desk.admin.get("/connections/Graph/tokens").json() == []
+
+
+def test_deleting_a_connection_revokes_its_tokens_at_the_provider(desk: Desk) -> None:
+    desk.create_connection("Graph", "code-basic")
+    save_shared_token(desk)
+    desk.consent(desk.bot.post("/connections/Graph/authorize",
+                               json={"token_type": "user"}).json()["url"])
+
+    response = desk.admin.delete("/connections/Graph")
+
+    assert response.status_code == 204
+    revoked = desk.oauth.requests("revocation")
+    assert len(revoked) == 4  # refresh and access token of the shared and the user token
+    assert all(r["status"] == 200 for r in revoked)
+
+
+def test_a_revocation_the_provider_failed_is_retried_later(desk: Desk, clock: Clock) -> None:
+    desk.create_connection("Graph", "code-basic")
+    save_shared_token(desk)
+    desk.oauth.inject_fault(endpoint="revocation", status=503, count=2)
+    td = desk.server.td
+
+    desk.admin.delete("/connections/Graph/tokens/shared").raise_for_status()
+    clock.advance(60)
+    retried = td.revocations.drain()
+
+    statuses = [r["status"] for r in desk.oauth.requests("revocation")]
+    assert statuses[:2] == [503, 503]
+    assert retried == 2 and statuses[2:] == [200, 200]
+    assert td.revocations.drain() == 0  # nothing left in the queue

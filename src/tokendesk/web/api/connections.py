@@ -45,4 +45,5 @@ def edit_connection(td: App, caller: Caller, name: str, body: ConnectionUpdate) 
 def delete_connection(td: App, caller: Caller, name: str) -> Response:
     with td.transaction() as tx:
         td.connections.delete(tx, caller, name)
+    td.revocations.drain()  # revoke at the provider now; failures are retried in the background
     return Response(status_code=204)

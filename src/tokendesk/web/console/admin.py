@@ -106,12 +106,13 @@ def _user_page(request: Request, viewer: Viewer, username: str, *,
 def update_user(request: Request, viewer: CurrentViewer, form: PostedForm,
                 username: str) -> Response:
     action = form.text("action")
-    values: dict[str, Any] = {
+    choices: dict[str, dict[str, Any]] = {
         "profile": {"display_name": form.text("display_name"), "roles": form.values("role")},
         "password": {"password": SecretStr(form.text("password"))},
         "disable": {"disabled": True},
         "enable": {"disabled": False},
-    }.get(action, {})
+    }
+    values = choices.get(action, {})
     if not values:
         raise ValidationError("Unknown action.", field="action")
     td = tokendesk(request)

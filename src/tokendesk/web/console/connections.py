@@ -41,6 +41,8 @@ RECENT_EVENTS = 15
 @router.get("/connections")
 def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provider: str = "",
                      status: str = "") -> Response:
+    """The table of connections, filtered by provider and shared token status, searched by
+    name."""
     viewer.principal.require(Permission.VIEW_CONNECTIONS)
     td = tokendesk(request)
     errors: dict[str, str] = {}
@@ -57,7 +59,7 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
         rows = [(c, s) for c, s in rows if s.key == status]
     filtered = bool(q.strip() or provider or status)
     return page(request, viewer, "console/connections.html", rows=rows, q=q,
-                provider=provider, status=status, errors=errors, filtered=filtered,
+                provider=provider, status_filter=status, errors=errors, filtered=filtered,
                 providers=td.catalog.providers(), status_filters=STATUS_FILTERS,
                 provider_names={p.key: p.name for p in td.catalog.providers()},
                 grant_label=grant_label)

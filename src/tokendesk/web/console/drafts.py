@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from tokendesk.catalog import Provider
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.web.console.store import Draft
 from tokendesk.web.console.base import build_input
+from tokendesk.web.console.store import Draft
 
 STEPS = (
     ("settings", "Connection settings"),

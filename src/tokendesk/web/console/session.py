@@ -18,9 +18,9 @@ from tokendesk.web.console.base import (
     ConsoleRoute,
     Form,
     PostedForm,
-    form_data,
     console_store,
     find_viewer,
+    form_data,
     page,
     redirect,
     session_key,
@@ -46,7 +46,7 @@ def home(request: Request) -> Response:
 
 
 @router.get(SIGN_IN_PATH)
-def sign_in_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+def sign_in_page(request: Request, next: str = "/") -> Response:
     if find_viewer(request) is not None:
         return redirect(safe_next(next))
     return _sign_in_form(request, next=safe_next(next))
@@ -104,7 +104,7 @@ def sign_out(request: Request, form: PostedForm) -> Response:
     return response
 
 
-def _sign_in_form(request: Request, *, next: str, username: str = "",  # noqa: A002
+def _sign_in_form(request: Request, *, next: str, username: str = "",
                   error: str | None = None, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
     td = tokendesk(request)

@@ -281,7 +281,7 @@ def _quote(text: str) -> str:
     return quote(text[:100], safe="")
 
 
-# --- step 5: create connection ---------------------------------------------------------------------
+# --- step 5: create connection ----------------------------------------------------------------
 
 
 @router.post("/wizard/{draft_id}/review")

@@ -1,0 +1,130 @@
+"""Revoking tokens at the provider (RFC 7009) without ever blocking a local deletion.
+
+Revocations are queued in the same transaction that deletes the tokens, attempted right
+after it commits, and retried with back-off by the background refresher when the provider
+fails (5xx, timeout). The queue row carries everything needed, sealed, because the
+connection itself may already be gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection as Tx
+from sqlalchemy import Row
+
+from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.secret import Secret
+from tokendesk.errors import DecryptionError, ProviderError
+from tokendesk.oauth.client import ClientSpec, OAuthClient
+from tokendesk.oauth.outbound import ProxyRoute
+from tokendesk.services.proxy import ProxyService
+from tokendesk.services.refresh import Transaction, backoff_s
+from tokendesk.services.vault import TokenVault
+from tokendesk.storage.ids import new_id
+from tokendesk.storage.revocations import RevocationRepository
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+ATTEMPT_LEASE_S = 60
+BATCH_SIZE = 100
+
+
+class RevocationQueue:
+    def __init__(self, transaction: Transaction, keyring: KeyRing, oauth: OAuthClient,
+                 proxy: ProxyService, clock: Callable[[], datetime]) -> None:
+        self.transaction = transaction
+        self.keyring = keyring
+        self.oauth = oauth
+        self.proxy = proxy
+        self.clock = clock
+        self.vault = TokenVault(keyring)
+
+    def enqueue(self, tx: Tx, spec: ClientSpec, tokens: Sequence[tuple[Secret, str]]) -> list[str]:
+        """Queue revocations of ``tokens`` (value, type hint); returns their ids."""
+        if not spec.revocation_url:
+            return []
+        ids = []
+        for token, hint in tokens:
+            revocation_id = new_id()
+            payload = _seal(spec, token, hint)
+            RevocationRepository(tx).insert({
+                "id": revocation_id, "created_at": self.clock(), "next_attempt_at": self.clock(),
+                "payload_ct": self.keyring.encrypt(payload, _ref(revocation_id))})
+            ids.append(revocation_id)
+        return ids
+
+    def enqueue_rows(self, tx: Tx, spec: ClientSpec, rows: Sequence[Any]) -> list[str]:
+        """Queue the revocation of the refresh and access token of each token row."""
+        queued: list[str] = []
+        for row in rows:
+            queued += self.enqueue(tx, spec, self.vault.revocable(row))
+        return queued
+
+    def drain(self, ids: Sequence[str] | None = None) -> int:
+        """Attempt due revocations (only ``ids`` when given); returns how many succeeded."""
+        now = self.clock()
+        with self.transaction() as tx:
+            due = RevocationRepository(tx).due(now, BATCH_SIZE, ids)
+            route = self.proxy.route(tx)
+        done = 0
+        for row in due:
+            with self.transaction() as tx:
+                if not RevocationRepository(tx).claim(row.id, row.attempts,
+                                                      now + timedelta(seconds=ATTEMPT_LEASE_S)):
+                    continue
+            done += self._attempt(row, route)
+        return done
+
+    def _attempt(self, row: Row[Any], route: ProxyRoute) -> int:
+        attempts = row.attempts + 1
+        try:
+            spec, token, hint = _unseal(self.keyring.decrypt(row.payload_ct, _ref(row.id)))
+            self.oauth.revoke(spec, token, hint, route=route)
+        except DecryptionError:
+            return self._forget(row.id, "the queued revocation could not be decrypted")
+        except ProviderError as exc:
+            if not exc.transient or attempts >= MAX_ATTEMPTS:
+                return self._forget(row.id, f"gave up: {exc.message}")
+            retry_at = self.clock() + timedelta(seconds=backoff_s(attempts, exc.retry_after_s))
+            with self.transaction() as tx:
+                RevocationRepository(tx).failed(row.id, retry_at, exc.message)
+            return 0
+        with self.transaction() as tx:
+            RevocationRepository(tx).delete(row.id)
+        return 1
+
+    def _forget(self, revocation_id: str, reason: str) -> int:
+        log.warning("revocation %s dropped: %s", revocation_id, reason)
+        with self.transaction() as tx:
+            RevocationRepository(tx).delete(revocation_id)
+        return 0
+
+
+def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
+    secret = spec.client_secret.reveal() if spec.client_secret else None
+    shallow = {f.name: getattr(spec, f.name) for f in fields(spec)}  # asdict would copy the Secret
+    return json.dumps({"spec": {**shallow, "client_secret": secret},
+                       "token": token.reveal(), "hint": hint})
+
+
+def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
+    doc = json.loads(payload)
+    spec = doc["spec"]
+    return ClientSpec(**{
+        **spec,
+        "client_secret": Secret(spec["client_secret"]) if spec["client_secret"] else None,
+        "scopes": tuple(spec["scopes"]),
+        "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
+        "keep_response_fields": tuple(spec["keep_response_fields"]),
+    }), Secret(doc["token"]), str(doc["hint"])
+
+
+def _ref(revocation_id: str) -> RowRef:
+    return RowRef("pending_revocations", "payload_ct", revocation_id)
