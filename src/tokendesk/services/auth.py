@@ -125,7 +125,7 @@ class AuthService:
         record = _find_key(repo, key_ref)
         mine = record is not None and record.user_id == actor.user_id
         if record is None or not (mine or actor.can(Permission.MANAGE_USERS)):
-            raise ApiKeyNotFound(f"There is no API key '{key_ref}'.")
+            raise ApiKeyNotFound(f"There is no API key '{_shown(key_ref)}'.")
         if not record.active:
             return record
         repo.revoke(record.id, self.clock())
@@ -185,11 +185,18 @@ class AuthService:
 
 
 def _find_key(repo: ApiKeyRepository, key_ref: str) -> ApiKey | None:
-    """The key whose id or public prefix (with or without ``td_``) is ``key_ref``."""
+    """The key whose id, public prefix (with or without ``td_``) or whole key is ``key_ref``."""
     if has_control_characters(key_ref):
         return None
-    found = repo.find_by_prefix(key_ref.removeprefix(API_KEY_PREFIX))
+    prefix = split_api_key(key_ref) or key_ref.removeprefix(API_KEY_PREFIX)
+    found = repo.find_by_prefix(prefix)
     return found[0] if found else repo.get(key_ref)
+
+
+def _shown(key_ref: str) -> str:
+    """``key_ref`` as an error may quote it: only the public prefix of a whole key."""
+    prefix = split_api_key(key_ref)
+    return f"{API_KEY_PREFIX}{prefix}" if prefix else key_ref[:64]
 
 
 def csrf_matches(csrf_token: str, csrf_token_hash: str) -> bool:
