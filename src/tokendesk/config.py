@@ -47,6 +47,14 @@ class Settings(BaseSettings):
         description="Development only: accept plain-http provider URLs on loopback addresses.",
     )
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    egress_allowlist: str = Field(
+        default="",
+        description="Host names and CIDR ranges Tokendesk may call although they are loopback, "
+        "private or link-local (on-premises identity providers), comma-separated.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None, description="PEM file of extra CAs trusted for providers' TLS."
+    )
     background_refresh: bool = Field(
         default=True, description="Refresh tokens nearing expiry in the background."
     )

@@ -57,6 +57,7 @@ class TokendeskServer:
         self.settings = Settings(
             database_url=database_url, data_dir=data_dir, public_url=self.url,
             host="127.0.0.1", port=self.port, allow_http_loopback=True,
+            egress_allowlist="127.0.0.1",
             encryption_keys=keyring_spec(KeyRing.generate()),  # type: ignore[arg-type]
             **settings,
         )

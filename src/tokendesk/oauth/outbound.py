@@ -17,9 +17,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.proxy import ForwardProxy, is_bypassed
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import (
+    EgressDenied,
     InvalidProviderResponse,
     ProviderDnsError,
     ProviderError,
@@ -28,6 +30,7 @@ from tokendesk.errors import (
     ProviderUnreachable,
     ProxyRefused,
 )
+from tokendesk.oauth.egress import EGRESS_MARK, EgressRefused, GuardedBackend, allowed_addresses
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
@@ -82,6 +85,7 @@ class Outbound:
     verify: ssl.SSLContext | str | bool = True
     total_deadline_s: float = TOTAL_DEADLINE_S
     max_body_bytes: int = MAX_BODY_BYTES
+    policy: EgressPolicy | None = None
     _clients: dict[str | None, httpx.Client] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -94,6 +98,8 @@ class Outbound:
         InvalidProviderResponse for an oversized body, and see :func:`classify`.
         """
         proxy_url = route.url_for(url)
+        if self.policy is not None and proxy_url is not None and self.transport is None:
+            self._check_proxied_target(url)
         deadline = _Deadline(self.total_deadline_s)
         auth = httpx.BasicAuth(*basic_auth) if basic_auth is not None else None
         try:
@@ -131,8 +137,7 @@ class Outbound:
             client = self._clients.get(proxy_url)
             if client is None:
                 client = httpx.Client(
-                    transport=self.transport,
-                    proxy=proxy_url if self.transport is None else None,
+                    transport=self.transport or self._guarded_transport(proxy_url),
                     verify=self.verify,
                     follow_redirects=False,
                     trust_env=False,
@@ -142,6 +147,24 @@ class Outbound:
                 )
                 self._clients[proxy_url] = client
             return client
+
+    def _check_proxied_target(self, url: str) -> None:
+        """Through a proxy the proxy connects; check what the target resolves to here."""
+        parts = urlsplit(url)
+        assert self.policy is not None
+        try:
+            allowed_addresses(self.policy, parts.hostname or "", parts.port or 443)
+        except EgressRefused as exc:
+            raise EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1])) from None
+        except Exception:  # noqa: BLE001 - resolution is the proxy's job; it reports failures
+            return
+
+    def _guarded_transport(self, proxy_url: str | None) -> httpx.HTTPTransport:
+        transport = httpx.HTTPTransport(verify=self.verify, proxy=proxy_url, trust_env=False)
+        if self.policy is not None and proxy_url is None:
+            # httpx offers no public hook for the network backend; httpcore's pool keeps it here.
+            transport._pool._network_backend = GuardedBackend(self.policy)
+        return transport
 
     def _read_bounded(self, response: httpx.Response, deadline: _Deadline) -> bytes:
         declared = response.headers.get("content-length", "")
@@ -245,6 +268,8 @@ def classify(exc: httpx.HTTPError | httpx.InvalidURL, url: str, *,
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         where = "forward proxy address" if via_proxy else f"address of {host}"
         return ProviderUnreachable(f"The {where} is not a valid http(s) URL.")
+    if EGRESS_MARK in text:
+        return EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1]))
     if isinstance(exc, httpx.ProxyError) or (via_proxy and "proxy" in text):
         return ProxyRefused(f"The forward proxy refused or failed the connection to {host}.")
     if isinstance(exc, httpx.TimeoutException):
@@ -262,3 +287,7 @@ def classify(exc: httpx.HTTPError | httpx.InvalidURL, url: str, *,
             return ProxyRefused(f"The forward proxy could not be reached to connect to {host}.")
         return ProviderUnreachable(f"{host} could not be reached (connection refused or no route).")
     return ProviderUnreachable(f"The connection to {host} broke off before an answer arrived.")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection as Tx
@@ -18,6 +19,7 @@ from tokendesk.domain.connections import (
     Connection,
     GrantType,
 )
+from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.names import name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
@@ -63,13 +65,14 @@ class _Fields:
 class ConnectionService:
     def __init__(self, catalog: Catalog, keyring: KeyRing, accounts: AccountService,
                  audit: AuditService, clock: Callable[[], datetime],
-                 allow_http_loopback: bool) -> None:
+                 allow_http_loopback: bool, egress: EgressPolicy | None = None) -> None:
         self.catalog = catalog
         self.keyring = keyring
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
         self.allow_http_loopback = allow_http_loopback
+        self.egress = egress or EgressPolicy()
         self.revocations: RevocationQueue | None = None  # wired after construction
 
     # --- reading ----------------------------------------------------------------------
@@ -316,14 +319,21 @@ class ConnectionService:
             raise ValidationError(f"Enter the {label}.", field=field)
         url = provider.render(raw, placeholders, field=field)
         if field == "authorization_url":
+            # The browser, not Tokendesk, calls the authorization URL: no egress check.
             return validate_authorization_url(url, field=field,
                                               allow_http_loopback=self.allow_http_loopback)
-        return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
+        return self._callable_url(url, field)
+
+    def _callable_url(self, url: str, field: str) -> str:
+        """A URL Tokendesk itself will call: valid, and not a blocked IP literal."""
+        url = validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
+        self.egress.check_literal(urlsplit(url).hostname or "", field=field)
+        return url
 
     def _optional_url(self, url: str | None, field: str) -> str | None:
         if url is None or not url.strip():
             return None
-        return validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
+        return self._callable_url(url, field)
 
     def _seal_secret(self, connection_id: str, secret: str) -> str:
         _check_secret(secret)

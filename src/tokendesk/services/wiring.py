@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tokendesk.catalog import Catalog, load_catalog
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing, load_or_create_keyring
+from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.errors import Conflict, ConfigurationError, DatabaseUnavailable
 from tokendesk.metrics import Metrics
@@ -97,7 +99,8 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
         keyring = _open_keyring(settings, engine, create_missing=create_missing)
         migrate(engine)
         catalog = load_catalog()
-        app = _wire(settings, engine, keyring, catalog, clock, outbound or Outbound())
+        app = _wire(settings, engine, keyring, catalog, clock, outbound or Outbound(
+            verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist)))
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
             app.accounts.ensure_system_roles(tx)
@@ -113,7 +116,8 @@ def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog
     audit = AuditService(clock)
     accounts = AccountService(audit, clock)
     connections = ConnectionService(catalog, keyring, accounts, audit, clock,
-                                    settings.allow_http_loopback)
+                                    settings.allow_http_loopback,
+                                    EgressPolicy.parse(settings.egress_allowlist))
     proxy = ProxyService(keyring, audit, clock)
     oauth = OAuthClient(outbound, clock)
 
@@ -156,6 +160,19 @@ def _transaction(engine: Engine) -> Iterator[Tx]:
         # The checks before each write passed, so another request changed the same rows.
         raise Conflict("Someone changed the same thing at the same moment (for example, "
                        "created the same name); reload and try again.") from None
+
+
+def _trust(settings: Settings) -> ssl.SSLContext | bool:
+    """Verification is always on; a CA bundle adds trust for internal identity providers."""
+    if settings.ca_bundle is None:
+        return True
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(settings.ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"TOKENDESK_CA_BUNDLE {settings.ca_bundle} is not a readable "
+                                 f"PEM file: {exc}") from None
+    return context
 
 
 def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:

@@ -20,6 +20,7 @@ def cli(desk: Desk, *args: str) -> tuple[int, str]:
            "TOKENDESK_DATA_DIR": str(settings.data_dir),
            "TOKENDESK_PUBLIC_URL": settings.public_url,
            "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
+           "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
            "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value()}
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.output

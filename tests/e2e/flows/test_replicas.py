@@ -26,6 +26,7 @@ def replicas(desk: Desk, tmp_path: Path) -> Iterator[list[ServeProcess]]:
         "TOKENDESK_DATA_DIR": str(tmp_path / "replica-data"),
         "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
         "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
+        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
         "TOKENDESK_BACKGROUND_REFRESH": "false",
         "TOKENDESK_LOG_LEVEL": "WARNING",
     }

@@ -47,8 +47,7 @@ def home(request: Request) -> Response:
 
 @router.get(SIGN_IN_PATH)
 def sign_in_page(request: Request, next: str = "/") -> Response:
-    if find_viewer(request) is not None:
-        return redirect(safe_next(next))
+    """The sign-in form (also when signed in already: to sign in as someone else)."""
     return _sign_in_form(request, next=safe_next(next))
 
 
