@@ -39,6 +39,8 @@ from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository
 
 CLIENT_SECRET_REF = ("connections", "client_secret_ct")
+# Changing one of these moves the connection to another server or client: tokens retire.
+REBINDING_FIELDS = ("token_url", "authorization_url", "client_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ class ConnectionService:
         if data.client_secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, data.client_secret.get_secret_value())
         repo.update(current.id, values)
+        self._retire_tokens_if_rebound(tx, actor, current, values)
         if data.invited_roles is not None:
             invited = self.accounts.resolve_roles(tx, data.invited_roles, field="invited_roles",
                                                   custom_only=True)
@@ -256,6 +259,23 @@ class ConnectionService:
                           target=values.get("name", current.name), connection_id=current.id,
                           details={"changed": changed})
         return self._reload(repo, current.id)
+
+    def _retire_tokens_if_rebound(self, tx: Tx, actor: Principal, current: Connection,
+                                  values: dict[str, Any]) -> None:
+        """After the token URL, authorization URL or client ID changed, existing refresh
+        tokens must not go to the new endpoint or client (RFC 6819 §4.5.4): they need a new
+        consent. Client-credentials tokens are simply dropped and requested anew."""
+        rebound = sorted(k for k in REBINDING_FIELDS if k in values and values[k] != getattr(
+            current, k))
+        if not rebound:
+            return
+        retired = TokenRepository(tx).retire_for_connection(
+            current.id, drop=current.grant_type is GrantType.CLIENT_CREDENTIALS,
+            reason=f"The connection's {', '.join(rebound)} changed; authenticate again.")
+        if retired:
+            self.audit.record(tx, actor, "connection.tokens_retired", target_type="connection",
+                              target=current.name, connection_id=current.id,
+                              details={"changed": rebound, "tokens": retired})
 
     def delete(self, tx: Tx, actor: Principal, name: str) -> Connection:
         """Delete a connection, its invitations and its tokens; the tokens' revocation at

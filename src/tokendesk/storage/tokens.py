@@ -42,6 +42,18 @@ class TokenRepository:
         """The raw rows (ciphertexts included) of a connection's tokens."""
         return list(self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id)))
 
+    def retire_for_connection(self, connection_id: str, *, drop: bool, reason: str) -> int:
+        """Delete (``drop``) or mark as needing re-authentication every token of a
+        connection; returns how many."""
+        where = tokens.c.connection_id == connection_id
+        if drop:
+            return int(self.tx.execute(delete(tokens).where(where)).rowcount)
+        return int(self.tx.execute(
+            update(tokens).where(where).values(
+                status=TokenStatus.NEEDS_REAUTHENTICATION.value, last_error=reason,
+                refresh_token_ct=None, version=tokens.c.version + 1)
+        ).rowcount)
+
     def list_for_connection(self, connection_id: str) -> list[StoredToken]:
         rows = self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id))
         return [to_stored(row) for row in rows]

@@ -251,3 +251,33 @@ def test_a_revocation_the_provider_failed_is_retried_later(desk: Desk, clock: Cl
     assert statuses[:2] == [503, 503]
     assert retried == 2 and statuses[2:] == [200, 200]
     assert td.revocations.drain() == 0  # nothing left in the queue
+
+
+def test_moving_a_connection_to_another_token_url_retires_its_tokens(desk: Desk) -> None:
+    desk.create_connection("Graph", "code-basic")
+    save_shared_token(desk)
+    other_url = desk.oauth.token_endpoint.replace("/token", "/token2")
+
+    edited = desk.admin.patch("/connections/Graph", json={"token_url": other_url})
+    handout = desk.bot.get("/connections/Graph/token")
+    audit = desk.admin.get("/audit", params={"action": "connection.tokens_retired"}).json()
+
+    assert edited.status_code == 200, edited.text
+    assert handout.status_code == 409
+    assert handout.json()["error"]["code"] == "reauthentication_required"
+    assert "token_url changed" in handout.json()["error"]["message"]
+    assert desk.oauth.token_calls("refresh_token") == 0  # the old refresh token went nowhere
+    assert audit and audit[0]["details"]["changed"] == ["token_url"]
+
+
+def test_changing_only_the_client_secret_keeps_tokens_working(desk: Desk, clock: Clock) -> None:
+    desk.create_connection("Graph", "code-basic")
+    save_shared_token(desk)
+    secret = desk.oauth.clients["code-basic"].client_secret
+
+    desk.admin.patch("/connections/Graph", json={"client_secret": secret}).raise_for_status()
+    clock.advance(ONE_HOUR_S)
+    handout = desk.bot.get("/connections/Graph/token")
+
+    assert handout.status_code == 200, handout.text
+    assert desk.oauth.token_calls("refresh_token") == 1
