@@ -1,0 +1,1 @@
+"""Tokendesk's benchmark: ``python -m bench.run`` (see bench/README.md)."""
