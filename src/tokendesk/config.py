@@ -24,7 +24,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TOKENDESK_", extra="ignore", frozen=True)
 
-    data_dir: Path = Field(default=Path("data"), description="Folder for the SQLite file and key ring.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Folder for the SQLite file and key ring."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file in the data folder."
     )
@@ -66,7 +68,9 @@ class Settings(BaseSettings):
             return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an absolute http(s) URL such as https://tokendesk.example.com")
+            raise ValueError(
+                "must be an absolute http(s) URL such as https://tokendesk.example.com"
+            )
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query string or fragment")
         return value.rstrip("/")

@@ -85,7 +85,9 @@ class KeyRing:
         key_id, blob = _split(stored)
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise DecryptionError(f"the value was encrypted with key {key_id!r}, which is not loaded")
+            raise DecryptionError(
+                f"the value was encrypted with key {key_id!r}, which is not loaded"
+            )
         try:
             plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], ref.aad())
         except InvalidTag:
@@ -156,7 +158,9 @@ class KeyRing:
         drop = set(key_ids)
         if self.active_key_id in drop:
             raise EncryptionKeyError("the active key cannot be retired")
-        return KeyRing({k: v for k, v in self._material.items() if k not in drop}, self.active_key_id)
+        return KeyRing(
+            {k: v for k, v in self._material.items() if k not in drop}, self.active_key_id
+        )
 
     @classmethod
     def from_spec(cls, spec: str) -> KeyRing:
@@ -167,7 +171,9 @@ class KeyRing:
             if not sep:
                 raise EncryptionKeyError("TOKENDESK_ENCRYPTION_KEYS must look like 'id:base64key'")
             if key_id.strip() in keys:
-                raise EncryptionKeyError(f"TOKENDESK_ENCRYPTION_KEYS names key {key_id.strip()!r} twice")
+                raise EncryptionKeyError(
+                    f"TOKENDESK_ENCRYPTION_KEYS names key {key_id.strip()!r} twice"
+                )
             keys[key_id.strip()] = _b64decode(encoded.strip(), key_id)
         if not keys:
             raise EncryptionKeyError("TOKENDESK_ENCRYPTION_KEYS is empty")
@@ -184,7 +190,9 @@ class KeyRing:
             keys = {str(k): _b64decode(str(v), str(k)) for k, v in doc["keys"].items()}
             return cls(keys, str(doc["active"]))
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise EncryptionKeyError("the key ring file is not valid JSON of the expected shape") from None
+            raise EncryptionKeyError(
+                "the key ring file is not valid JSON of the expected shape"
+            ) from None
 
 
 def load_or_create_keyring(path: Path, spec: str | None, *, create: bool) -> tuple[KeyRing, bool]:

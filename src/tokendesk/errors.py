@@ -141,7 +141,9 @@ class TokenUnavailable(TokendeskError):
     code = "token_unavailable"
     status = 409
 
-    def __init__(self, message: str, *, authenticate_url: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, authenticate_url: str | None = None, **details: Any
+    ) -> None:
         super().__init__(message, **details)
         self.authenticate_url = authenticate_url
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel
 
 from tokendesk.catalog import Provider
 from tokendesk.domain.accounts import ApiKey, Role, User
+from tokendesk.domain.audit import AuditEvent
 from tokendesk.domain.connections import Connection
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.tokens import StoredToken
 from tokendesk.services.testing import Verdict
-from tokendesk.domain.audit import AuditEvent
 
 
 class ConnectionOut(BaseModel):
@@ -43,16 +43,24 @@ class ConnectionOut(BaseModel):
     @classmethod
     def of(cls, connection: Connection, callback_url: str) -> ConnectionOut:
         return cls(
-            name=connection.name, description=connection.description,
-            provider=connection.provider, grant_type=connection.grant_type.value,
-            client_id=connection.client_id, client_secret_stored=connection.has_client_secret,
-            authorization_url=connection.authorization_url, token_url=connection.token_url,
-            scopes=list(connection.scopes), pkce=connection.pkce,
+            name=connection.name,
+            description=connection.description,
+            provider=connection.provider,
+            grant_type=connection.grant_type.value,
+            client_id=connection.client_id,
+            client_secret_stored=connection.has_client_secret,
+            authorization_url=connection.authorization_url,
+            token_url=connection.token_url,
+            scopes=list(connection.scopes),
+            pkce=connection.pkce,
             client_auth_method=connection.client_auth_method,
             revocation_url=connection.revocation_url,
-            placeholders=connection.placeholders, invited_roles=list(connection.invited_roles),
-            callback_url=callback_url, created_at=connection.created_at,
-            updated_at=connection.updated_at, created_by=connection.created_by,
+            placeholders=connection.placeholders,
+            invited_roles=list(connection.invited_roles),
+            callback_url=callback_url,
+            created_at=connection.created_at,
+            updated_at=connection.updated_at,
+            created_by=connection.created_by,
             updated_by=connection.updated_by,
         )
 
@@ -80,13 +88,20 @@ class ProviderOut(BaseModel):
     @classmethod
     def of(cls, p: Provider) -> ProviderOut:
         return cls(
-            key=p.key, name=p.name, authorization_url=p.authorization_url, token_url=p.token_url,
+            key=p.key,
+            name=p.name,
+            authorization_url=p.authorization_url,
+            token_url=p.token_url,
             revocation_url=p.revocation_url,
-            placeholders=[PlaceholderOut(name=x.name, label=x.label, help=x.help)
-                          for x in p.placeholders],
-            grant_types=list(p.grant_types), default_scopes=list(p.default_scopes),
-            scope_presets={k: list(v) for k, v in p.scope_presets.items()}, pkce=p.pkce,
-            client_auth_method=p.client_auth_method, notes=list(p.notes),
+            placeholders=[
+                PlaceholderOut(name=x.name, label=x.label, help=x.help) for x in p.placeholders
+            ],
+            grant_types=list(p.grant_types),
+            default_scopes=list(p.default_scopes),
+            scope_presets={k: list(v) for k, v in p.scope_presets.items()},
+            pkce=p.pkce,
+            client_auth_method=p.client_auth_method,
+            notes=list(p.notes),
         )
 
 
@@ -99,9 +114,13 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User, role_names: dict[str, str]) -> UserOut:
-        return cls(username=user.username, display_name=user.display_name, disabled=user.disabled,
-                   roles=sorted((role_names.get(r, r) for r in user.role_ids), key=str.casefold),
-                   created_at=user.created_at)
+        return cls(
+            username=user.username,
+            display_name=user.display_name,
+            disabled=user.disabled,
+            roles=sorted((role_names.get(r, r) for r in user.role_ids), key=str.casefold),
+            created_at=user.created_at,
+        )
 
 
 class RoleOut(BaseModel):
@@ -112,8 +131,12 @@ class RoleOut(BaseModel):
 
     @classmethod
     def of(cls, role: Role) -> RoleOut:
-        return cls(name=role.name, description=role.description, system=role.system,
-                   permissions=sorted(p.value for p in role.permissions))
+        return cls(
+            name=role.name,
+            description=role.description,
+            system=role.system,
+            permissions=sorted(p.value for p in role.permissions),
+        )
 
 
 class ApiKeyOut(BaseModel):
@@ -127,9 +150,15 @@ class ApiKeyOut(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey, username: str) -> ApiKeyOut:
-        return cls(id=key.id, prefix="td_" + key.prefix, name=key.name, user=username,
-                   created_at=key.created_at, last_used_at=key.last_used_at,
-                   revoked_at=key.revoked_at)
+        return cls(
+            id=key.id,
+            prefix="td_" + key.prefix,
+            name=key.name,
+            user=username,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
 
 
 class NewApiKeyOut(ApiKeyOut):
@@ -149,9 +178,17 @@ class AuditEventOut(BaseModel):
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventOut:
-        return cls(id=e.id, at=e.at, actor=e.actor, via=e.via, action=e.action,
-                   target_type=e.target_type, target=e.target, outcome=e.outcome,
-                   details=e.details)
+        return cls(
+            id=e.id,
+            at=e.at,
+            actor=e.actor,
+            via=e.via,
+            action=e.action,
+            target_type=e.target_type,
+            target=e.target,
+            outcome=e.outcome,
+            details=e.details,
+        )
 
 
 class ProxyOut(BaseModel):
@@ -168,9 +205,18 @@ class ProxyOut(BaseModel):
 
     @classmethod
     def of(cls, p: ForwardProxy) -> ProxyOut:
-        return cls(enabled=p.enabled, scheme=p.scheme, host=p.host, port=p.port, auth=p.auth,
-                   username=p.username, password_stored=p.has_password, bypass=list(p.bypass),
-                   updated_at=p.updated_at, updated_by=p.updated_by)
+        return cls(
+            enabled=p.enabled,
+            scheme=p.scheme,
+            host=p.host,
+            port=p.port,
+            auth=p.auth,
+            username=p.username,
+            password_stored=p.has_password,
+            bypass=list(p.bypass),
+            updated_at=p.updated_at,
+            updated_by=p.updated_by,
+        )
 
 
 class TokenStatusOut(BaseModel):
@@ -185,10 +231,16 @@ class TokenStatusOut(BaseModel):
 
     @classmethod
     def of(cls, t: StoredToken) -> TokenStatusOut:
-        return cls(kind=t.kind.value, user_id=t.user_id, status=t.status.value,
-                   valid_until=t.expires_at, last_refresh_at=t.last_refresh_at,
-                   last_error=t.last_error, refreshable=t.has_refresh_token,
-                   needs_reauthentication=t.status.value != "valid")
+        return cls(
+            kind=t.kind.value,
+            user_id=t.user_id,
+            status=t.status.value,
+            valid_until=t.expires_at,
+            last_refresh_at=t.last_refresh_at,
+            last_error=t.last_error,
+            refreshable=t.has_refresh_token,
+            needs_reauthentication=t.status.value != "valid",
+        )
 
 
 class VerdictOut(BaseModel):
@@ -199,8 +251,12 @@ class VerdictOut(BaseModel):
 
     @classmethod
     def of(cls, verdict: Verdict) -> VerdictOut:
-        return cls(ok=verdict.ok, message=verdict.message, cause=verdict.cause,
-                   authorize_url=verdict.authorize_url)
+        return cls(
+            ok=verdict.ok,
+            message=verdict.message,
+            cause=verdict.cause,
+            authorize_url=verdict.authorize_url,
+        )
 
 
 class FlowLinkOut(BaseModel):

@@ -165,7 +165,7 @@ def test_save_and_test_saves_the_connection_and_shows_the_verdict(admin: Console
     wizard = start(admin)
     admin.post(f"{wizard}/settings", {"provider": "custom", "name": "Unreachable"})
     admin.post(f"{wizard}/authentication",
-               client_credentials_details(token_url="https://127.0.0.1:9/token"))
+               client_credentials_details(token_url="https://tokendesk-test.invalid/token"))
     tested = admin.post(f"{wizard}/test", {"go": "test", "save_credentials": "on"})
     page = admin.follow(tested)
 
@@ -199,7 +199,7 @@ def test_edit_keeps_the_stored_secret_unless_a_new_one_is_typed(admin: Console,
 
     edit(client_secret="", client_id="billing-app-2")
     kept = stored_secret(td, "Billing")
-    edit(client_secret=NEW_SECRET)
+    edit(client_secret=NEW_SECRET, client_id="billing-app-2")
 
     assert kept == CLIENT_SECRET
     assert stored_secret(td, "Billing") == NEW_SECRET

@@ -30,8 +30,8 @@ from tokendesk.views import ConnectionOut
 app = typer.Typer(help="Manage OAuth connections.", no_args_is_help=True)
 
 COLUMNS = ("name", "provider", "grant_type", "client_id", "scopes", "invited_roles")
-SECRET_PROMPT = "Client secret"  # noqa: S105 - a prompt, not a secret
-SECRET_STDIN = "--client-secret-stdin"  # noqa: S105 - an option name, not a secret
+SECRET_PROMPT = "Client secret"
+SECRET_STDIN = "--client-secret-stdin"
 
 ConnectionName = Annotated[str, typer.Argument(metavar="NAME", help="The connection's name.")]
 AuthorizationUrl = Annotated[str | None, typer.Option(

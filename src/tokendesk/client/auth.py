@@ -27,8 +27,9 @@ class TokendeskAuth(httpx.Auth):
     def _current(self, *, force: bool = False) -> AccessToken:
         with self._lock:
             if force or self._token is None or self._token.expires_within(REUSE_MARGIN_S):
-                self._token = self.client.get_token(self.connection, self.token_type,
-                                                    force_refresh=force)
+                self._token = self.client.get_token(
+                    self.connection, self.token_type, force_refresh=force
+                )
             return self._token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -42,8 +43,9 @@ class TokendeskAuth(httpx.Auth):
 class AsyncTokendeskAuth(httpx.Auth):
     """The asynchronous twin, for ``httpx.AsyncClient``."""
 
-    def __init__(self, client: AsyncClient, connection: str,
-                 token_type: TokenType = "shared") -> None:
+    def __init__(
+        self, client: AsyncClient, connection: str, token_type: TokenType = "shared"
+    ) -> None:
         self.client = client
         self.connection = connection
         self.token_type: TokenType = token_type
@@ -51,8 +53,9 @@ class AsyncTokendeskAuth(httpx.Auth):
 
     async def _current(self, *, force: bool = False) -> AccessToken:
         if force or self._token is None or self._token.expires_within(REUSE_MARGIN_S):
-            self._token = await self.client.get_token(self.connection, self.token_type,
-                                                      force_refresh=force)
+            self._token = await self.client.get_token(
+                self.connection, self.token_type, force_refresh=force
+            )
         return self._token
 
     async def async_auth_flow(

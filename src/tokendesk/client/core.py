@@ -16,8 +16,9 @@ DEFAULT_TIMEOUT_S = 30.0
 class TokendeskClientError(Exception):
     """Tokendesk refused: ``code`` is stable; ``authenticate_url`` says where to (re-)consent."""
 
-    def __init__(self, status: int, code: str, message: str,
-                 authenticate_url: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, authenticate_url: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -48,7 +49,9 @@ class AccessToken:
         return f"{self.token_type} {self.access_token}"
 
 
-def _token_path(name: str, token_type: TokenType, force_refresh: bool) -> tuple[str, str, dict[str, str]]:
+def _token_path(
+    name: str, token_type: TokenType, force_refresh: bool
+) -> tuple[str, str, dict[str, str]]:
     path = f"/api/v1/connections/{quote(name, safe='')}/token"
     if force_refresh:
         return "POST", path + "/refresh", {"token_type": token_type}
@@ -61,33 +64,51 @@ def _parse(response: httpx.Response) -> AccessToken:
             error = response.json().get("error", {})
         except ValueError:
             error = {}
-        raise TokendeskClientError(response.status_code, str(error.get("code", "http_error")),
-                                   str(error.get("message", f"HTTP {response.status_code}")),
-                                   error.get("authenticate_url"))
+        raise TokendeskClientError(
+            response.status_code,
+            str(error.get("code", "http_error")),
+            str(error.get("message", f"HTTP {response.status_code}")),
+            error.get("authenticate_url"),
+        )
     doc = response.json()
     expires = doc.get("expires_at")
     return AccessToken(
-        access_token=doc["access_token"], token_type=doc.get("token_type", "Bearer"),
+        access_token=doc["access_token"],
+        token_type=doc.get("token_type", "Bearer"),
         expires_at=datetime.fromisoformat(expires) if expires else None,
-        scope=doc.get("scope", ""), connection=doc.get("connection", ""),
-        kind=doc.get("kind", ""), provider_fields=doc.get("provider_fields", {}),
+        scope=doc.get("scope", ""),
+        connection=doc.get("connection", ""),
+        kind=doc.get("kind", ""),
+        provider_fields=doc.get("provider_fields", {}),
     )
 
 
 class Client:
     """Synchronous SDK. ``transport`` is for tests; close it, or use it as a context manager."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None, verify: bool | str = True) -> None:
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
-                                  transport=transport, verify=verify,
-                                  headers={"Authorization": f"Bearer {api_key}"})
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_s,
+            transport=transport,
+            verify=verify,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
 
     def __repr__(self) -> str:
         return f"Client({str(self._http.base_url)!r})"
 
-    def get_token(self, name: str, token_type: TokenType = "shared", *,
-                  force_refresh: bool = False) -> AccessToken:
+    def get_token(
+        self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
+    ) -> AccessToken:
         """A valid access token of connection ``name``; raises TokendeskClientError."""
         method, path, params = _token_path(name, token_type, force_refresh)
         return _parse(self._http.request(method, path, params=params))
@@ -105,18 +126,29 @@ class Client:
 class AsyncClient:
     """The asynchronous twin of :class:`Client`."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 verify: bool | str = True) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s,
-                                       transport=transport, verify=verify,
-                                       headers={"Authorization": f"Bearer {api_key}"})
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: bool | str = True,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_s,
+            transport=transport,
+            verify=verify,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
 
     def __repr__(self) -> str:
         return f"AsyncClient({str(self._http.base_url)!r})"
 
-    async def get_token(self, name: str, token_type: TokenType = "shared", *,
-                        force_refresh: bool = False) -> AccessToken:
+    async def get_token(
+        self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
+    ) -> AccessToken:
         method, path, params = _token_path(name, token_type, force_refresh)
         return _parse(await self._http.request(method, path, params=params))
 

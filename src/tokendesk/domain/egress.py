@@ -40,9 +40,11 @@ class EgressPolicy:
                 networks.append(ipaddress.ip_network(item.strip("[]"), strict=False))
             except ValueError:
                 if not item.replace(".", "").replace("-", "").isalnum():
-                    raise ValidationError(f"'{item[:80]}' in {ALLOWLIST_SETTING} is neither a "
-                                          "host name nor a CIDR range.",
-                                          field="egress_allowlist") from None
+                    raise ValidationError(
+                        f"'{item[:80]}' in {ALLOWLIST_SETTING} is neither a "
+                        "host name nor a CIDR range.",
+                        field="egress_allowlist",
+                    ) from None
                 hosts.add(item.rstrip("."))
         return cls(frozenset(hosts), tuple(networks))
 
@@ -66,15 +68,18 @@ class EgressPolicy:
             raise ValidationError(
                 f"{host} is a {blocked_reason(_unmapped(address))} address; Tokendesk does not "
                 f"call such addresses unless an administrator adds it to {ALLOWLIST_SETTING}.",
-                field=field)
+                field=field,
+            )
 
 
 def blocked_reason(address: IPAddress) -> str:
     """Why ``address`` is refused by default ('' for a public unicast address)."""
     address = _unmapped(address)
     checks = (
-        (any(address in n for n in _METADATA if n.version == address.version),
-         "link-local or cloud metadata"),
+        (
+            any(address in n for n in _METADATA if n.version == address.version),
+            "link-local or cloud metadata",
+        ),
         (address.is_loopback, "loopback"),
         (address.is_unspecified, "unspecified"),
         (address.is_multicast, "multicast"),

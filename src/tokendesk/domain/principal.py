@@ -32,15 +32,15 @@ class Principal:
     def require(self, permission: Permission) -> None:
         """Raise PermissionDenied unless the principal holds ``permission``."""
         if permission not in self.permissions:
-            raise PermissionDenied(
-                f"You need the permission '{permission.label}' to do this."
-            )
+            raise PermissionDenied(f"You need the permission '{permission.label}' to do this.")
 
     def require_any(self, *permissions: Permission) -> None:
         """Raise PermissionDenied unless the principal holds one of ``permissions``."""
         if not any(p in self.permissions for p in permissions):
             raise PermissionDenied(
-                "You need one of these permissions: " + ", ".join(p.label for p in permissions) + "."
+                "You need one of these permissions: "
+                + ", ".join(p.label for p in permissions)
+                + "."
             )
 
 

@@ -45,8 +45,9 @@ def validate_host(value: str, *, field: str) -> str:
         pass
     # A name whose last label is all digits ("10.0.0.256") is a mistyped address, not a host.
     if not _HOST.match(host) or ("." in host and host.rsplit(".", 1)[-1].isdigit()):
-        raise ValidationError(f"'{value.strip()[:100]}' is not a host name or IP address.",
-                              field=field)
+        raise ValidationError(
+            f"'{value.strip()[:100]}' is not a host name or IP address.", field=field
+        )
     return host
 
 
@@ -60,8 +61,9 @@ def parse_bypass(value: str | Sequence[str]) -> tuple[str, ...]:
     items = [item.strip() for piece in pieces for item in piece.split(",") if item.strip()]
     # Counted before validating, so a huge list is refused without working through it.
     if len(items) > BYPASS_MAX:
-        raise ValidationError(f"The bypass list is limited to {BYPASS_MAX} entries.",
-                              field="bypass")
+        raise ValidationError(
+            f"The bypass list is limited to {BYPASS_MAX} entries.", field="bypass"
+        )
     return tuple(dict.fromkeys(_bypass_entry(item) for item in items))
 
 
@@ -70,8 +72,9 @@ def _bypass_entry(raw: str) -> str:
         try:
             return str(ipaddress.ip_network(raw, strict=False))
         except ValueError:
-            raise ValidationError(f"'{raw[:100]}' is not a valid CIDR range.",
-                                  field="bypass") from None
+            raise ValidationError(
+                f"'{raw[:100]}' is not a valid CIDR range.", field="bypass"
+            ) from None
     if raw.startswith("*."):
         return "*." + validate_host(raw[2:], field="bypass")
     if raw.startswith("."):

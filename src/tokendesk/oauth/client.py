@@ -37,12 +37,22 @@ class ClientSpec:
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
 # RFC 7636 §4.3): state and redirect_uri bind the flow, so a copy in the typed URL never wins.
-_OWN_PARAMS = frozenset({"response_type", "client_id", "redirect_uri", "scope", "state",
-                         "code_challenge", "code_challenge_method"})
+_OWN_PARAMS = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
+)
 
 
-def authorization_url(spec: ClientSpec, *, redirect_uri: str, state: str,
-                      code_verifier: str | None) -> str:
+def authorization_url(
+    spec: ClientSpec, *, redirect_uri: str, state: str, code_verifier: str | None
+) -> str:
     """The provider's authorization URL for one flow (RFC 6749 §4.1.1, RFC 7636 §4.3).
 
     The query string the admin typed is kept as typed (less any parameter Tokendesk sets
@@ -52,16 +62,22 @@ def authorization_url(spec: ClientSpec, *, redirect_uri: str, state: str,
     parts = urlsplit(spec.authorization_url)
     kept = [p for p in parts.query.split("&") if p and _param_name(p).lower() not in _OWN_PARAMS]
     present = {_param_name(p) for p in kept}
-    params: list[tuple[str, str]] = [("response_type", "code"), ("client_id", spec.client_id),
-                                     ("redirect_uri", redirect_uri)]
+    params: list[tuple[str, str]] = [
+        ("response_type", "code"),
+        ("client_id", spec.client_id),
+        ("redirect_uri", redirect_uri),
+    ]
     if spec.scopes:
         params.append(("scope", format_scopes(spec.scopes, spec.scope_separator)))
     params.append(("state", state))
     if code_verifier is not None:
-        params += [("code_challenge", s256_code_challenge(code_verifier)),
-                   ("code_challenge_method", "S256")]
-    params += [(k, v) for k, v in spec.authorization_params
-               if k not in present and k not in _OWN_PARAMS]
+        params += [
+            ("code_challenge", s256_code_challenge(code_verifier)),
+            ("code_challenge_method", "S256"),
+        ]
+    params += [
+        (k, v) for k, v in spec.authorization_params if k not in present and k not in _OWN_PARAMS
+    ]
     query = "&".join([*kept, urlencode(params)])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
@@ -78,24 +94,41 @@ class OAuthClient:
         self.outbound = outbound
         self.clock = clock
 
-    def exchange_code(self, spec: ClientSpec, *, code: Secret, redirect_uri: str,
-                      code_verifier: Secret | None, route: ProxyRoute = NO_PROXY) -> TokenSet:
+    def exchange_code(
+        self,
+        spec: ClientSpec,
+        *,
+        code: Secret,
+        redirect_uri: str,
+        code_verifier: Secret | None,
+        route: ProxyRoute = NO_PROXY,
+    ) -> TokenSet:
         """Trade an authorization code for tokens (RFC 6749 §4.1.3)."""
-        form = {"grant_type": "authorization_code", "code": code.reveal(),
-                "redirect_uri": redirect_uri}
+        form = {
+            "grant_type": "authorization_code",
+            "code": code.reveal(),
+            "redirect_uri": redirect_uri,
+        }
         if code_verifier is not None:
             form["code_verifier"] = code_verifier.reveal()
         sent = [code] + ([code_verifier] if code_verifier else [])
         return self._token_request(spec, form, route, sent)
 
-    def refresh(self, spec: ClientSpec, refresh_token: Secret, *,
-                route: ProxyRoute = NO_PROXY) -> TokenSet:
+    def refresh(
+        self, spec: ClientSpec, refresh_token: Secret, *, route: ProxyRoute = NO_PROXY
+    ) -> TokenSet:
         """Use a refresh token (RFC 6749 §6); the old one is kept when none comes back."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
         tokens = self._token_request(spec, form, route, [refresh_token])
         if tokens.refresh_token is None:
-            return TokenSet(tokens.access_token, tokens.token_type, tokens.expires_at,
-                            refresh_token, tokens.scope, tokens.extra)
+            return TokenSet(
+                tokens.access_token,
+                tokens.token_type,
+                tokens.expires_at,
+                refresh_token,
+                tokens.scope,
+                tokens.extra,
+            )
         return tokens
 
     def client_credentials(self, spec: ClientSpec, *, route: ProxyRoute = NO_PROXY) -> TokenSet:
@@ -105,8 +138,9 @@ class OAuthClient:
             form["scope"] = format_scopes(spec.scopes, spec.scope_separator)
         return self._token_request(spec, form, route, [])
 
-    def revoke(self, spec: ClientSpec, token: Secret, hint: str, *,
-               route: ProxyRoute = NO_PROXY) -> None:
+    def revoke(
+        self, spec: ClientSpec, token: Secret, hint: str, *, route: ProxyRoute = NO_PROXY
+    ) -> None:
         """Revoke a token (RFC 7009 §2.1); raises ProviderError when the server fails."""
         if not spec.revocation_url:
             return
@@ -115,24 +149,28 @@ class OAuthClient:
         reply = self.outbound.post_form(spec.revocation_url, data, route=route, basic_auth=basic)
         # §2.2 names 200, but any 2xx (some servers answer 204) means the token is gone.
         if not 200 <= reply.status < 300:
-            raise_for_error_response(reply, secrets=self._secrets(spec, [token]),
-                                     now=self.clock())
+            raise_for_error_response(reply, secrets=self._secrets(spec, [token]), now=self.clock())
 
-    def _token_request(self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute,
-                       sent: Sequence[Secret]) -> TokenSet:
+    def _token_request(
+        self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute, sent: Sequence[Secret]
+    ) -> TokenSet:
         data, basic = self._authenticate(spec, form)
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
         secrets = self._secrets(spec, sent)
         if not 200 <= reply.status < 300:
             raise_for_error_response(reply, secrets=secrets, now=self.clock())
         return parse_token_response(
-            reply, now=self.clock(), default_lifetime_s=spec.default_token_lifetime_s,
-            keep_fields=spec.keep_response_fields, secrets=secrets,
+            reply,
+            now=self.clock(),
+            default_lifetime_s=spec.default_token_lifetime_s,
+            keep_fields=spec.keep_response_fields,
+            secrets=secrets,
         )
 
     @staticmethod
-    def _authenticate(spec: ClientSpec, form: dict[str, str]
-                      ) -> tuple[dict[str, str], tuple[str, str] | None]:
+    def _authenticate(
+        spec: ClientSpec, form: dict[str, str]
+    ) -> tuple[dict[str, str], tuple[str, str] | None]:
         """Client authentication (RFC 6749 §2.3.1): HTTP Basic or form parameters."""
         secret = spec.client_secret.reveal() if spec.client_secret else None
         if spec.client_auth_method == "client_secret_basic" and secret is not None:

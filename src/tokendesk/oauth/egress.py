@@ -36,8 +36,10 @@ def allowed_addresses(policy: EgressPolicy, host: str, port: int) -> list[str]:
     allowed = [a for a in addresses if policy.address_allowed(ipaddress.ip_address(a))]
     if not allowed:
         reason = blocked_reason(ipaddress.ip_address(addresses[0])) if addresses else "no"
-        raise EgressRefused(f"{EGRESS_MARK}: {host} resolves to a {reason} address; add it to "
-                            f"{ALLOWLIST_SETTING} if Tokendesk should call it")
+        raise EgressRefused(
+            f"{EGRESS_MARK}: {host} resolves to a {reason} address; add it to "
+            f"{ALLOWLIST_SETTING} if Tokendesk should call it"
+        )
     return allowed
 
 
@@ -47,9 +49,14 @@ class GuardedBackend(httpcore.SyncBackend):
     def __init__(self, policy: EgressPolicy) -> None:
         self.policy = policy
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
         last: Exception | None = None
         for address in allowed_addresses(self.policy, host, port):
             try:

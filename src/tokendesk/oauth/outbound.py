@@ -89,8 +89,14 @@ class Outbound:
     _clients: dict[str | None, httpx.Client] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def post_form(self, url: str, data: dict[str, str], *, route: ProxyRoute = NO_PROXY,
-                  basic_auth: tuple[str, str] | None = None) -> Reply:
+    def post_form(
+        self,
+        url: str,
+        data: dict[str, str],
+        *,
+        route: ProxyRoute = NO_PROXY,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> Reply:
         """POST ``data`` as a form to ``url``, without following redirects.
 
         Returns the status, headers and body (at most ``max_body_bytes``). Raises a
@@ -105,7 +111,10 @@ class Outbound:
         try:
             client = self._client(proxy_url)
             request = client.build_request(
-                "POST", url, data=data, extensions={"trace": deadline.trace},
+                "POST",
+                url,
+                data=data,
+                extensions={"trace": deadline.trace},
                 # identity: a compressed body could expand far past the size cap in one chunk
                 headers={"Accept": "application/json", "Accept-Encoding": "identity"},
             )
@@ -122,8 +131,10 @@ class Outbound:
             raise classify(exc, url, via_proxy=proxy_url is not None) from None
         if response.status_code == 407 and proxy_url is not None:
             host = urlsplit(url).hostname or url
-            raise ProxyRefused(f"The forward proxy refused its credentials (HTTP 407) for {host}; "
-                               "check the proxy username and password.")
+            raise ProxyRefused(
+                f"The forward proxy refused its credentials (HTTP 407) for {host}; "
+                "check the proxy username and password."
+            )
         return Reply(response.status_code, response.headers, body)
 
     def close(self) -> None:
@@ -141,8 +152,10 @@ class Outbound:
                     verify=self.verify,
                     follow_redirects=False,
                     trust_env=False,
-                    timeout=httpx.Timeout(min(READ_TIMEOUT_S, self.total_deadline_s),
-                                          connect=min(CONNECT_TIMEOUT_S, self.total_deadline_s)),
+                    timeout=httpx.Timeout(
+                        min(READ_TIMEOUT_S, self.total_deadline_s),
+                        connect=min(CONNECT_TIMEOUT_S, self.total_deadline_s),
+                    ),
                     headers={"User-Agent": USER_AGENT},
                 )
                 self._clients[proxy_url] = client
@@ -156,7 +169,7 @@ class Outbound:
             allowed_addresses(self.policy, parts.hostname or "", parts.port or 443)
         except EgressRefused as exc:
             raise EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1])) from None
-        except Exception:  # noqa: BLE001 - resolution is the proxy's job; it reports failures
+        except Exception:
             return
 
     def _guarded_transport(self, proxy_url: str | None) -> httpx.HTTPTransport:
@@ -257,14 +270,16 @@ def _timed_out(url: str, seconds: float) -> ProviderTimeout:
     return ProviderTimeout(f"{host} did not finish answering within {seconds:g} seconds.")
 
 
-def classify(exc: httpx.HTTPError | httpx.InvalidURL, url: str, *,
-             via_proxy: bool) -> ProviderError:
+def classify(
+    exc: httpx.HTTPError | httpx.InvalidURL, url: str, *, via_proxy: bool
+) -> ProviderError:
     """A ProviderError naming in plain words why ``url`` could not be used."""
     host = urlsplit(url).hostname or url
     text = str(exc).lower()
     if isinstance(exc, _OversizedBody):
-        return InvalidProviderResponse(f"{host} sent a response larger than "
-                                       f"{max(1, exc.limit // 1000)} kB; it was not read.")
+        return InvalidProviderResponse(
+            f"{host} sent a response larger than {max(1, exc.limit // 1000)} kB; it was not read."
+        )
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         where = "forward proxy address" if via_proxy else f"address of {host}"
         return ProviderUnreachable(f"The {where} is not a valid http(s) URL.")
@@ -279,8 +294,16 @@ def classify(exc: httpx.HTTPError | httpx.InvalidURL, url: str, *,
             f"The TLS connection to {host} failed: its certificate is not trusted or does not "
             "match the host name."
         )
-    if any(s in text for s in ("name or service not known", "nodename", "getaddrinfo",
-                               "name resolution", "no address associated")):
+    if any(
+        s in text
+        for s in (
+            "name or service not known",
+            "nodename",
+            "getaddrinfo",
+            "name resolution",
+            "no address associated",
+        )
+    ):
         return ProviderDnsError(f"The host name {host} could not be resolved (DNS).")
     if isinstance(exc, httpx.ConnectError):
         if via_proxy:

@@ -55,8 +55,14 @@ _PLAIN_WORDS = {
 }
 
 
-def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int | None,
-                         keep_fields: Sequence[str], secrets: Sequence[str]) -> TokenSet:
+def parse_token_response(
+    reply: Reply,
+    *,
+    now: datetime,
+    default_lifetime_s: int | None,
+    keep_fields: Sequence[str],
+    secrets: Sequence[str],
+) -> TokenSet:
     """A validated TokenSet from a 2xx answer (RFC 6749 §5.1).
 
     Raises InvalidProviderResponse (transient) for a body that is not a JSON object, has no
@@ -66,8 +72,9 @@ def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int
     """
     doc = _json_object(reply)
     if doc is None:
-        raise InvalidProviderResponse("The token endpoint answered with something other than "
-                                      "a JSON object.")
+        raise InvalidProviderResponse(
+            "The token endpoint answered with something other than a JSON object."
+        )
     if doc.get("error"):
         raise_for_error_response(reply, secrets=secrets, now=now)
     access = doc.get("access_token")
@@ -75,8 +82,9 @@ def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int
         raise InvalidProviderResponse("The token endpoint's answer has no access_token.")
     token_type = _token_type(doc.get("token_type"))
     try:
-        expires_at = expiry_from(now, doc.get("expires_in"), access_token=access,
-                                 default_lifetime_s=default_lifetime_s)
+        expires_at = expiry_from(
+            now, doc.get("expires_in"), access_token=access, default_lifetime_s=default_lifetime_s
+        )
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
     refresh = doc.get("refresh_token")
@@ -87,13 +95,15 @@ def parse_token_response(reply: Reply, *, now: datetime, default_lifetime_s: int
         refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
         scope=_scope(doc.get("scope")),
         # A token is never a "kept field": kept fields go out to bots with the access token.
-        extra={k: doc[k] for k in keep_fields
-               if k in doc and not is_secret_key(k) and _plain(doc[k])},
+        extra={
+            k: doc[k] for k in keep_fields if k in doc and not is_secret_key(k) and _plain(doc[k])
+        },
     )
 
 
-def raise_for_error_response(reply: Reply, *, secrets: Sequence[str],
-                             now: datetime | None = None) -> NoReturn:
+def raise_for_error_response(
+    reply: Reply, *, secrets: Sequence[str], now: datetime | None = None
+) -> NoReturn:
     """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
 
     429 and 5xx → ProviderUnavailable with ``retry_after_s`` from Retry-After (relative to
@@ -104,8 +114,9 @@ def raise_for_error_response(reply: Reply, *, secrets: Sequence[str],
     if reply.status == 429 or reply.status >= 500:
         retry = retry_after_s(reply.headers.get("retry-after"), now=now)
         what = "is rate limiting us" if reply.status == 429 else f"failed (HTTP {reply.status})"
-        raise ProviderUnavailable(f"The authorization server {what}; Tokendesk will retry later.",
-                                  retry_after_s=retry)
+        raise ProviderUnavailable(
+            f"The authorization server {what}; Tokendesk will retry later.", retry_after_s=retry
+        )
     doc = _json_object(reply)
     error = _error_code(doc.get("error") if doc else None, secrets)
     if error is None or doc is None:
@@ -152,8 +163,10 @@ def _no_oauth_error(reply: Reply) -> str:
     if 300 <= reply.status < 400:
         target = urlsplit(reply.headers.get("location", "")).hostname
         where = f" to {target}" if target else ""
-        return (f"The authorization server answered with a redirect (HTTP {reply.status}){where}; "
-                "Tokendesk does not follow redirects from it. Check the endpoint URL.")
+        return (
+            f"The authorization server answered with a redirect (HTTP {reply.status}){where}; "
+            "Tokendesk does not follow redirects from it. Check the endpoint URL."
+        )
     return f"The authorization server answered HTTP {reply.status} without an OAuth error."
 
 
@@ -171,8 +184,9 @@ def _scope(value: Any) -> str:
         return value
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return " ".join(value)
-    raise InvalidProviderResponse("The token endpoint's scope is neither text nor a list of "
-                                  "scopes.")
+    raise InvalidProviderResponse(
+        "The token endpoint's scope is neither text nor a list of scopes."
+    )
 
 
 def _token_type(value: Any) -> str:
@@ -180,8 +194,10 @@ def _token_type(value: Any) -> str:
         return "Bearer"  # several providers omit it; RFC 6750 bearer is the only kind we handle
     if not isinstance(value, str) or value.lower() not in KNOWN_TOKEN_TYPES:
         shown = value[:20] if isinstance(value, str) else type(value).__name__
-        raise InvalidProviderResponse(f"The token endpoint issued a token of unknown type "
-                                      f"'{scrub_text(shown)}'; Tokendesk handles Bearer tokens.")
+        raise InvalidProviderResponse(
+            f"The token endpoint issued a token of unknown type "
+            f"'{scrub_text(shown)}'; Tokendesk handles Bearer tokens."
+        )
     return KNOWN_TOKEN_TYPES[value.lower()]
 
 

@@ -35,10 +35,16 @@ PER_HOST_CONCURRENCY = 4
 class BackgroundRefresher:
     """Sweeps tokens nearing expiry and refreshes them through the refresh protocol."""
 
-    def __init__(self, transaction: Transaction, coordinator: RefreshCoordinator,
-                 clock: Callable[[], datetime], revocations: RevocationQueue | None = None, *,
-                 workers: int = WORKERS,
-                 per_host: int = PER_HOST_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        coordinator: RefreshCoordinator,
+        clock: Callable[[], datetime],
+        revocations: RevocationQueue | None = None,
+        *,
+        workers: int = WORKERS,
+        per_host: int = PER_HOST_CONCURRENCY,
+    ) -> None:
         self.transaction = transaction
         self.coordinator = coordinator
         self.clock = clock
@@ -46,7 +52,8 @@ class BackgroundRefresher:
         self.revocations = revocations
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresher")
         self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(per_host))
+            lambda: threading.BoundedSemaphore(per_host)
+        )
         self._slots_guard = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -56,17 +63,28 @@ class BackgroundRefresher:
     def sweep(self) -> int:
         """Refresh every token due before the margin ends; returns how many were tried."""
         now = self.clock()
-        horizon = now + timedelta(seconds=REFRESH_MARGIN_S + random.uniform(0, SWEEP_JITTER_S))
+        jitter_s = random.uniform(0, SWEEP_JITTER_S)  # noqa: S311 - spreading load, not secrecy
+        horizon = now + timedelta(seconds=REFRESH_MARGIN_S + jitter_s)
         with self.transaction() as tx:
             candidates = TokenRepository(tx).due_for_refresh(now, horizon, BATCH_SIZE)
-            due = [row for row in candidates
-                   if needs_refresh(now, row.issued_at, row.expires_at)[0]]
-            hosts = {c.id: urlsplit(c.token_url).hostname or "" for c in
-                     ConnectionRepository(tx).search()} if due else {}
+            due = [
+                row for row in candidates if needs_refresh(now, row.issued_at, row.expires_at)[0]
+            ]
+            hosts = (
+                {
+                    c.id: urlsplit(c.token_url).hostname or ""
+                    for c in ConnectionRepository(tx).search()
+                }
+                if due
+                else {}
+            )
         random.shuffle(due)  # spread the load across connections
-        futures = [self._pool.submit(self._refresh_one, row.id, row.version,
-                                     hosts.get(row.connection_id, ""))
-                   for row in due]
+        futures = [
+            self._pool.submit(
+                self._refresh_one, row.id, row.version, hosts.get(row.connection_id, "")
+            )
+            for row in due
+        ]
         wait(futures)
         return len(futures)
 
@@ -85,8 +103,7 @@ class BackgroundRefresher:
     # --- running in the background -------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="background-refresher",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="background-refresher", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -96,7 +113,7 @@ class BackgroundRefresher:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _loop(self) -> None:
-        while not self._stop.wait(SWEEP_INTERVAL_S + random.uniform(0, SWEEP_JITTER_S)):
+        while not self._stop.wait(SWEEP_INTERVAL_S + random.uniform(0, SWEEP_JITTER_S)):  # noqa: S311
             try:
                 self.sweep()
                 if self.revocations is not None:
@@ -108,16 +125,18 @@ class BackgroundRefresher:
 class _HostSlot:
     """One of the per-host concurrency slots, with in-flight accounting for tests/metrics."""
 
-    def __init__(self, owner: BackgroundRefresher, host: str,
-                 semaphore: threading.BoundedSemaphore) -> None:
+    def __init__(
+        self, owner: BackgroundRefresher, host: str, semaphore: threading.BoundedSemaphore
+    ) -> None:
         self.owner, self.host, self.semaphore = owner, host, semaphore
 
     def __enter__(self) -> None:
         self.semaphore.acquire()
         with self.owner._slots_guard:
             self.owner.in_flight_by_host[self.host] += 1
-            self.owner.peak_by_host[self.host] = max(self.owner.peak_by_host[self.host],
-                                                     self.owner.in_flight_by_host[self.host])
+            self.owner.peak_by_host[self.host] = max(
+                self.owner.peak_by_host[self.host], self.owner.in_flight_by_host[self.host]
+            )
 
     def __exit__(self, *exc: object) -> None:
         with self.owner._slots_guard:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
@@ -65,9 +65,16 @@ class _Fields:
 
 
 class ConnectionService:
-    def __init__(self, catalog: Catalog, keyring: KeyRing, accounts: AccountService,
-                 audit: AuditService, clock: Callable[[], datetime],
-                 allow_http_loopback: bool, egress: EgressPolicy | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        keyring: KeyRing,
+        accounts: AccountService,
+        audit: AuditService,
+        clock: Callable[[], datetime],
+        allow_http_loopback: bool,
+        egress: EgressPolicy | None = None,
+    ) -> None:
         self.catalog = catalog
         self.keyring = keyring
         self.accounts = accounts
@@ -79,12 +86,15 @@ class ConnectionService:
 
     # --- reading ----------------------------------------------------------------------
 
-    def search(self, tx: Tx, actor: Principal, where: ConnectionFilter | None = None) -> list[Connection]:
+    def search(
+        self, tx: Tx, actor: Principal, where: ConnectionFilter | None = None
+    ) -> list[Connection]:
         """The connections the actor may see: all with *View connections*, else invited ones."""
         where = where or ConnectionFilter()
         provider = self.catalog.get(where.provider).key if where.provider else None
         found = ConnectionRepository(tx).search(
-            provider=provider, name_contains=where.name_contains or where.name_equals)
+            provider=provider, name_contains=where.name_contains or where.name_equals
+        )
         if where.name_equals is not None:
             found = [c for c in found if name_key(c.name) == name_key(where.name_equals)]
         return [c for c in found if self.may_see(actor, c)]
@@ -129,9 +139,14 @@ class ConnectionService:
             client_secret=self.client_secret(tx, connection),
             token_url=connection.token_url,
             authorization_url=connection.authorization_url,
-            revocation_url=connection.revocation_url or (
-                provider.render(provider.revocation_url, connection.placeholders,
-                                field="revocation_url") if provider.revocation_url else None),
+            revocation_url=connection.revocation_url
+            or (
+                provider.render(
+                    provider.revocation_url, connection.placeholders, field="revocation_url"
+                )
+                if provider.revocation_url
+                else None
+            ),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
             client_auth_method=connection.client_auth_method or provider.client_auth_method,
@@ -141,16 +156,25 @@ class ConnectionService:
             keep_response_fields=tuple(provider.keep_response_fields),
         )
 
-    def mark_status(self, tx: Tx, connection: Connection, status: str,
-                    last_error: str | None) -> None:
+    def mark_status(
+        self, tx: Tx, connection: Connection, status: str, last_error: str | None
+    ) -> None:
         """Record that the provider accepted (``ok``) or refused (``misconfigured``) the client."""
         if connection.status != status or connection.last_error != last_error:
             ConnectionRepository(tx).set_status(connection.id, status, last_error)
 
     # --- checking before saving (the console wizard, one step at a time) ----------------
 
-    def check_settings(self, tx: Tx, actor: Principal, *, provider: str, name: str,
-                       description: str, current: str | None = None) -> None:
+    def check_settings(
+        self,
+        tx: Tx,
+        actor: Principal,
+        *,
+        provider: str,
+        name: str,
+        description: str,
+        current: str | None = None,
+    ) -> None:
         """Check provider, name and description as create (or update of ``current``) would.
 
         Stores nothing. Raises PermissionDenied, UnknownProvider, ValidationError or
@@ -162,11 +186,13 @@ class ConnectionService:
         existing = ConnectionRepository(tx).get_by_name(current) if current else None
         if ConnectionRepository(tx).name_taken(valid, except_id=existing.id if existing else None):
             raise DuplicateName(f"A connection named '{valid}' already exists.", field="name")
-        validate_text(description, field="description", label="Description",
-                      max_length=DESCRIPTION_MAX)
+        validate_text(
+            description, field="description", label="Description", max_length=DESCRIPTION_MAX
+        )
 
-    def check_details(self, tx: Tx, actor: Principal, data: ConnectionCreate, *,
-                      secret_stored: bool = False) -> None:
+    def check_details(
+        self, tx: Tx, actor: Principal, data: ConnectionCreate, *, secret_stored: bool = False
+    ) -> None:
         """Check the authentication details of ``data`` as create would; stores nothing.
 
         An empty client secret passes when ``secret_stored`` (an edit keeps the stored one).
@@ -174,8 +200,16 @@ class ConnectionService:
         """
         actor.require(Permission.MANAGE_CONNECTIONS)
         provider = self.catalog.get(data.provider)
-        self._validate(provider, data.grant_type, data.client_id, data.authorization_url,
-                       data.token_url, data.scopes, data.pkce, data.placeholders)
+        self._validate(
+            provider,
+            data.grant_type,
+            data.client_id,
+            data.authorization_url,
+            data.token_url,
+            data.scopes,
+            data.pkce,
+            data.placeholders,
+        )
         self._optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
         if secret or not secret_stored:
@@ -191,26 +225,57 @@ class ConnectionService:
         name = validate_name(data.name, field="name", what="connection")
         if repo.name_taken(name):
             raise DuplicateName(f"A connection named '{name}' already exists.", field="name")
-        fields = self._validate(provider, data.grant_type, data.client_id, data.authorization_url,
-                                data.token_url, data.scopes, data.pkce, data.placeholders)
-        invited = self.accounts.resolve_roles(tx, data.invited_roles, field="invited_roles",
-                                              custom_only=True)
+        fields = self._validate(
+            provider,
+            data.grant_type,
+            data.client_id,
+            data.authorization_url,
+            data.token_url,
+            data.scopes,
+            data.pkce,
+            data.placeholders,
+        )
+        invited = self.accounts.resolve_roles(
+            tx, data.invited_roles, field="invited_roles", custom_only=True
+        )
         connection_id, now = new_id(), self.clock()
         repo.insert(
-            {"id": connection_id, "name": name, "provider": provider.key,
-             "description": validate_text(data.description, field="description",
-                                          label="Description", max_length=DESCRIPTION_MAX),
-             "client_secret_ct": self._seal_secret(connection_id, data.client_secret.get_secret_value()),
-             **_columns(fields), "client_auth_method": data.client_auth_method,
-             "revocation_url": self._optional_url(data.revocation_url, "revocation_url"),
-             "created_at": now, "updated_at": now,
-             "created_by": actor.username, "updated_by": actor.username}
+            {
+                "id": connection_id,
+                "name": name,
+                "provider": provider.key,
+                "description": validate_text(
+                    data.description,
+                    field="description",
+                    label="Description",
+                    max_length=DESCRIPTION_MAX,
+                ),
+                "client_secret_ct": self._seal_secret(
+                    connection_id, data.client_secret.get_secret_value()
+                ),
+                **_columns(fields),
+                "client_auth_method": data.client_auth_method,
+                "revocation_url": self._optional_url(data.revocation_url, "revocation_url"),
+                "created_at": now,
+                "updated_at": now,
+                "created_by": actor.username,
+                "updated_by": actor.username,
+            }
         )
         repo.set_invited_roles(connection_id, [r.id for r in invited])
-        self.audit.record(tx, actor, "connection.create", target_type="connection", target=name,
-                          connection_id=connection_id,
-                          details={"provider": provider.key, "grant_type": fields.grant_type.value,
-                                   "invited_roles": [r.name for r in invited]})
+        self.audit.record(
+            tx,
+            actor,
+            "connection.create",
+            target_type="connection",
+            target=name,
+            connection_id=connection_id,
+            details={
+                "provider": provider.key,
+                "grant_type": fields.grant_type.value,
+                "invited_roles": [r.name for r in invited],
+            },
+        )
         return self._reload(repo, connection_id)
 
     def update(self, tx: Tx, actor: Principal, name: str, data: ConnectionUpdate) -> Connection:
@@ -224,20 +289,28 @@ class ConnectionService:
         if data.name is not None:
             new_name = validate_name(data.name, field="name", what="connection")
             if repo.name_taken(new_name, except_id=current.id):
-                raise DuplicateName(f"A connection named '{new_name}' already exists.", field="name")
+                raise DuplicateName(
+                    f"A connection named '{new_name}' already exists.", field="name"
+                )
             values["name"] = new_name
         if data.description is not None:
-            values["description"] = validate_text(data.description, field="description",
-                                                  label="Description", max_length=DESCRIPTION_MAX)
+            values["description"] = validate_text(
+                data.description,
+                field="description",
+                label="Description",
+                max_length=DESCRIPTION_MAX,
+            )
         placeholders = data.placeholders if data.placeholders is not None else current.placeholders
         fields = self._validate(
             provider,
             data.grant_type or current.grant_type,
             data.client_id if data.client_id is not None else current.client_id,
-            data.authorization_url if data.authorization_url is not None else (
-                None if data.placeholders is not None else current.authorization_url),
-            data.token_url if data.token_url is not None else (
-                None if data.placeholders is not None else current.token_url),
+            data.authorization_url
+            if data.authorization_url is not None
+            else (None if data.placeholders is not None else current.authorization_url),
+            data.token_url
+            if data.token_url is not None
+            else (None if data.placeholders is not None else current.token_url),
             data.scopes if data.scopes is not None else list(current.scopes),
             data.pkce if data.pkce is not None else current.pkce,
             placeholders,
@@ -248,34 +321,53 @@ class ConnectionService:
         if data.revocation_url is not None:
             values["revocation_url"] = self._optional_url(data.revocation_url, "revocation_url")
         if data.client_secret is not None:
-            values["client_secret_ct"] = self._seal_secret(current.id, data.client_secret.get_secret_value())
+            values["client_secret_ct"] = self._seal_secret(
+                current.id, data.client_secret.get_secret_value()
+            )
         repo.update(current.id, values)
         self._retire_tokens_if_rebound(tx, actor, current, values)
         if data.invited_roles is not None:
-            invited = self.accounts.resolve_roles(tx, data.invited_roles, field="invited_roles",
-                                                  custom_only=True)
+            invited = self.accounts.resolve_roles(
+                tx, data.invited_roles, field="invited_roles", custom_only=True
+            )
             repo.set_invited_roles(current.id, [r.id for r in invited])
-        self.audit.record(tx, actor, "connection.update", target_type="connection",
-                          target=values.get("name", current.name), connection_id=current.id,
-                          details={"changed": changed})
+        self.audit.record(
+            tx,
+            actor,
+            "connection.update",
+            target_type="connection",
+            target=values.get("name", current.name),
+            connection_id=current.id,
+            details={"changed": changed},
+        )
         return self._reload(repo, current.id)
 
-    def _retire_tokens_if_rebound(self, tx: Tx, actor: Principal, current: Connection,
-                                  values: dict[str, Any]) -> None:
+    def _retire_tokens_if_rebound(
+        self, tx: Tx, actor: Principal, current: Connection, values: dict[str, Any]
+    ) -> None:
         """After the token URL, authorization URL or client ID changed, existing refresh
         tokens must not go to the new endpoint or client (RFC 6819 §4.5.4): they need a new
         consent. Client-credentials tokens are simply dropped and requested anew."""
-        rebound = sorted(k for k in REBINDING_FIELDS if k in values and values[k] != getattr(
-            current, k))
+        rebound = sorted(
+            k for k in REBINDING_FIELDS if k in values and values[k] != getattr(current, k)
+        )
         if not rebound:
             return
         retired = TokenRepository(tx).retire_for_connection(
-            current.id, drop=current.grant_type is GrantType.CLIENT_CREDENTIALS,
-            reason=f"The connection's {', '.join(rebound)} changed; authenticate again.")
+            current.id,
+            drop=current.grant_type is GrantType.CLIENT_CREDENTIALS,
+            reason=f"The connection's {', '.join(rebound)} changed; authenticate again.",
+        )
         if retired:
-            self.audit.record(tx, actor, "connection.tokens_retired", target_type="connection",
-                              target=current.name, connection_id=current.id,
-                              details={"changed": rebound, "tokens": retired})
+            self.audit.record(
+                tx,
+                actor,
+                "connection.tokens_retired",
+                target_type="connection",
+                target=current.name,
+                connection_id=current.id,
+                details={"changed": rebound, "tokens": retired},
+            )
 
     def delete(self, tx: Tx, actor: Principal, name: str) -> Connection:
         """Delete a connection, its invitations and its tokens; the tokens' revocation at
@@ -286,20 +378,34 @@ class ConnectionService:
             try:
                 spec = self.client_spec(tx, connection)
                 self.revocations.enqueue_rows(
-                    tx, spec, TokenRepository(tx).rows_for_connection(connection.id))
+                    tx, spec, TokenRepository(tx).rows_for_connection(connection.id)
+                )
             except DecryptionError:
                 pass  # a secret that cannot be opened cannot authenticate a revocation either
         ConnectionRepository(tx).delete(connection.id)
-        self.audit.record(tx, actor, "connection.delete", target_type="connection",
-                          target=connection.name, connection_id=connection.id)
+        self.audit.record(
+            tx,
+            actor,
+            "connection.delete",
+            target_type="connection",
+            target=connection.name,
+            connection_id=connection.id,
+        )
         return connection
 
     # --- rules ------------------------------------------------------------------------
 
-    def _validate(self, provider: Provider, grant_type: GrantType, client_id: str,
-                  authorization_url: str | None, token_url: str | None,
-                  scopes: list[str] | str | None, pkce: bool | None,
-                  placeholders: dict[str, str]) -> _Fields:
+    def _validate(
+        self,
+        provider: Provider,
+        grant_type: GrantType,
+        client_id: str,
+        authorization_url: str | None,
+        token_url: str | None,
+        scopes: list[str] | str | None,
+        pkce: bool | None,
+        placeholders: dict[str, str],
+    ) -> _Fields:
         if grant_type.value not in provider.grant_types:
             raise ValidationError(
                 f"{provider.name} does not support the {grant_type.label}.", field="grant_type"
@@ -314,8 +420,13 @@ class ConnectionService:
         token = self._url(provider, token_url, provider.token_url, placeholders, "token_url")
         authorize = ""
         if grant_type is GrantType.AUTHORIZATION_CODE:
-            authorize = self._url(provider, authorization_url, provider.authorization_url,
-                                  placeholders, "authorization_url")
+            authorize = self._url(
+                provider,
+                authorization_url,
+                provider.authorization_url,
+                placeholders,
+                "authorization_url",
+            )
         if pkce and not provider.pkce:
             raise ValidationError(f"{provider.name} does not allow PKCE.", field="pkce")
         return _Fields(
@@ -331,8 +442,14 @@ class ConnectionService:
             placeholders={k: v.strip() for k, v in placeholders.items()},
         )
 
-    def _url(self, provider: Provider, given: str | None, template: str,
-             placeholders: dict[str, str], field: str) -> str:
+    def _url(
+        self,
+        provider: Provider,
+        given: str | None,
+        template: str,
+        placeholders: dict[str, str],
+        field: str,
+    ) -> str:
         label = "authorization URL" if field == "authorization_url" else "token URL"
         raw = given.strip() if given and given.strip() else template
         if not raw:
@@ -340,8 +457,9 @@ class ConnectionService:
         url = provider.render(raw, placeholders, field=field)
         if field == "authorization_url":
             # The browser, not Tokendesk, calls the authorization URL: no egress check.
-            return validate_authorization_url(url, field=field,
-                                              allow_http_loopback=self.allow_http_loopback)
+            return validate_authorization_url(
+                url, field=field, allow_http_loopback=self.allow_http_loopback
+            )
         return self._callable_url(url, field)
 
     def _callable_url(self, url: str, field: str) -> str:
@@ -382,7 +500,8 @@ def _validate_client_id(client_id: str) -> str:
         raise ValidationError("Enter the client ID.", field="client_id")
     if len(value) > CLIENT_ID_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValidationError(
-            f"The client ID must be at most {CLIENT_ID_MAX} printable characters.", field="client_id"
+            f"The client ID must be at most {CLIENT_ID_MAX} printable characters.",
+            field="client_id",
         )
     return value
 

@@ -26,7 +26,12 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.errors import AuthorizationRejected, ConnectionNotFound, ProviderError, ValidationError
+from tokendesk.errors import (
+    AuthorizationRejected,
+    ConnectionNotFound,
+    ProviderError,
+    ValidationError,
+)
 from tokendesk.logs import scrub_text
 from tokendesk.oauth.client import OAuthClient, authorization_url
 from tokendesk.services.audit import AuditService
@@ -75,10 +80,19 @@ class CallbackOutcome:
 
 
 class ConsentService:
-    def __init__(self, transaction: Transaction, keyring: KeyRing, connections: ConnectionService,
-                 tokens: TokenService, oauth: OAuthClient, proxy: ProxyService,
-                 audit: AuditService, clock: Callable[[], datetime], public_url: str,
-                 callback_url: str) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        keyring: KeyRing,
+        connections: ConnectionService,
+        tokens: TokenService,
+        oauth: OAuthClient,
+        proxy: ProxyService,
+        audit: AuditService,
+        clock: Callable[[], datetime],
+        public_url: str,
+        callback_url: str,
+    ) -> None:
         self.transaction = transaction
         self.keyring = keyring
         self.connections = connections
@@ -92,33 +106,54 @@ class ConsentService:
 
     # --- starting -----------------------------------------------------------------------
 
-    def start(self, tx: Tx, actor: Principal, name: str, purpose: Purpose,
-              browser_binding: str | None = None) -> StartedFlow:
+    def start(
+        self,
+        tx: Tx,
+        actor: Principal,
+        name: str,
+        purpose: Purpose,
+        browser_binding: str | None = None,
+    ) -> StartedFlow:
         """Begin a flow in this browser; returns the provider URL and the binding cookie
         (``browser_binding`` is reused when the browser already has one)."""
         connection = self._startable(tx, actor, name, purpose)
         request_id = new_id()
-        self._insert(tx, request_id, connection, actor, purpose, stage="sent",
-                     state_hash=_digest(secrets.token_urlsafe(8)))
+        self._insert(
+            tx,
+            request_id,
+            connection,
+            actor,
+            purpose,
+            stage="sent",
+            state_hash=_digest(secrets.token_urlsafe(8)),
+        )
         return self._send(tx, request_id, connection, browser_binding)
 
     def create_link(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> FlowLink:
         """A one-time link to Tokendesk that starts the flow in whatever browser opens it."""
         connection = self._startable(tx, actor, name, purpose)
         link = secrets.token_urlsafe(32)
-        expires = self._insert(tx, new_id(), connection, actor, purpose, stage="link",
-                               state_hash=_digest(link))
-        self.audit.record(tx, actor, "consent.link", target_type="connection",
-                          target=connection.name, connection_id=connection.id,
-                          details={"purpose": purpose.value})
+        expires = self._insert(
+            tx, new_id(), connection, actor, purpose, stage="link", state_hash=_digest(link)
+        )
+        self.audit.record(
+            tx,
+            actor,
+            "consent.link",
+            target_type="connection",
+            target=connection.name,
+            connection_id=connection.id,
+            details={"purpose": purpose.value},
+        )
         return FlowLink(f"{self.public_url}/oauth/start/{link}", expires)
 
     def open_link(self, tx: Tx, link: str, browser_binding: str | None = None) -> StartedFlow:
         """Bind a one-time link to this browser and send it on to the provider."""
         row = AuthorizationRequestRepository(tx).find_by_state(_digest(link))
         if row is None or row.stage != "link" or row.expires_at <= self.clock():
-            raise AuthorizationRejected("This sign-in link is unknown, used or expired; "
-                                        "ask for a new one.")
+            raise AuthorizationRejected(
+                "This sign-in link is unknown, used or expired; ask for a new one."
+            )
         connection = ConnectionRepository(tx).get(row.connection_id)
         assert connection is not None  # requests are deleted with their connection
         if not AuthorizationRequestRepository(tx).open_link(row.id):
@@ -133,89 +168,147 @@ class ConsentService:
         else:
             actor.require(Permission.MANAGE_CONNECTIONS)
         if connection.grant_type is not GrantType.AUTHORIZATION_CODE:
-            raise ValidationError(f"'{connection.name}' uses the Client Credentials Flow; there "
-                                  "is no consent to give.", field="grant_type")
+            raise ValidationError(
+                f"'{connection.name}' uses the Client Credentials Flow; there "
+                "is no consent to give.",
+                field="grant_type",
+            )
         if actor.user_id is None:
             raise ValidationError("A consent must be started by a user.", field="user")
         return connection
 
-    def _insert(self, tx: Tx, request_id: str, connection: Connection, actor: Principal,
-                purpose: Purpose, *, stage: str, state_hash: str) -> datetime:
+    def _insert(
+        self,
+        tx: Tx,
+        request_id: str,
+        connection: Connection,
+        actor: Principal,
+        purpose: Purpose,
+        *,
+        stage: str,
+        state_hash: str,
+    ) -> datetime:
         now = self.clock()
         expires = now + timedelta(seconds=STATE_LIFETIME_S)
         AuthorizationRequestRepository(tx).insert(
-            {"id": request_id, "state_hash": state_hash, "connection_id": connection.id,
-             "user_id": actor.user_id, "purpose": purpose.value, "stage": stage,
-             "redirect_uri": self.callback_url, "token_url": connection.token_url,
-             "created_at": now, "expires_at": expires}
+            {
+                "id": request_id,
+                "state_hash": state_hash,
+                "connection_id": connection.id,
+                "user_id": actor.user_id,
+                "purpose": purpose.value,
+                "stage": stage,
+                "redirect_uri": self.callback_url,
+                "token_url": connection.token_url,
+                "created_at": now,
+                "expires_at": expires,
+            }
         )
         return expires
 
-    def _send(self, tx: Tx, request_id: str, connection: Connection,
-              browser_binding: str | None) -> StartedFlow:
+    def _send(
+        self, tx: Tx, request_id: str, connection: Connection, browser_binding: str | None
+    ) -> StartedFlow:
         state = secrets.token_urlsafe(32)
-        binding = browser_binding if browser_binding and len(browser_binding) >= 32 \
+        binding = (
+            browser_binding
+            if browser_binding and len(browser_binding) >= 32
             else secrets.token_urlsafe(32)
+        )
         verifier = secrets.token_urlsafe(48) if connection.pkce else None
         expires = self.clock() + timedelta(seconds=STATE_LIFETIME_S)
-        AuthorizationRequestRepository(tx).update(request_id, {
-            "stage": "sent", "state_hash": _digest(state),
-            "browser_binding_hash": _digest(binding), "expires_at": expires,
-            "code_verifier_ct": self.keyring.encrypt(verifier, _verifier_ref(request_id))
-            if verifier else None,
-        })
+        AuthorizationRequestRepository(tx).update(
+            request_id,
+            {
+                "stage": "sent",
+                "state_hash": _digest(state),
+                "browser_binding_hash": _digest(binding),
+                "expires_at": expires,
+                "code_verifier_ct": self.keyring.encrypt(verifier, _verifier_ref(request_id))
+                if verifier
+                else None,
+            },
+        )
         spec = self.connections.client_spec(tx, connection)
-        url = authorization_url(spec, redirect_uri=self.callback_url, state=state,
-                                code_verifier=verifier)
+        url = authorization_url(
+            spec, redirect_uri=self.callback_url, state=state, code_verifier=verifier
+        )
         return StartedFlow(request_id, url, binding, expires)
 
     def outcome(self, tx: Tx, request_id: str, browser_binding: str | None) -> CallbackOutcome:
         """The recorded outcome of a finished flow, for the browser that ran it only."""
         row = AuthorizationRequestRepository(tx).get(request_id)
-        if row is None or row.outcome is None or not browser_binding or not hmac.compare_digest(
-                _digest(browser_binding), row.browser_binding_hash or ""):
+        if (
+            row is None
+            or row.outcome is None
+            or not browser_binding
+            or not hmac.compare_digest(_digest(browser_binding), row.browser_binding_hash or "")
+        ):
             raise AuthorizationRejected("There is no finished sign-in to show here.")
         connection = ConnectionRepository(tx).get(row.connection_id)
-        return CallbackOutcome(row.id, connection.name if connection else "(deleted)",
-                               Purpose(row.purpose), row.outcome.startswith(OK_PREFIX),
-                               row.outcome)
+        return CallbackOutcome(
+            row.id,
+            connection.name if connection else "(deleted)",
+            Purpose(row.purpose),
+            row.outcome.startswith(OK_PREFIX),
+            row.outcome,
+        )
 
     # --- the callback -------------------------------------------------------------------
 
-    def complete(self, params: Mapping[str, str], *, browser_binding: str | None,
-                 session_user_id: str | None) -> CallbackOutcome:
+    def complete(
+        self, params: Mapping[str, str], *, browser_binding: str | None, session_user_id: str | None
+    ) -> CallbackOutcome:
         """Accept the provider's redirect: check state, then exchange the code exactly once.
 
         Raises AuthorizationRejected, before any call to a token endpoint, for a missing,
         unknown, expired, replayed or foreign state.
         """
         with self.transaction() as tx:
-            row, connection = self._claim(tx, params.get("state", ""), browser_binding,
-                                          session_user_id)
+            row, connection = self._claim(
+                tx, params.get("state", ""), browser_binding, session_user_id
+            )
             spec = self.connections.client_spec(tx, connection)
             route = self.proxy.route(tx)
-            verifier = (Secret(self.keyring.decrypt(row.code_verifier_ct, _verifier_ref(row.id)))
-                        if row.code_verifier_ct else None)
+            verifier = (
+                Secret(self.keyring.decrypt(row.code_verifier_ct, _verifier_ref(row.id)))
+                if row.code_verifier_ct
+                else None
+            )
         purpose = Purpose(row.purpose)
         try:
             self._check_response(params, connection, row)
-            tokens = self.oauth.exchange_code(spec, code=Secret(params["code"]),
-                                              redirect_uri=row.redirect_uri,
-                                              code_verifier=verifier, route=route)
+            tokens = self.oauth.exchange_code(
+                spec,
+                code=Secret(params["code"]),
+                redirect_uri=row.redirect_uri,
+                code_verifier=verifier,
+                route=route,
+            )
         except (ProviderError, AuthorizationRejected) as exc:
             return self._finish(row, connection, purpose, ok=False, message=exc.message)
         with self.transaction() as tx:
             if purpose is not Purpose.TEST:
                 kind = TokenKind.USER if purpose is Purpose.USER else TokenKind.SHARED
-                self.tokens.store(tx, connection, kind,
-                                  row.user_id if kind is TokenKind.USER else None, tokens)
-        saved = {Purpose.SHARED: " The shared token is saved.",
-                 Purpose.USER: " Your token is saved.", Purpose.TEST: ""}[purpose]
-        return self._finish(row, connection, purpose, ok=True,
-                            message=f"{OK_PREFIX}: the provider issued a token.{saved}")
+                self.tokens.store(
+                    tx, connection, kind, row.user_id if kind is TokenKind.USER else None, tokens
+                )
+        saved = {
+            Purpose.SHARED: " The shared token is saved.",
+            Purpose.USER: " Your token is saved.",
+            Purpose.TEST: "",
+        }[purpose]
+        return self._finish(
+            row,
+            connection,
+            purpose,
+            ok=True,
+            message=f"{OK_PREFIX}: the provider issued a token.{saved}",
+        )
 
-    def _claim(self, tx: Tx, state: str, browser_binding: str | None,
-               session_user_id: str | None) -> tuple[Any, Connection]:
+    def _claim(
+        self, tx: Tx, state: str, browser_binding: str | None, session_user_id: str | None
+    ) -> tuple[Any, Connection]:
         if not state:
             raise AuthorizationRejected("The provider's answer has no state; start again.")
         repo = AuthorizationRequestRepository(tx)
@@ -223,19 +316,23 @@ class ConsentService:
         if row is None or row.stage != "sent":
             raise AuthorizationRejected("This sign-in is unknown to Tokendesk; start again.")
         if row.consumed_at is not None:
-            raise AuthorizationRejected("This sign-in was already completed; it cannot be used "
-                                        "twice.")
+            raise AuthorizationRejected(
+                "This sign-in was already completed; it cannot be used twice."
+            )
         if row.expires_at <= self.clock():
             raise AuthorizationRejected("This sign-in took longer than ten minutes; start again.")
         if not browser_binding or not hmac.compare_digest(
-                _digest(browser_binding), row.browser_binding_hash or ""):
-            raise AuthorizationRejected("This sign-in was started in another browser; start it "
-                                        "again here.")
+            _digest(browser_binding), row.browser_binding_hash or ""
+        ):
+            raise AuthorizationRejected(
+                "This sign-in was started in another browser; start it again here."
+            )
         if session_user_id is not None and session_user_id != row.user_id:
             raise AuthorizationRejected("This sign-in was started by another user.")
         if not repo.consume(row.id, self.clock(), "sent"):
-            raise AuthorizationRejected("This sign-in was already completed; it cannot be used "
-                                        "twice.")
+            raise AuthorizationRejected(
+                "This sign-in was already completed; it cannot be used twice."
+            )
         connection = ConnectionRepository(tx).get(row.connection_id)
         assert connection is not None
         return row, connection
@@ -244,29 +341,41 @@ class ConsentService:
         if params.get("error"):
             error = scrub_text(params["error"])[:64]
             description = scrub_text(params.get("error_description", ""))[:200]
-            raise AuthorizationRejected(f"The provider answered {error}"
-                                        + (f": {description}" if description else "."))
+            raise AuthorizationRejected(
+                f"The provider answered {error}" + (f": {description}" if description else ".")
+            )
         if not params.get("code"):
             raise AuthorizationRejected("The provider's answer has no authorization code.")
         if connection.token_url != row.token_url:
-            raise AuthorizationRejected("The connection's token URL changed during the sign-in; "
-                                        "start again.")
+            raise AuthorizationRejected(
+                "The connection's token URL changed during the sign-in; start again."
+            )
         issuer = params.get("iss")
         if issuer is not None and not _same_origin(issuer, connection.authorization_url):
             # RFC 9207 mix-up defence: the answer must come from this connection's server.
-            raise AuthorizationRejected("The answer came from another authorization server "
-                                        "(iss does not match); the code was not used.")
+            raise AuthorizationRejected(
+                "The answer came from another authorization server "
+                "(iss does not match); the code was not used."
+            )
 
-    def _finish(self, row: Any, connection: Connection, purpose: Purpose, *, ok: bool,
-                message: str) -> CallbackOutcome:
+    def _finish(
+        self, row: Any, connection: Connection, purpose: Purpose, *, ok: bool, message: str
+    ) -> CallbackOutcome:
         with self.transaction() as tx:
             AuthorizationRequestRepository(tx).update(row.id, {"outcome": message[:500]})
-            actor = Principal(row.user_id, _username(tx, row.user_id), Via.SESSION,
-                              frozenset(), frozenset())
-            self.audit.record(tx, actor, "consent.complete", target_type="connection",
-                              target=connection.name, connection_id=connection.id,
-                              outcome="success" if ok else "failure",
-                              details={"purpose": purpose.value})
+            actor = Principal(
+                row.user_id, _username(tx, row.user_id), Via.SESSION, frozenset(), frozenset()
+            )
+            self.audit.record(
+                tx,
+                actor,
+                "consent.complete",
+                target_type="connection",
+                target=connection.name,
+                connection_id=connection.id,
+                outcome="success" if ok else "failure",
+                details={"purpose": purpose.value},
+            )
         return CallbackOutcome(row.id, connection.name, purpose, ok, message)
 
 
@@ -286,4 +395,3 @@ def _same_origin(issuer: str, url: str) -> bool:
 def _username(tx: Tx, user_id: str) -> str:
     user = UserRepository(tx).get(user_id)
     return user.username if user else "unknown"
-

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 
-
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 
@@ -84,7 +83,9 @@ class RoleUpdate(StrictInput):
 
 class ApiKeyCreate(StrictInput):
     name: str = Field(max_length=200)
-    user: str | None = Field(default=None, max_length=200, description="Username; default: yourself")
+    user: str | None = Field(
+        default=None, max_length=200, description="Username; default: yourself"
+    )
 
 
 class ProxySettingsInput(StrictInput):

@@ -55,9 +55,17 @@ Transaction = Callable[[], AbstractContextManager[Tx]]
 class RefreshCoordinator:
     """Refreshes one token at a time per token, across threads and processes."""
 
-    def __init__(self, transaction: Transaction, keyring: KeyRing, oauth: OAuthClient,
-                 connections: ConnectionService, proxy: ProxyService, audit: AuditService,
-                 metrics: Metrics, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        keyring: KeyRing,
+        oauth: OAuthClient,
+        connections: ConnectionService,
+        proxy: ProxyService,
+        audit: AuditService,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.transaction = transaction
         self.vault = TokenVault(keyring)
         self.oauth = oauth
@@ -85,12 +93,15 @@ class RefreshCoordinator:
                     return row
                 now = self.clock()
                 with self.transaction() as tx:
-                    if TokenRepository(tx).take_lease(token_id, seen_version, self.owner, now,
-                                                      now + timedelta(seconds=LEASE_S)):
+                    if TokenRepository(tx).take_lease(
+                        token_id, seen_version, self.owner, now, now + timedelta(seconds=LEASE_S)
+                    ):
                         break
                 if time.monotonic() > deadline:
-                    raise ProviderTimeout("Another Tokendesk process is refreshing this token and "
-                                          "has not finished; try again.")
+                    raise ProviderTimeout(
+                        "Another Tokendesk process is refreshing this token and "
+                        "has not finished; try again."
+                    )
                 time.sleep(LEASE_POLL_S)
             return self._refresh_holding_lease(token_id, seen_version)
 
@@ -113,8 +124,9 @@ class RefreshCoordinator:
                 spec = self.connections.client_spec(tx, connection)
                 refresh_token = self.vault.refresh_token(row)
             except DecryptionError as exc:
-                self._finish(token_id, {"status": TokenStatus.CORRUPTED.value,
-                                        "last_error": exc.message})
+                self._finish(
+                    token_id, {"status": TokenStatus.CORRUPTED.value, "last_error": exc.message}
+                )
                 raise
             route = self.proxy.route(tx)
         try:
@@ -126,8 +138,13 @@ class RefreshCoordinator:
                 self._finish(token_id, {})  # nothing to refresh with; serve it until it expires
                 return row
             else:
-                self._finish(token_id, {"status": TokenStatus.NEEDS_REAUTHENTICATION.value,
-                                        "last_error": NO_REFRESH_TOKEN})
+                self._finish(
+                    token_id,
+                    {
+                        "status": TokenStatus.NEEDS_REAUTHENTICATION.value,
+                        "last_error": NO_REFRESH_TOKEN,
+                    },
+                )
                 raise ReauthenticationRequired(NO_REFRESH_TOKEN)
         except ProviderError as exc:
             self._record_failure(row, connection, exc)
@@ -143,9 +160,15 @@ class RefreshCoordinator:
                 log.error("refresh lease of token %s was lost during the call", row.id)
                 repo.update(row.id, values)
             self.connections.mark_status(tx, connection, "ok", None)
-            self.audit.record(tx, SYSTEM, "token.refresh", target_type="token",
-                              target=connection.name, connection_id=connection.id,
-                              details={"kind": row.kind, "rotated": tokens.refresh_token is not None})
+            self.audit.record(
+                tx,
+                SYSTEM,
+                "token.refresh",
+                target_type="token",
+                target=connection.name,
+                connection_id=connection.id,
+                details={"kind": row.kind, "rotated": tokens.refresh_token is not None},
+            )
             fresh = repo.get(row.id)
         self.metrics.refresh("success")
         return fresh
@@ -160,14 +183,22 @@ class RefreshCoordinator:
             failures = row.failure_count + 1
             values["failure_count"] = failures
             values["next_attempt_at"] = self.clock() + timedelta(
-                seconds=backoff_s(failures, exc.retry_after_s))
+                seconds=backoff_s(failures, exc.retry_after_s)
+            )
         with self.transaction() as tx:
             TokenRepository(tx).finish_lease(row.id, self.owner, values)
             if isinstance(exc, InvalidClient):
                 self.connections.mark_status(tx, connection, "misconfigured", exc.message[:500])
-            self.audit.record(tx, SYSTEM, "token.refresh", target_type="token",
-                              target=connection.name, connection_id=connection.id,
-                              outcome="failure", details={"kind": row.kind, "cause": exc.kind})
+            self.audit.record(
+                tx,
+                SYSTEM,
+                "token.refresh",
+                target_type="token",
+                target=connection.name,
+                connection_id=connection.id,
+                outcome="failure",
+                details={"kind": row.kind, "cause": exc.kind},
+            )
 
     def _finish(self, token_id: str, values: dict[str, Any]) -> None:
         with self.transaction() as tx:
@@ -181,9 +212,11 @@ class RefreshCoordinator:
             yield
 
 
-NO_REFRESH_TOKEN = ("The token expired and the provider gave no refresh token; authenticate "
-                    "again, and add offline_access (or the provider's refresh scope) so tokens "
-                    "refresh on their own.")
+NO_REFRESH_TOKEN = (
+    "The token expired and the provider gave no refresh token; authenticate "
+    "again, and add offline_access (or the provider's refresh scope) so tokens "
+    "refresh on their own."
+)
 
 
 def backoff_s(failures: int, retry_after_s: float | None) -> float:

@@ -37,8 +37,14 @@ BATCH_SIZE = 100
 
 
 class RevocationQueue:
-    def __init__(self, transaction: Transaction, keyring: KeyRing, oauth: OAuthClient,
-                 proxy: ProxyService, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        keyring: KeyRing,
+        oauth: OAuthClient,
+        proxy: ProxyService,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.transaction = transaction
         self.keyring = keyring
         self.oauth = oauth
@@ -54,9 +60,14 @@ class RevocationQueue:
         for token, hint in tokens:
             revocation_id = new_id()
             payload = _seal(spec, token, hint)
-            RevocationRepository(tx).insert({
-                "id": revocation_id, "created_at": self.clock(), "next_attempt_at": self.clock(),
-                "payload_ct": self.keyring.encrypt(payload, _ref(revocation_id))})
+            RevocationRepository(tx).insert(
+                {
+                    "id": revocation_id,
+                    "created_at": self.clock(),
+                    "next_attempt_at": self.clock(),
+                    "payload_ct": self.keyring.encrypt(payload, _ref(revocation_id)),
+                }
+            )
             ids.append(revocation_id)
         return ids
 
@@ -76,8 +87,9 @@ class RevocationQueue:
         done = 0
         for row in due:
             with self.transaction() as tx:
-                if not RevocationRepository(tx).claim(row.id, row.attempts,
-                                                      now + timedelta(seconds=ATTEMPT_LEASE_S)):
+                if not RevocationRepository(tx).claim(
+                    row.id, row.attempts, now + timedelta(seconds=ATTEMPT_LEASE_S)
+                ):
                     continue
             done += self._attempt(row, route)
         return done
@@ -110,20 +122,27 @@ class RevocationQueue:
 def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
     secret = spec.client_secret.reveal() if spec.client_secret else None
     shallow = {f.name: getattr(spec, f.name) for f in fields(spec)}  # asdict would copy the Secret
-    return json.dumps({"spec": {**shallow, "client_secret": secret},
-                       "token": token.reveal(), "hint": hint})
+    return json.dumps(
+        {"spec": {**shallow, "client_secret": secret}, "token": token.reveal(), "hint": hint}
+    )
 
 
 def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
     doc = json.loads(payload)
     spec = doc["spec"]
-    return ClientSpec(**{
-        **spec,
-        "client_secret": Secret(spec["client_secret"]) if spec["client_secret"] else None,
-        "scopes": tuple(spec["scopes"]),
-        "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
-        "keep_response_fields": tuple(spec["keep_response_fields"]),
-    }), Secret(doc["token"]), str(doc["hint"])
+    return (
+        ClientSpec(
+            **{
+                **spec,
+                "client_secret": Secret(spec["client_secret"]) if spec["client_secret"] else None,
+                "scopes": tuple(spec["scopes"]),
+                "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
+                "keep_response_fields": tuple(spec["keep_response_fields"]),
+            }
+        ),
+        Secret(doc["token"]),
+        str(doc["hint"]),
+    )
 
 
 def _ref(revocation_id: str) -> RowRef:

@@ -31,9 +31,16 @@ class Verdict:
 
 
 class ConnectionTester:
-    def __init__(self, transaction: Transaction, connections: ConnectionService,
-                 consent: ConsentService, tokens: TokenService, oauth: OAuthClient,
-                 proxy: ProxyService, audit: AuditService) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        connections: ConnectionService,
+        consent: ConsentService,
+        tokens: TokenService,
+        oauth: OAuthClient,
+        proxy: ProxyService,
+        audit: AuditService,
+    ) -> None:
         self.transaction = transaction
         self.connections = connections
         self.consent = consent
@@ -54,31 +61,53 @@ class ConnectionTester:
             if connection.grant_type is GrantType.AUTHORIZATION_CODE:
                 purpose = Purpose.SHARED if save_credentials else Purpose.TEST
                 link = self.consent.create_link(tx, actor, name, purpose)
-                return Verdict(None, "Open the link to consent at the provider; the verdict "
-                               "appears when you come back.", authorize_url=link.url)
+                return Verdict(
+                    None,
+                    "Open the link to consent at the provider; the verdict "
+                    "appears when you come back.",
+                    authorize_url=link.url,
+                )
             try:
                 spec = self.connections.client_spec(tx, connection)
             except DecryptionError as exc:
-                return self._record(tx, actor, connection.name, connection.id,
-                                    Verdict(False, exc.message, "decryption_failed"))
+                return self._record(
+                    tx,
+                    actor,
+                    connection.name,
+                    connection.id,
+                    Verdict(False, exc.message, "decryption_failed"),
+                )
             route = self.proxy.route(tx)
         try:
             tokens = self.oauth.client_credentials(spec, route=route)
         except ProviderError as exc:
             with self.transaction() as tx:
-                return self._record(tx, actor, connection.name, connection.id,
-                                    Verdict(False, exc.message, exc.kind))
+                return self._record(
+                    tx, actor, connection.name, connection.id, Verdict(False, exc.message, exc.kind)
+                )
         with self.transaction() as tx:
             if save_credentials:
                 self.tokens.store(tx, connection, TokenKind.SHARED, None, tokens)
             saved = " The shared token is saved." if save_credentials else ""
-            return self._record(tx, actor, connection.name, connection.id, Verdict(
-                True, f"The connection works: the provider issued a token.{saved}"))
+            return self._record(
+                tx,
+                actor,
+                connection.name,
+                connection.id,
+                Verdict(True, f"The connection works: the provider issued a token.{saved}"),
+            )
 
-    def _record(self, tx: Tx, actor: Principal, name: str, connection_id: str,
-                verdict: Verdict) -> Verdict:
-        self.audit.record(tx, actor, "connection.test", target_type="connection", target=name,
-                          connection_id=connection_id,
-                          outcome="success" if verdict.ok else "failure",
-                          details={"cause": verdict.cause} if verdict.cause else {})
+    def _record(
+        self, tx: Tx, actor: Principal, name: str, connection_id: str, verdict: Verdict
+    ) -> Verdict:
+        self.audit.record(
+            tx,
+            actor,
+            "connection.test",
+            target_type="connection",
+            target=name,
+            connection_id=connection_id,
+            outcome="success" if verdict.ok else "failure",
+            details={"cause": verdict.cause} if verdict.cause else {},
+        )
         return verdict

@@ -54,11 +54,20 @@ class Handout:
 
 
 class TokenService:
-    def __init__(self, transaction: Transaction, connections: ConnectionService,
-                 refresher: RefreshCoordinator, vault: TokenVault, oauth: OAuthClient,
-                 proxy: ProxyService, audit: AuditService, metrics: Metrics,
-                 clock: Callable[[], datetime], public_url: str,
-                 revocations: RevocationQueue) -> None:
+    def __init__(
+        self,
+        transaction: Transaction,
+        connections: ConnectionService,
+        refresher: RefreshCoordinator,
+        vault: TokenVault,
+        oauth: OAuthClient,
+        proxy: ProxyService,
+        audit: AuditService,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        public_url: str,
+        revocations: RevocationQueue,
+    ) -> None:
         self.transaction = transaction
         self.connections = connections
         self.refresher = refresher
@@ -73,8 +82,9 @@ class TokenService:
 
     # --- handing out ------------------------------------------------------------------
 
-    def handout(self, actor: Principal, name: str, kind: TokenKind, *,
-                force_refresh: bool = False) -> Handout:
+    def handout(
+        self, actor: Principal, name: str, kind: TokenKind, *, force_refresh: bool = False
+    ) -> Handout:
         """A valid access token of connection ``name`` for ``actor``.
 
         Only users of an invited role get one; any other connection is 'not found'. Expired
@@ -85,24 +95,42 @@ class TokenService:
         with self.transaction() as tx:
             connection = self._usable_connection(tx, actor, name)
             row = self._row(tx, connection, kind, actor)
-        if row is None and connection.grant_type is GrantType.CLIENT_CREDENTIALS \
-                and kind is TokenKind.SHARED:
+        if (
+            row is None
+            and connection.grant_type is GrantType.CLIENT_CREDENTIALS
+            and kind is TokenKind.SHARED
+        ):
             row = self._first_client_credentials_token(connection)
         if row is None:
             raise self._missing(connection, kind)
         row = self._fresh(row, connection, kind, force_refresh)
         try:
-            handout = Handout(connection.name, kind, self.vault.access_token(row), row.token_type,
-                              row.expires_at, row.scope, self.vault.extra(row))
+            handout = Handout(
+                connection.name,
+                kind,
+                self.vault.access_token(row),
+                row.token_type,
+                row.expires_at,
+                row.scope,
+                self.vault.extra(row),
+            )
         except DecryptionError:
             self._mark_corrupted(row.id)
-            raise TokenCorrupted(f"The stored token of '{connection.name}' could not be "
-                                 "decrypted; authenticate again.",
-                                 authenticate_url=self.authenticate_url(connection, kind)) from None
+            raise TokenCorrupted(
+                f"The stored token of '{connection.name}' could not be "
+                "decrypted; authenticate again.",
+                authenticate_url=self.authenticate_url(connection, kind),
+            ) from None
         with self.transaction() as tx:
-            self.audit.record(tx, actor, "token.handout", target_type="token",
-                              target=connection.name, connection_id=connection.id,
-                              details={"kind": kind.value})
+            self.audit.record(
+                tx,
+                actor,
+                "token.handout",
+                target_type="token",
+                target=connection.name,
+                connection_id=connection.id,
+                details={"kind": kind.value},
+            )
         self.metrics.handout(kind.value, "success")
         return handout
 
@@ -136,8 +164,10 @@ class TokenService:
             raise self._missing(connection, kind)
         self._raise_if_broken(fresh, connection, kind)
         if not is_usable(self.clock(), fresh.expires_at):
-            raise ProviderError("The token has expired and could not be refreshed yet; "
-                                f"last error: {fresh.last_error or 'none'}.")
+            raise ProviderError(
+                "The token has expired and could not be refreshed yet; "
+                f"last error: {fresh.last_error or 'none'}."
+            )
         return fresh
 
     def _raise_if_broken(self, row: Any, connection: Connection, kind: TokenKind) -> None:
@@ -146,24 +176,31 @@ class TokenService:
             raise ReauthenticationRequired(
                 f"The token of '{connection.name}' can no longer be refreshed "
                 f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
-                authenticate_url=url)
+                authenticate_url=url,
+            )
         if row.status == TokenStatus.CORRUPTED.value:
-            raise TokenCorrupted(f"The stored token of '{connection.name}' is damaged; "
-                                 f"authenticate again at {url}", authenticate_url=url)
+            raise TokenCorrupted(
+                f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
+                authenticate_url=url,
+            )
         if connection.status == "misconfigured" and not is_usable(self.clock(), row.expires_at):
             raise ConnectionMisconfigured(
                 f"The provider refused the client credentials of '{connection.name}' "
-                f"({connection.last_error or 'invalid_client'}); an administrator must fix them.")
+                f"({connection.last_error or 'invalid_client'}); an administrator must fix them."
+            )
 
     def _missing(self, connection: Connection, kind: TokenKind) -> NotAuthenticated:
         url = self.authenticate_url(connection, kind)
         if kind is TokenKind.SHARED:
             return NotAuthenticated(
                 f"'{connection.name}' has no shared token yet: an administrator must test the "
-                f"connection with 'Save login credentials' at {url}", authenticate_url=url)
+                f"connection with 'Save login credentials' at {url}",
+                authenticate_url=url,
+            )
         return NotAuthenticated(
             f"You have not authenticated '{connection.name}' yet; do so at {url}",
-            authenticate_url=url)
+            authenticate_url=url,
+        )
 
     def authenticate_url(self, connection: Connection, kind: TokenKind) -> str:
         """Where a person (re-)authenticates this connection in the console."""
@@ -184,20 +221,31 @@ class TokenService:
 
     # --- storing, status, disconnecting -------------------------------------------------
 
-    def store(self, tx: Tx, connection: Connection, kind: TokenKind, user_id: str | None,
-              tokens: TokenSet) -> StoredToken:
+    def store(
+        self, tx: Tx, connection: Connection, kind: TokenKind, user_id: str | None, tokens: TokenSet
+    ) -> StoredToken:
         """Save a token set as the connection's shared token or ``user_id``'s token."""
         repo, now = TokenRepository(tx), self.clock()
         existing = repo.find(connection.id, kind, user_id)
         token_id = existing.id if existing is not None else new_id()
         values = self.vault.seal(token_id, tokens, now=now)
         if existing is None:
-            repo.insert({"id": token_id, "connection_id": connection.id,
-                         "owner_key": owner_key(kind, user_id), "kind": kind.value,
-                         "user_id": user_id, "created_at": now, "updated_at": now, **values})
+            repo.insert(
+                {
+                    "id": token_id,
+                    "connection_id": connection.id,
+                    "owner_key": owner_key(kind, user_id),
+                    "kind": kind.value,
+                    "user_id": user_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    **values,
+                }
+            )
         else:
-            repo.update(token_id, {**values, "updated_at": now, "lease_owner": None,
-                                   "lease_until": None})
+            repo.update(
+                token_id, {**values, "updated_at": now, "lease_owner": None, "lease_until": None}
+            )
         self.connections.mark_status(tx, connection, "ok", None)
         return self._stored(repo, token_id)
 
@@ -207,8 +255,12 @@ class TokenService:
         found = TokenRepository(tx).list_for_connection(connection.id)
         if actor.can(Permission.MANAGE_CONNECTIONS):
             return found
-        return [t for t in found if t.user_id == actor.user_id
-                or (t.kind is TokenKind.SHARED and actor.role_ids & connection.invited_role_ids)]
+        return [
+            t
+            for t in found
+            if t.user_id == actor.user_id
+            or (t.kind is TokenKind.SHARED and actor.role_ids & connection.invited_role_ids)
+        ]
 
     def refresh_now(self, actor: Principal, name: str, kind: TokenKind) -> StoredToken:
         """Refresh a token on request (console 'Refresh now', CLI); returns its new state."""
@@ -233,9 +285,15 @@ class TokenService:
             spec = self.connections.client_spec(tx, connection)
             queued = self.revocations.enqueue_rows(tx, spec, [row])
             TokenRepository(tx).delete(row.id)
-            self.audit.record(tx, actor, "token.disconnect", target_type="token",
-                              target=connection.name, connection_id=connection.id,
-                              details={"kind": kind.value})
+            self.audit.record(
+                tx,
+                actor,
+                "token.disconnect",
+                target_type="token",
+                target=connection.name,
+                connection_id=connection.id,
+                details={"kind": kind.value},
+            )
         self.revocations.drain(queued)  # after the commit; failures are retried later
 
     @staticmethod
@@ -251,6 +309,10 @@ class TokenService:
 
     def _mark_corrupted(self, token_id: str) -> None:
         with self.transaction() as tx:
-            TokenRepository(tx).update(token_id, {"status": TokenStatus.CORRUPTED.value,
-                                                  "last_error": "the stored token could not be "
-                                                                "decrypted"})
+            TokenRepository(tx).update(
+                token_id,
+                {
+                    "status": TokenStatus.CORRUPTED.value,
+                    "last_error": "the stored token could not be decrypted",
+                },
+            )

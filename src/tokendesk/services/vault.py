@@ -8,8 +8,8 @@ from typing import Any
 
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import DecryptionError
 from tokendesk.domain.tokens import TokenSet, TokenStatus
+from tokendesk.errors import DecryptionError
 
 
 class TokenVault:
@@ -18,16 +18,19 @@ class TokenVault:
     def __init__(self, keyring: KeyRing) -> None:
         self.keyring = keyring
 
-    def seal(self, token_id: str, tokens: TokenSet, *, now: datetime,
-             keep_refresh_ct: str | None = None) -> dict[str, Any]:
+    def seal(
+        self, token_id: str, tokens: TokenSet, *, now: datetime, keep_refresh_ct: str | None = None
+    ) -> dict[str, Any]:
         """Column values for ``tokens``; ``keep_refresh_ct`` when the answer had none."""
         refresh_ct = (
             self.keyring.encrypt(tokens.refresh_token.reveal(), _ref(token_id, "refresh_token_ct"))
-            if tokens.refresh_token is not None else keep_refresh_ct
+            if tokens.refresh_token is not None
+            else keep_refresh_ct
         )
         return {
-            "access_token_ct": self.keyring.encrypt(tokens.access_token.reveal(),
-                                                    _ref(token_id, "access_token_ct")),
+            "access_token_ct": self.keyring.encrypt(
+                tokens.access_token.reveal(), _ref(token_id, "access_token_ct")
+            ),
             "refresh_token_ct": refresh_ct,
             "extra_ct": self.keyring.encrypt(json.dumps(tokens.extra), _ref(token_id, "extra_ct")),
             "token_type": tokens.token_type,

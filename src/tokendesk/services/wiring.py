@@ -20,15 +20,15 @@ from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing, load_or_create_keyring
 from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.errors import Conflict, ConfigurationError, DatabaseUnavailable
+from tokendesk.errors import ConfigurationError, Conflict, DatabaseUnavailable
 from tokendesk.metrics import Metrics
+from tokendesk.oauth.client import OAuthClient
+from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.auth import AuthService
-from tokendesk.services.connections import ConnectionService
-from tokendesk.oauth.client import OAuthClient
-from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.background import BackgroundRefresher
+from tokendesk.services.connections import ConnectionService
 from tokendesk.services.consent import ConsentService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator
@@ -82,8 +82,13 @@ class Tokendesk:
         self.engine.dispose()
 
 
-def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc_now,
-          outbound: Outbound | None = None) -> Tokendesk:
+def build(
+    settings: Settings,
+    *,
+    create_missing: bool = True,
+    clock: Clock = utc_now,
+    outbound: Outbound | None = None,
+) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
@@ -92,15 +97,26 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
     database_file = sqlite_path(settings.effective_database_url)
     if not create_missing and database_file is not None and not database_file.exists():
         # Fail closed, and change nothing: a typo in the data folder must not start afresh.
-        raise ConfigurationError(f"There is no Tokendesk database at {database_file}; "
-                                 "run `tokendesk init` or check TOKENDESK_DATA_DIR.")
+        raise ConfigurationError(
+            f"There is no Tokendesk database at {database_file}; "
+            "run `tokendesk init` or check TOKENDESK_DATA_DIR."
+        )
     engine = create_db_engine(settings.effective_database_url)
     try:
         keyring = _open_keyring(settings, engine, create_missing=create_missing)
         migrate(engine)
         catalog = load_catalog()
-        app = _wire(settings, engine, keyring, catalog, clock, outbound or Outbound(
-            verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist)))
+        app = _wire(
+            settings,
+            engine,
+            keyring,
+            catalog,
+            clock,
+            outbound
+            or Outbound(
+                verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist)
+            ),
+        )
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
             app.accounts.ensure_system_roles(tx)
@@ -110,14 +126,26 @@ def build(settings: Settings, *, create_missing: bool = True, clock: Clock = utc
         raise
 
 
-def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog,
-          clock: Clock, outbound: Outbound) -> Tokendesk:
+def _wire(
+    settings: Settings,
+    engine: Engine,
+    keyring: KeyRing,
+    catalog: Catalog,
+    clock: Clock,
+    outbound: Outbound,
+) -> Tokendesk:
     metrics = Metrics()
     audit = AuditService(clock)
     accounts = AccountService(audit, clock)
-    connections = ConnectionService(catalog, keyring, accounts, audit, clock,
-                                    settings.allow_http_loopback,
-                                    EgressPolicy.parse(settings.egress_allowlist))
+    connections = ConnectionService(
+        catalog,
+        keyring,
+        accounts,
+        audit,
+        clock,
+        settings.allow_http_loopback,
+        EgressPolicy.parse(settings.egress_allowlist),
+    )
     proxy = ProxyService(keyring, audit, clock)
     oauth = OAuthClient(outbound, clock)
 
@@ -126,20 +154,52 @@ def _wire(settings: Settings, engine: Engine, keyring: KeyRing, catalog: Catalog
         with _transaction(engine) as tx:
             yield tx
 
-    refresher = RefreshCoordinator(transaction, keyring, oauth, connections, proxy, audit,
-                                   metrics, clock)
+    refresher = RefreshCoordinator(
+        transaction, keyring, oauth, connections, proxy, audit, metrics, clock
+    )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
     connections.revocations = revocations
-    tokens = TokenService(transaction, connections, refresher, TokenVault(keyring), oauth, proxy,
-                          audit, metrics, clock, settings.public_url, revocations)
-    consent = ConsentService(transaction, keyring, connections, tokens, oauth, proxy, audit,
-                             clock, settings.public_url, settings.callback_url)
+    tokens = TokenService(
+        transaction,
+        connections,
+        refresher,
+        TokenVault(keyring),
+        oauth,
+        proxy,
+        audit,
+        metrics,
+        clock,
+        settings.public_url,
+        revocations,
+    )
+    consent = ConsentService(
+        transaction,
+        keyring,
+        connections,
+        tokens,
+        oauth,
+        proxy,
+        audit,
+        clock,
+        settings.public_url,
+        settings.callback_url,
+    )
     return Tokendesk(
-        settings=settings, engine=engine, keyring=keyring, catalog=catalog, clock=clock,
-        metrics=metrics, audit=audit, accounts=accounts,
+        settings=settings,
+        engine=engine,
+        keyring=keyring,
+        catalog=catalog,
+        clock=clock,
+        metrics=metrics,
+        audit=audit,
+        accounts=accounts,
         auth=AuthService(accounts, audit, clock, settings.session_max_age_s),
-        connections=connections, proxy=proxy, outbound=outbound, refresher=refresher,
-        tokens=tokens, consent=consent,
+        connections=connections,
+        proxy=proxy,
+        outbound=outbound,
+        refresher=refresher,
+        tokens=tokens,
+        consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         revocations=revocations,
         background=BackgroundRefresher(transaction, refresher, clock, revocations),
@@ -158,8 +218,10 @@ def _transaction(engine: Engine) -> Iterator[Tx]:
         ) from exc
     except IntegrityError:
         # The checks before each write passed, so another request changed the same rows.
-        raise Conflict("Someone changed the same thing at the same moment (for example, "
-                       "created the same name); reload and try again.") from None
+        raise Conflict(
+            "Someone changed the same thing at the same moment (for example, "
+            "created the same name); reload and try again."
+        ) from None
 
 
 def _trust(settings: Settings) -> ssl.SSLContext | bool:
@@ -170,8 +232,9 @@ def _trust(settings: Settings) -> ssl.SSLContext | bool:
     try:
         context.load_verify_locations(cafile=str(settings.ca_bundle))
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigurationError(f"TOKENDESK_CA_BUNDLE {settings.ca_bundle} is not a readable "
-                                 f"PEM file: {exc}") from None
+        raise ConfigurationError(
+            f"TOKENDESK_CA_BUNDLE {settings.ca_bundle} is not a readable PEM file: {exc}"
+        ) from None
     return context
 
 

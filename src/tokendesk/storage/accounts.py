@@ -31,7 +31,9 @@ class UserRepository:
         return self._with_roles([row])[0] if row else None
 
     def get_by_username(self, username: str) -> User | None:
-        row = self.tx.execute(select(users).where(users.c.username_key == name_key(username))).first()
+        row = self.tx.execute(
+            select(users).where(users.c.username_key == name_key(username))
+        ).first()
         return self._with_roles([row])[0] if row else None
 
     def password_hash(self, user_id: str) -> str | None:

@@ -29,7 +29,9 @@ class ConnectionRepository:
         row = self.tx.execute(select(connections).where(connections.c.id == connection_id)).first()
         return self._load(row) if row else None
 
-    def search(self, *, provider: str | None = None, name_contains: str | None = None) -> list[Connection]:
+    def search(
+        self, *, provider: str | None = None, name_contains: str | None = None
+    ) -> list[Connection]:
         query = select(connections).order_by(connections.c.name_key)
         if provider:
             query = query.where(connections.c.provider == provider)
@@ -41,8 +43,10 @@ class ConnectionRepository:
         return [_to_connection(row, invited.get(row.id, {})) for row in rows]
 
     def name_taken(self, name: str, *, except_id: str | None = None) -> bool:
-        query = select(func.count()).select_from(connections).where(
-            connections.c.name_key == name_key(name)
+        query = (
+            select(func.count())
+            .select_from(connections)
+            .where(connections.c.name_key == name_key(name))
         )
         if except_id:
             query = query.where(connections.c.id != except_id)
@@ -76,7 +80,9 @@ class ConnectionRepository:
         ).scalar_one_or_none()
 
     def set_invited_roles(self, connection_id: str, role_ids: Iterable[str]) -> None:
-        self.tx.execute(delete(connection_roles).where(connection_roles.c.connection_id == connection_id))
+        self.tx.execute(
+            delete(connection_roles).where(connection_roles.c.connection_id == connection_id)
+        )
         rows = [{"connection_id": connection_id, "role_id": rid} for rid in sorted(set(role_ids))]
         if rows:
             self.tx.execute(insert(connection_roles), rows)

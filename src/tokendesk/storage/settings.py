@@ -18,7 +18,9 @@ class ProxyRepository:
         self.tx = tx
 
     def get(self) -> Row[Any] | None:
-        return self.tx.execute(select(forward_proxy).where(forward_proxy.c.id == PROXY_ROW_ID)).first()
+        return self.tx.execute(
+            select(forward_proxy).where(forward_proxy.c.id == PROXY_ROW_ID)
+        ).first()
 
     def save(self, values: dict[str, Any]) -> None:
         if self.get() is None:

@@ -175,7 +175,9 @@ connections = Table(
     Column("created_by", String(64), nullable=False, server_default=""),
     Column("updated_by", String(64), nullable=False, server_default=""),
     *_timestamps(),
-    CheckConstraint("grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"),
+    CheckConstraint(
+        "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
+    ),
 )
 
 connection_roles = Table(
@@ -224,9 +226,8 @@ authorization_requests = Table(
     Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("purpose", String(16), nullable=False),
-    # 'link': a one-time link from the API/CLI not opened yet; 'sent': the browser went to the provider.
+    # 'link': a one-time link (API, CLI) not opened yet; 'opening'; 'sent': off to the provider.
     Column("stage", String(8), nullable=False, server_default="sent"),
-    Column("save_credentials", Boolean, nullable=False, server_default="0"),
     Column("browser_binding_hash", String(64), nullable=True),
     Column("code_verifier_ct", Text, nullable=True),
     Column("redirect_uri", String(2048), nullable=False),

@@ -31,8 +31,10 @@ class TokenRepository:
     def find(self, connection_id: str, kind: TokenKind, user_id: str | None) -> Row[Any] | None:
         """The raw row (ciphertexts included) of one token."""
         return self.tx.execute(
-            select(tokens).where(tokens.c.connection_id == connection_id,
-                                 tokens.c.owner_key == owner_key(kind, user_id))
+            select(tokens).where(
+                tokens.c.connection_id == connection_id,
+                tokens.c.owner_key == owner_key(kind, user_id),
+            )
         ).first()
 
     def get(self, token_id: str) -> Row[Any] | None:
@@ -48,25 +50,36 @@ class TokenRepository:
         where = tokens.c.connection_id == connection_id
         if drop:
             return int(self.tx.execute(delete(tokens).where(where)).rowcount)
-        return int(self.tx.execute(
-            update(tokens).where(where).values(
-                status=TokenStatus.NEEDS_REAUTHENTICATION.value, last_error=reason,
-                refresh_token_ct=None, version=tokens.c.version + 1)
-        ).rowcount)
+        return int(
+            self.tx.execute(
+                update(tokens)
+                .where(where)
+                .values(
+                    status=TokenStatus.NEEDS_REAUTHENTICATION.value,
+                    last_error=reason,
+                    refresh_token_ct=None,
+                    version=tokens.c.version + 1,
+                )
+            ).rowcount
+        )
 
     def list_for_connection(self, connection_id: str) -> list[StoredToken]:
         rows = self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id))
         return [to_stored(row) for row in rows]
 
     def list_for_user(self, user_id: str) -> list[StoredToken]:
-        return [to_stored(r) for r in self.tx.execute(select(tokens).where(tokens.c.user_id == user_id))]
+        return [
+            to_stored(r) for r in self.tx.execute(select(tokens).where(tokens.c.user_id == user_id))
+        ]
 
     def insert(self, values: Mapping[str, Any]) -> None:
         self.tx.execute(insert(tokens).values(**values))
 
     def update(self, token_id: str, values: Mapping[str, Any]) -> None:
         self.tx.execute(
-            update(tokens).where(tokens.c.id == token_id).values(**values, version=tokens.c.version + 1)
+            update(tokens)
+            .where(tokens.c.id == token_id)
+            .values(**values, version=tokens.c.version + 1)
         )
 
     def delete(self, token_id: str) -> None:
@@ -74,33 +87,48 @@ class TokenRepository:
 
     def due_for_refresh(self, now: datetime, horizon: datetime, limit: int) -> list[Row[Any]]:
         """Valid tokens expiring before ``horizon`` whose back-off has passed."""
-        return list(self.tx.execute(
-            select(tokens.c.id, tokens.c.connection_id, tokens.c.issued_at, tokens.c.expires_at,
-                   tokens.c.version)
-            .where(tokens.c.status == TokenStatus.VALID.value,
-                   tokens.c.expires_at.is_not(None), tokens.c.expires_at < horizon,
-                   or_(tokens.c.next_attempt_at.is_(None), tokens.c.next_attempt_at <= now),
-                   or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now))
-            .order_by(tokens.c.expires_at)
-            .limit(limit)
-        ))
+        return list(
+            self.tx.execute(
+                select(
+                    tokens.c.id,
+                    tokens.c.connection_id,
+                    tokens.c.issued_at,
+                    tokens.c.expires_at,
+                    tokens.c.version,
+                )
+                .where(
+                    tokens.c.status == TokenStatus.VALID.value,
+                    tokens.c.expires_at.is_not(None),
+                    tokens.c.expires_at < horizon,
+                    or_(tokens.c.next_attempt_at.is_(None), tokens.c.next_attempt_at <= now),
+                    or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
+                )
+                .order_by(tokens.c.expires_at)
+                .limit(limit)
+            )
+        )
 
     # --- leases -----------------------------------------------------------------------
 
-    def take_lease(self, token_id: str, version: int, owner: str, now: datetime,
-                   until: datetime) -> bool:
+    def take_lease(
+        self, token_id: str, version: int, owner: str, now: datetime, until: datetime
+    ) -> bool:
         """Take the refresh lease of the token still at ``version``, unless another holder's
         lease is still running."""
         result = self.tx.execute(
             update(tokens)
-            .where(tokens.c.id == token_id, tokens.c.version == version,
-                   or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now))
+            .where(
+                tokens.c.id == token_id,
+                tokens.c.version == version,
+                or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
+            )
             .values(lease_owner=owner, lease_until=until)
         )
         return result.rowcount == 1
 
-    def finish_lease(self, token_id: str, owner: str, values: Mapping[str, Any], *,
-                     new_version: bool = False) -> bool:
+    def finish_lease(
+        self, token_id: str, owner: str, values: Mapping[str, Any], *, new_version: bool = False
+    ) -> bool:
         """Write ``values`` and release the lease, only if ``owner`` still holds it."""
         bump = {"version": tokens.c.version + 1} if new_version else {}
         result = self.tx.execute(
@@ -113,13 +141,23 @@ class TokenRepository:
 
 def to_stored(row: Row[Any]) -> StoredToken:
     return StoredToken(
-        id=row.id, connection_id=row.connection_id, kind=TokenKind(row.kind),
-        user_id=row.user_id, status=TokenStatus(row.status), token_type=row.token_type,
-        scope=row.scope, issued_at=row.issued_at, expires_at=row.expires_at,
-        last_refresh_at=row.last_refresh_at, last_error=row.last_error,
-        has_refresh_token=row.refresh_token_ct is not None, failure_count=row.failure_count,
-        next_attempt_at=row.next_attempt_at, version=row.version,
-        created_at=row.created_at, updated_at=row.updated_at,
+        id=row.id,
+        connection_id=row.connection_id,
+        kind=TokenKind(row.kind),
+        user_id=row.user_id,
+        status=TokenStatus(row.status),
+        token_type=row.token_type,
+        scope=row.scope,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        last_refresh_at=row.last_refresh_at,
+        last_error=row.last_error,
+        has_refresh_token=row.refresh_token_ct is not None,
+        failure_count=row.failure_count,
+        next_attempt_at=row.next_attempt_at,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -144,15 +182,17 @@ class AuthorizationRequestRepository:
         """Turn a one-time link into a sent request, once."""
         result = self.tx.execute(
             update(authorization_requests)
-            .where(authorization_requests.c.id == request_id,
-                   authorization_requests.c.stage == "link")
+            .where(
+                authorization_requests.c.id == request_id, authorization_requests.c.stage == "link"
+            )
             .values(stage="opening")
         )
         return result.rowcount == 1
 
     def update(self, request_id: str, values: Mapping[str, Any]) -> None:
         self.tx.execute(
-            update(authorization_requests).where(authorization_requests.c.id == request_id)
+            update(authorization_requests)
+            .where(authorization_requests.c.id == request_id)
             .values(**values)
         )
 
@@ -160,9 +200,11 @@ class AuthorizationRequestRepository:
         """Mark a request used, once: False when it was already consumed (a replay)."""
         result = self.tx.execute(
             update(authorization_requests)
-            .where(authorization_requests.c.id == request_id,
-                   authorization_requests.c.stage == stage,
-                   authorization_requests.c.consumed_at.is_(None))
+            .where(
+                authorization_requests.c.id == request_id,
+                authorization_requests.c.stage == stage,
+                authorization_requests.c.consumed_at.is_(None),
+            )
             .values(consumed_at=now)
         )
         return result.rowcount == 1

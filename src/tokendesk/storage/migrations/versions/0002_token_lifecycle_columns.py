@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -22,9 +21,6 @@ def upgrade() -> None:
     with op.batch_alter_table("authorization_requests", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("stage", sa.String(length=8), server_default="sent", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("save_credentials", sa.Boolean(), server_default="0", nullable=False)
         )
 
     with op.batch_alter_table("connections", schema=None) as batch_op:
@@ -51,5 +47,4 @@ def downgrade() -> None:
         batch_op.drop_column("status")
 
     with op.batch_alter_table("authorization_requests", schema=None) as batch_op:
-        batch_op.drop_column("save_credentials")
         batch_op.drop_column("stage")
