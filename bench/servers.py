@@ -122,13 +122,13 @@ class ServerProcess:
             process.wait(timeout=5)
 
     def memory_mb(self) -> dict[str, float]:
-        """Resident set size now (``VmRSS``) and its peak (``VmHWM``), in MiB."""
+        """Resident set size now (``VmRSS``) and its peak (``VmHWM``), in MB (10^6 bytes)."""
         found: dict[str, float] = {}
         status = Path(f"/proc/{self.pid}/status").read_text()
         for line in status.splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = round(int(value.split()[0]) / 1024, 1)
+            if key in ("VmRSS", "VmHWM"):  # the kernel counts in KiB
+                found[key] = round(int(value.split()[0]) * 1024 / 1e6, 1)
         return {"rss_mb": found.get("VmRSS", 0.0), "peak_rss_mb": found.get("VmHWM", 0.0)}
 
     def logs(self) -> str:

@@ -67,8 +67,9 @@ def test_commands_refuse_to_work_on_a_folder_without_an_installation(tmp_path: P
     result = Cli(env)("connections", "list")
 
     assert result.exit_code == 78
-    assert "no encryption key" in one_error_line(result)
-    assert not (tmp_path / "nothing-here" / "keyring.json").exists()
+    assert "no Tokendesk database" in one_error_line(result)
+    assert "tokendesk init" in one_error_line(result)
+    assert not (tmp_path / "nothing-here").exists()  # refusing created nothing
 
 
 def test_admin_create_refuses_a_duplicate_and_a_short_password(cli: Cli) -> None:

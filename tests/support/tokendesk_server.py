@@ -65,7 +65,7 @@ class TokendeskServer:
         with self.td.transaction() as tx:
             self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
         config = uvicorn.Config(create_app(self.td), host="127.0.0.1", port=self.port,
-                                log_config=None, access_log=False, lifespan="off")
+                                log_config=None, access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -31,14 +31,18 @@ def serve(
     if password_file is not None:
         typer.echo(f"  Sign in as '{INITIAL_ADMIN}' with the password in {password_file}")
         typer.echo("  (read it once, sign in, then change it and delete the file).")
-    if settings.background_refresh:
-        td.background.start()
     import uvicorn
 
     from tokendesk.web.app import create_app  # imported here: other commands need no web stack
 
     try:
-        uvicorn.run(create_app(td), host=settings.host, port=settings.port, log_config=None,
-                    access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.run(
+            create_app(td, background=settings.background_refresh),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
     finally:
         td.close()

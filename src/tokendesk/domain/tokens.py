@@ -48,6 +48,21 @@ class TokenSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Handout:
+    """An access token handed to a caller (never a refresh token)."""
+
+    connection: str
+    kind: TokenKind
+    access_token: Secret
+    token_type: str
+    expires_at: datetime | None
+    scope: str
+    extra: dict[str, Any]
+    connection_id: str
+    issued_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredToken:
     """A token row as the services see it (secrets decrypted only when handed out)."""
 

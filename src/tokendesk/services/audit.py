@@ -40,19 +40,41 @@ class AuditService:
     ) -> None:
         """Append one event, in the caller's transaction."""
         AuditRepository(tx).append(
-            {
-                "at": self.clock(),
-                "actor": actor.username,
-                "actor_id": actor.user_id,
-                "via": actor.via.value,
-                "action": action,
-                "target_type": target_type,
-                "target": target[:200],
-                "connection_id": connection_id,
-                "outcome": outcome,
-                "details": details or {},
-            }
+            self.row(
+                actor,
+                action,
+                target_type=target_type,
+                target=target,
+                outcome=outcome,
+                connection_id=connection_id,
+                details=details,
+            )
         )
+
+    def row(
+        self,
+        actor: Principal,
+        action: str,
+        *,
+        target_type: str,
+        target: str,
+        outcome: str = "success",
+        connection_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The column values of one audit event."""
+        return {
+            "at": self.clock(),
+            "actor": actor.username,
+            "actor_id": actor.user_id,
+            "via": actor.via.value,
+            "action": action,
+            "target_type": target_type,
+            "target": target[:200],
+            "connection_id": connection_id,
+            "outcome": outcome,
+            "details": details or {},
+        }
 
     def search(self, tx: Tx, actor: Principal, where: AuditFilter) -> list[AuditEvent]:
         """Events matching ``where``, newest first, at most AUDIT_PAGE_MAX.
@@ -63,14 +85,17 @@ class AuditService:
         actor.require(Permission.VIEW_AUDIT)
         for field, value in (("actor", where.actor), ("action", where.action)):
             if value and has_control_characters(value):
-                raise ValidationError(f"The {field} filter contains control characters.",
-                                      field=field)
+                raise ValidationError(
+                    f"The {field} filter contains control characters.", field=field
+                )
         limit = max(1, min(where.limit, AUDIT_PAGE_MAX))
-        return AuditRepository(tx).search(replace(
-            where, limit=limit, since=_as_utc(where.since), until=_as_utc(where.until)))
+        return AuditRepository(tx).search(
+            replace(where, limit=limit, since=_as_utc(where.since), until=_as_utc(where.until))
+        )
 
-    def recent_for_connection(self, tx: Tx, actor: Principal, connection: Connection,
-                              limit: int = 10) -> list[AuditEvent]:
+    def recent_for_connection(
+        self, tx: Tx, actor: Principal, connection: Connection, limit: int = 10
+    ) -> list[AuditEvent]:
         """The latest events of ``connection``, newest first, for its connection page.
 
         The caller got ``connection`` through ConnectionService.get (which checks that the

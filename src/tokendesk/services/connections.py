@@ -20,7 +20,7 @@ from tokendesk.domain.connections import (
     GrantType,
 )
 from tokendesk.domain.egress import EgressPolicy
-from tokendesk.domain.names import name_key, validate_name, validate_text
+from tokendesk.domain.names import has_control_characters, name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.scopes import parse_scopes
@@ -92,6 +92,8 @@ class ConnectionService:
         """The connections the actor may see: all with *View connections*, else invited ones."""
         where = where or ConnectionFilter()
         provider = self.catalog.get(where.provider).key if where.provider else None
+        if where.name_contains and has_control_characters(where.name_contains):
+            return []
         found = ConnectionRepository(tx).search(
             provider=provider, name_contains=where.name_contains or where.name_equals
         )
@@ -106,7 +108,9 @@ class ConnectionService:
 
     def get(self, tx: Tx, actor: Principal, name: str) -> Connection:
         """The connection named ``name``; one the actor may not see is 'not found'."""
-        connection = ConnectionRepository(tx).get_by_name(name)
+        connection = (
+            None if has_control_characters(name) else (ConnectionRepository(tx).get_by_name(name))
+        )
         if connection is None or not self.may_see(actor, connection):
             raise ConnectionNotFound(f"There is no connection named '{name}'.")
         return connection

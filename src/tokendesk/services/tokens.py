@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -14,8 +13,15 @@ from sqlalchemy import Connection as Tx
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
-from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import StoredToken, TokenKind, TokenSet, TokenStatus, is_usable
+from tokendesk.domain.tokens import (
+    Handout,
+    StoredToken,
+    TokenKind,
+    TokenSet,
+    TokenStatus,
+    is_usable,
+    needs_refresh,
+)
 from tokendesk.errors import (
     ConnectionMisconfigured,
     ConnectionNotFound,
@@ -29,6 +35,7 @@ from tokendesk.errors import (
 from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
+from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator, Transaction
@@ -38,19 +45,6 @@ from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository, owner_key, to_stored
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Handout:
-    """An access token handed to a caller (never a refresh token)."""
-
-    connection: str
-    kind: TokenKind
-    access_token: Secret
-    token_type: str
-    expires_at: datetime | None
-    scope: str
-    extra: dict[str, Any]
 
 
 class TokenService:
@@ -67,6 +61,7 @@ class TokenService:
         clock: Callable[[], datetime],
         public_url: str,
         revocations: RevocationQueue,
+        audit_buffer: AuditBuffer,
     ) -> None:
         self.transaction = transaction
         self.connections = connections
@@ -79,6 +74,7 @@ class TokenService:
         self.clock = clock
         self.public_url = public_url
         self.revocations = revocations
+        self.audit_buffer = audit_buffer
 
     # --- handing out ------------------------------------------------------------------
 
@@ -106,13 +102,15 @@ class TokenService:
         row = self._fresh(row, connection, kind, force_refresh)
         try:
             handout = Handout(
-                connection.name,
-                kind,
-                self.vault.access_token(row),
-                row.token_type,
-                row.expires_at,
-                row.scope,
-                self.vault.extra(row),
+                connection=connection.name,
+                kind=kind,
+                access_token=self.vault.access_token(row),
+                token_type=row.token_type,
+                expires_at=row.expires_at,
+                scope=row.scope,
+                extra=self.vault.extra(row),
+                connection_id=connection.id,
+                issued_at=row.issued_at,
             )
         except DecryptionError:
             self._mark_corrupted(row.id)
@@ -121,18 +119,22 @@ class TokenService:
                 "decrypted; authenticate again.",
                 authenticate_url=self.authenticate_url(connection, kind),
             ) from None
-        with self.transaction() as tx:
-            self.audit.record(
-                tx,
+        self.record_handout(actor, handout)
+        return handout
+
+    def record_handout(self, actor: Principal, handout: Handout) -> None:
+        """Audit one handout (written in batches, never with the token) and count it."""
+        self.audit_buffer.add(
+            self.audit.row(
                 actor,
                 "token.handout",
                 target_type="token",
-                target=connection.name,
-                connection_id=connection.id,
-                details={"kind": kind.value},
+                target=handout.connection,
+                connection_id=handout.connection_id,
+                details={"kind": handout.kind.value},
             )
-        self.metrics.handout(kind.value, "success")
-        return handout
+        )
+        self.metrics.handout(handout.kind.value, "success")
 
     def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
         connection = self.connections.get(tx, actor, name)
@@ -146,6 +148,8 @@ class TokenService:
 
     def _fresh(self, row: Any, connection: Connection, kind: TokenKind, force: bool) -> Any:
         self._raise_if_broken(row, connection, kind)
+        if not force and not needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]:
+            return row  # the common case: no lease, no second read
         try:
             fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
         except ProviderError:

@@ -26,10 +26,12 @@ from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
 from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.consent import ConsentService
+from tokendesk.services.hotpath import HandoutCache
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator
 from tokendesk.services.revocations import RevocationQueue
@@ -70,6 +72,8 @@ class Tokendesk:
     consent: ConsentService
     tester: ConnectionTester
     revocations: RevocationQueue
+    audit_buffer: AuditBuffer
+    hot: HandoutCache
     background: BackgroundRefresher
 
     def transaction(self) -> AbstractContextManager[Tx]:
@@ -78,6 +82,7 @@ class Tokendesk:
 
     def close(self) -> None:
         self.background.stop()
+        self.audit_buffer.close()
         self.outbound.close()
         self.engine.dispose()
 
@@ -158,6 +163,7 @@ def _wire(
         transaction, keyring, oauth, connections, proxy, audit, metrics, clock
     )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
+    audit_buffer = AuditBuffer(transaction)
     connections.revocations = revocations
     tokens = TokenService(
         transaction,
@@ -171,7 +177,9 @@ def _wire(
         clock,
         settings.public_url,
         revocations,
+        audit_buffer,
     )
+    auth = AuthService(accounts, audit, clock, settings.session_max_age_s)
     consent = ConsentService(
         transaction,
         keyring,
@@ -193,7 +201,7 @@ def _wire(
         metrics=metrics,
         audit=audit,
         accounts=accounts,
-        auth=AuthService(accounts, audit, clock, settings.session_max_age_s),
+        auth=auth,
         connections=connections,
         proxy=proxy,
         outbound=outbound,
@@ -202,6 +210,8 @@ def _wire(
         consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         revocations=revocations,
+        audit_buffer=audit_buffer,
+        hot=HandoutCache(transaction, auth, tokens, clock),
         background=BackgroundRefresher(transaction, refresher, clock, revocations),
     )
 

@@ -18,6 +18,9 @@ class AuditRepository:
     def append(self, values: dict[str, Any]) -> None:
         self.tx.execute(insert(audit_events).values(**values))
 
+    def append_many(self, rows: list[dict[str, Any]]) -> None:
+        self.tx.execute(insert(audit_events), rows)
+
     def search(self, where: AuditFilter) -> list[AuditEvent]:
         c = audit_events.c
         query = select(audit_events).order_by(c.id.desc()).limit(where.limit)

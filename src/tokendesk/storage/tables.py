@@ -268,6 +268,16 @@ pending_revocations = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+cache_epoch = Table(
+    "cache_epoch",
+    metadata,
+    # One row whose value database triggers bump on every change that could make a cached
+    # principal, invitation, connection or token wrong (see migration 0004).
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", Integer, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from tokendesk.services.wiring import Tokendesk
-from tokendesk.web import oauth
+from tokendesk.web import hotpath, oauth
 from tokendesk.web.api import accounts, connections, misc, tokens
 from tokendesk.web.console import install as install_console
 from tokendesk.web.errors import install_error_handlers
@@ -16,9 +18,27 @@ from tokendesk.web.errors import install_error_handlers
 API_PREFIX = "/api/v1"
 
 
-def create_app(td: Tokendesk) -> FastAPI:
-    """The ASGI application serving ``td``; built once per process at startup."""
+def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
+    """The ASGI application serving ``td``; built once per process at startup.
+
+    With ``background`` the refresher runs while the app is served. Either way a clean
+    shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
+    shutdown, so this is the last place our code runs).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            td.background.start()
+        try:
+            yield
+        finally:
+            if background:
+                await run_in_threadpool(td.background.stop)
+            await run_in_threadpool(td.audit_buffer.flush)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tokendesk",
         version="0.1.0",
         summary="Self-hosted OAuth 2.0 connection desk",
@@ -35,6 +55,7 @@ def create_app(td: Tokendesk) -> FastAPI:
     api.include_router(tokens.router)
     api.include_router(accounts.router)
     app.include_router(api)
+    app.router.routes.insert(0, hotpath.route)  # the bots' handout, before FastAPI's route
     app.include_router(oauth.router)
     install_console(app)
 
@@ -51,8 +72,9 @@ def create_app(td: Tokendesk) -> FastAPI:
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        td.metrics.observe_request(request.method, path, response.status_code,
-                                   time.perf_counter() - started)
+        td.metrics.observe_request(
+            request.method, path, response.status_code, time.perf_counter() - started
+        )
         return response
 
     return app

@@ -32,16 +32,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TokendeskError)
     async def _tokendesk_error(request: Request, exc: TokendeskError) -> JSONResponse:
-        if exc.status >= 500:
-            log.error("request failed: %s (%s)", exc.code, exc.message)
-        challenge = isinstance(exc, AuthenticationRequired)
-        headers = {"WWW-Authenticate": "Bearer"} if challenge else None
-        body = error_body(exc.code, exc.message, exc.field)
-        if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
-            body["error"]["authenticate_url"] = exc.authenticate_url
-        if isinstance(exc, ProviderError):
-            body["error"]["cause"] = exc.kind
-        return JSONResponse(body, exc.status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,10 +51,26 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never a stack trace or an exception text (it may quote a secret) in a response.
-        log.error("unexpected error on %s %s: %s", request.method, request.url.path,
-                  type(exc).__name__)
+        # The log names the route template, not the raw path: a path may carry a whole API
+        # key (DELETE /keys/<key>) or control characters that would forge log lines.
+        route = getattr(request.scope.get("route"), "path", "unmatched route")
+        log.error("unexpected error on %s %s: %s", request.method, route, type(exc).__name__)
         return JSONResponse(error_body("internal_error", "Something went wrong on our side; "
                                        "the error was logged."), 500)
+
+
+def error_response(exc: TokendeskError) -> JSONResponse:
+    """The JSON answer for a Tokendesk error: code, message, and where it helps, the field,
+    the URL to (re-)authenticate at, or the cause at the provider."""
+    if exc.status >= 500:
+        log.error("request failed: %s (%s)", exc.code, exc.message)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
+    body = error_body(exc.code, exc.message, exc.field)
+    if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
+        body["error"]["authenticate_url"] = exc.authenticate_url
+    if isinstance(exc, ProviderError):
+        body["error"]["cause"] = exc.kind
+    return JSONResponse(body, exc.status, headers=headers)
 
 
 def describe_validation_errors(errors: Any) -> tuple[str, str, str | None]:

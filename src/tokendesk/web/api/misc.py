@@ -49,6 +49,7 @@ def read_audit(td: App, caller: Caller, actor: Name = None, action: Name = None,
                connection: Name = None, since: Moment = None, until: Moment = None,
                limit: Limit = 100, before_id: Cursor = None) -> list[AuditEventOut]:
     """Audit events, newest first; needs *View audit log*."""
+    td.audit_buffer.flush()  # handouts are audited in batches: read your own
     with td.transaction() as tx:
         connection_id = td.audit.connection_id(tx, caller, connection) if connection else None
         events = td.audit.search(tx, caller, AuditFilter(actor, action, connection_id, since,

@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response as FastAPIResponse
 from pydantic import BaseModel, ConfigDict
 
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.services.consent import Purpose
-from tokendesk.services.tokens import Handout
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.deps import App, Caller
+from tokendesk.web.hotpath import token_response
 
 router = APIRouter(prefix="/connections/{name}", tags=["tokens"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -39,27 +39,24 @@ class TestIn(BaseModel):
     save_credentials: bool = False
 
 
-def _token_response(handout: Handout) -> JSONResponse:
-    body = TokenOut(access_token=handout.access_token.reveal(), token_type=handout.token_type,
-                    expires_at=handout.expires_at, scope=handout.scope,
-                    connection=handout.connection, kind=handout.kind.value,
-                    provider_fields=handout.extra)
-    return JSONResponse(body.model_dump(mode="json"), headers=NO_STORE)
-
-
 @router.get("/token", response_model=TokenOut)
-def get_token(td: App, caller: Caller, name: str,
-              token_type: Literal["shared", "user"] = "shared") -> JSONResponse:
-    """A valid access token (never the refresh token); refreshed first when it is due."""
-    return _token_response(td.tokens.handout(caller, name, TokenKind(token_type)))
+def get_token(
+    td: App, caller: Caller, name: str, token_type: Literal["shared", "user"] = "shared"
+) -> FastAPIResponse:
+    """A valid access token (never the refresh token); refreshed first when it is due.
+
+    Served in practice by the lean route of :mod:`tokendesk.web.hotpath` (same answer)."""
+    return token_response(td.tokens.handout(caller, name, TokenKind(token_type)))
 
 
 @router.post("/token/refresh", response_model=TokenOut)
-def force_refresh(td: App, caller: Caller, name: str,
-                  token_type: Literal["shared", "user"] = "shared") -> JSONResponse:
+def force_refresh(
+    td: App, caller: Caller, name: str, token_type: Literal["shared", "user"] = "shared"
+) -> FastAPIResponse:
     """Refresh now and hand out the new token (a resource server answered 401)."""
-    return _token_response(td.tokens.handout(caller, name, TokenKind(token_type),
-                                             force_refresh=True))
+    return token_response(
+        td.tokens.handout(caller, name, TokenKind(token_type), force_refresh=True)
+    )
 
 
 @router.get("/tokens")
@@ -69,14 +66,16 @@ def token_statuses(td: App, caller: Caller, name: str) -> list[TokenStatusOut]:
 
 
 @router.post("/tokens/{token_type}/refresh")
-def refresh_token(td: App, caller: Caller, name: str,
-                  token_type: Literal["shared", "user"]) -> TokenStatusOut:
+def refresh_token(
+    td: App, caller: Caller, name: str, token_type: Literal["shared", "user"]
+) -> TokenStatusOut:
     return TokenStatusOut.of(td.tokens.refresh_now(caller, name, TokenKind(token_type)))
 
 
 @router.delete("/tokens/{token_type}", status_code=204)
-def disconnect_token(td: App, caller: Caller, name: str,
-                     token_type: Literal["shared", "user"]) -> Response:
+def disconnect_token(
+    td: App, caller: Caller, name: str, token_type: Literal["shared", "user"]
+) -> Response:
     td.tokens.disconnect(caller, name, TokenKind(token_type))
     return Response(status_code=204)
 

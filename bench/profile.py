@@ -1,0 +1,89 @@
+"""Where the time goes: ``py-spy record`` on the serving process during a handout load.
+
+The profile runs in a load pass of its own (sampling slows the server a little), never in
+the measured one. py-spy writes collapsed stacks (``frame;frame;... count``); they are
+summed here into the top functions by own time ("self"), by time spent in them or their
+callees ("total"), and own time by package (which sums to 100 %).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SAMPLE_RATE_HZ = 200
+TOP = 15
+FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^():]*)(?::\d+)?\)$")
+
+
+def py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
+    """Start py-spy on ``pid`` for ``seconds``; None when py-spy is not installed."""
+    spy = py_spy()
+    if spy is None:
+        return None
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+         "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--nonblocking",
+         "--output", str(output)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def finish_recording(process: subprocess.Popen[bytes], output: Path,
+                     timeout_s: float = 60) -> dict[str, Any]:
+    """Wait for py-spy (bounded) and summarise what it wrote."""
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+    if not output.exists():
+        return {"error": "py-spy wrote no profile (is ptrace allowed?)"}
+    return summarise(output.read_text(errors="replace"))
+
+
+def summarise(collapsed: str) -> dict[str, Any]:
+    """Top functions (self and total) and own time by package, as shares of all samples."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    samples = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_frame(f) for f in stack.split(";") if f]
+        if not frames:
+            continue
+        samples += count
+        own[frames[-1][0]] += count
+        packages[frames[-1][1]] += count
+        for name in {name for name, _ in frames}:
+            total[name] += count
+
+    def share(counter: Counter[str]) -> list[dict[str, Any]]:
+        return [{"frame": name, "share": round(n / samples, 3)}
+                for name, n in counter.most_common(TOP)]
+
+    return {"samples": samples, "top_self": share(own), "top_total": share(total),
+            "self_by_package": share(packages)}
+
+
+def _frame(text: str) -> tuple[str, str]:
+    """(``function (file)`` without the line number, the package or stdlib module)."""
+    match = FRAME.match(text.strip())
+    if match is None:
+        return text.strip(), "?"
+    path = match["path"]
+    package = path.split("/")[0] if "/" in path else path.removesuffix(".py")
+    return f"{match['function']} ({path})", package

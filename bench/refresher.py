@@ -1,0 +1,208 @@
+"""The background refresher keeps many short-lived tokens fresh, politely per host.
+
+Measured in process: Tokendesk is built by ``tokendesk.services.wiring.build`` (as
+``tokendesk serve`` builds it) on a fresh database, with client-credentials connections at
+the real authorization server. Thousands of user tokens are written with staggered short
+lifetimes (issued now, expiring ``LIFETIME_MIN_S``..``LIFETIME_MAX_S`` from now), then the
+application's own :class:`~tokendesk.services.background.BackgroundRefresher` runs as in
+``tokendesk serve``. Meanwhile a sampler hands tokens out (``TokenService.handout``) and
+counts expired tokens in the database every second. The run stops once every token has been
+refreshed, or at the latest ``GRACE_S`` after the last original expiry.
+
+Target: no token is ever expired (none found expired by a handout, none expired in the
+database, none refreshed after its expiry) and the in-flight refreshes per provider host
+never exceed the refresher's cap (``peak_by_host`` ≤ ``per_host``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.scenario import BOT_ROLE, AuthorizationServer, Client, keyring_spec
+from bench.stored import insert_user_tokens, keyring_from_spec, role_id
+
+TOKENS = 10_000
+CONNECTIONS = 100
+LIFETIME_MIN_S = 40.0
+LIFETIME_MAX_S = 120.0
+GRACE_S = 15.0
+SAMPLE_EVERY_S = 1.0
+HANDOUT_EVERY_S = 0.05
+
+
+def staggered(total: int, low_s: float, high_s: float) -> Callable[[int], float]:
+    """Lifetimes spread evenly over [low, high), in an order unrelated to the token index."""
+    step = 7919  # a prime: i * step mod total visits every slot once when total is not a multiple
+
+    def lifetime(index: int) -> float:
+        return low_s + (high_s - low_s) * ((index * step) % total) / total
+
+    return lifetime
+
+
+def run_refresher(oauth: AuthorizationServer, client: Client, database_url: str,
+                  data_dir: Path, *, tokens_total: int = TOKENS,
+                  connections: int = CONNECTIONS, lifetime_min_s: float = LIFETIME_MIN_S,
+                  lifetime_max_s: float = LIFETIME_MAX_S) -> dict[str, Any]:
+    """Build Tokendesk, store the tokens, run its background refresher; returns the figures."""
+    from tokendesk.config import Settings
+    from tokendesk.services.wiring import build
+
+    spec = keyring_spec()
+    options: dict[str, Any] = {"database_url": database_url, "data_dir": data_dir,
+                               "encryption_keys": spec, "allow_http_loopback": True,
+                               "background_refresh": True}
+    if "egress_allowlist" in Settings.model_fields:
+        options["egress_allowlist"] = "127.0.0.1"
+    td = build(Settings(**options))
+    try:
+        names = _create_connections(td, oauth, client, connections)
+        by_name = _connection_ids(td, names)
+        started_insert = time.perf_counter()
+        stored = insert_user_tokens(
+            td.engine, keyring_from_spec(spec), total=tokens_total, connections_by_name=by_name,
+            role=role_id(td.engine, BOT_ROLE), user_prefix="refresh-user",
+            lifetime_s=staggered(tokens_total, lifetime_min_s, lifetime_max_s))
+        insert_s = time.perf_counter() - started_insert
+        calls_before = oauth.token_calls()
+        started = time.monotonic()
+        t0 = min(t.expires_at for t in stored) - _seconds(lifetime_min_s)
+        td.background.start()
+        try:
+            samples = _watch(td, stored, role_id(td.engine, BOT_ROLE), t0,
+                             deadline=started + lifetime_max_s + GRACE_S)
+        finally:
+            td.background.stop()
+        elapsed = time.monotonic() - started
+        calls = oauth.token_calls() - calls_before
+        late, unrefreshed = _late_refreshes(td, stored)
+        peak = dict(td.background.peak_by_host)
+        cap = td.background.per_host
+        result = {
+            "tokens": tokens_total, "connections": connections,
+            "lifetimes_s": [lifetime_min_s, lifetime_max_s], "insert_s": round(insert_s, 1),
+            "observed_s": round(elapsed, 1), "token_endpoint_calls": calls,
+            "refreshes_per_s": round(calls / elapsed, 1) if elapsed else 0.0,
+            "late_refreshes": late, "never_refreshed": unrefreshed,
+            "max_expired_in_db": samples["max_expired"],
+            "handouts": samples["handouts"],
+            "handouts_that_found_token_expired": samples["found_expired"],
+            "handouts_returning_expired_token": samples["returned_expired"],
+            "handout_errors": samples["errors"],
+            "peak_by_host": peak, "per_host_cap": cap,
+            "timeline": samples["timeline"],
+        }
+        result["passed"] = (late == 0 and unrefreshed == 0 and samples["max_expired"] == 0
+                            and samples["found_expired"] == 0
+                            and samples["returned_expired"] == 0 and samples["errors"] == 0
+                            and bool(peak) and all(v <= cap for v in peak.values()))
+        return result
+    finally:
+        td.close()
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def _create_connections(td: Any, oauth: AuthorizationServer, client: Client,
+                        count: int) -> list[str]:
+    from tokendesk.domain.connections import GrantType
+    from tokendesk.domain.principal import command_line_principal
+    from tokendesk.services.inputs import ConnectionCreate, RoleCreate
+
+    actor = command_line_principal()
+    names = [f"Refresh {i:03d}" for i in range(count)]
+    with td.transaction() as tx:
+        td.accounts.create_role(tx, actor, RoleCreate(name=BOT_ROLE, permissions=[]))
+        for name in names:
+            td.connections.create(tx, actor, ConnectionCreate(
+                name=name, provider="custom", grant_type=GrantType.CLIENT_CREDENTIALS,
+                client_id=client.client_id, client_secret=client.client_secret,
+                token_url=oauth.token_endpoint, scopes="api:read",
+                client_auth_method=client.token_endpoint_auth_method,
+                invited_roles=[BOT_ROLE]))
+    return names
+
+
+def _connection_ids(td: Any, names: list[str]) -> dict[str, str]:
+    from bench.stored import connection_ids
+
+    return connection_ids(td.engine, names)
+
+
+def _watch(td: Any, stored: list[Any], bot_role_id: str, t0: datetime,
+           deadline: float) -> dict[str, Any]:
+    """Hand tokens out and count expired ones until all are refreshed or ``deadline``."""
+    from tokendesk.domain.principal import Principal, Via
+    from tokendesk.domain.tokens import TokenKind
+    from tokendesk.errors import TokendeskError
+    from tokendesk.storage.tables import tokens
+    from tokendesk.storage.tokens import TokenRepository
+
+    last_original_expiry = max(t.expires_at for t in stored)
+    figures: dict[str, Any] = {"max_expired": 0, "handouts": 0, "found_expired": 0,
+                               "returned_expired": 0, "errors": 0, "timeline": []}
+    next_sample = 0.0
+    rng = random.Random(6)
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_sample:
+            next_sample = time.monotonic() + SAMPLE_EVERY_S
+            now = datetime.now(UTC)
+            with td.engine.connect() as conn:
+                expired = conn.execute(select(func.count()).select_from(tokens).where(
+                    tokens.c.expires_at <= now)).scalar_one()
+                original = conn.execute(select(func.count()).select_from(tokens).where(
+                    tokens.c.expires_at <= last_original_expiry)).scalar_one()
+            figures["max_expired"] = max(figures["max_expired"], int(expired))
+            figures["timeline"].append({"t_s": round((now - t0).total_seconds(), 1),
+                                        "expired": int(expired),
+                                        "not_yet_refreshed": int(original)})
+            if original == 0:
+                break
+        token = rng.choice(stored)
+        principal = Principal(token.user_id, token.username, Via.API_KEY, frozenset(),
+                              frozenset({bot_role_id}))
+        with td.transaction() as tx:
+            row = TokenRepository(tx).find(token.connection_id, TokenKind.USER, token.user_id)
+        if row is not None and row.expires_at is not None \
+                and row.expires_at <= datetime.now(UTC):
+            figures["found_expired"] += 1
+        try:
+            handed = td.tokens.handout(principal, token.connection_name, TokenKind.USER)
+        except TokendeskError:
+            figures["errors"] += 1
+        else:
+            figures["handouts"] += 1
+            if handed.expires_at is not None and handed.expires_at <= datetime.now(UTC):
+                figures["returned_expired"] += 1
+        time.sleep(HANDOUT_EVERY_S)
+    return figures
+
+
+def _late_refreshes(td: Any, stored: list[Any]) -> tuple[int, int]:
+    """(tokens refreshed only after they had expired, tokens still expired and unrefreshed)."""
+    from tokendesk.storage.tables import tokens
+
+    original = {t.token_id: t.expires_at for t in stored}
+    now = datetime.now(UTC)
+    late = unrefreshed = 0
+    with td.engine.connect() as conn:
+        for row in conn.execute(select(tokens.c.id, tokens.c.issued_at, tokens.c.expires_at)):
+            expiry = original.get(row.id)
+            if expiry is None:
+                continue
+            if row.expires_at == expiry:  # still the original token
+                unrefreshed += expiry <= now
+            elif row.issued_at is not None and row.issued_at > expiry:
+                late += 1
+    return late, unrefreshed

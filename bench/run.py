@@ -1,0 +1,574 @@
+"""Tokendesk's benchmark: ``.venv/bin/python -m bench.run [--quick] [--backends sqlite,postgres]``.
+
+Starts ``tokendesk serve`` as a user would (one worker, its own data folder, background
+refresher off), sets it up through the CLI and the REST API against a real authorization
+server, and measures with ``wrk``: the ceiling (a bare Starlette route served the same way)
+and token handouts, on SQLite and PostgreSQL; then the refresh storms, 100,000 stored tokens
+and the background refresher. Prints PASS/FAIL per target and writes
+``bench/results/results.json``, ``results.md`` and ``chart.png``. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.load import LoadGenerator, LoadResult, ensure_wrk, wrk_version
+from bench.profile import finish_recording, py_spy, start_recording
+from bench.scenario import (
+    BOT_ROLE,
+    LONG_TOKEN_TTL_S,
+    AuthorizationServer,
+    Client,
+    Desk,
+    bench_client,
+    bootstrap_admin,
+    connection_names,
+    keyring_spec,
+    set_up,
+    tokendesk_env,
+    warm,
+)
+from bench.servers import (
+    REPO_ROOT,
+    SERVER_CPU,
+    ServerProcess,
+    can_pin,
+    ceiling_process,
+    clean_environment,
+    free_port,
+    fresh_postgres_database,
+    postgres_unavailable,
+    postgres_version,
+    serve_process,
+)
+
+BACKENDS = ("sqlite", "postgres")
+ITEMS = ("throughput", "storm", "replicas", "stored", "refresher")
+QUICK_SKIPS = {
+    "stored": "100,000 stored tokens: skipped in --quick (writing them and re-measuring "
+              "takes about a minute per backend)",
+    "refresher": "background refresher with 10,000 tokens: skipped in --quick (it watches "
+                 "the tokens for about two minutes per backend)",
+}
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS_DIR = Path(__file__).with_name("results")
+OUT_DIR = Path(__file__).with_name("out")
+
+# Targets of issue 6.
+MIN_SHARE_OF_CEILING = 0.50
+MAX_P99_MS = 15.0
+MAX_RSS_MB = 200.0
+MIN_SPEED_KEPT = 0.90  # "handout speed unchanged" with 100,000 tokens: at least 90 % of before
+STORED_TOKENS = 100_000
+STORED_TOKEN_LIFETIME_S = 3600
+WANTED_OPEN_FILES = 65536
+
+
+@dataclass
+class Run:
+    """Everything one run measures, and how it was asked to."""
+
+    args: argparse.Namespace
+    generator: LoadGenerator
+    oauth: AuthorizationServer
+    client: Client
+    tmp: Path
+    log_dir: Path
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def backend(self, name: str) -> dict[str, Any]:
+        return self.results["backends"].setdefault(name, {})
+
+    def target(self, target_id: str, backend: str, text: str, measured: str,
+               passed: bool | None, *, skipped: str | None = None) -> None:
+        status = "SKIPPED" if skipped else ("PASS" if passed else "FAIL")
+        self.results["targets"].append({"id": target_id, "backend": backend, "target": text,
+                                        "measured": skipped or measured, "status": status})
+        say(f"  [{status}] {text} ({backend}): {skipped or measured}")
+
+    def error(self, target_id: str, backend: str, text: str, exc: BaseException) -> None:
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        self.results["targets"].append({"id": target_id, "backend": backend, "target": text,
+                                        "measured": detail, "status": "ERROR"})
+        self.results["notes"].append(f"{text} ({backend}) failed to run: {detail}; see "
+                                     "bench/out/<run>/errors.log")
+        with open(self.log_dir / "errors.log", "a") as log:
+            log.write(f"--- {text} ({backend})\n{traceback.format_exc()}\n")
+        say(f"  [ERROR] {text} ({backend}): {detail}")
+
+    def wants(self, item: str) -> bool:
+        return item in self.args.items
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def loadavg() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+# --- throughput --------------------------------------------------------------------------------
+
+
+def best_of(rounds: int, measure: Callable[[], LoadResult]) -> tuple[LoadResult, list[dict[str, Any]]]:
+    """Measure ``rounds`` times; the run with the most requests/s, and all of them."""
+    runs = []
+    for _ in range(rounds):
+        load_before = loadavg()
+        result = measure()
+        runs.append((result, {**result.to_json(), "loadavg_before": load_before}))
+    best = max(runs, key=lambda pair: pair[0].rps)
+    return best[0], [doc for _, doc in runs]
+
+
+def measure_throughput(run: Run, backend: str, desk: Desk, serve: ServerProcess) -> None:
+    figures = run.backend(backend)
+    ceiling = ceiling_process(free_port(), desk.handout_body_bytes,
+                              run.log_dir / f"{backend}-ceiling.log", SERVER_CPU)
+    ceiling_url = ceiling.ready_url.split("/api/")[0]
+    duration = run.args.duration
+    best_ceiling: LoadResult | None = None
+    best_handout: LoadResult | None = None
+    all_ceiling: list[dict[str, Any]] = []
+    all_handout: list[dict[str, Any]] = []
+    with ceiling.start():
+        # Interleaved rounds: a burst of noise from a neighbour hits both sides alike.
+        for round_no in range(run.args.rounds):
+            say(f"  round {round_no + 1}/{run.args.rounds}: ceiling ...")
+            c, docs = best_of(1, lambda: run.generator.measure(
+                ceiling_url, desk.authorization, desk.paths, duration, f"{backend}-ceiling"))
+            all_ceiling += docs
+            say(f"    {c.line()}")
+            say(f"  round {round_no + 1}/{run.args.rounds}: token handout ...")
+            h, docs = best_of(1, lambda: run.generator.measure(
+                desk.base_url, desk.authorization, desk.paths, duration, f"{backend}-handout"))
+            all_handout += docs
+            say(f"    {h.line()}")
+            best_ceiling = c if best_ceiling is None or c.rps > best_ceiling.rps else best_ceiling
+            best_handout = h if best_handout is None or h.rps > best_handout.rps else best_handout
+    assert best_ceiling is not None and best_handout is not None
+    figures["ceiling"] = best_ceiling.to_json()
+    figures["handout"] = best_handout.to_json()
+    figures["rounds"] = {"ceiling": all_ceiling, "handout": all_handout}
+    figures["ratio"] = round(best_handout.rps / best_ceiling.rps, 3) if best_ceiling.rps else 0.0
+    figures.setdefault("memory", {})["after_handout"] = serve.memory_mb()
+    run.target("handout-vs-ceiling", backend,
+               f"handout ≥ {MIN_SHARE_OF_CEILING:.0%} of the ceiling",
+               f"{figures['ratio']:.0%} ({best_handout.rps:,.0f} / {best_ceiling.rps:,.0f} req/s)",
+               figures["ratio"] >= MIN_SHARE_OF_CEILING)
+    run.target("handout-p99", backend,
+               f"handout p99 ≤ {MAX_P99_MS:.0f} ms at {run.args.connections} connections",
+               f"p99 {best_handout.p99_ms:.1f} ms (p50 {best_handout.p50_ms:.1f} ms)",
+               best_handout.p99_ms <= MAX_P99_MS)
+    if best_handout.errors:
+        run.results["notes"].append(f"{backend}: the handout load had {best_handout.errors} "
+                                    "errors or non-2xx answers; see bench/out/<run>/")
+
+
+def profile_handout(run: Run, backend: str, desk: Desk, serve: ServerProcess) -> None:
+    """A separate handout load with py-spy attached; its figures are not reported."""
+    if py_spy() is None:
+        run.results["notes"].append("py-spy is not installed (pip install -e '.[bench]'); "
+                                    "no profile")
+        return
+    seconds = max(3.0, min(run.args.duration, 10.0))
+    output = run.log_dir / f"{backend}-handout.pyspy.txt"
+    say(f"  profiling the serving process for {seconds:.0f} s (py-spy) ...")
+    spy = start_recording(serve.pid, seconds, output)
+    assert spy is not None
+    time.sleep(0.5)
+    run.generator.measure(desk.base_url, desk.authorization, desk.paths, seconds + 1,
+                          f"{backend}-profile")
+    summary = finish_recording(spy, output)
+    run.backend(backend)["profile"] = summary
+    if "self_by_package" in summary:
+        top = ", ".join(f"{p['frame']} {p['share']:.0%}" for p in summary["self_by_package"][:6])
+        say(f"    own time by package: {top}")
+
+
+# --- storms ---------------------------------------------------------------------------------------
+
+
+def storm_target(run: Run, target_id: str, backend: str, text: str,
+                 result: dict[str, Any]) -> None:
+    run.target(target_id, backend, text,
+               f"{result['token_endpoint_calls']} token endpoint call(s), "
+               f"{result['callers_with_new_token']}/{result['callers']} got the new token, "
+               f"{result['elapsed_s']} s", result["passed"])
+
+
+def storms(run: Run, backend: str, desk: Desk, env: dict[str, str]) -> None:
+    from bench.storms import STORM_CALLERS, run_storm
+
+    text = f"{STORM_CALLERS:,} concurrent handouts of an expired token: one token call"
+    if run.wants("storm"):
+        try:
+            say("  storm on one server ...")
+            result = run_storm(run.oauth, run.client, [desk.base_url], desk.admin_key,
+                               desk.bot_key, "Storm single")
+            run.backend(backend)["storm"] = result
+            storm_target(run, "storm", backend, text, result)
+        except Exception as exc:  # one item failing must not lose the others
+            run.error("storm", backend, text, exc)
+    text = "the same storm over two replicas on one PostgreSQL: one token call"
+    if not run.wants("replicas"):
+        return
+    if backend != "postgres":
+        return
+    try:
+        say("  storm over two replicas ...")
+        second = serve_process(f"tokendesk serve ({backend}, replica 2)", env, free_port(),
+                               run.log_dir / f"{backend}-serve-replica2.log", SERVER_CPU)
+        with second.start():
+            result = run_storm(run.oauth, run.client, [desk.base_url, second.ready_url.split(
+                "/api/")[0]], desk.admin_key, desk.bot_key, "Storm replicas")
+        run.backend(backend)["replicas_storm"] = result
+        storm_target(run, "storm-replicas", backend, text, result)
+    except Exception as exc:
+        run.error("storm-replicas", backend, text, exc)
+
+
+# --- 100,000 stored tokens -------------------------------------------------------------------------
+
+
+def stored_tokens(run: Run, backend: str, desk: Desk, env: dict[str, str],
+                  restart: Callable[[], ServerProcess]) -> ServerProcess:
+    """Write the tokens, restart the server, re-measure; returns the running server."""
+    from tokendesk.config import Settings
+    from tokendesk.storage.db import create_db_engine
+
+    from bench.stored import (
+        connection_ids,
+        count_tokens,
+        insert_user_tokens,
+        keyring_from_spec,
+        role_id,
+    )
+
+    figures = run.backend(backend)
+    settings = Settings(data_dir=Path(env["TOKENDESK_DATA_DIR"]),
+                        database_url=env.get("TOKENDESK_DATABASE_URL"))
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        say(f"  writing {STORED_TOKENS:,} sealed tokens into the database ...")
+        started = time.perf_counter()
+        insert_user_tokens(engine, keyring_from_spec(env["TOKENDESK_ENCRYPTION_KEYS"]),
+                           total=STORED_TOKENS, connections_by_name=connection_ids(engine,
+                                                                                   desk.names),
+                           role=role_id(engine, BOT_ROLE), user_prefix="stored-user",
+                           lifetime_s=lambda _: STORED_TOKEN_LIFETIME_S)
+        figures["stored"] = {"insert_s": round(time.perf_counter() - started, 1),
+                             "tokens_in_db": count_tokens(engine)}
+    finally:
+        engine.dispose()
+    say("  restarting tokendesk serve (whatever it loads at start-up, it loads now) ...")
+    serve = restart()
+    desk.base_url = serve.ready_url.split("/api/")[0]
+    warm(desk)
+    figures.setdefault("memory", {})["after_start_100k"] = serve.memory_mb()
+    say("  token handout with 100,000 tokens stored ...")
+    result, docs = best_of(run.args.rounds, lambda: run.generator.measure(
+        desk.base_url, desk.authorization, desk.paths, run.args.duration,
+        f"{backend}-handout-100k"))
+    say(f"    {result.line()}")
+    figures["handout_100k"] = {**result.to_json()}
+    figures.setdefault("rounds", {})["handout_100k"] = docs
+    memory = serve.memory_mb()
+    figures["memory"]["after_100k"] = memory
+    run.target("stored-rss", backend, f"{STORED_TOKENS:,} stored tokens: server RSS ≤ "
+               f"{MAX_RSS_MB:.0f} MB", f"{memory['rss_mb']} MB (peak {memory['peak_rss_mb']} MB)",
+               memory["peak_rss_mb"] <= MAX_RSS_MB)
+    before = figures.get("handout", {}).get("rps")
+    if before:
+        kept = result.rps / before
+        figures["stored"]["speed_kept"] = round(kept, 3)
+        run.target("stored-speed", backend, f"{STORED_TOKENS:,} stored tokens: handout speed "
+                   f"unchanged (≥ {MIN_SPEED_KEPT:.0%} of before)",
+                   f"{kept:.0%} ({result.rps:,.0f} vs {before:,.0f} req/s)",
+                   kept >= MIN_SPEED_KEPT)
+    return serve
+
+
+# --- one backend ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database(run: Run, backend: str, label: str) -> Iterator[str | None]:
+    """None for SQLite (the default file in the data folder), else a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield None
+        return
+    with fresh_postgres_database(run.args.postgres_url, label) as url:
+        yield url
+
+
+def run_backend(run: Run, backend: str) -> None:
+    say(f"\n== {backend} ==")
+    with database(run, backend, "serve") as url:
+        env = tokendesk_env(clean_environment(), data_dir=run.tmp / backend / "data",
+                            database_url=url, keys=keyring_spec())
+        admin_key = bootstrap_admin(env)
+        port = free_port()
+
+        def start() -> ServerProcess:
+            return serve_process(f"tokendesk serve ({backend})", env, port,
+                                 run.log_dir / f"{backend}-serve.log", SERVER_CPU).start()
+
+        serve = start()
+        try:
+            say(f"  tokendesk serve is up (pid {serve.pid}); setting up through the REST API ...")
+            desk = set_up(serve.ready_url.split("/api/")[0], admin_key, run.oauth, run.client,
+                          connection_names())
+            run.backend(backend)["handout_body_bytes"] = desk.handout_body_bytes
+            if run.wants("throughput"):
+                guarded(run, "handout-vs-ceiling", backend, "throughput",
+                        lambda: measure_throughput(run, backend, desk, serve))
+                if run.args.profile:
+                    guarded(run, "profile", backend, "profile",
+                            lambda: profile_handout(run, backend, desk, serve))
+            storms(run, backend, desk, env)
+            if run.wants("stored"):
+                def restart() -> ServerProcess:
+                    nonlocal serve
+                    serve.stop()
+                    serve = start()
+                    return serve
+                guarded(run, "stored-rss", backend, f"{STORED_TOKENS:,} stored tokens",
+                        lambda: stored_tokens(run, backend, desk, env, restart))
+        finally:
+            serve.stop()
+
+
+def guarded(run: Run, target_id: str, backend: str, text: str, action: Callable[[], Any]) -> None:
+    try:
+        action()
+    except Exception as exc:  # one item failing must not lose the others
+        run.error(target_id, backend, text, exc)
+
+
+def refresher_item(run: Run, backend: str) -> None:
+    from bench.refresher import CONNECTIONS, LIFETIME_MAX_S, LIFETIME_MIN_S, run_refresher
+
+    tokens = run.args.refresher_tokens
+    text = (f"background refresher: {tokens:,} staggered tokens never expired, per-host cap "
+            "kept")
+    say(f"\n== background refresher ({backend}, {tokens:,} tokens, lifetimes "
+        f"{LIFETIME_MIN_S:.0f}–{LIFETIME_MAX_S:.0f} s; about {LIFETIME_MAX_S:.0f} s) ==")
+    try:
+        with database(run, backend, "refresher") as url:
+            data_dir = run.tmp / f"refresher-{backend}"
+            database_url = url or f"sqlite:///{(data_dir / 'tokendesk.sqlite3').as_posix()}"
+            result = run_refresher(run.oauth, run.client, database_url, data_dir,
+                                   tokens_total=tokens,
+                                   connections=min(CONNECTIONS, max(1, tokens // 10)))
+        run.backend(backend)["refresher"] = result
+        run.target("refresher", backend, text,
+                   f"late {result['late_refreshes']}, unrefreshed {result['never_refreshed']}, "
+                   f"most expired at once {result['max_expired_in_db']}, handouts finding it "
+                   f"expired {result['handouts_that_found_token_expired']}/{result['handouts']}; "
+                   f"peak per host {max(result['peak_by_host'].values(), default=0)} "
+                   f"(cap {result['per_host_cap']}); {result['refreshes_per_s']} refreshes/s",
+                   result["passed"])
+    except Exception as exc:
+        run.error("refresher", backend, text, exc)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def machine(args: argparse.Namespace, wrk: str | None) -> dict[str, Any]:
+    import importlib.metadata as md
+    import sqlite3
+
+    def version(package: str) -> str:
+        try:
+            return md.version(package)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal")))
+    extras = [name for name in ("uvloop", "httptools") if version(name) != "not installed"]
+    node = shutil.which("node")
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+        "kernel": platform.release(), "python": platform.python_version(),
+        "server": f"uvicorn {version('uvicorn')} ({', '.join(extras) or 'asyncio, h11'})",
+        "versions": {name: version(name) for name in
+                     ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy",
+                      "psycopg", "cryptography", "pydantic", "httpx")},
+        "sqlite": sqlite3.sqlite_version,
+        "postgres": (postgres_version(args.postgres_url) if "postgres" in args.backends
+                     and not postgres_unavailable(args.postgres_url) else None),
+        "wrk": wrk_version(wrk) if wrk else None,
+        "node": subprocess.run([node, "--version"], capture_output=True, text=True,
+                               timeout=10).stdout.strip() if node else None,
+    }
+
+
+def git_commit() -> tuple[str, bool]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"],
+                                    cwd=REPO_ROOT, capture_output=True, text=True,
+                                    timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return commit or "unknown", dirty
+
+
+def raise_open_file_limit() -> None:
+    """A thousand concurrent callers need a thousand sockets on both ends."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(WANTED_OPEN_FILES, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short runs (5 s, one round), no profile; skips the 100,000 "
+                             "stored tokens and the background refresher")
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help="comma-separated: sqlite,postgres (default both)")
+    parser.add_argument("--items", default=None,
+                        help=f"comma-separated subset of {','.join(ITEMS)} (default all; "
+                             "--quick drops stored,refresher unless named here)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds per load run (default 10, --quick 5)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved ceiling/handout rounds, best kept (default 2, "
+                             "--quick 1)")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="load generator connections (default 32)")
+    parser.add_argument("--generator", choices=("auto", "wrk", "httpx"), default="auto",
+                        help="load generator (default: wrk, installed with apt-get if missing)")
+    parser.add_argument("--no-install", action="store_true",
+                        help="never apt-get install wrk")
+    parser.add_argument("--profile", dest="profile", action="store_true", default=None,
+                        help="profile the server with py-spy during a handout load "
+                             "(default on, off with --quick)")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--refresher-tokens", type=int, default=10_000,
+                        help="tokens the background refresher keeps fresh (default 10000)")
+    parser.add_argument("--postgres-url", default=os.environ.get("TOKENDESK_BENCH_POSTGRES_URL",
+                                                                 DEFAULT_POSTGRES_URL),
+                        help="a PostgreSQL server where the bench may create and drop "
+                             "databases (default postgres@127.0.0.1:5432, trust auth)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR,
+                        help="where results.json/.md and chart.png go (default bench/results)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary data folders")
+    args = parser.parse_args(argv)
+    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(args.backends) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    named = [i.strip() for i in args.items.split(",")] if args.items else None
+    if named and set(named) - set(ITEMS):
+        parser.error(f"unknown item(s): {', '.join(sorted(set(named) - set(ITEMS)))}")
+    args.items = named or [i for i in ITEMS if not (args.quick and i in QUICK_SKIPS)]
+    args.duration = args.duration or (5.0 if args.quick else 10.0)
+    args.rounds = args.rounds or (1 if args.quick else 2)
+    args.warmup = 1.0 if args.quick else 2.0
+    if args.profile is None:
+        args.profile = not args.quick
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_open_file_limit()
+    started_at = datetime.now(UTC)
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    log_dir = OUT_DIR / stamp
+    log_dir.mkdir(parents=True, exist_ok=True)
+    wrk = None if args.generator == "httpx" else ensure_wrk(allow_install=not args.no_install)
+    if args.generator == "wrk" and wrk is None:
+        say("wrk was asked for but is not available")
+        return 2
+    commit, dirty = git_commit()
+    results: dict[str, Any] = {
+        "meta": {"started_at": started_at.isoformat(timespec="seconds"), "commit": commit,
+                 "dirty": dirty, "mode": "quick" if args.quick else "full",
+                 "backends": args.backends, "items": args.items, "duration_s": args.duration,
+                 "warmup_s": args.warmup, "rounds": args.rounds,
+                 "connections": args.connections, "generator": "wrk" if wrk else "httpx",
+                 "pinned": can_pin(), "loadavg_before": loadavg(),
+                 "machine": machine(args, wrk)},
+        "backends": {}, "targets": [], "notes": [],
+    }
+    for item, why in QUICK_SKIPS.items():
+        if item not in args.items:
+            results["notes"].append(why if args.quick else f"{item}: not asked for (--items)")
+    say(f"Tokendesk benchmark ({results['meta']['mode']}): backends {', '.join(args.backends)}; "
+        f"load by {results['meta']['generator']}; raw logs in {log_dir.relative_to(REPO_ROOT)}")
+    if results["meta"]["loadavg_before"] > 1.0:
+        say(f"note: load average is {results['meta']['loadavg_before']} before the run; "
+            "the figures will be noisy")
+    if not wrk:
+        results["notes"].append("the load came from the async httpx generator (no wrk); its "
+                                "ceiling figure shows how far it can drive a server at all")
+    tmp = Path(tempfile.mkdtemp(prefix="tokendesk-bench-"))
+    generator = LoadGenerator(wrk, connections=args.connections, warmup_s=args.warmup,
+                              log_dir=log_dir)
+    client = bench_client()
+    oauth = AuthorizationServer(log_dir=log_dir / "authorization-server")
+    try:
+        oauth.start([client], access_token_ttl_s=LONG_TOKEN_TTL_S)
+        run = Run(args, generator, oauth, client, tmp, log_dir, results)
+        for backend in args.backends:
+            if backend == "postgres" and (why := postgres_unavailable(args.postgres_url)):
+                run.backend(backend)["skipped"] = why
+                results["notes"].append(f"postgres: skipped, {why}")
+                say(f"\n== postgres: skipped, {why} ==")
+                continue
+            guarded(run, "setup", backend, "set-up", lambda: run_backend(run, backend))
+        if run.wants("refresher"):
+            for backend in args.backends:
+                if "skipped" not in run.backend(backend):
+                    refresher_item(run, backend)
+    finally:
+        oauth.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results["meta"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    previous = args.out / "results.json"
+    earlier = json.loads(previous.read_text()) if previous.exists() else None
+    shutil.copy2(previous, log_dir / "previous-results.json") if earlier else None
+    path = report.write_all(results, args.out, update_readme=args.out == RESULTS_DIR)
+    say("\n" + report.throughput_table(results) + "\n\n" + report.targets_table(results))
+    if earlier:
+        with contextlib.suppress(KeyError, TypeError, ZeroDivisionError):
+            say("\n" + report.compare(earlier, results))
+    where = path.parent.resolve()
+    shown = where.relative_to(REPO_ROOT) if where.is_relative_to(REPO_ROOT) else where
+    say(f"\nWritten: {shown}/results.json, results.md, chart.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

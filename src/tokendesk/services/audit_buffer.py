@@ -1,0 +1,90 @@
+"""Audit records of token handouts, written in batches off the request path.
+
+A handout answers without waiting for its audit row; a writer thread inserts the queued rows
+every ``FLUSH_INTERVAL_S`` (or sooner, when ``BATCH_SIZE`` are waiting) and on a clean
+shutdown. What a crash (SIGKILL, power loss) can lose is bounded: the handouts of the last
+flush interval, at most ``MAX_QUEUED`` of them. Changes are still audited synchronously, in
+the transaction that makes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from tokendesk.services.refresh import Transaction
+from tokendesk.storage.audit import AuditRepository
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.2
+BATCH_SIZE = 500
+MAX_QUEUED = 50_000
+
+
+class AuditBuffer:
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=MAX_QUEUED)
+        self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, values: dict[str, Any]) -> None:
+        """Queue one audit row; when the queue is full, write synchronously rather than drop."""
+        self._ensure_writer()
+        try:
+            self._queue.put_nowait(values)
+        except queue.Full:
+            self.flush()
+            self._queue.put(values)
+
+    def flush(self) -> int:
+        """Write everything queued now; returns how many rows were written."""
+        with self._flush_lock:
+            written = 0
+            while True:
+                batch = self._take(BATCH_SIZE)
+                if not batch:
+                    return written
+                try:
+                    with self.transaction() as tx:
+                        AuditRepository(tx).append_many(batch)
+                except Exception:
+                    for row in batch:  # keep them for the next attempt
+                        self._queue.put(row)
+                    raise
+                written += len(batch)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.flush()
+
+    def _take(self, limit: int) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        while len(batch) < limit:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _ensure_writer(self) -> None:
+        if self._thread is None:
+            with self._flush_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="audit-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            try:
+                self.flush()
+            except Exception as exc:
+                log.warning("writing audit records failed (%s); retrying", type(exc).__name__)

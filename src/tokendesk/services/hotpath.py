@@ -1,0 +1,94 @@
+"""The token hot path: a bot asking again for a token it got a moment ago.
+
+Answered from memory after one database read -- the cache epoch, which database triggers
+bump on any change to keys, users, roles, invitations, connections or tokens -- so a revoked
+key, a disabled user, a removed invitation or a re-authenticated connection takes effect on
+the very next request, on every replica. Anything else goes the full way through
+:class:`~tokendesk.services.tokens.TokenService`, and its result is remembered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from tokendesk.domain.names import name_key
+from tokendesk.domain.principal import Principal
+from tokendesk.domain.tokens import Handout, TokenKind, needs_refresh
+from tokendesk.services.auth import AuthService
+from tokendesk.services.refresh import Transaction
+from tokendesk.services.tokens import TokenService
+from tokendesk.storage.epoch import read_epoch
+
+MAX_ENTRIES = 100_000
+HandoutKey = tuple[str | None, str, TokenKind]
+
+
+class HandoutCache:
+    """Principals by API key, and handouts by (user, connection, kind), valid for one epoch."""
+
+    def __init__(
+        self,
+        transaction: Transaction,
+        auth: AuthService,
+        tokens: TokenService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.transaction = transaction
+        self.auth = auth
+        self.tokens = tokens
+        self.clock = clock
+        self._epoch = -1
+        self._principals: dict[str, Principal] = {}
+        self._handouts: dict[HandoutKey, Handout] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
+        """The remembered handout, audited, when nothing changed since; one database read,
+        never a provider call, so it may run on the event loop."""
+        self._current_epoch()
+        principal = self._principals.get(_digest(api_key))
+        if principal is None:
+            return None
+        handout = self._handouts.get((principal.user_id, name_key(name), kind))
+        if handout is None or needs_refresh(self.clock(), handout.issued_at, handout.expires_at)[0]:
+            return None
+        self.tokens.record_handout(principal, handout)
+        return handout
+
+    def handout(self, api_key: str, name: str, kind: TokenKind) -> Handout:
+        """The full way: authenticate, hand out (refreshing if due), remember. Raises what
+        AuthService and TokenService raise; may call a provider, so not on the event loop."""
+        epoch = self._current_epoch()
+        with self.transaction() as tx:
+            principal = self.auth.authenticate_api_key(tx, api_key)
+        handout = self.tokens.handout(principal, name, kind)
+        self._remember(epoch, api_key, principal, handout)
+        return handout
+
+    def _current_epoch(self) -> int:
+        with self.transaction() as tx:
+            epoch = read_epoch(tx)
+        if epoch != self._epoch:
+            with self._lock:
+                if epoch != self._epoch:
+                    self._principals.clear()
+                    self._handouts.clear()
+                    self._epoch = epoch
+        return epoch
+
+    def _remember(self, epoch: int, api_key: str, principal: Principal, handout: Handout) -> None:
+        with self._lock:
+            # Something changed while the full path ran: what it found may be stale already.
+            if epoch != self._epoch or len(self._handouts) >= MAX_ENTRIES:
+                return
+            self._principals[_digest(api_key)] = principal
+            self._handouts[(principal.user_id, name_key(handout.connection), handout.kind)] = (
+                handout
+            )
+
+
+def _digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()

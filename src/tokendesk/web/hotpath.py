@@ -1,0 +1,73 @@
+"""The bots' token handout as a lean Starlette route.
+
+``GET /api/v1/connections/{name}/token`` is asked before every call a bot makes, so it skips
+FastAPI's per-request dependency tree and model validation: a cached handout is answered on
+the event loop after one database read; anything else (first request, refresh due, errors)
+runs the full use case in the thread pool. The FastAPI route of the same path stays for the
+OpenAPI document and shares :func:`token_body`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tokendesk.domain.tokens import Handout, TokenKind
+from tokendesk.errors import TokendeskError, ValidationError
+from tokendesk.web.deps import get_principal, get_tokendesk
+from tokendesk.web.errors import error_response
+
+TOKEN_PATH = "/api/v1/connections/{name}/token"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def token_body(handout: Handout) -> bytes:
+    """The JSON wire format of a handout (the SDK reads exactly this)."""
+    return json.dumps(
+        {
+            "access_token": handout.access_token.reveal(),
+            "token_type": handout.token_type,
+            "expires_at": handout.expires_at.isoformat() if handout.expires_at else None,
+            "scope": handout.scope,
+            "connection": handout.connection,
+            "kind": handout.kind.value,
+            "provider_fields": handout.extra,
+        }
+    ).encode()
+
+
+def token_response(handout: Handout) -> Response:
+    return Response(token_body(handout), media_type="application/json", headers=NO_STORE)
+
+
+async def lean_handout(request: Request) -> Response:
+    td = get_tokendesk(request)
+    name = request.path_params["name"]
+    try:
+        kind = _kind(request.query_params.get("token_type", "shared"))
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and key.strip():
+            found = td.hot.cached(key.strip(), name, kind)
+            if found is None:
+                found = await run_in_threadpool(td.hot.handout, key.strip(), name, kind)
+            handout = found
+        else:  # a console session: the full way, with its CSRF and session checks
+            principal = await run_in_threadpool(get_principal, request)
+            handout = await run_in_threadpool(td.tokens.handout, principal, name, kind)
+    except TokendeskError as exc:
+        return error_response(exc)
+    return token_response(handout)
+
+
+def _kind(value: str) -> TokenKind:
+    try:
+        return TokenKind(value)
+    except ValueError:
+        raise ValidationError("token_type is 'shared' or 'user'.", field="token_type") from None
+
+
+route = Route(TOKEN_PATH, lean_handout, methods=["GET"], name="token_handout")
