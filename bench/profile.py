@@ -3,7 +3,8 @@
 The profile runs in a load pass of its own (sampling slows the server a little), never in
 the measured one. py-spy writes collapsed stacks (``frame;frame;... count``); they are
 summed here into the top functions by own time ("self"), by time spent in them or their
-callees ("total"), and own time by package (which sums to 100 %).
+callees ("total"), own time by package (which sums to 100 %), the share of samples with a
+package anywhere on the stack, and Tokendesk's own functions by total time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from typing import Any
 SAMPLE_RATE_HZ = 200
 TOP = 15
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^():]*)(?::\d+)?\)$")
+# Frames under every sample (the command line, the server's start-up, thread start-up):
+# left out of the "anywhere on the stack" figures, where they would read as 100 %.
+LAUNCHER_PATHS = ("tokendesk/cli/", "typer/", "click/", "<frozen runpy>", "bench/",
+                  "uvicorn/main.py", "uvicorn/server.py", "uvicorn/_compat.py",
+                  "asyncio/runners.py")
+LAUNCHER_FRAMES = ("Thread._bootstrap (", "Thread._bootstrap_inner (", "Thread.run (")
 
 
 def py_spy() -> str | None:
@@ -56,6 +63,8 @@ def summarise(collapsed: str) -> dict[str, Any]:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    packages_total: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
     samples = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -68,15 +77,27 @@ def summarise(collapsed: str) -> dict[str, Any]:
         samples += count
         own[frames[-1][0]] += count
         packages[frames[-1][1]] += count
-        for name in {name for name, _ in frames}:
+        inner = [(name, package) for name, package in frames if not _launcher(name, package)]
+        for name in {name for name, _ in inner}:
             total[name] += count
+            if "(tokendesk/" in name:
+                ours[name] += count
+        for package in {package for _, package in inner}:
+            packages_total[package] += count
 
     def share(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"frame": name, "share": round(n / samples, 3)}
                 for name, n in counter.most_common(TOP)]
 
     return {"samples": samples, "top_self": share(own), "top_total": share(total),
-            "self_by_package": share(packages)}
+            "self_by_package": share(packages), "total_by_package": share(packages_total),
+            "tokendesk_total": share(ours)}
+
+
+def _launcher(name: str, package: str) -> bool:
+    path = name[name.rfind("(") + 1:-1]
+    return (path.startswith(LAUNCHER_PATHS) or name.startswith(LAUNCHER_FRAMES)
+            or "/" not in path and package == "tokendesk")  # the console script itself
 
 
 def _frame(text: str) -> tuple[str, str]:

@@ -95,18 +95,27 @@ def profile_section(results: dict[str, Any]) -> str:
         profile = figures.get("profile")
         if not profile or "top_self" not in profile:
             continue
-        lines.append(f"\n**{backend}** ({profile['samples']:,} samples of the serving process "
-                     "during a handout load)\n")
-        lines.append("| own time by package | share |  | top functions, own time | share |")
-        lines.append("|---|---:|---|---|---:|")
-        packages, functions = profile["self_by_package"][:10], profile["top_self"][:10]
-        for i in range(max(len(packages), len(functions))):
-            p = packages[i] if i < len(packages) else {"frame": "", "share": None}
-            f = functions[i] if i < len(functions) else {"frame": "", "share": None}
-            lines.append(f"| {p['frame']} | {_pct(p['share'])} |  | `{f['frame']}` | "
-                         f"{_pct(f['share'])} |" if f["frame"] else
-                         f"| {p['frame']} | {_pct(p['share'])} |  |  |  |")
+        lines.append(f"\n**{backend}** ({profile['samples']:,} stack samples of the serving "
+                     "process during a handout load; shares of all samples)\n")
+        lines += _two_columns(("own time, by package", profile["self_by_package"]),
+                              ("own time, by function", profile["top_self"]))
+        lines.append("")
+        lines += _two_columns(("anywhere on the stack, by package",
+                               profile.get("total_by_package", [])),
+                              ("Tokendesk functions, with callees",
+                               profile.get("tokendesk_total", [])))
     return "\n".join(lines)
+
+
+def _two_columns(left: tuple[str, list[dict[str, Any]]],
+                 right: tuple[str, list[dict[str, Any]]], rows: int = 10) -> list[str]:
+    lines = [f"| {left[0]} | share | {right[0]} | share |", "|---|---:|---|---:|"]
+    for i in range(min(rows, max(len(left[1]), len(right[1])))):
+        a = left[1][i] if i < len(left[1]) else None
+        b = right[1][i] if i < len(right[1]) else None
+        lines.append(f"| {a['frame'] if a else ''} | {_pct(a['share']) if a else ''} | "
+                     f"{'`' + b['frame'] + '`' if b else ''} | {_pct(b['share']) if b else ''} |")
+    return lines
 
 
 def _pct(share: float | None) -> str:

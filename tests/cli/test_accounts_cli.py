@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Cli, one_error_line
 from support.api import ADMIN_PASSWORD
+from support.cli import Cli, one_error_line
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Cli, one_error_line
+from support.cli import Cli, one_error_line
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.wiring import Tokendesk

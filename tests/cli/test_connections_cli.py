@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import typer
 
-from conftest import PUBLIC_URL, Cli, one_error_line
 from support.api import CLIENT_SECRET
+from support.cli import PUBLIC_URL, Cli, one_error_line
 from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.wiring import Tokendesk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Cli, one_error_line
+from support.cli import Cli, one_error_line
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.views import ApiKeyOut, NewApiKeyOut

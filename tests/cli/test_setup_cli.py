@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, one_error_line
 from support.api import ADMIN_PASSWORD
+from support.cli import Cli, one_error_line
 from tokendesk.config import Settings
 from tokendesk.services.wiring import build
 

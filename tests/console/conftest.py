@@ -14,8 +14,8 @@ import pytest
 from console_support import PASSWORD, PUBLIC_URL, Console
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from support.api import keyring_spec
 
+from support.api import keyring_spec
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal

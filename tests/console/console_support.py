@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from support.api import ADMIN_PASSWORD
 
+from support.api import ADMIN_PASSWORD
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import RoleCreate, UserCreate
 from tokendesk.services.wiring import Tokendesk

@@ -6,8 +6,8 @@ import json
 import re
 
 from console_support import PUBLIC_URL, Console, field_error
-from support.api import CLIENT_SECRET, connection_body
 
+from support.api import CLIENT_SECRET, connection_body
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ConnectionCreate, RoleCreate
 from tokendesk.services.wiring import Tokendesk

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from console_support import Console, add_user
-from support.api import connection_body, key_for
 
+from support.api import connection_body, key_for
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.wiring import Tokendesk

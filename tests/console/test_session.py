@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from console_support import PASSWORD, Console, field_error
 from fastapi.testclient import TestClient
-from support.api import keyring_spec
 
+from support.api import keyring_spec
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.audit import AuditFilter

@@ -3,11 +3,9 @@ client secret held on the server and never shown, and Edit keeping the stored se
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from console_support import Console, add_user, field_error
-from support.api import CLIENT_SECRET
 
+from support.api import CLIENT_SECRET
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.wiring import Tokendesk
 
@@ -102,7 +100,8 @@ def test_errors_of_the_authentication_details_sit_next_to_their_fields(admin: Co
         "authorization_url": "https://<yourinstance>.salesforce.com/services/oauth2/authorize",
         "token_url": "https://<yourinstance>.salesforce.com/services/oauth2/token"})
     plain_http = admin.post(f"{wizard}/authentication", {
-        "grant_type": "authorization_code", "client_id": "3MVG9", "placeholder-yourinstance": "acme",
+        "grant_type": "authorization_code", "client_id": "3MVG9",
+        "placeholder-yourinstance": "acme",
         "authorization_url": "https://acme.salesforce.com/services/oauth2/authorize",
         "token_url": "http://acme.salesforce.com/token", "go": "next"})
     no_client = admin.post(f"{wizard}/authentication", {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -59,7 +60,8 @@ def key_for(td: Tokendesk, username: str) -> str:
         ).key
 
 
-def make_user(td: Tokendesk, username: str, *, roles: list[str] = (), permissions: list[str] = ()) -> str:  # type: ignore[assignment]
+def make_user(td: Tokendesk, username: str, *, roles: Sequence[str] = (),
+              permissions: Sequence[str] = ()) -> str:
     """Create a user (and a custom role with ``permissions`` when given); returns an API key."""
     actor = command_line_principal()
     with td.transaction() as tx:

@@ -230,9 +230,9 @@ class AuthorizationServer:
         authorization_code_ttl_s: int = 60,
         auto_approve_user: str | None = DEFAULT_USER,
         always_login: bool = True,
-        refresh_token_policy: str = "offline_access",  # noqa: S107 -- not a secret
+        refresh_token_policy: str = "offline_access",
         rotate_refresh_token: bool = True,
-        access_token_format: str = "opaque",  # noqa: S107 -- not a secret
+        access_token_format: str = "opaque",
         resource: str = DEFAULT_RESOURCE,
         api_scopes: Iterable[str] = DEFAULT_API_SCOPES,
         port: int = 0,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from support.api import ADMIN_PASSWORD
 from support.authorization_server import AuthorizationServer
 from support.tokendesk_server import TokendeskServer

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT_MS, Scene
+
 from support.api import key_for, make_user
 from support.authorization_server import AuthorizationServer, default_clients, in_ci
 from support.desk import BOT_ROLE
 from support.tokendesk_server import Clock, TokendeskServer
-
 
 
 def _unavailable(reason: str) -> None:

@@ -15,6 +15,7 @@ from browser_support import (
     sign_in,
 )
 from playwright.sync_api import expect
+
 from support.api import ADMIN_PASSWORD, make_user
 from support.desk import BOT_ROLE
 
