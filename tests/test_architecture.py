@@ -33,24 +33,48 @@ def forbidden(path: Path, package: Path = PACKAGE) -> list[str]:
     """The imports of ``path`` its layer may not have."""
     rules: dict[str, tuple[str, ...]] = {
         "domain": ("tokendesk.", "sqlalchemy", "httpx", "fastapi", "typer", "starlette"),
-        "catalog": ("tokendesk.storage", "tokendesk.services", "tokendesk.web", "tokendesk.cli",
-                    "tokendesk.oauth", "sqlalchemy", "httpx"),
-        "oauth": ("tokendesk.storage", "tokendesk.services", "tokendesk.web", "tokendesk.cli",
-                  "sqlalchemy", "fastapi"),
-        "storage": ("tokendesk.services", "tokendesk.web", "tokendesk.cli", "tokendesk.oauth",
-                    "httpx", "fastapi"),
+        "catalog": (
+            "tokendesk.storage",
+            "tokendesk.services",
+            "tokendesk.web",
+            "tokendesk.cli",
+            "tokendesk.oauth",
+            "sqlalchemy",
+            "httpx",
+        ),
+        "oauth": (
+            "tokendesk.storage",
+            "tokendesk.services",
+            "tokendesk.web",
+            "tokendesk.cli",
+            "sqlalchemy",
+            "fastapi",
+        ),
+        "storage": (
+            "tokendesk.services",
+            "tokendesk.web",
+            "tokendesk.cli",
+            "tokendesk.oauth",
+            "httpx",
+            "fastapi",
+        ),
         "services": ("tokendesk.web", "tokendesk.cli", "fastapi", "starlette", "typer"),
         "web": ("tokendesk.storage", "tokendesk.oauth", "sqlalchemy", "typer"),
         "cli": ("tokendesk.storage", "tokendesk.oauth", "sqlalchemy", "fastapi"),
         "client": ("tokendesk.",),
     }
-    allowed = {"domain": ("tokendesk.errors", "tokendesk.domain"),
-               "client": ("tokendesk.client",)}.get(layer(path, package), ())
+    allowed = {
+        "domain": ("tokendesk.errors", "tokendesk.domain"),
+        "client": ("tokendesk.client",),
+    }.get(layer(path, package), ())
     bad = rules.get(layer(path, package), ())
     return sorted(
-        name for name in imports_of(path)
-        if any(name == b.rstrip(".") or name.startswith(b if b.endswith(".") else b + ".")
-               or name == b for b in bad)
+        name
+        for name in imports_of(path)
+        if any(
+            name == b.rstrip(".") or name.startswith(b if b.endswith(".") else b + ".") or name == b
+            for b in bad
+        )
         and not any(name == a or name.startswith(a + ".") for a in allowed)
     )
 
@@ -69,8 +93,9 @@ def test_each_module_imports_only_from_the_layers_below_it(path: Path) -> None:
         ("services/edge.py", "from fastapi import Request", ["fastapi"]),
     ],
 )
-def test_the_walk_catches_a_violation(tmp_path: Path, where: str, source: str,
-                                      expected: list[str]) -> None:
+def test_the_walk_catches_a_violation(
+    tmp_path: Path, where: str, source: str, expected: list[str]
+) -> None:
     module = tmp_path / where
     module.parent.mkdir(parents=True)
     module.write_text(source)

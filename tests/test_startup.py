@@ -130,11 +130,20 @@ def test_the_callback_url_comes_from_the_public_url() -> None:
 def test_serve_with_a_wrong_key_exits_with_one_clear_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first_start(data)
-    env = {**os.environ, "TOKENDESK_DATA_DIR": str(data),
-           "TOKENDESK_ENCRYPTION_KEYS": keyring_spec(KeyRing.generate())}
+    env = {
+        **os.environ,
+        "TOKENDESK_DATA_DIR": str(data),
+        "TOKENDESK_ENCRYPTION_KEYS": keyring_spec(KeyRing.generate()),
+    }
 
-    done = subprocess.run([tokendesk_executable(), "serve", "--port", "1"], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [tokendesk_executable(), "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert done.returncode == 78
     assert done.stderr.strip().startswith("error: ")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support.api import ADMIN_PASSWORD, Api, key_for, keyring_spec
 
+from support.api import ADMIN_PASSWORD, Api, key_for, keyring_spec
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support.api import CLIENT_SECRET, Api, connection_body, make_user
 
+from support.api import CLIENT_SECRET, Api, connection_body, make_user
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events, connections
-
 
 
 def stored_rows(td: Tokendesk) -> list[dict[str, Any]]:
@@ -35,7 +34,9 @@ def test_an_admin_registers_a_salesforce_connection_with_the_seed_fields(admin: 
     assert "client_secret" not in body
 
 
-def test_the_client_secret_is_never_read_back_and_is_stored_encrypted(admin: Api, td: Tokendesk) -> None:
+def test_the_client_secret_is_never_read_back_and_is_stored_encrypted(
+    admin: Api, td: Tokendesk
+) -> None:
     created = admin.post("/connections", json=connection_body())
     listed = admin.get("/connections")
     shown = admin.get("/connections/salesforce PROD")
@@ -90,13 +91,36 @@ def test_names_are_unique_regardless_of_case(admin: Api, td: Tokendesk) -> None:
     [
         ({"placeholders": {}}, "token_url", "yourinstance"),
         ({"placeholders": {"yourinstance": "evil.com/x?"}}, "token_url", ""),
-        ({"provider": "custom", "placeholders": {}, "token_url": "http://idp.example.com/token",
-          "authorization_url": "https://idp.example.com/auth"}, "token_url", "https"),
-        ({"provider": "custom", "placeholders": {}, "token_url": "https://idp.example.com/token#frag",
-          "authorization_url": "https://idp.example.com/auth"}, "token_url", "fragment"),
-        ({"provider": "custom", "placeholders": {}, "token_url": "https://idp.example.com/token",
-          "authorization_url": "https://idp.example.com/auth?client_id=x"}, "authorization_url",
-         "client_id"),
+        (
+            {
+                "provider": "custom",
+                "placeholders": {},
+                "token_url": "http://idp.example.com/token",
+                "authorization_url": "https://idp.example.com/auth",
+            },
+            "token_url",
+            "https",
+        ),
+        (
+            {
+                "provider": "custom",
+                "placeholders": {},
+                "token_url": "https://idp.example.com/token#frag",
+                "authorization_url": "https://idp.example.com/auth",
+            },
+            "token_url",
+            "fragment",
+        ),
+        (
+            {
+                "provider": "custom",
+                "placeholders": {},
+                "token_url": "https://idp.example.com/token",
+                "authorization_url": "https://idp.example.com/auth?client_id=x",
+            },
+            "authorization_url",
+            "client_id",
+        ),
         ({"scopes": ["api", "bad\u0007scope"]}, "scopes", ""),
         ({"name": "x" * 101}, "name", "100"),
         ({"name": "   "}, "name", ""),
@@ -130,8 +154,9 @@ def test_bad_fields_get_a_clear_error_and_store_nothing(
 def test_malformed_bodies_are_refused_in_the_error_shape(
     admin: Api, td: Tokendesk, payload: str, status: int, code: str
 ) -> None:
-    response = admin.post("/connections", content=payload,
-                          headers={"Content-Type": "application/json"})
+    response = admin.post(
+        "/connections", content=payload, headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
@@ -158,9 +183,16 @@ def test_an_unknown_provider_is_refused(admin: Api) -> None:
 
 
 def test_a_client_credentials_connection_needs_no_authorization_url(admin: Api) -> None:
-    response = admin.post("/connections", json=connection_body(
-        name="ServiceNow bots", provider="servicenow", grant_type="client_credentials",
-        placeholders={"yourinstance": "acme"}, scopes=None))
+    response = admin.post(
+        "/connections",
+        json=connection_body(
+            name="ServiceNow bots",
+            provider="servicenow",
+            grant_type="client_credentials",
+            placeholders={"yourinstance": "acme"},
+            scopes=None,
+        ),
+    )
 
     assert response.status_code == 201, response.text
     assert response.json()["authorization_url"] == ""
@@ -180,8 +212,10 @@ def test_pkce_is_off_where_the_provider_does_not_allow_it(admin: Api) -> None:
 
 def test_list_filters_by_provider_and_name(admin: Api) -> None:
     admin.post("/connections", json=connection_body())
-    admin.post("/connections", json=connection_body(name="Jira cloud", provider="jira",
-                                                    placeholders={}, scopes=None))
+    admin.post(
+        "/connections",
+        json=connection_body(name="Jira cloud", provider="jira", placeholders={}, scopes=None),
+    )
 
     by_provider = admin.get("/connections", params={"provider": "jira"}).json()
     by_name = admin.get("/connections", params={"name": "sales"}).json()

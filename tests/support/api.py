@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -52,7 +52,6 @@ class Api:
         return self.call("DELETE", path, **kwargs)
 
 
-
 def key_for(td: Tokendesk, username: str) -> str:
     with td.transaction() as tx:
         return td.auth.create_api_key(
@@ -60,18 +59,27 @@ def key_for(td: Tokendesk, username: str) -> str:
         ).key
 
 
-def make_user(td: Tokendesk, username: str, *, roles: Sequence[str] = (),
-              permissions: Sequence[str] = ()) -> str:
+def make_user(
+    td: Tokendesk, username: str, *, roles: Sequence[str] = (), permissions: Sequence[str] = ()
+) -> str:
     """Create a user (and a custom role with ``permissions`` when given); returns an API key."""
     actor = command_line_principal()
     with td.transaction() as tx:
         role_names = list(roles)
         if permissions:
-            td.accounts.create_role(tx, actor, RoleCreate(name=f"{username}-role",
-                                                          permissions=list(permissions)))  # type: ignore[arg-type]
+            td.accounts.create_role(
+                tx, actor, RoleCreate(name=f"{username}-role", permissions=list(permissions))
+            )  # type: ignore[arg-type]
             role_names.append(f"{username}-role")
-        td.accounts.create_user(tx, actor, UserCreate(username=username, password=ADMIN_PASSWORD,  # type: ignore[arg-type]
-                                                      roles=role_names))
+        td.accounts.create_user(
+            tx,
+            actor,
+            UserCreate(
+                username=username,
+                password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+                roles=role_names,
+            ),
+        )
     return key_for(td, username)
 
 

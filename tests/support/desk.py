@@ -47,10 +47,10 @@ class Desk:
     def browser(self) -> httpx.Client:
         return httpx.Client(trust_env=False, timeout=30, follow_redirects=False)
 
-    def consent(self, link: str, browser: httpx.Client | None = None,
-                user: str = "alice") -> httpx.Response:
+    def consent(
+        self, link: str, browser: httpx.Client | None = None, user: str = "alice"
+    ) -> httpx.Response:
         """Open a Tokendesk link in a browser, consent at the provider, come back."""
         browser = browser or self.browser()
         callback = self.oauth.complete_consent(browser, link, user)
         return browser.get(callback)
-

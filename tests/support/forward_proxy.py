@@ -28,10 +28,25 @@ class ForwardProxy:
         executable = shutil.which("proxy") or str(Path(sys.executable).parent / "proxy")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [executable, "--hostname", "127.0.0.1", "--port", str(self.port),
-                 "--basic-auth", f"{self.username}:{self.password}", "--num-workers", "1",
-                 "--num-acceptors", "1", "--log-level", "INFO"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    executable,
+                    "--hostname",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--basic-auth",
+                    f"{self.username}:{self.password}",
+                    "--num-workers",
+                    "1",
+                    "--num-acceptors",
+                    "1",
+                    "--log-level",
+                    "INFO",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         proxy_url = f"http://{self.username}:{self.password}@127.0.0.1:{self.port}"
         while time.monotonic() < deadline:
@@ -47,8 +62,11 @@ class ForwardProxy:
         when the client's connection closes, so wait a little for them)."""
         deadline = time.monotonic() + wait_s
         while True:
-            lines = [line for line in self.log_path.read_text(errors="replace").splitlines()
-                     if "access_log" in line and f" {host_port}/" in line]
+            lines = [
+                line
+                for line in self.log_path.read_text(errors="replace").splitlines()
+                if "access_log" in line and f" {host_port}/" in line
+            ]
             if lines or time.monotonic() > deadline:
                 return lines
             time.sleep(0.1)

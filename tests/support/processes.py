@@ -27,16 +27,24 @@ class ServeProcess:
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "TOKENDESK_PORT": str(self.port),
-                    "TOKENDESK_HOST": "127.0.0.1"}
+        self.env = {
+            **os.environ,
+            **env,
+            "TOKENDESK_PORT": str(self.port),
+            "TOKENDESK_HOST": "127.0.0.1",
+        }
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServeProcess:
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([tokendesk_executable(), "serve"], env=self.env,
-                                            stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [tokendesk_executable(), "serve"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -50,13 +50,18 @@ class Clock:
 class TokendeskServer:
     """A running Tokendesk: ``url``, ``td`` (its services), ``api(key)`` for REST calls."""
 
-    def __init__(self, database_url: str, data_dir: Path, *, clock: Callable[[], datetime],
-                 **settings: Any) -> None:
+    def __init__(
+        self, database_url: str, data_dir: Path, *, clock: Callable[[], datetime], **settings: Any
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = Settings(
-            database_url=database_url, data_dir=data_dir, public_url=self.url,
-            host="127.0.0.1", port=self.port, allow_http_loopback=True,
+            database_url=database_url,
+            data_dir=data_dir,
+            public_url=self.url,
+            host="127.0.0.1",
+            port=self.port,
+            allow_http_loopback=True,
             egress_allowlist="127.0.0.1",
             encryption_keys=keyring_spec(KeyRing.generate()),  # type: ignore[arg-type]
             **settings,
@@ -64,8 +69,14 @@ class TokendeskServer:
         self.td: Tokendesk = build(self.settings, clock=clock)
         with self.td.transaction() as tx:
             self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
-        config = uvicorn.Config(create_app(self.td), host="127.0.0.1", port=self.port,
-                                log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.td),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -88,5 +99,9 @@ class TokendeskServer:
         self.td.close()
 
     def api(self, key: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/api/v1", trust_env=False, timeout=60,
-                            headers={"Authorization": f"Bearer {key}"})
+        return httpx.Client(
+            base_url=self.url + "/api/v1",
+            trust_env=False,
+            timeout=60,
+            headers={"Authorization": f"Bearer {key}"},
+        )

@@ -26,8 +26,9 @@ def tokendesk(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Token
 
 
 @pytest.fixture
-def oauth_server(authorization_server: AuthorizationServer,
-                 tokendesk: TokendeskServer) -> AuthorizationServer:
+def oauth_server(
+    authorization_server: AuthorizationServer, tokendesk: TokendeskServer
+) -> AuthorizationServer:
     """The module's oidc-provider, its clients redirecting to this test's Tokendesk callback."""
     for client in default_clients([tokendesk.callback_url]):
         authorization_server.register_client(client)

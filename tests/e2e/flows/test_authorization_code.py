@@ -97,9 +97,14 @@ def test_an_error_from_the_provider_is_shown_escaped(desk: Desk) -> None:
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"], approve=False)
     state = parse_qs(urlsplit(callback).query)["state"][0]
 
-    landing = browser.get(desk.server.callback_url, params={
-        "state": state, "error": "access_denied",
-        "error_description": "<script>alert(1)</script>"})
+    landing = browser.get(
+        desk.server.callback_url,
+        params={
+            "state": state,
+            "error": "access_denied",
+            "error_description": "<script>alert(1)</script>",
+        },
+    )
     page = browser.get(desk.server.url + landing.headers["location"])
 
     assert "access_denied" in page.text
@@ -226,8 +231,9 @@ def test_a_failing_revocation_endpoint_never_blocks_the_local_disconnect(desk: D
 def test_deleting_a_connection_revokes_its_tokens_at_the_provider(desk: Desk) -> None:
     desk.create_connection("Graph", "code-basic")
     save_shared_token(desk)
-    desk.consent(desk.bot.post("/connections/Graph/authorize",
-                               json={"token_type": "user"}).json()["url"])
+    desk.consent(
+        desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"}).json()["url"]
+    )
 
     response = desk.admin.delete("/connections/Graph")
 

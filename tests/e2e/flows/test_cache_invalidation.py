@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.desk import BOT_ROLE, Desk
+from support.desk import Desk
 from support.processes import ServeProcess
 
 
@@ -32,8 +32,11 @@ def replica(desk: Desk, tmp_path: Path) -> Iterator[ServeProcess]:
 
 def warm(desk: Desk, replica: ServeProcess) -> tuple[httpx.Client, str]:
     desk.create_connection("Reports API", "cc-basic")
-    bot = httpx.Client(base_url=replica.url + "/api/v1", timeout=30,
-                       headers={"Authorization": str(desk.bot.headers["authorization"])})
+    bot = httpx.Client(
+        base_url=replica.url + "/api/v1",
+        timeout=30,
+        headers={"Authorization": str(desk.bot.headers["authorization"])},
+    )
     first = bot.get("/connections/Reports API/token")
     assert first.status_code == 200, first.text
     assert bot.get("/connections/Reports API/token").json() == first.json()  # from the cache
@@ -62,10 +65,16 @@ def delete_connection(desk: Desk) -> None:
     desk.admin.delete("/connections/Reports API").raise_for_status()
 
 
-@pytest.mark.parametrize(("change", "status"), [
-    (revoke_key, 401), (disable_user, 401), (uninvite, 404), (remove_from_role, 404),
-    (delete_connection, 404),
-])
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (revoke_key, 401),
+        (disable_user, 401),
+        (uninvite, 404),
+        (remove_from_role, 404),
+        (delete_connection, 404),
+    ],
+)
 def test_a_change_on_one_replica_takes_effect_on_the_next_request_of_another(
     desk: Desk, replica: ServeProcess, change: Callable[[Desk], None], status: int
 ) -> None:

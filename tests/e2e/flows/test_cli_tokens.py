@@ -16,12 +16,14 @@ from tokendesk.cli.main import app
 def cli(desk: Desk, *args: str) -> tuple[int, str]:
     settings = desk.server.settings
     assert settings.encryption_keys is not None
-    env = {"TOKENDESK_DATABASE_URL": settings.effective_database_url,
-           "TOKENDESK_DATA_DIR": str(settings.data_dir),
-           "TOKENDESK_PUBLIC_URL": settings.public_url,
-           "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
-           "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-           "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value()}
+    env = {
+        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
+        "TOKENDESK_DATA_DIR": str(settings.data_dir),
+        "TOKENDESK_PUBLIC_URL": settings.public_url,
+        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
+        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
+        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+    }
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.output
 
@@ -57,24 +59,35 @@ def test_authorize_prints_a_one_time_link_that_starts_the_consent(desk: Desk) ->
 
     assert code == 0, output
     assert landing.status_code == 303
-    assert desk.bot.get("/connections/Graph/token", params={"token_type": "user"}).status_code == 200
+    assert (
+        desk.bot.get("/connections/Graph/token", params={"token_type": "user"}).status_code == 200
+    )
 
 
 def test_tokendesk_token_prints_a_valid_access_token_for_scripts(desk: Desk) -> None:
     desk.create_connection("Reports API", "cc-basic")
     key = str(desk.bot.headers["authorization"]).removeprefix("Bearer ")
 
-    done = subprocess.run([tokendesk_executable(), "token", "Reports API"], capture_output=True,
-                          text=True, timeout=60, check=False,
-                          env={**os.environ, "TOKENDESK_URL": desk.server.url,
-                               "TOKENDESK_API_KEY": key})
-    missing = subprocess.run([tokendesk_executable(), "token", "Nope"], capture_output=True,
-                             text=True, timeout=60, check=False,
-                             env={**os.environ, "TOKENDESK_URL": desk.server.url,
-                                  "TOKENDESK_API_KEY": key})
+    done = subprocess.run(
+        [tokendesk_executable(), "token", "Reports API"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TOKENDESK_URL": desk.server.url, "TOKENDESK_API_KEY": key},
+    )
+    missing = subprocess.run(
+        [tokendesk_executable(), "token", "Nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "TOKENDESK_URL": desk.server.url, "TOKENDESK_API_KEY": key},
+    )
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == desk.bot.get("/connections/Reports API/token").json()[
-        "access_token"]
+    assert (
+        done.stdout.strip() == desk.bot.get("/connections/Reports API/token").json()["access_token"]
+    )
     assert missing.returncode == 3
     assert "no connection named" in missing.stderr.lower()

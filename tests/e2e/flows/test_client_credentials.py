@@ -8,7 +8,9 @@ from support.desk import Desk
 
 
 @pytest.mark.parametrize("client_id", ["cc-basic", "cc-post"])
-def test_a_bot_gets_a_token_from_a_client_credentials_connection(desk: Desk, client_id: str) -> None:
+def test_a_bot_gets_a_token_from_a_client_credentials_connection(
+    desk: Desk, client_id: str
+) -> None:
     desk.create_connection("Reports API", client_id)
 
     first = desk.bot.get("/connections/Reports API/token")

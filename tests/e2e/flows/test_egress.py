@@ -7,35 +7,69 @@ import pytest
 
 from support.desk import Desk
 from tokendesk.domain.egress import EgressPolicy
-from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.errors import EgressDenied
+from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.oauth.outbound import Outbound
 
 
-@pytest.mark.parametrize("host", [
-    "169.254.169.254", "[fd00:ec2::254]", "[::ffff:169.254.169.254]", "10.0.0.8", "192.168.1.1",
-    "127.0.0.2", "100.64.0.1", "0.0.0.0",
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "169.254.169.254",
+        "[fd00:ec2::254]",
+        "[::ffff:169.254.169.254]",
+        "10.0.0.8",
+        "192.168.1.1",
+        "127.0.0.2",
+        "100.64.0.1",
+        "0.0.0.0",
+    ],
+)
 def test_blocked_ip_literals_are_refused_at_save_time_naming_the_setting(
     desk: Desk, host: str
 ) -> None:
-    response = desk.admin.post("/connections", json={
-        "name": "Metadata", "provider": "custom", "grant_type": "client_credentials",
-        "client_id": "x", "client_secret": "y", "token_url": f"https://{host}/token"})
+    response = desk.admin.post(
+        "/connections",
+        json={
+            "name": "Metadata",
+            "provider": "custom",
+            "grant_type": "client_credentials",
+            "client_id": "x",
+            "client_secret": "y",
+            "token_url": f"https://{host}/token",
+        },
+    )
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "token_url"
     assert "TOKENDESK_EGRESS_ALLOWLIST" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("url", ["https://2852039166/token", "https://0xA9FEA9FE/token",
-                                 "https://127.1/token", "file:///etc/passwd",
-                                 "gopher://127.0.0.1/", "ftp://example.com/token",
-                                 "data:text/plain,hi", "https://idp.example.com/token#frag"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://2852039166/token",
+        "https://0xA9FEA9FE/token",
+        "https://127.1/token",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+        "ftp://example.com/token",
+        "data:text/plain,hi",
+        "https://idp.example.com/token#frag",
+    ],
+)
 def test_other_encodings_and_schemes_are_refused_at_save_time(desk: Desk, url: str) -> None:
-    response = desk.admin.post("/connections", json={
-        "name": "Odd", "provider": "custom", "grant_type": "client_credentials",
-        "client_id": "x", "client_secret": "y", "token_url": url})
+    response = desk.admin.post(
+        "/connections",
+        json={
+            "name": "Odd",
+            "provider": "custom",
+            "grant_type": "client_credentials",
+            "client_id": "x",
+            "client_secret": "y",
+            "token_url": url,
+        },
+    )
 
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "token_url"
@@ -46,8 +80,11 @@ def test_a_name_resolving_to_a_blocked_address_is_refused_when_connecting(desk: 
     # 127.0.0.1 -- not the name, and not ::1 -- is allowlisted in these tests.
     outbound = Outbound(policy=EgressPolicy.parse(""))
     client = OAuthClient(outbound, desk.server.td.clock)
-    spec = ClientSpec(client_id="cc-basic", client_secret=None,
-                      token_url=desk.oauth.token_endpoint.replace("127.0.0.1", "localhost"))
+    spec = ClientSpec(
+        client_id="cc-basic",
+        client_secret=None,
+        token_url=desk.oauth.token_endpoint.replace("127.0.0.1", "localhost"),
+    )
 
     with pytest.raises(EgressDenied) as refused:
         client.client_credentials(spec)

@@ -23,9 +23,16 @@ def forward_proxy(tmp_path: Path) -> Iterator[ForwardProxy]:
 
 
 def use_proxy(desk: Desk, proxy: ForwardProxy, **overrides: Any) -> None:
-    settings = {"enabled": True, "scheme": "http", "host": "127.0.0.1", "port": proxy.port,
-                "auth": "basic", "username": proxy.username, "password": proxy.password,
-                "bypass": []}
+    settings = {
+        "enabled": True,
+        "scheme": "http",
+        "host": "127.0.0.1",
+        "port": proxy.port,
+        "auth": "basic",
+        "username": proxy.username,
+        "password": proxy.password,
+        "bypass": [],
+    }
     settings.update(overrides)
     response = desk.admin.put("/settings/proxy", json=settings)
     assert response.status_code == 200, response.text

@@ -54,32 +54,85 @@ class Recorder:
         return response
 
 
-def test_no_secret_reaches_logs_errors_audit_or_pages(desk: Desk, debug_serve: ServeProcess) -> None:
+def test_no_secret_reaches_logs_errors_audit_or_pages(
+    desk: Desk, debug_serve: ServeProcess
+) -> None:
     seen = Recorder()
     admin_key = str(desk.admin.headers["authorization"]).removeprefix("Bearer ")
     bot_key = str(desk.bot.headers["authorization"]).removeprefix("Bearer ")
-    admin = httpx.Client(base_url=debug_serve.url + "/api/v1", timeout=60,
-                         headers={"Authorization": f"Bearer {admin_key}"})
-    bot = httpx.Client(base_url=debug_serve.url + "/api/v1", timeout=60,
-                       headers={"Authorization": f"Bearer {bot_key}"})
+    admin = httpx.Client(
+        base_url=debug_serve.url + "/api/v1",
+        timeout=60,
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
+    bot = httpx.Client(
+        base_url=debug_serve.url + "/api/v1",
+        timeout=60,
+        headers={"Authorization": f"Bearer {bot_key}"},
+    )
     cc, code = desk.oauth.clients["cc-basic"], desk.oauth.clients["code-post"]
-    base = {"provider": "custom", "token_url": desk.oauth.token_endpoint,
-            "revocation_url": desk.oauth.revocation_endpoint, "invited_roles": [BOT_ROLE]}
+    base = {
+        "provider": "custom",
+        "token_url": desk.oauth.token_endpoint,
+        "revocation_url": desk.oauth.revocation_endpoint,
+        "invited_roles": [BOT_ROLE],
+    }
 
-    seen.keep(admin.put("/settings/proxy", json={
-        "enabled": True, "host": "127.0.0.1", "port": 3128, "auth": "basic", "username": "u",
-        "password": PROXY_PASSWORD, "bypass": ["127.0.0.0/8"]}))
-    seen.keep(admin.post("/connections", json={
-        **base, "name": "Reports", "grant_type": "client_credentials", "client_id": cc.client_id,
-        "client_secret": cc.client_secret, "scopes": "api:read"}))
-    seen.keep(admin.post("/connections", json={
-        **base, "name": "Wrong", "grant_type": "client_credentials", "client_id": cc.client_id,
-        "client_secret": WRONG_SECRET, "scopes": "api:read"}))
-    seen.keep(admin.post("/connections", json={
-        **base, "name": "Graph", "grant_type": "authorization_code", "client_id": code.client_id,
-        "client_secret": code.client_secret, "client_auth_method": "client_secret_post",
-        "authorization_url": desk.oauth.authorization_endpoint + "?prompt=consent",
-        "scopes": "openid offline_access api:read"}))
+    seen.keep(
+        admin.put(
+            "/settings/proxy",
+            json={
+                "enabled": True,
+                "host": "127.0.0.1",
+                "port": 3128,
+                "auth": "basic",
+                "username": "u",
+                "password": PROXY_PASSWORD,
+                "bypass": ["127.0.0.0/8"],
+            },
+        )
+    )
+    seen.keep(
+        admin.post(
+            "/connections",
+            json={
+                **base,
+                "name": "Reports",
+                "grant_type": "client_credentials",
+                "client_id": cc.client_id,
+                "client_secret": cc.client_secret,
+                "scopes": "api:read",
+            },
+        )
+    )
+    seen.keep(
+        admin.post(
+            "/connections",
+            json={
+                **base,
+                "name": "Wrong",
+                "grant_type": "client_credentials",
+                "client_id": cc.client_id,
+                "client_secret": WRONG_SECRET,
+                "scopes": "api:read",
+            },
+        )
+    )
+    seen.keep(
+        admin.post(
+            "/connections",
+            json={
+                **base,
+                "name": "Graph",
+                "grant_type": "authorization_code",
+                "client_id": code.client_id,
+                "client_secret": code.client_secret,
+                "client_auth_method": "client_secret_post",
+                "authorization_url": desk.oauth.authorization_endpoint + "?prompt=consent",
+                "scopes": "openid offline_access api:read",
+            },
+        )
+    )
     seen.keep(admin.post("/connections/Reports/test", json={"save_credentials": True}))
     seen.keep(admin.post("/connections/Wrong/test"))
     # An authorization server that echoes the secret back in its error description:
@@ -90,8 +143,11 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(desk: Desk, debug_serve: S
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     landing = browser.get(callback)
     page = seen.keep(browser.get(debug_serve.url + landing.headers["location"]))
-    handouts = [bot.get("/connections/Reports/token"), bot.get("/connections/Graph/token"),
-                bot.post("/connections/Graph/token/refresh")]
+    handouts = [
+        bot.get("/connections/Reports/token"),
+        bot.get("/connections/Graph/token"),
+        bot.post("/connections/Graph/token/refresh"),
+    ]
     seen.keep(bot.get("/connections/Graph/token", params={"token_type": "user"}))
     seen.keep(bot.get("/connections/Graph/token", headers={"Authorization": "Bearer td_bogus"}))
     seen.keep(admin.get("/connections/Graph/tokens"))
@@ -102,19 +158,31 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(desk: Desk, debug_serve: S
     assert all(h.status_code == 200 for h in handouts), [h.text for h in handouts]
     query = parse_qs(urlsplit(callback).query)
     secrets = {
-        "client secret (cc)": cc.client_secret, "client secret (code)": code.client_secret,
-        "wrong client secret": WRONG_SECRET, "proxy password": PROXY_PASSWORD,
-        "admin API key": admin_key, "bot API key": bot_key,
-        "authorization code": query["code"][0], "state": query["state"][0],
+        "client secret (cc)": cc.client_secret,
+        "client secret (code)": code.client_secret,
+        "wrong client secret": WRONG_SECRET,
+        "proxy password": PROXY_PASSWORD,
+        "admin API key": admin_key,
+        "bot API key": bot_key,
+        "authorization code": query["code"][0],
+        "state": query["state"][0],
         **{f"access token {i}": h.json()["access_token"] for i, h in enumerate(handouts)},
         **stored_secrets(desk),
     }
     logs = debug_serve.logs()
     assert "DEBUG" in logs and "token" in logs.lower()  # it really logged at DEBUG
-    places = {"serve logs": logs, "API answers and pages": "\n".join(seen.bodies),
-              "audit": audit.text}
-    leaks = [f"{what} in {where}" for what, value in secrets.items() if value
-             for where, text in places.items() if value in text]
+    places = {
+        "serve logs": logs,
+        "API answers and pages": "\n".join(seen.bodies),
+        "audit": audit.text,
+    }
+    leaks = [
+        f"{what} in {where}"
+        for what, value in secrets.items()
+        if value
+        for where, text in places.items()
+        if value in text
+    ]
     assert leaks == []
     assert len(audit.json()) > 5
 
@@ -127,12 +195,14 @@ def stored_secrets(desk: Desk) -> dict[str, str]:
         for row in conn.execute(select(tokens)):
             if row.refresh_token_ct:
                 found[f"refresh token {row.id}"] = td.keyring.decrypt(
-                    row.refresh_token_ct, RowRef("tokens", "refresh_token_ct", row.id))
+                    row.refresh_token_ct, RowRef("tokens", "refresh_token_ct", row.id)
+                )
         for row in conn.execute(select(authorization_requests)):
             if row.code_verifier_ct:
                 found[f"PKCE verifier {row.id}"] = td.keyring.decrypt(
                     row.code_verifier_ct,
-                    RowRef("authorization_requests", "code_verifier_ct", row.id))
+                    RowRef("authorization_requests", "code_verifier_ct", row.id),
+                )
     assert any(k.startswith("refresh token") for k in found)
     assert any(k.startswith("PKCE verifier") for k in found)
     return found

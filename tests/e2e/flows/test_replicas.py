@@ -50,8 +50,9 @@ def test_two_replicas_refresh_an_expired_token_with_one_call(
     desk.oauth.update_settings(access_token_ttl_s=3600)  # the refreshed token is not due again
 
     def fetch(url: str) -> str:
-        response = httpx.get(f"{url}/api/v1/connections/Graph/token", timeout=60,
-                             headers={"Authorization": key})
+        response = httpx.get(
+            f"{url}/api/v1/connections/Graph/token", timeout=60, headers={"Authorization": key}
+        )
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 

@@ -8,8 +8,13 @@ import httpx
 import pytest
 
 from support.desk import Desk
-from tokendesk.client import AsyncClient, AsyncTokendeskAuth, Client, TokendeskAuth
-from tokendesk.client import TokendeskClientError
+from tokendesk.client import (
+    AsyncClient,
+    AsyncTokendeskAuth,
+    Client,
+    TokendeskAuth,
+    TokendeskClientError,
+)
 
 
 def bot_key(desk: Desk) -> str:
@@ -30,8 +35,10 @@ def test_get_token_returns_a_valid_access_token(desk: Desk) -> None:
 def test_errors_carry_the_code_and_where_to_authenticate(desk: Desk) -> None:
     desk.create_connection("Graph", "code-basic")
 
-    with Client(desk.server.url, bot_key(desk)) as client, \
-            pytest.raises(TokendeskClientError) as caught:
+    with (
+        Client(desk.server.url, bot_key(desk)) as client,
+        pytest.raises(TokendeskClientError) as caught,
+    ):
         client.get_token("Graph", token_type="user")
 
     assert caught.value.code == "not_authenticated"
@@ -65,8 +72,9 @@ def test_the_auth_asks_for_a_forced_refresh_once_on_a_401(desk: Desk) -> None:
     stale = client.get_token("Reports API").access_token
     accepted: set[str] = set()
 
-    with httpx.Client(transport=resource_server(accepted),
-                      auth=TokendeskAuth(client, "Reports API")) as api:
+    with httpx.Client(
+        transport=resource_server(accepted), auth=TokendeskAuth(client, "Reports API")
+    ) as api:
         # The resource server no longer accepts the current token: the auth refreshes once.
         first = api.get("https://api.example.test/me")
         accepted.add(client.get_token("Reports API").access_token)
@@ -87,8 +95,10 @@ def test_the_async_auth_injects_the_bearer_token(desk: Desk) -> None:
     async def call() -> int:
         async with AsyncClient(desk.server.url, bot_key(desk)) as tokens:
             transport = resource_server({current})
-            async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport() and _async(transport),
-                                         auth=AsyncTokendeskAuth(tokens, "Reports API")) as api:
+            async with httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport() and _async(transport),
+                auth=AsyncTokendeskAuth(tokens, "Reports API"),
+            ) as api:
                 return (await api.get("https://api.example.test/me")).status_code
 
     assert asyncio.run(call()) == 200
