@@ -5,6 +5,7 @@ Both send ``GET`` requests rotating over a list of paths, each with the same
 requests/s, latency percentiles and errors in one :class:`LoadResult`.
 """
 
+# ruff: noqa: S603 -- runs wrk and apt-get with fixed arguments
 from __future__ import annotations
 
 import asyncio

@@ -7,6 +7,7 @@ callees ("total"), own time by package (which sums to 100 %), the share of sampl
 package anywhere on the stack, and Tokendesk's own functions by total time.
 """
 
+# ruff: noqa: S603 -- runs py-spy with fixed arguments
 from __future__ import annotations
 
 import re
@@ -97,7 +98,7 @@ def summarise(collapsed: str) -> dict[str, Any]:
 def _launcher(name: str, package: str) -> bool:
     path = name[name.rfind("(") + 1:-1]
     return (path.startswith(LAUNCHER_PATHS) or name.startswith(LAUNCHER_FRAMES)
-            or "/" not in path and package == "tokendesk")  # the console script itself
+            or ("/" not in path and package == "tokendesk"))  # the console script itself
 
 
 def _frame(text: str) -> tuple[str, str]:

@@ -47,7 +47,8 @@ def targets_table(results: dict[str, Any]) -> str:
 def details(results: dict[str, Any]) -> str:
     lines: list[str] = []
     for backend, figures in results["backends"].items():
-        for key, title in (("storm", "storm, one server"), ("replicas_storm", "storm, two replicas")):
+        for key, title in (("storm", "storm, one server"),
+                           ("replicas_storm", "storm, two replicas")):
             storm = figures.get(key)
             if storm and "callers" in storm:
                 lines.append(
@@ -68,7 +69,7 @@ def details(results: dict[str, Any]) -> str:
             lines.append(
                 f"- {backend}, background refresher: {refresher['tokens']:,} tokens on "
                 f"{refresher['connections']} connections, lifetimes "
-                f"{refresher['lifetimes_s'][0]:.0f}–{refresher['lifetimes_s'][1]:.0f} s; "
+                f"{refresher['lifetimes_s'][0]:.0f} to {refresher['lifetimes_s'][1]:.0f} s; "
                 f"{refresher['token_endpoint_calls']:,} refreshes in {refresher['observed_s']} s "
                 f"({refresher['refreshes_per_s']}/s); late {refresher['late_refreshes']}, never "
                 f"refreshed {refresher['never_refreshed']}, most expired at once "
@@ -130,7 +131,7 @@ def header(results: dict[str, Any]) -> str:
             f"{' + uncommitted changes' if meta.get('dirty') else ''}. "
             f"Load: {meta['generator']} with {meta['connections']} connections, one thread"
             f"{', server pinned to CPU 0 and load to CPU 1' if meta['pinned'] else ''}. "
-            f"Machine: {machine['cpu']} × {machine['cores']} cores, {machine['memory_gib']} GiB, "
+            f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
             f"Python {machine['python']}, {machine['server']}; load average before the run "
             f"{meta['loadavg_before']}.")
 

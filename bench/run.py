@@ -8,6 +8,7 @@ and the background refresher. Prints PASS/FAIL per target and writes
 ``bench/results/results.json``, ``results.md`` and ``chart.png``. See bench/README.md.
 """
 
+# ruff: noqa: S603, S607 -- runs git, node and tokendesk with fixed arguments
 from __future__ import annotations
 
 import argparse
@@ -94,7 +95,8 @@ class Run:
     results: dict[str, Any] = field(default_factory=dict)
 
     def backend(self, name: str) -> dict[str, Any]:
-        return self.results["backends"].setdefault(name, {})
+        figures: dict[str, Any] = self.results["backends"].setdefault(name, {})
+        return figures
 
     def target(self, target_id: str, backend: str, text: str, measured: str,
                passed: bool | None, *, skipped: str | None = None) -> None:
@@ -128,7 +130,8 @@ def loadavg() -> float:
 # --- throughput --------------------------------------------------------------------------------
 
 
-def best_of(rounds: int, measure: Callable[[], LoadResult]) -> tuple[LoadResult, list[dict[str, Any]]]:
+def best_of(rounds: int, measure: Callable[[], LoadResult],
+            ) -> tuple[LoadResult, list[dict[str, Any]]]:
     """Measure ``rounds`` times; the run with the most requests/s, and all of them."""
     runs = []
     for _ in range(rounds):
@@ -246,15 +249,12 @@ def storms(run: Run, backend: str, desk: Desk, env: dict[str, str]) -> None:
         run.error("storm-replicas", backend, text, exc)
 
 
-# --- 100,000 stored tokens -------------------------------------------------------------------------
+# --- 100,000 stored tokens ---------------------------------------------------------------------
 
 
 def stored_tokens(run: Run, backend: str, desk: Desk, env: dict[str, str],
                   restart: Callable[[], ServerProcess]) -> ServerProcess:
     """Write the tokens, restart the server, re-measure; returns the running server."""
-    from tokendesk.config import Settings
-    from tokendesk.storage.db import create_db_engine
-
     from bench.stored import (
         connection_ids,
         count_tokens,
@@ -262,6 +262,8 @@ def stored_tokens(run: Run, backend: str, desk: Desk, env: dict[str, str],
         keyring_from_spec,
         role_id,
     )
+    from tokendesk.config import Settings
+    from tokendesk.storage.db import create_db_engine
 
     figures = run.backend(backend)
     settings = Settings(data_dir=Path(env["TOKENDESK_DATA_DIR"]),
@@ -307,7 +309,7 @@ def stored_tokens(run: Run, backend: str, desk: Desk, env: dict[str, str],
     return serve
 
 
-# --- one backend ------------------------------------------------------------------------------------
+# --- one backend ---------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -371,7 +373,7 @@ def refresher_item(run: Run, backend: str) -> None:
     text = (f"background refresher: {tokens:,} staggered tokens never expired, per-host cap "
             "kept")
     say(f"\n== background refresher ({backend}, {tokens:,} tokens, lifetimes "
-        f"{LIFETIME_MIN_S:.0f}–{LIFETIME_MAX_S:.0f} s; about {LIFETIME_MAX_S:.0f} s) ==")
+        f"{LIFETIME_MIN_S:.0f} to {LIFETIME_MAX_S:.0f} s; about {LIFETIME_MAX_S:.0f} s) ==")
     try:
         with database(run, backend, "refresher") as url:
             data_dir = run.tmp / f"refresher-{backend}"
@@ -448,7 +450,8 @@ def raise_open_file_limit() -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run",
+                                     description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="short runs (5 s, one round), no profile; skips the 100,000 "
                              "stored tokens and the background refresher")
@@ -541,12 +544,14 @@ def main(argv: list[str] | None = None) -> int:
         oauth.start([client], access_token_ttl_s=LONG_TOKEN_TTL_S)
         run = Run(args, generator, oauth, client, tmp, log_dir, results)
         for backend in args.backends:
-            if backend == "postgres" and (why := postgres_unavailable(args.postgres_url)):
-                run.backend(backend)["skipped"] = why
-                results["notes"].append(f"postgres: skipped, {why}")
-                say(f"\n== postgres: skipped, {why} ==")
+            missing = postgres_unavailable(args.postgres_url) if backend == "postgres" else None
+            if missing:
+                run.backend(backend)["skipped"] = missing
+                results["notes"].append(f"postgres: skipped, {missing}")
+                say(f"\n== postgres: skipped, {missing} ==")
                 continue
-            guarded(run, "setup", backend, "set-up", lambda: run_backend(run, backend))
+            guarded(run, "setup", backend, "set-up",
+                    lambda backend=backend: run_backend(run, backend))  # type: ignore[misc]
         if run.wants("refresher"):
             for backend in args.backends:
                 if "skipped" not in run.backend(backend):

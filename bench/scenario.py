@@ -20,7 +20,7 @@ from bench.servers import REPO_ROOT, run_cli
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from support.authorization_server import (  # noqa: E402
+from support.authorization_server import (
     AuthorizationServer,
     Client,
     client_credentials_client,

@@ -1,6 +1,7 @@
 """The processes a benchmark run starts: ``tokendesk serve``, the ceiling app, PostgreSQL
 databases, and what the operating system says about them (RSS)."""
 
+# ruff: noqa: S603 -- starts tokendesk, the ceiling and taskset with fixed arguments
 from __future__ import annotations
 
 import contextlib

@@ -50,13 +50,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never a stack trace or an exception text (it may quote a secret) in a response.
-        # The log names the route template, not the raw path: a path may carry a whole API
-        # key (DELETE /keys/<key>) or control characters that would forge log lines.
-        route = getattr(request.scope.get("route"), "path", "unmatched route")
-        log.error("unexpected error on %s %s: %s", request.method, route, type(exc).__name__)
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side; "
-                                       "the error was logged."), 500)
+        return unexpected_error_response(request, exc)
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 in the error shape: never a stack trace or an exception text (it may quote a
+    secret). The log names the route template, not the raw path: a path may carry a whole API
+    key (DELETE /keys/<key>) or control characters that would forge log lines."""
+    route = getattr(request.scope.get("route"), "path", "unmatched route")
+    log.error("unexpected error on %s %s: %s", request.method, route, type(exc).__name__)
+    return JSONResponse(error_body("internal_error", "Something went wrong on our side; "
+                                   "the error was logged."), 500)
 
 
 def error_response(exc: TokendeskError) -> JSONResponse:

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from tokendesk.domain.tokens import Handout, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.web.deps import get_principal, get_tokendesk
-from tokendesk.web.errors import error_response
+from tokendesk.web.errors import error_response, unexpected_error_response
 
 TOKEN_PATH = "/api/v1/connections/{name}/token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -60,6 +60,8 @@ async def lean_handout(request: Request) -> Response:
             handout = await run_in_threadpool(td.tokens.handout, principal, name, kind)
     except TokendeskError as exc:
         return error_response(exc)
+    except Exception as exc:  # never a stack trace or an exception text in an answer
+        return unexpected_error_response(request, exc)
     return token_response(handout)
 
 
