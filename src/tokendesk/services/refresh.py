@@ -9,7 +9,9 @@ than the lease, so a lease never expires under a live call.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +45,13 @@ from tokendesk.storage.tokens import TokenRepository
 
 log = logging.getLogger(__name__)
 
-LEASE_S = TOTAL_DEADLINE_S + 10
+# The lease outlives the provider call's total deadline by this much, so it never expires
+# under a live call.
+LEASE_MARGIN_S = 10.0
+LEASE_S = TOTAL_DEADLINE_S + LEASE_MARGIN_S
+# Test-only fault point: the process kills itself after the provider answered a refresh and
+# before the answer is stored (the crash window the refresh protocol must survive).
+CRASH_AFTER_REFRESH_RESPONSE = "after_refresh_response"
 LEASE_POLL_S = 0.05
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 900.0
@@ -65,8 +73,13 @@ class RefreshCoordinator:
         audit: AuditService,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        *,
+        lease_s: float = LEASE_S,
+        fault_point: str | None = None,
     ) -> None:
         self.transaction = transaction
+        self.lease_s = lease_s
+        self.fault_point = fault_point
         self.vault = TokenVault(keyring)
         self.oauth = oauth
         self.connections = connections
@@ -85,7 +98,7 @@ class RefreshCoordinator:
         ProviderError when the provider call fails (the failure is recorded first).
         """
         with self._local_lock(token_id):
-            deadline = time.monotonic() + LEASE_S + 5
+            deadline = time.monotonic() + self.lease_s + 5
             while True:
                 with self.transaction() as tx:
                     row = TokenRepository(tx).get(token_id)
@@ -94,7 +107,7 @@ class RefreshCoordinator:
                 now = self.clock()
                 with self.transaction() as tx:
                     if TokenRepository(tx).take_lease(
-                        token_id, seen_version, self.owner, now, now + timedelta(seconds=LEASE_S)
+                        token_id, seen_version, self.owner, now, now + timedelta(seconds=self.lease_s)
                     ):
                         break
                 if time.monotonic() > deadline:
@@ -149,6 +162,8 @@ class RefreshCoordinator:
         except ProviderError as exc:
             self._record_failure(row, connection, exc)
             raise
+        if self.fault_point == CRASH_AFTER_REFRESH_RESPONSE:
+            os.kill(os.getpid(), signal.SIGKILL)
         return self._persist(row, connection, tokens)
 
     def _persist(self, row: Any, connection: Any, tokens: TokenSet) -> Any:

@@ -33,7 +33,7 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.consent import ConsentService
 from tokendesk.services.hotpath import HandoutCache
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import RefreshCoordinator
+from tokendesk.services.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.services.revocations import RevocationQueue
 from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
@@ -119,7 +119,8 @@ def build(
             clock,
             outbound
             or Outbound(
-                verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist)
+                verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist),
+            total_deadline_s=settings.provider_timeout_s
             ),
         )
         with app.transaction() as tx:
@@ -160,7 +161,8 @@ def _wire(
             yield tx
 
     refresher = RefreshCoordinator(
-        transaction, keyring, oauth, connections, proxy, audit, metrics, clock
+        transaction, keyring, oauth, connections, proxy, audit, metrics, clock,
+        lease_s=settings.provider_timeout_s + LEASE_MARGIN_S, fault_point=settings.fault_point,
     )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
     audit_buffer = AuditBuffer(transaction)
