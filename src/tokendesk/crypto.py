@@ -12,7 +12,7 @@ import binascii
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,14 @@ class KeyRing:
         self._ciphers = {key_id: AESGCM(material) for key_id, material in keys.items()}
         self._material = dict(keys)
         self.active_key_id = active_key_id
+        # Called once when a value names a key this ring lacks (another process rotated):
+        # it may load the newer ring (see :meth:`adopt`) before the decryption is retried.
+        self.on_unknown_key: Callable[[], None] | None = None
+
+    def adopt(self, newer: KeyRing) -> None:
+        """Take over the keys of ``newer`` in place, so every holder of this ring sees them."""
+        self._ciphers, self._material = dict(newer._ciphers), dict(newer._material)
+        self.active_key_id = newer.active_key_id
 
     def __repr__(self) -> str:
         return f"KeyRing(key_ids={self.key_ids}, active={self.active_key_id!r})"
@@ -84,6 +92,9 @@ class KeyRing:
         """
         key_id, blob = _split(stored)
         cipher = self._ciphers.get(key_id)
+        if cipher is None and self.on_unknown_key is not None:
+            self.on_unknown_key()
+            cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise DecryptionError(
                 f"the value was encrypted with key {key_id!r}, which is not loaded"

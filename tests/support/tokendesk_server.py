@@ -51,7 +51,13 @@ class TokendeskServer:
     """A running Tokendesk: ``url``, ``td`` (its services), ``api(key)`` for REST calls."""
 
     def __init__(
-        self, database_url: str, data_dir: Path, *, clock: Callable[[], datetime], **settings: Any
+        self,
+        database_url: str,
+        data_dir: Path,
+        *,
+        clock: Callable[[], datetime],
+        keyring_file: bool = False,
+        **settings: Any,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -63,7 +69,7 @@ class TokendeskServer:
             port=self.port,
             allow_http_loopback=True,
             egress_allowlist="127.0.0.1",
-            encryption_keys=keyring_spec(KeyRing.generate()),  # type: ignore[arg-type]
+            encryption_keys=None if keyring_file else keyring_spec(KeyRing.generate()),
             **settings,
         )
         self.td: Tokendesk = build(self.settings, clock=clock)

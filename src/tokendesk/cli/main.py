@@ -8,6 +8,7 @@ from tokendesk.cli import (
     admin,
     audit,
     connections,
+    encryption,
     keys,
     providers,
     roles,
@@ -30,6 +31,9 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(users.app, name="users")
 app.add_typer(roles.app, name="roles")
 app.add_typer(keys.app, name="keys")
+keys.app.command("rotate")(encryption.rotate)
+keys.app.command("retire")(encryption.retire)
+keys.app.command("encryption")(encryption.encryption)
 app.add_typer(connections.app, name="connections")
 app.add_typer(providers.app, name="providers")
 app.command("audit")(audit.audit)

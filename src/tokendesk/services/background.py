@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from tokendesk.domain.tokens import REFRESH_MARGIN_S, needs_refresh
 from tokendesk.errors import TokendeskError
+from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.refresh import RefreshCoordinator, Transaction
 from tokendesk.services.revocations import RevocationQueue
 from tokendesk.storage.connections import ConnectionRepository
@@ -41,6 +42,7 @@ class BackgroundRefresher:
         coordinator: RefreshCoordinator,
         clock: Callable[[], datetime],
         revocations: RevocationQueue | None = None,
+        keys: KeyRingService | None = None,
         *,
         workers: int = WORKERS,
         per_host: int = PER_HOST_CONCURRENCY,
@@ -50,6 +52,7 @@ class BackgroundRefresher:
         self.clock = clock
         self.per_host = per_host
         self.revocations = revocations
+        self.keys = keys
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresher")
         self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(per_host)
@@ -118,6 +121,9 @@ class BackgroundRefresher:
                 self.sweep()
                 if self.revocations is not None:
                     self.revocations.drain()
+                if self.keys is not None:
+                    self.keys.reload_if_changed()
+                    self.keys.reseal_some()
             except TokendeskError as exc:  # e.g. the database is down: try again next sweep
                 log.warning("background refresh sweep failed: %s", exc.code)
 

@@ -107,7 +107,11 @@ class RefreshCoordinator:
                 now = self.clock()
                 with self.transaction() as tx:
                     if TokenRepository(tx).take_lease(
-                        token_id, seen_version, self.owner, now, now + timedelta(seconds=self.lease_s)
+                        token_id,
+                        seen_version,
+                        self.owner,
+                        now,
+                        now + timedelta(seconds=self.lease_s),
                     ):
                         break
                 if time.monotonic() > deadline:

@@ -32,6 +32,7 @@ from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.consent import ConsentService
 from tokendesk.services.hotpath import HandoutCache
+from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.services.revocations import RevocationQueue
@@ -74,6 +75,7 @@ class Tokendesk:
     revocations: RevocationQueue
     audit_buffer: AuditBuffer
     hot: HandoutCache
+    keys: KeyRingService
     background: BackgroundRefresher
 
     def transaction(self) -> AbstractContextManager[Tx]:
@@ -182,6 +184,8 @@ def _wire(
         audit_buffer,
     )
     auth = AuthService(accounts, audit, clock, settings.session_max_age_s)
+    keyring_file = None if settings.encryption_keys else settings.keyring_path
+    keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
         transaction,
         keyring,
@@ -214,7 +218,8 @@ def _wire(
         revocations=revocations,
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock),
-        background=BackgroundRefresher(transaction, refresher, clock, revocations),
+        keys=keys,
+        background=BackgroundRefresher(transaction, refresher, clock, revocations, keys),
     )
 
 

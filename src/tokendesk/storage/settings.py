@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection as Tx
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from tokendesk.storage.tables import encryption_keys, forward_proxy
 
@@ -37,6 +37,9 @@ class KeyCheckRepository:
 
     def all(self) -> dict[str, str]:
         return {row.key_id: row.check_value for row in self.tx.execute(select(encryption_keys))}
+
+    def remove(self, key_id: str) -> None:
+        self.tx.execute(delete(encryption_keys).where(encryption_keys.c.key_id == key_id))
 
     def add(self, key_id: str, check_value: str, at: datetime) -> None:
         self.tx.execute(
