@@ -3,6 +3,8 @@ or with a flipped byte breaks only that token, with a clear error, and the servi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select, update
 
 from support.api import make_user
@@ -81,8 +83,8 @@ def test_the_raw_sqlite_file_holds_no_plaintext_secret(desk: Desk) -> None:
                              for r in conn.execute(select(table)))
     else:
         desk.server.td.engine.dispose()  # checkpoint nothing away: read file and WAL as they are
-        dump = "".join(open(p, "rb").read().decode("latin-1")
-                       for p in (path, path + "-wal") if __import__("os").path.exists(p))
+        files = [Path(path), Path(path + "-wal")]
+        dump = "".join(f.read_bytes().decode("latin-1") for f in files if f.exists())
 
     assert handed not in dump
     assert desk.oauth.clients["cc-basic"].client_secret not in dump
