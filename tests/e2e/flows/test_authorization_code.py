@@ -287,3 +287,20 @@ def test_changing_only_the_client_secret_keeps_tokens_working(desk: Desk, clock:
 
     assert handout.status_code == 200, handout.text
     assert desk.oauth.token_calls("refresh_token") == 1
+
+
+def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(desk: Desk) -> None:
+    desk.create_connection("Graph", "code-basic")
+    browser = desk.browser()
+    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
+    query = parse_qs(urlsplit(callback).query)
+    assert query["iss"] == [desk.oauth.issuer]  # RFC 9207: the server says who it is
+
+    landing = browser.get(desk.server.callback_url, params={
+        "code": query["code"][0], "state": query["state"][0],
+        "iss": "https://attacker.example.com"})
+    page = browser.get(desk.server.url + landing.headers["location"])
+
+    assert "another authorization server" in page.text
+    assert desk.oauth.token_calls() == 0
