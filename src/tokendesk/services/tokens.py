@@ -254,16 +254,19 @@ class TokenService:
         return self._stored(repo, token_id)
 
     def statuses(self, tx: Tx, actor: Principal, name: str) -> list[StoredToken]:
-        """The tokens of a connection: all of them for managers, else the caller's own."""
+        """The state of a connection's tokens (never the tokens): all of them for managers;
+        the shared token for viewers and invited users; and the caller's own."""
         connection = self.connections.get(tx, actor, name)
         found = TokenRepository(tx).list_for_connection(connection.id)
         if actor.can(Permission.MANAGE_CONNECTIONS):
             return found
+        sees_shared = actor.can(Permission.VIEW_CONNECTIONS) or bool(
+            actor.role_ids & connection.invited_role_ids
+        )
         return [
             t
             for t in found
-            if t.user_id == actor.user_id
-            or (t.kind is TokenKind.SHARED and actor.role_ids & connection.invited_role_ids)
+            if t.user_id == actor.user_id or (t.kind is TokenKind.SHARED and sees_shared)
         ]
 
     def refresh_now(self, actor: Principal, name: str, kind: TokenKind) -> StoredToken:
