@@ -34,15 +34,21 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
-    """Start py-spy on ``pid`` for ``seconds``; None when py-spy is not installed."""
+def start_recording(pid: int, seconds: float, output: Path, *,
+                    gil_only: bool = False) -> subprocess.Popen[bytes] | None:
+    """Start py-spy on ``pid`` for ``seconds``; None when py-spy is not installed.
+
+    By default py-spy samples every thread that is not idle, which includes threads blocked
+    in a database driver waiting for an answer; with ``gil_only`` only the thread holding
+    the GIL is sampled: where the Python CPU time goes.
+    """
     spy = py_spy()
     if spy is None:
         return None
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
          "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--nonblocking",
-         "--output", str(output)],
+         *(["--gil"] if gil_only else []), "--output", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 

@@ -1,13 +1,15 @@
 """The background refresher keeps many short-lived tokens fresh, politely per host.
 
-Measured in process: Tokendesk is built by ``tokendesk.services.wiring.build`` (as
-``tokendesk serve`` builds it) on a fresh database, with client-credentials connections at
-the real authorization server. Thousands of user tokens are written with staggered short
-lifetimes (issued now, expiring ``LIFETIME_MIN_S``..``LIFETIME_MAX_S`` from now), then the
-application's own :class:`~tokendesk.services.background.BackgroundRefresher` runs as in
-``tokendesk serve``. Meanwhile a sampler hands tokens out (``TokenService.handout``) and
-counts expired tokens in the database every second. The run stops once every token has been
-refreshed, or at the latest ``GRACE_S`` after the last original expiry.
+Measured in a process of its own (``python -m bench.refresher``, started by ``bench.run``
+with a time limit, answering one JSON line): Tokendesk is built there by
+``tokendesk.services.wiring.build`` (as ``tokendesk serve`` builds it) on a fresh database,
+with client-credentials connections at the real authorization server. Thousands of user
+tokens are written with staggered short lifetimes (issued now, expiring
+``LIFETIME_MIN_S``..``LIFETIME_MAX_S`` from now), then the application's own
+:class:`~tokendesk.services.background.BackgroundRefresher` runs as in ``tokendesk serve``.
+Meanwhile a sampler hands tokens out (``TokenService.handout``) and counts expired tokens in
+the database every second. The run stops once every token has been refreshed, or at the
+latest ``GRACE_S`` after the last original expiry.
 
 Target: no token is ever expired (none found expired by a handout, none expired in the
 database, none refreshed after its expiry) and the in-flight refreshes per provider host
@@ -16,7 +18,10 @@ never exceed the refresher's cap (``peak_by_host`` ≤ ``per_host``).
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.scenario import BOT_ROLE, AuthorizationServer, Client, keyring_spec
+from bench.scenario import BOT_ROLE, Client, keyring_spec
 from bench.stored import insert_user_tokens, keyring_from_spec, role_id
 
 TOKENS = 10_000
@@ -47,11 +52,12 @@ def staggered(total: int, low_s: float, high_s: float) -> Callable[[int], float]
     return lifetime
 
 
-def run_refresher(oauth: AuthorizationServer, client: Client, database_url: str,
+def run_refresher(token_url: str, client: Client, database_url: str,
                   data_dir: Path, *, tokens_total: int = TOKENS,
                   connections: int = CONNECTIONS, lifetime_min_s: float = LIFETIME_MIN_S,
                   lifetime_max_s: float = LIFETIME_MAX_S) -> dict[str, Any]:
-    """Build Tokendesk, store the tokens, run its background refresher; returns the figures."""
+    """Build Tokendesk, store the tokens, run its background refresher; returns the figures
+    (the caller counts the calls at the authorization server)."""
     from tokendesk.config import Settings
     from tokendesk.services.wiring import build
 
@@ -63,7 +69,7 @@ def run_refresher(oauth: AuthorizationServer, client: Client, database_url: str,
         options["egress_allowlist"] = "127.0.0.1"
     td = build(Settings(**options))
     try:
-        names = _create_connections(td, oauth, client, connections)
+        names = _create_connections(td, token_url, client, connections)
         by_name = _connection_ids(td, names)
         started_insert = time.perf_counter()
         stored = insert_user_tokens(
@@ -71,7 +77,6 @@ def run_refresher(oauth: AuthorizationServer, client: Client, database_url: str,
             role=role_id(td.engine, BOT_ROLE), user_prefix="refresh-user",
             lifetime_s=staggered(tokens_total, lifetime_min_s, lifetime_max_s))
         insert_s = time.perf_counter() - started_insert
-        calls_before = oauth.token_calls()
         started = time.monotonic()
         t0 = min(t.expires_at for t in stored) - _seconds(lifetime_min_s)
         td.background.start()
@@ -81,15 +86,13 @@ def run_refresher(oauth: AuthorizationServer, client: Client, database_url: str,
         finally:
             td.background.stop()
         elapsed = time.monotonic() - started
-        calls = oauth.token_calls() - calls_before
         late, unrefreshed = _late_refreshes(td, stored)
         peak = dict(td.background.peak_by_host)
         cap = td.background.per_host
         result = {
             "tokens": tokens_total, "connections": connections,
             "lifetimes_s": [lifetime_min_s, lifetime_max_s], "insert_s": round(insert_s, 1),
-            "observed_s": round(elapsed, 1), "token_endpoint_calls": calls,
-            "refreshes_per_s": round(calls / elapsed, 1) if elapsed else 0.0,
+            "observed_s": round(elapsed, 1),
             "late_refreshes": late, "never_refreshed": unrefreshed,
             "max_expired_in_db": samples["max_expired"],
             "handouts": samples["handouts"],
@@ -114,8 +117,7 @@ def _seconds(value: float) -> Any:
     return timedelta(seconds=value)
 
 
-def _create_connections(td: Any, oauth: AuthorizationServer, client: Client,
-                        count: int) -> list[str]:
+def _create_connections(td: Any, token_url: str, client: Client, count: int) -> list[str]:
     from tokendesk.domain.connections import GrantType
     from tokendesk.domain.principal import command_line_principal
     from tokendesk.services.inputs import ConnectionCreate, RoleCreate
@@ -128,7 +130,7 @@ def _create_connections(td: Any, oauth: AuthorizationServer, client: Client,
             td.connections.create(tx, actor, ConnectionCreate(
                 name=name, provider="custom", grant_type=GrantType.CLIENT_CREDENTIALS,
                 client_id=client.client_id, client_secret=client.client_secret,
-                token_url=oauth.token_endpoint, scopes="api:read",
+                token_url=token_url, scopes="api:read",
                 client_auth_method=client.token_endpoint_auth_method,
                 invited_roles=[BOT_ROLE]))
     return names
@@ -206,3 +208,27 @@ def _late_refreshes(td: Any, stored: list[Any]) -> tuple[int, int]:
             elif row.issued_at is not None and row.issued_at > expiry:
                 late += 1
     return late, unrefreshed
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the scenario and print its figures as one ``BENCH_JSON {...}`` line."""
+    parser = argparse.ArgumentParser(description="The background refresher scenario.")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--token-url", required=True)
+    parser.add_argument("--client", required=True,
+                        help="JSON: client_id, client_secret, token_endpoint_auth_method")
+    parser.add_argument("--tokens", type=int, default=TOKENS)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    args = parser.parse_args(argv)
+    doc = json.loads(args.client)
+    client = Client(client_id=doc["client_id"], client_secret=doc["client_secret"],
+                    grant_types=("client_credentials",),
+                    token_endpoint_auth_method=doc["token_endpoint_auth_method"])
+    result = run_refresher(args.token_url, client, args.database_url, args.data_dir,
+                           tokens_total=args.tokens, connections=args.connections)
+    sys.stdout.write("BENCH_JSON " + json.dumps(result, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -93,18 +93,20 @@ def _memory_line(memory: dict[str, Any]) -> str:
 def profile_section(results: dict[str, Any]) -> str:
     lines: list[str] = []
     for backend, figures in results["backends"].items():
-        profile = figures.get("profile")
-        if not profile or "top_self" not in profile:
-            continue
-        lines.append(f"\n**{backend}** ({profile['samples']:,} stack samples of the serving "
-                     "process during a handout load; shares of all samples)\n")
-        lines += _two_columns(("own time, by package", profile["self_by_package"]),
-                              ("own time, by function", profile["top_self"]))
-        lines.append("")
-        lines += _two_columns(("anywhere on the stack, by package",
-                               profile.get("total_by_package", [])),
-                              ("Tokendesk functions, with callees",
-                               profile.get("tokendesk_total", [])))
+        for key, what in (("profile", "every busy thread (waits for the database included)"),
+                          ("profile_gil", "the thread holding the GIL (Python CPU time)")):
+            profile = figures.get(key)
+            if not profile or "top_self" not in profile:
+                continue
+            lines.append(f"\n**{backend}, {what}**: {profile['samples']:,} stack samples of "
+                         "the serving process during a handout load; shares of all samples.\n")
+            lines += _two_columns(("own time, by package", profile["self_by_package"]),
+                                  ("own time, by function", profile["top_self"]))
+            lines.append("")
+            lines += _two_columns(("anywhere on the stack, by package",
+                                   profile.get("total_by_package", [])),
+                                  ("Tokendesk functions, with callees",
+                                   profile.get("tokendesk_total", [])))
     return "\n".join(lines)
 
 

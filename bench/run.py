@@ -80,6 +80,7 @@ MIN_SPEED_KEPT = 0.90  # "handout speed unchanged" with 100,000 tokens: at least
 STORED_TOKENS = 100_000
 STORED_TOKEN_LIFETIME_S = 3600
 WANTED_OPEN_FILES = 65536
+REFRESHER_SETUP_LIMIT_S = 300  # building, creating connections, writing tokens, stopping
 
 
 @dataclass
@@ -187,24 +188,28 @@ def measure_throughput(run: Run, backend: str, desk: Desk, serve: ServerProcess)
 
 
 def profile_handout(run: Run, backend: str, desk: Desk, serve: ServerProcess) -> None:
-    """A separate handout load with py-spy attached; its figures are not reported."""
+    """Handout loads with py-spy attached (all busy threads, then the GIL holder only); their
+    throughput is not reported."""
     if py_spy() is None:
         run.results["notes"].append("py-spy is not installed (pip install -e '.[bench]'); "
                                     "no profile")
         return
     seconds = max(3.0, min(run.args.duration, 10.0))
-    output = run.log_dir / f"{backend}-handout.pyspy.txt"
-    say(f"  profiling the serving process for {seconds:.0f} s (py-spy) ...")
-    spy = start_recording(serve.pid, seconds, output)
-    assert spy is not None
-    time.sleep(0.5)
-    run.generator.measure(desk.base_url, desk.authorization, desk.paths, seconds + 1,
-                          f"{backend}-profile")
-    summary = finish_recording(spy, output)
-    run.backend(backend)["profile"] = summary
-    if "self_by_package" in summary:
-        top = ", ".join(f"{p['frame']} {p['share']:.0%}" for p in summary["self_by_package"][:6])
-        say(f"    own time by package: {top}")
+    for key, gil_only, what in (("profile", False, "busy threads"),
+                                ("profile_gil", True, "GIL holder")):
+        output = run.log_dir / f"{backend}-handout.{key}.pyspy.txt"
+        say(f"  profiling the serving process for {seconds:.0f} s (py-spy, {what}) ...")
+        spy = start_recording(serve.pid, seconds, output, gil_only=gil_only)
+        assert spy is not None
+        time.sleep(0.5)
+        run.generator.measure(desk.base_url, desk.authorization, desk.paths, seconds + 1,
+                              f"{backend}-{key}")
+        summary = finish_recording(spy, output)
+        run.backend(backend)[key] = summary
+        if "self_by_package" in summary:
+            top = ", ".join(f"{p['frame']} {p['share']:.0%}"
+                            for p in summary["self_by_package"][:6])
+            say(f"    own time by package: {top}")
 
 
 # --- storms ---------------------------------------------------------------------------------------
@@ -335,11 +340,22 @@ def run_backend(run: Run, backend: str) -> None:
                                  run.log_dir / f"{backend}-serve.log", SERVER_CPU).start()
 
         serve = start()
+
+        def restart() -> ServerProcess:
+            nonlocal serve
+            serve.stop()
+            serve = start()
+            return serve
+
         try:
             say(f"  tokendesk serve is up (pid {serve.pid}); setting up through the REST API ...")
             desk = set_up(serve.ready_url.split("/api/")[0], admin_key, run.oauth, run.client,
                           connection_names())
             run.backend(backend)["handout_body_bytes"] = desk.handout_body_bytes
+            # Measured in a freshly started process, like the run with 100,000 tokens below.
+            restart()
+            desk.base_url = serve.ready_url.split("/api/")[0]
+            warm(desk)
             if run.wants("throughput"):
                 guarded(run, "handout-vs-ceiling", backend, "throughput",
                         lambda: measure_throughput(run, backend, desk, serve))
@@ -348,11 +364,6 @@ def run_backend(run: Run, backend: str) -> None:
                             lambda: profile_handout(run, backend, desk, serve))
             storms(run, backend, desk, env)
             if run.wants("stored"):
-                def restart() -> ServerProcess:
-                    nonlocal serve
-                    serve.stop()
-                    serve = start()
-                    return serve
                 guarded(run, "stored-rss", backend, f"{STORED_TOKENS:,} stored tokens",
                         lambda: stored_tokens(run, backend, desk, env, restart))
         finally:
@@ -366,8 +377,38 @@ def guarded(run: Run, target_id: str, backend: str, text: str, action: Callable[
         run.error(target_id, backend, text, exc)
 
 
+def run_refresher_process(run: Run, backend: str, database_url: str, data_dir: Path,
+                          tokens: int, connections: int) -> dict[str, Any]:
+    """``python -m bench.refresher`` with a time limit; its figures plus the calls the
+    authorization server counted meanwhile."""
+    from bench.refresher import GRACE_S, LIFETIME_MAX_S
+
+    client = json.dumps({"client_id": run.client.client_id,
+                         "client_secret": run.client.client_secret,
+                         "token_endpoint_auth_method": run.client.token_endpoint_auth_method})
+    argv = [sys.executable, "-m", "bench.refresher", "--database-url", database_url,
+            "--data-dir", str(data_dir), "--token-url", run.oauth.token_endpoint,
+            "--client", client, "--tokens", str(tokens), "--connections", str(connections)]
+    calls_before = run.oauth.token_calls()
+    log_path = run.log_dir / f"{backend}-refresher.log"
+    with open(log_path, "w") as log:
+        done = subprocess.run(argv, cwd=REPO_ROOT, env=clean_environment(), text=True,
+                              stdout=subprocess.PIPE, stderr=log, check=False,
+                              timeout=LIFETIME_MAX_S + GRACE_S + REFRESHER_SETUP_LIMIT_S)
+    calls = run.oauth.token_calls() - calls_before
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"the refresher scenario exited {done.returncode}: "
+                           + log_path.read_text()[-1500:])
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    result["token_endpoint_calls"] = calls
+    result["refreshes_per_s"] = round(calls / result["observed_s"], 1) \
+        if result["observed_s"] else 0.0
+    return result
+
+
 def refresher_item(run: Run, backend: str) -> None:
-    from bench.refresher import CONNECTIONS, LIFETIME_MAX_S, LIFETIME_MIN_S, run_refresher
+    from bench.refresher import CONNECTIONS, LIFETIME_MAX_S, LIFETIME_MIN_S
 
     tokens = run.args.refresher_tokens
     text = (f"background refresher: {tokens:,} staggered tokens never expired, per-host cap "
@@ -378,9 +419,8 @@ def refresher_item(run: Run, backend: str) -> None:
         with database(run, backend, "refresher") as url:
             data_dir = run.tmp / f"refresher-{backend}"
             database_url = url or f"sqlite:///{(data_dir / 'tokendesk.sqlite3').as_posix()}"
-            result = run_refresher(run.oauth, run.client, database_url, data_dir,
-                                   tokens_total=tokens,
-                                   connections=min(CONNECTIONS, max(1, tokens // 10)))
+            result = run_refresher_process(run, backend, database_url, data_dir, tokens,
+                                           min(CONNECTIONS, max(1, tokens // 10)))
         run.backend(backend)["refresher"] = result
         run.target("refresher", backend, text,
                    f"late {result['late_refreshes']}, unrefreshed {result['never_refreshed']}, "

@@ -70,7 +70,7 @@ def test_a_refusing_proxy_gets_a_verdict_naming_the_proxy(
     verdict = desk.admin.post("/connections/Reports API/test").json()
 
     assert verdict["ok"] is False
-    assert verdict["cause"] == "proxy"
+    assert verdict["cause"] == "proxy", (verdict, forward_proxy.log_path.read_text()[-2000:])
     assert "proxy" in verdict["message"].lower()
     assert "wrong-password" not in str(verdict)
     assert forward_proxy.authentication_failures() >= 1
