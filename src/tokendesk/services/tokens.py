@@ -30,6 +30,7 @@ from tokendesk.errors import (
     ProviderError,
     ReauthenticationRequired,
     TokenCorrupted,
+    TokendeskError,
     TokenUnavailable,
 )
 from tokendesk.metrics import Metrics
@@ -88,6 +89,27 @@ class TokenService:
         authenticate at), ConnectionNotFound, or ProviderError when a refresh failed and the
         current token is no longer usable.
         """
+        try:
+            return self._handout(actor, name, kind, force_refresh)
+        except TokendeskError as exc:
+            # Refusals are audited too (batched, like handouts): who asked for what, and why not.
+            outcome = "denied" if isinstance(exc, ConnectionNotFound) else "failure"
+            self.audit_buffer.add(
+                self.audit.row(
+                    actor,
+                    "token.handout",
+                    target_type="token",
+                    target=name[:200],
+                    outcome=outcome,
+                    details={"kind": kind.value, "error": exc.code},
+                )
+            )
+            self.metrics.handout(kind.value, outcome)
+            raise
+
+    def _handout(
+        self, actor: Principal, name: str, kind: TokenKind, force_refresh: bool
+    ) -> Handout:
         with self.transaction() as tx:
             connection = self._usable_connection(tx, actor, name)
             row = self._row(tx, connection, kind, actor)

@@ -106,3 +106,15 @@ def test_cached_handouts_are_audited_too(desk: Desk, replica: ServeProcess) -> N
     assert len(events) == 7
     assert {e["actor"] for e in events} == {"bot"}
     assert all("access_token" not in str(e["details"]) for e in events)
+
+
+def test_refused_handouts_are_audited_with_the_reason(desk: Desk) -> None:
+    desk.create_connection("Reports API", "cc-basic")
+    desk.admin.patch("/connections/Reports API", json={"invited_roles": []}).raise_for_status()
+
+    refused = desk.bot.get("/connections/Reports API/token")
+    events = desk.admin.get("/audit", params={"action": "token.handout"}).json()
+
+    assert refused.status_code == 404
+    assert [(e["actor"], e["outcome"], e["details"]["error"]) for e in events] == [
+        ("bot", "denied", "connection_not_found")]
