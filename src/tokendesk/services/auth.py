@@ -18,6 +18,7 @@ from tokendesk.errors import ApiKeyNotFound, AuthenticationRequired, InvalidCred
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import ApiKeyCreate
+from tokendesk.services.refresh import Transaction
 from tokendesk.services.passwords import (
     API_KEY_PREFIX,
     hash_api_key,
@@ -59,7 +60,9 @@ class NewSession:
 
 class AuthService:
     def __init__(self, accounts: AccountService, audit: AuditService,
-                 clock: Callable[[], datetime], session_max_age_s: int) -> None:
+                 clock: Callable[[], datetime], session_max_age_s: int,
+                 transaction: Transaction | None = None) -> None:
+        self.transaction = transaction  # for the rare "last used" write of a read-only check
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
@@ -75,7 +78,10 @@ class AuthService:
     # --- API keys ---------------------------------------------------------------------
 
     def authenticate_api_key(self, tx: Tx, key: str) -> Principal:
-        """The principal acting through ``key``; raises InvalidCredentials for any bad key."""
+        """The principal acting through ``key``; raises InvalidCredentials for any bad key.
+
+        Reads only, so ``tx`` may be read-only: the "last used" time, written at most once a
+        minute per key, goes through a transaction of its own."""
         prefix = split_api_key(key)
         found = ApiKeyRepository(tx).find_by_prefix(prefix) if prefix else None
         if found is None or not same_hash(found[1], hash_api_key(key)) or not found[0].active:
@@ -88,7 +94,11 @@ class AuthService:
         if record.last_used_at is None or now - record.last_used_at > timedelta(
             seconds=LAST_USED_RESOLUTION_S
         ):
-            ApiKeyRepository(tx).touch(record.id, now)
+            if self.transaction is None:
+                ApiKeyRepository(tx).touch(record.id, now)
+            else:
+                with self.transaction() as write:
+                    ApiKeyRepository(write).touch(record.id, now)
         return self.principal_for(tx, user, Via.API_KEY)
 
     def create_api_key(self, tx: Tx, actor: Principal, data: ApiKeyCreate) -> NewApiKey:

@@ -62,14 +62,14 @@ class HandoutCache:
         """The full way: authenticate, hand out (refreshing if due), remember. Raises what
         AuthService and TokenService raise; may call a provider, so not on the event loop."""
         epoch = self._current_epoch()
-        with self.transaction() as tx:
+        with self.transaction(read_only=True) as tx:
             principal = self.auth.authenticate_api_key(tx, api_key)
         handout = self.tokens.handout(principal, name, kind)
         self._remember(epoch, api_key, principal, handout)
         return handout
 
     def _current_epoch(self) -> int:
-        with self.transaction() as tx:
+        with self.transaction(read_only=True) as tx:
             epoch = read_epoch(tx)
         if epoch != self._epoch:
             with self._lock:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection as Tx
 
@@ -57,7 +57,10 @@ BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 900.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 
-Transaction = Callable[[], AbstractContextManager[Tx]]
+class Transaction(Protocol):
+    """Opens one database transaction; ``read_only`` ones never wait for writers."""
+
+    def __call__(self, *, read_only: bool = False) -> AbstractContextManager[Tx]: ...
 
 
 class RefreshCoordinator:
@@ -100,7 +103,7 @@ class RefreshCoordinator:
         with self._local_lock(token_id):
             deadline = time.monotonic() + self.lease_s + 5
             while True:
-                with self.transaction() as tx:
+                with self.transaction(read_only=True) as tx:
                     row = TokenRepository(tx).get(token_id)
                 if row is None or row.version != seen_version or not self._due(row, force):
                     return row

@@ -110,7 +110,7 @@ class TokenService:
     def _handout(
         self, actor: Principal, name: str, kind: TokenKind, force_refresh: bool
     ) -> Handout:
-        with self.transaction() as tx:
+        with self.transaction(read_only=True) as tx:
             connection = self._usable_connection(tx, actor, name)
             row = self._row(tx, connection, kind, actor)
         if (
@@ -175,7 +175,7 @@ class TokenService:
         try:
             fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
         except ProviderError:
-            with self.transaction() as tx:
+            with self.transaction(read_only=True) as tx:
                 after = TokenRepository(tx).get(row.id)
                 connection = self.connections.get_by_id(tx, connection.id) or connection
             if after is not None:

@@ -39,7 +39,7 @@ from tokendesk.services.revocations import RevocationQueue
 from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
-from tokendesk.storage.db import create_db_engine, migrate, sqlite_path
+from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 
@@ -78,9 +78,9 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
 
-    def transaction(self) -> AbstractContextManager[Tx]:
+    def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
-        return _transaction(self.engine)
+        return _transaction(self.engine, read_only=read_only)
 
     def close(self) -> None:
         self.background.stop()
@@ -158,8 +158,8 @@ def _wire(
     oauth = OAuthClient(outbound, clock)
 
     @contextmanager
-    def transaction() -> Iterator[Tx]:
-        with _transaction(engine) as tx:
+    def transaction(*, read_only: bool = False) -> Iterator[Tx]:
+        with _transaction(engine, read_only=read_only) as tx:
             yield tx
 
     refresher = RefreshCoordinator(
@@ -183,7 +183,7 @@ def _wire(
         revocations,
         audit_buffer,
     )
-    auth = AuthService(accounts, audit, clock, settings.session_max_age_s)
+    auth = AuthService(accounts, audit, clock, settings.session_max_age_s, transaction)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
@@ -224,11 +224,14 @@ def _wire(
 
 
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Tx]:
+def _transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Tx]:
     """One database transaction: committed when the block ends, rolled back on error."""
     try:
-        with engine.begin() as tx:
-            yield tx
+        with engine.connect() as conn:
+            if read_only:
+                conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
     except OperationalError as exc:
         raise DatabaseUnavailable(
             "The database is not reachable right now; try again shortly."

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option marking a transaction that only reads.
+READ_ONLY = "tokendesk_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -61,8 +63,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock up front: two writers upgrading a read lock would deadlock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writing transaction takes the write lock up front: two writers upgrading a read lock
+    # would deadlock. A reading one (READ_ONLY option) begins deferred, so readers never wait
+    # for writers in WAL mode.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -33,7 +33,7 @@ def get_principal(request: Request) -> Principal:
     if header:
         if scheme.lower() != "bearer" or not credential.strip():
             raise AuthenticationRequired("Send the API key as 'Authorization: Bearer <key>'.")
-        with td.transaction() as tx:
+        with td.transaction(read_only=True) as tx:
             return td.auth.authenticate_api_key(tx, credential.strip())
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
