@@ -35,8 +35,12 @@ from bench.stored import insert_user_tokens, keyring_from_spec, role_id
 
 TOKENS = 10_000
 CONNECTIONS = 100
+# A token is due at half its lifetime (under five minutes), so with lifetimes spread evenly
+# over 40..240 s the 10,000 first refreshes fall due over 20..120 s after the start: 100 a
+# second to one provider host, each with at least 20 s to spare before its token expires.
+# With the per-host cap of 4 in flight, one refresh may take 40 ms end to end.
 LIFETIME_MIN_S = 40.0
-LIFETIME_MAX_S = 120.0
+LIFETIME_MAX_S = 240.0
 GRACE_S = 15.0
 SAMPLE_EVERY_S = 1.0
 HANDOUT_EVERY_S = 0.05
@@ -92,6 +96,9 @@ def run_refresher(token_url: str, client: Client, database_url: str,
         result = {
             "tokens": tokens_total, "connections": connections,
             "lifetimes_s": [lifetime_min_s, lifetime_max_s], "insert_s": round(insert_s, 1),
+            "required_refreshes_per_s": round(tokens_total / ((lifetime_max_s - lifetime_min_s)
+                                                              / 2), 1),
+            "peak_refreshes_per_s": _peak_rate(samples["timeline"]),
             "observed_s": round(elapsed, 1),
             "late_refreshes": late, "never_refreshed": unrefreshed,
             "max_expired_in_db": samples["max_expired"],
@@ -191,6 +198,18 @@ def _watch(td: Any, stored: list[Any], bot_role_id: str, t0: datetime,
     return figures
 
 
+def _peak_rate(timeline: list[dict[str, Any]], window_s: float = 10.0) -> float:
+    """The most tokens refreshed per second over any ``window_s`` of the timeline."""
+    best = 0.0
+    for i, start in enumerate(timeline):
+        for end in timeline[i + 1:]:
+            if end["t_s"] - start["t_s"] >= window_s:
+                done = start["not_yet_refreshed"] - end["not_yet_refreshed"]
+                best = max(best, done / (end["t_s"] - start["t_s"]))
+                break
+    return round(best, 1)
+
+
 def _late_refreshes(td: Any, stored: list[Any]) -> tuple[int, int]:
     """(tokens refreshed only after they had expired, tokens still expired and unrefreshed)."""
     from tokendesk.storage.tables import tokens
@@ -220,13 +239,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="JSON: client_id, client_secret, token_endpoint_auth_method")
     parser.add_argument("--tokens", type=int, default=TOKENS)
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    parser.add_argument("--lifetimes", default=f"{LIFETIME_MIN_S:.0f},{LIFETIME_MAX_S:.0f}",
+                        help="shortest,longest token lifetime in seconds")
     args = parser.parse_args(argv)
+    low, high = (float(v) for v in args.lifetimes.split(","))
     doc = json.loads(args.client)
     client = Client(client_id=doc["client_id"], client_secret=doc["client_secret"],
                     grant_types=("client_credentials",),
                     token_endpoint_auth_method=doc["token_endpoint_auth_method"])
     result = run_refresher(args.token_url, client, args.database_url, args.data_dir,
-                           tokens_total=args.tokens, connections=args.connections)
+                           tokens_total=args.tokens, connections=args.connections,
+                           lifetime_min_s=low, lifetime_max_s=high)
     sys.stdout.write("BENCH_JSON " + json.dumps(result, default=str) + "\n")
 
 

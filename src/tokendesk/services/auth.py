@@ -18,7 +18,6 @@ from tokendesk.errors import ApiKeyNotFound, AuthenticationRequired, InvalidCred
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import ApiKeyCreate
-from tokendesk.services.refresh import Transaction
 from tokendesk.services.passwords import (
     API_KEY_PREFIX,
     hash_api_key,
@@ -27,6 +26,7 @@ from tokendesk.services.passwords import (
     split_api_key,
     verify_password,
 )
+from tokendesk.services.refresh import Transaction
 from tokendesk.storage.accounts import (
     ApiKeyRepository,
     RoleRepository,

@@ -20,7 +20,7 @@ from tokendesk.domain.tokens import Handout, TokenKind, needs_refresh
 from tokendesk.services.auth import AuthService
 from tokendesk.services.refresh import Transaction
 from tokendesk.services.tokens import TokenService
-from tokendesk.storage.epoch import read_epoch
+from tokendesk.storage.epoch import EpochReader, read_epoch
 
 MAX_ENTRIES = 100_000
 HandoutKey = tuple[str | None, str, TokenKind]
@@ -35,8 +35,10 @@ class HandoutCache:
         auth: AuthService,
         tokens: TokenService,
         clock: Callable[[], datetime],
+        epochs: EpochReader,
     ) -> None:
         self.transaction = transaction
+        self.epochs = epochs
         self.auth = auth
         self.tokens = tokens
         self.clock = clock
@@ -48,7 +50,7 @@ class HandoutCache:
     def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
         """The remembered handout, audited, when nothing changed since; one database read,
         never a provider call, so it may run on the event loop."""
-        self._current_epoch()
+        self._adopt(self.epochs.read())
         principal = self._principals.get(_digest(api_key))
         if principal is None:
             return None
@@ -70,7 +72,10 @@ class HandoutCache:
 
     def _current_epoch(self) -> int:
         with self.transaction(read_only=True) as tx:
-            epoch = read_epoch(tx)
+            return self._adopt(read_epoch(tx))
+
+    def _adopt(self, epoch: int) -> int:
+        """Forget everything cached when the epoch moved; returns it."""
         if epoch != self._epoch:
             with self._lock:
                 if epoch != self._epoch:

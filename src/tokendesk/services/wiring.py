@@ -40,6 +40,7 @@ from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
+from tokendesk.storage.epoch import EpochReader
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 
@@ -217,7 +218,7 @@ def _wire(
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         revocations=revocations,
         audit_buffer=audit_buffer,
-        hot=HandoutCache(transaction, auth, tokens, clock),
+        hot=HandoutCache(transaction, auth, tokens, clock, EpochReader(engine)),
         keys=keys,
         background=BackgroundRefresher(transaction, refresher, clock, revocations, keys),
     )
