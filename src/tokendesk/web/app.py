@@ -59,6 +59,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     app.include_router(api)
     app.router.routes.insert(0, hotpath.route)  # the bots' handout, before FastAPI's route
     app.include_router(oauth.router)
+    app.add_middleware(hotpath.HandoutShortcut)  # innermost: headers and metrics still apply
     install_console(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -10,11 +10,13 @@ OpenAPI document and shares :func:`token_body`.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokendesk.domain.tokens import Handout, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
@@ -45,8 +47,13 @@ def token_response(handout: Handout) -> Response:
 
 
 async def lean_handout(request: Request) -> Response:
+    """The route's endpoint: the handout of ``request.path_params["name"]``."""
+    return await handout_response(request, request.path_params["name"])
+
+
+async def handout_response(request: Request, name: str) -> Response:
+    """Hand out a token of connection ``name`` to the caller of ``request``."""
     td = get_tokendesk(request)
-    name = request.path_params["name"]
     try:
         kind = _kind(request.query_params.get("token_type", "shared"))
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -73,3 +80,23 @@ def _kind(value: str) -> TokenKind:
 
 
 route = Route(TOKEN_PATH, lean_handout, methods=["GET"], name="token_handout")
+_TOKEN_PATH_RE = re.compile(r"^/api/v1/connections/(?P<name>[^/]+)/token$")
+
+
+class HandoutShortcut:
+    """ASGI middleware answering token handouts before FastAPI's exception middleware,
+    router and dependency machinery, which cost more than a cached handout itself. It sits
+    inside the security-headers and metrics middleware, so those still apply; every other
+    request passes through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _TOKEN_PATH_RE.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = route  # for the request metrics' route label
+        response = await handout_response(Request(scope, receive), match["name"])
+        await response(scope, receive, send)
