@@ -304,3 +304,17 @@ def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(desk
 
     assert "another authorization server" in page.text
     assert desk.oauth.token_calls() == 0
+
+
+def test_a_sign_in_that_took_longer_than_ten_minutes_is_refused(desk: Desk, clock: Clock) -> None:
+    desk.create_connection("Graph", "code-basic")
+    browser = desk.browser()
+    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
+    clock.advance(11 * 60)
+
+    landing = browser.get(callback)
+
+    assert landing.status_code == 400
+    assert "longer than ten minutes" in landing.text
+    assert desk.oauth.token_calls() == 0
