@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from support.tokendesk_server import free_port
+from tokendesk.config import Settings
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -70,3 +71,18 @@ class ServeProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def replica_env(settings: Settings, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of another ``tokendesk serve`` on the same database and key ring as
+    ``settings`` (a TokendeskServer's), allowed to call the test servers on 127.0.0.1."""
+    assert settings.encryption_keys is not None
+    return {
+        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
+        "TOKENDESK_DATA_DIR": str(data_dir),
+        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
+        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
+        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
+        "TOKENDESK_BACKGROUND_REFRESH": "false",
+        **extra,
+    }

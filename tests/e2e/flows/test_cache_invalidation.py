@@ -10,21 +10,12 @@ import httpx
 import pytest
 
 from support.desk import Desk
-from support.processes import ServeProcess
+from support.processes import ServeProcess, replica_env
 
 
 @pytest.fixture
 def replica(desk: Desk, tmp_path: Path) -> Iterator[ServeProcess]:
-    settings = desk.server.settings
-    assert settings.encryption_keys is not None
-    env = {
-        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
-        "TOKENDESK_DATA_DIR": str(tmp_path / "replica-data"),
-        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
-        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-        "TOKENDESK_BACKGROUND_REFRESH": "false",
-    }
+    env = replica_env(desk.server.settings, tmp_path / "replica-data")
     serve = ServeProcess(env, tmp_path / "replica.log").start()
     yield serve
     serve.stop()

@@ -11,25 +11,15 @@ import httpx
 import pytest
 
 from support.desk import Desk
-from support.processes import ServeProcess
+from support.processes import ServeProcess, replica_env
 
 ACCESS_TOKEN_TTL_S = 4
 PROVIDER_TIMEOUT_S = 2  # so the dead process's lease (timeout + 10 s) runs out quickly
 
 
-def replica_env(desk: Desk, tmp_path: Path, **extra: str) -> dict[str, str]:
-    settings = desk.server.settings
-    assert settings.encryption_keys is not None
-    return {
-        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
-        "TOKENDESK_DATA_DIR": str(tmp_path / "replica-data"),
-        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
-        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-        "TOKENDESK_BACKGROUND_REFRESH": "false",
-        "TOKENDESK_PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
-        **extra,
-    }
+def crash_env(desk: Desk, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return replica_env(desk.server.settings, tmp_path / "replica-data",
+                       TOKENDESK_PROVIDER_TIMEOUT_S=str(PROVIDER_TIMEOUT_S), **extra)
 
 
 def test_a_crash_between_rotation_and_storage_ends_in_a_clear_reauthentication(
@@ -40,7 +30,7 @@ def test_a_crash_between_rotation_and_storage_ends_in_a_clear_reauthentication(
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     desk.consent(link.json()["authorize_url"])
     key = str(desk.bot.headers["authorization"])
-    crashing = ServeProcess(replica_env(desk, tmp_path, TOKENDESK_FAULT_POINT=
+    crashing = ServeProcess(crash_env(desk, tmp_path, TOKENDESK_FAULT_POINT=
                                         "after_refresh_response"), tmp_path / "a.log").start()
     time.sleep(ACCESS_TOKEN_TTL_S / 2 + 0.5)  # the token is due for refresh
     desk.oauth.reset()
@@ -51,7 +41,7 @@ def test_a_crash_between_rotation_and_storage_ends_in_a_clear_reauthentication(
     assert crashing.process is not None and crashing.process.wait(timeout=10) == -9
     assert [r["status"] for r in desk.oauth.requests("token")] == [200]  # rotated, then lost
 
-    restarted = ServeProcess(replica_env(desk, tmp_path), tmp_path / "b.log").start()
+    restarted = ServeProcess(crash_env(desk, tmp_path), tmp_path / "b.log").start()
     try:
         first = httpx.get(f"{restarted.url}/api/v1/connections/Graph/token", timeout=60,
                           headers={"Authorization": key})

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from support.authorization_server import default_clients
 from support.desk import BOT_ROLE, Desk
-from support.processes import ServeProcess
+from support.processes import ServeProcess, replica_env
 from tokendesk.crypto import RowRef
 from tokendesk.storage.tables import authorization_requests, tokens
 
@@ -25,16 +25,8 @@ WRONG_SECRET = "wrong-secret-Narwhal"
 
 @pytest.fixture
 def debug_serve(desk: Desk, tmp_path: Path) -> Iterator[ServeProcess]:
-    settings = desk.server.settings
-    assert settings.encryption_keys is not None
-    env = {
-        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
-        "TOKENDESK_DATA_DIR": str(tmp_path / "serve-data"),
-        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
-        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-        "TOKENDESK_LOG_LEVEL": "DEBUG",
-    }
+    env = replica_env(desk.server.settings, tmp_path / "serve-data",
+                      TOKENDESK_BACKGROUND_REFRESH="true", TOKENDESK_LOG_LEVEL="DEBUG")
     serve = ServeProcess(env, tmp_path / "serve.log").start()
     for client in default_clients([f"{serve.url}/oauth/callback"]):
         desk.oauth.register_client(client)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from support.desk import Desk
-from support.processes import ServeProcess
+from support.processes import ServeProcess, replica_env
 
 ACCESS_TOKEN_TTL_S = 8
 HANDOUTS_PER_REPLICA = 40
@@ -19,17 +19,8 @@ HANDOUTS_PER_REPLICA = 40
 
 @pytest.fixture
 def replicas(desk: Desk, tmp_path: Path) -> Iterator[list[ServeProcess]]:
-    settings = desk.server.settings
-    assert settings.encryption_keys is not None
-    env = {
-        "TOKENDESK_DATABASE_URL": settings.effective_database_url,
-        "TOKENDESK_DATA_DIR": str(tmp_path / "replica-data"),
-        "TOKENDESK_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "TOKENDESK_ALLOW_HTTP_LOOPBACK": "true",
-        "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-        "TOKENDESK_BACKGROUND_REFRESH": "false",
-        "TOKENDESK_LOG_LEVEL": "WARNING",
-    }
+    env = replica_env(desk.server.settings, tmp_path / "replica-data",
+                      TOKENDESK_LOG_LEVEL="WARNING")
     started = [ServeProcess(env, tmp_path / f"replica-{i}.log").start() for i in range(2)]
     yield started
     for replica in started:
