@@ -55,7 +55,8 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__).union(
-    {"message", "asctime", "taskName"}
+    # uvicorn's color_message repeats the message with terminal colour codes
+    {"message", "asctime", "taskName", "color_message"}
 )
 
 
