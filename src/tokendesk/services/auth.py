@@ -33,6 +33,7 @@ from tokendesk.storage.accounts import (
     SessionRepository,
     UserRepository,
 )
+from tokendesk.storage.db import is_read_only
 from tokendesk.storage.ids import new_id
 
 # Writing last_used_at on every request would turn each read into a write; a minute is precise
@@ -94,8 +95,8 @@ class AuthService:
         if record.last_used_at is None or now - record.last_used_at > timedelta(
             seconds=LAST_USED_RESOLUTION_S
         ):
-            if self.transaction is None:
-                ApiKeyRepository(tx).touch(record.id, now)
+            if self.transaction is None or not is_read_only(tx):
+                ApiKeyRepository(tx).touch(record.id, now)  # a second writer would deadlock
             else:
                 with self.transaction() as write:
                     ApiKeyRepository(write).touch(record.id, now)

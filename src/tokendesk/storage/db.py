@@ -62,6 +62,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def is_read_only(conn: Any) -> bool:
+    """True for a connection opened as a read-only transaction (it must not write)."""
+    return bool(conn.get_execution_options().get(READ_ONLY))
+
+
 def _sqlite_begin_immediate(conn: Any) -> None:
     # A writing transaction takes the write lock up front: two writers upgrading a read lock
     # would deadlock. A reading one (READ_ONLY option) begins deferred, so readers never wait
