@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -76,18 +77,33 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._handout_children: dict[tuple[str, str], Any] = {}
+
     def observe_request(self, method: str, route: str, status: int, duration_s: float) -> None:
         """Count one answered request.
 
         ``route`` is the route template (``/api/v1/connections/{name}``), never the raw path,
         so the number of series stays bounded.
         """
-        self.http_requests.labels(method=method.upper(), route=route, status=str(status)).inc()
-        self.http_request_duration.labels(route=route).observe(duration_s)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:  # labels() takes a lock and builds a tuple: look it up once
+            children = (
+                self.http_requests.labels(method=method.upper(), route=route, status=str(status)),
+                self.http_request_duration.labels(route=route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(duration_s)
 
     def handout(self, kind: str, outcome: str) -> None:
         """Count one token handout (``outcome`` such as ok, refreshed, needs_consent)."""
-        self.token_handouts.labels(kind=label(kind), outcome=label(outcome)).inc()
+        child = self._handout_children.get((kind, outcome))
+        if child is None:
+            child = self.token_handouts.labels(kind=label(kind), outcome=label(outcome))
+            self._handout_children[(kind, outcome)] = child
+        child.inc()
 
     def refresh(self, outcome: str) -> None:
         """Count one refresh attempt (``outcome`` such as ok, failed, skipped)."""

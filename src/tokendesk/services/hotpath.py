@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from tokendesk.domain.names import name_key
 from tokendesk.domain.principal import Principal
-from tokendesk.domain.tokens import Handout, TokenKind, needs_refresh
+from tokendesk.domain.tokens import Handout, TokenKind, refresh_due_at
 from tokendesk.services.auth import AuthService
 from tokendesk.services.refresh import Transaction
 from tokendesk.services.tokens import TokenService
@@ -24,6 +25,12 @@ from tokendesk.storage.epoch import EpochReader, read_epoch
 
 MAX_ENTRIES = 100_000
 HandoutKey = tuple[str | None, str, TokenKind]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    handout: Handout
+    refresh_at: datetime | None  # computed once, not on every request
 
 
 class HandoutCache:
@@ -44,7 +51,7 @@ class HandoutCache:
         self.clock = clock
         self._epoch = -1
         self._principals: dict[str, Principal] = {}
-        self._handouts: dict[HandoutKey, Handout] = {}
+        self._handouts: dict[HandoutKey, _Entry] = {}
         self._lock = threading.Lock()
 
     def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
@@ -54,9 +61,10 @@ class HandoutCache:
         principal = self._principals.get(_digest(api_key))
         if principal is None:
             return None
-        handout = self._handouts.get((principal.user_id, name_key(name), kind))
-        if handout is None or needs_refresh(self.clock(), handout.issued_at, handout.expires_at)[0]:
-            return None
+        entry = self._handouts.get((principal.user_id, name_key(name), kind))
+        if entry is None or (entry.refresh_at is not None and self.clock() >= entry.refresh_at):
+            return None  # due for refresh: the full path refreshes it, once
+        handout = entry.handout
         self.tokens.record_handout(principal, handout)
         return handout
 
@@ -90,8 +98,9 @@ class HandoutCache:
             if epoch != self._epoch or len(self._handouts) >= MAX_ENTRIES:
                 return
             self._principals[_digest(api_key)] = principal
-            self._handouts[(principal.user_id, name_key(handout.connection), handout.kind)] = (
-                handout
+            key = (principal.user_id, name_key(handout.connection), handout.kind)
+            self._handouts[key] = _Entry(
+                handout, refresh_due_at(handout.issued_at, handout.expires_at)
             )
 
 
