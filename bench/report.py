@@ -136,8 +136,9 @@ def header(results: dict[str, Any]) -> str:
             f"Load: {meta['generator']} with {meta['connections']} connections, one thread"
             f"{', server pinned to CPU 0 and load to CPU 1' if meta['pinned'] else ''}. "
             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
-            f"Python {machine['python']}, {machine['server']}; load average before the run "
-            f"{meta['loadavg_before']}.")
+            f"Python {machine['python']}, {machine['server']}; before the run other work kept "
+            f"{meta.get('busy_cores_before', '?')} cores busy (load average "
+            f"{meta['loadavg_before']}).")
 
 
 def markdown(results: dict[str, Any]) -> str:

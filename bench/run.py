@@ -128,6 +128,42 @@ def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def busy_cores(seconds: float = 0.5) -> float:
+    """How many cores' worth of CPU the machine used over ``seconds`` (0 to the core count):
+    what other work takes from the run right now (the load average lags by a minute)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields[:8]), idle
+
+    total_a, idle_a = sample()
+    time.sleep(seconds)
+    total_b, idle_b = sample()
+    cores = os.cpu_count() or 1
+    return round(cores * (1 - (idle_b - idle_a) / max(1, total_b - total_a)), 2)
+
+
+@contextlib.contextmanager
+def only_run() -> Iterator[None]:
+    """One benchmark at a time on this machine: two would share the pinned cores."""
+    import fcntl
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    with open(OUT_DIR / "run.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise SystemExit("another `python -m bench.run` is running on this machine (pid "
+                             f"{lock.read().strip() or '?'}); the two would disturb each other's "
+                             "figures. Wait for it to finish.") from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
 # --- throughput --------------------------------------------------------------------------------
 
 
@@ -136,9 +172,10 @@ def best_of(rounds: int, measure: Callable[[], LoadResult],
     """Measure ``rounds`` times; the run with the most requests/s, and all of them."""
     runs = []
     for _ in range(rounds):
-        load_before = loadavg()
+        load_before, busy_before = loadavg(), busy_cores()
         result = measure()
-        runs.append((result, {**result.to_json(), "loadavg_before": load_before}))
+        runs.append((result, {**result.to_json(), "loadavg_before": load_before,
+                              "busy_cores_before": busy_before}))
     best = max(runs, key=lambda pair: pair[0].rps)
     return best[0], [doc for _, doc in runs]
 
@@ -553,6 +590,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with only_run():
+        return run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> int:
     raise_open_file_limit()
     started_at = datetime.now(UTC)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
@@ -570,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
                  "warmup_s": args.warmup, "rounds": args.rounds,
                  "connections": args.connections, "generator": "wrk" if wrk else "httpx",
                  "pinned": can_pin(), "loadavg_before": loadavg(),
+                 "busy_cores_before": busy_cores(1.0),
                  "machine": machine(args, wrk)},
         "backends": {}, "targets": [], "notes": [],
     }
@@ -578,9 +621,9 @@ def main(argv: list[str] | None = None) -> int:
             results["notes"].append(why if args.quick else f"{item}: not asked for (--items)")
     say(f"Tokendesk benchmark ({results['meta']['mode']}): backends {', '.join(args.backends)}; "
         f"load by {results['meta']['generator']}; raw logs in {log_dir.relative_to(REPO_ROOT)}")
-    if results["meta"]["loadavg_before"] > 1.0:
-        say(f"note: load average is {results['meta']['loadavg_before']} before the run; "
-            "the figures will be noisy")
+    if results["meta"]["busy_cores_before"] > 0.3:
+        say(f"note: other work keeps {results['meta']['busy_cores_before']} cores busy before "
+            "the run; the figures will be noisy")
     if not wrk:
         results["notes"].append("the load came from the async httpx generator (no wrk); its "
                                 "ceiling figure shows how far it can drive a server at all")
