@@ -6,15 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.catalog import Catalog, Provider
+from tokendesk.catalog import Catalog
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.connections import (
-    CLIENT_ID_MAX,
-    CLIENT_SECRET_MAX,
     DESCRIPTION_MAX,
     Connection,
     GrantType,
@@ -23,13 +20,16 @@ from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.names import has_control_characters, name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
-from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
-from tokendesk.errors import ConnectionNotFound, DecryptionError, DuplicateName, ValidationError
+from tokendesk.errors import ConnectionNotFound, DecryptionError, DuplicateName
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.connection_rules import (
+    ConnectionRules,
+    check_secret,
+    columns,
+)
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 
 if TYPE_CHECKING:
@@ -51,19 +51,6 @@ class ConnectionFilter:
     name_equals: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Fields:
-    """The validated settings of a connection, before they are stored."""
-
-    grant_type: GrantType
-    client_id: str
-    authorization_url: str
-    token_url: str
-    scopes: tuple[str, ...]
-    pkce: bool
-    placeholders: dict[str, str]
-
-
 class ConnectionService:
     def __init__(
         self,
@@ -80,8 +67,7 @@ class ConnectionService:
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
-        self.allow_http_loopback = allow_http_loopback
-        self.egress = egress or EgressPolicy()
+        self.rules = ConnectionRules(allow_http_loopback, egress or EgressPolicy())
         self.revocations: RevocationQueue | None = None  # wired after construction
 
     # --- reading ----------------------------------------------------------------------
@@ -204,7 +190,7 @@ class ConnectionService:
         """
         actor.require(Permission.MANAGE_CONNECTIONS)
         provider = self.catalog.get(data.provider)
-        self._validate(
+        self.rules.validate(
             provider,
             data.grant_type,
             data.client_id,
@@ -214,10 +200,10 @@ class ConnectionService:
             data.pkce,
             data.placeholders,
         )
-        self._optional_url(data.revocation_url, "revocation_url")
+        self.rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
         if secret or not secret_stored:
-            _check_secret(secret)
+            check_secret(secret)
 
     # --- changing ---------------------------------------------------------------------
 
@@ -229,7 +215,7 @@ class ConnectionService:
         name = validate_name(data.name, field="name", what="connection")
         if repo.name_taken(name):
             raise DuplicateName(f"A connection named '{name}' already exists.", field="name")
-        fields = self._validate(
+        fields = self.rules.validate(
             provider,
             data.grant_type,
             data.client_id,
@@ -257,9 +243,9 @@ class ConnectionService:
                 "client_secret_ct": self._seal_secret(
                     connection_id, data.client_secret.get_secret_value()
                 ),
-                **_columns(fields),
+                **columns(fields),
                 "client_auth_method": data.client_auth_method,
-                "revocation_url": self._optional_url(data.revocation_url, "revocation_url"),
+                "revocation_url": self.rules.optional_url(data.revocation_url, "revocation_url"),
                 "created_at": now,
                 "updated_at": now,
                 "created_by": actor.username,
@@ -305,7 +291,7 @@ class ConnectionService:
                 max_length=DESCRIPTION_MAX,
             )
         placeholders = data.placeholders if data.placeholders is not None else current.placeholders
-        fields = self._validate(
+        fields = self.rules.validate(
             provider,
             data.grant_type or current.grant_type,
             data.client_id if data.client_id is not None else current.client_id,
@@ -319,11 +305,13 @@ class ConnectionService:
             data.pkce if data.pkce is not None else current.pkce,
             placeholders,
         )
-        values.update(_columns(fields))
+        values.update(columns(fields))
         if data.client_auth_method is not None:
             values["client_auth_method"] = data.client_auth_method
         if data.revocation_url is not None:
-            values["revocation_url"] = self._optional_url(data.revocation_url, "revocation_url")
+            values["revocation_url"] = self.rules.optional_url(
+                data.revocation_url, "revocation_url"
+            )
         if data.client_secret is not None:
             values["client_secret_ct"] = self._seal_secret(
                 current.id, data.client_secret.get_secret_value()
@@ -397,88 +385,8 @@ class ConnectionService:
         )
         return connection
 
-    # --- rules ------------------------------------------------------------------------
-
-    def _validate(
-        self,
-        provider: Provider,
-        grant_type: GrantType,
-        client_id: str,
-        authorization_url: str | None,
-        token_url: str | None,
-        scopes: list[str] | str | None,
-        pkce: bool | None,
-        placeholders: dict[str, str],
-    ) -> _Fields:
-        if grant_type.value not in provider.grant_types:
-            raise ValidationError(
-                f"{provider.name} does not support the {grant_type.label}.", field="grant_type"
-            )
-        unknown = sorted(set(placeholders) - set(provider.placeholder_names()))
-        if unknown:
-            raise ValidationError(
-                f"{provider.name} has no placeholder {', '.join('<' + u + '>' for u in unknown)}.",
-                field="placeholders",
-            )
-        client_id = _validate_client_id(client_id)
-        token = self._url(provider, token_url, provider.token_url, placeholders, "token_url")
-        authorize = ""
-        if grant_type is GrantType.AUTHORIZATION_CODE:
-            authorize = self._url(
-                provider,
-                authorization_url,
-                provider.authorization_url,
-                placeholders,
-                "authorization_url",
-            )
-        if pkce and not provider.pkce:
-            raise ValidationError(f"{provider.name} does not allow PKCE.", field="pkce")
-        return _Fields(
-            grant_type=grant_type,
-            client_id=client_id,
-            authorization_url=authorize,
-            token_url=token,
-            scopes=provider.render_scopes(
-                parse_scopes(scopes) if scopes is not None else provider.default_scopes,
-                placeholders,
-            ),
-            pkce=provider.pkce if pkce is None else pkce,
-            placeholders={k: v.strip() for k, v in placeholders.items()},
-        )
-
-    def _url(
-        self,
-        provider: Provider,
-        given: str | None,
-        template: str,
-        placeholders: dict[str, str],
-        field: str,
-    ) -> str:
-        label = "authorization URL" if field == "authorization_url" else "token URL"
-        raw = given.strip() if given and given.strip() else template
-        if not raw:
-            raise ValidationError(f"Enter the {label}.", field=field)
-        url = provider.render(raw, placeholders, field=field)
-        if field == "authorization_url":
-            # The browser, not Tokendesk, calls the authorization URL: no egress check.
-            return validate_authorization_url(
-                url, field=field, allow_http_loopback=self.allow_http_loopback
-            )
-        return self._callable_url(url, field)
-
-    def _callable_url(self, url: str, field: str) -> str:
-        """A URL Tokendesk itself will call: valid, and not a blocked IP literal."""
-        url = validate_endpoint_url(url, field=field, allow_http_loopback=self.allow_http_loopback)
-        self.egress.check_literal(urlsplit(url).hostname or "", field=field)
-        return url
-
-    def _optional_url(self, url: str | None, field: str) -> str | None:
-        if url is None or not url.strip():
-            return None
-        return self._callable_url(url, field)
-
     def _seal_secret(self, connection_id: str, secret: str) -> str:
-        _check_secret(secret)
+        check_secret(secret)
         return self.keyring.encrypt(secret.strip(), RowRef(*CLIENT_SECRET_REF, connection_id))
 
     @staticmethod
@@ -486,37 +394,3 @@ class ConnectionService:
         connection = repo.get(connection_id)
         assert connection is not None  # written in this transaction
         return connection
-
-
-def _check_secret(secret: str) -> None:
-    if not secret.strip():
-        raise ValidationError("Enter the client secret.", field="client_secret")
-    if len(secret) > CLIENT_SECRET_MAX or any(ord(ch) < 32 for ch in secret):
-        raise ValidationError(
-            f"The client secret must be at most {CLIENT_SECRET_MAX} printable characters.",
-            field="client_secret",
-        )
-
-
-def _validate_client_id(client_id: str) -> str:
-    value = client_id.strip()
-    if not value:
-        raise ValidationError("Enter the client ID.", field="client_id")
-    if len(value) > CLIENT_ID_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError(
-            f"The client ID must be at most {CLIENT_ID_MAX} printable characters.",
-            field="client_id",
-        )
-    return value
-
-
-def _columns(fields: _Fields) -> dict[str, Any]:
-    return {
-        "grant_type": fields.grant_type.value,
-        "client_id": fields.client_id,
-        "authorization_url": fields.authorization_url,
-        "token_url": fields.token_url,
-        "scopes": list(fields.scopes),
-        "pkce": fields.pkce,
-        "placeholders": fields.placeholders,
-    }
