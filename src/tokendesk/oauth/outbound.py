@@ -103,6 +103,21 @@ class Outbound:
         ProviderError naming the cause: ProviderTimeout past ``total_deadline_s``,
         InvalidProviderResponse for an oversized body, and see :func:`classify`.
         """
+        return self._send("POST", url, data, route=route, basic_auth=basic_auth)
+
+    def get(self, url: str, *, route: ProxyRoute = NO_PROXY) -> Reply:
+        """GET ``url`` (metadata documents), with the same policy, deadline and size cap."""
+        return self._send("GET", url, None, route=route, basic_auth=None)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: dict[str, str] | None,
+        *,
+        route: ProxyRoute,
+        basic_auth: tuple[str, str] | None,
+    ) -> Reply:
         proxy_url = route.url_for(url)
         if self.policy is not None and proxy_url is not None and self.transport is None:
             self._check_proxied_target(url)
@@ -111,7 +126,7 @@ class Outbound:
         try:
             client = self._client(proxy_url)
             request = client.build_request(
-                "POST",
+                method,
                 url,
                 data=data,
                 extensions={"trace": deadline.trace},

@@ -34,6 +34,7 @@ from tokendesk.errors import (
 )
 from tokendesk.logs import scrub_text
 from tokendesk.oauth.client import OAuthClient, authorization_url
+from tokendesk.oauth.discovery import MetadataCache
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
@@ -103,6 +104,7 @@ class ConsentService:
         self.clock = clock
         self.public_url = public_url
         self.callback_url = callback_url
+        self.metadata = MetadataCache(oauth.outbound)
 
     # --- starting -----------------------------------------------------------------------
 
@@ -276,8 +278,10 @@ class ConsentService:
                 else None
             )
         purpose = Purpose(row.purpose)
+        # What the server says about itself (RFC 8414), fetched with no transaction open.
+        metadata = self.metadata.for_url(connection.authorization_url, route=route)
         try:
-            self._check_response(params, connection, row)
+            self._check_response(params, connection, row, metadata)
             tokens = self.oauth.exchange_code(
                 spec,
                 code=Secret(params["code"]),
@@ -337,7 +341,13 @@ class ConsentService:
         assert connection is not None
         return row, connection
 
-    def _check_response(self, params: Mapping[str, str], connection: Connection, row: Any) -> None:
+    def _check_response(
+        self,
+        params: Mapping[str, str],
+        connection: Connection,
+        row: Any,
+        metadata: Mapping[str, Any],
+    ) -> None:
         if params.get("error"):
             error = scrub_text(params["error"])[:64]
             description = scrub_text(params.get("error_description", ""))[:200]
@@ -350,13 +360,7 @@ class ConsentService:
             raise AuthorizationRejected(
                 "The connection's token URL changed during the sign-in; start again."
             )
-        issuer = params.get("iss")
-        if issuer is not None and not _same_origin(issuer, connection.authorization_url):
-            # RFC 9207 mix-up defence: the answer must come from this connection's server.
-            raise AuthorizationRejected(
-                "The answer came from another authorization server "
-                "(iss does not match); the code was not used."
-            )
+        _check_issuer(params.get("iss"), connection.authorization_url, metadata)
 
     def _finish(
         self, row: Any, connection: Connection, purpose: Purpose, *, ok: bool, message: str
@@ -385,6 +389,25 @@ def _digest(value: str) -> str:
 
 def _verifier_ref(request_id: str) -> RowRef:
     return RowRef("authorization_requests", "code_verifier_ct", request_id)
+
+
+def _check_issuer(issuer: str | None, authorization_url: str, metadata: Mapping[str, Any]) -> None:
+    """RFC 9207 mix-up defence: the answer must name this connection's server -- exactly the
+    issuer of its metadata when it publishes one, else the authorization URL's origin -- and
+    may omit ``iss`` only when the server does not announce that it sends it."""
+    expected = metadata.get("issuer") if isinstance(metadata.get("issuer"), str) else None
+    if issuer is None:
+        if metadata.get("authorization_response_iss_parameter_supported") is True:
+            raise AuthorizationRejected(
+                "The authorization server says it names itself in its answers (RFC 9207), but "
+                "this answer does not; the code was not used."
+            )
+        return
+    if issuer != expected if expected is not None else not _same_origin(issuer, authorization_url):
+        raise AuthorizationRejected(
+            "The answer came from another authorization server (iss does not match); the code "
+            "was not used."
+        )
 
 
 def _same_origin(issuer: str, url: str) -> bool:

@@ -318,3 +318,19 @@ def test_a_sign_in_that_took_longer_than_ten_minutes_is_refused(desk: Desk, cloc
     assert landing.status_code == 400
     assert "longer than ten minutes" in landing.text
     assert desk.oauth.token_calls() == 0
+
+
+def test_an_answer_without_iss_from_a_server_that_announces_it_is_refused(desk: Desk) -> None:
+    desk.create_connection("Graph", "code-basic")
+    browser = desk.browser()
+    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
+    query = parse_qs(urlsplit(callback).query)
+    assert desk.oauth.metadata["authorization_response_iss_parameter_supported"] is True
+
+    landing = browser.get(desk.server.callback_url, params={
+        "code": query["code"][0], "state": query["state"][0]})  # iss stripped on the way
+    page = browser.get(desk.server.url + landing.headers["location"])
+
+    assert "names itself in its answers" in page.text
+    assert desk.oauth.token_calls() == 0
