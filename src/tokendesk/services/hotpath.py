@@ -3,8 +3,10 @@
 Answered from memory after one database read -- the cache epoch, which database triggers
 bump on any change to keys, users, roles, invitations, connections or tokens -- so a revoked
 key, a disabled user, a removed invitation or a re-authenticated connection takes effect on
-the very next request, on every replica. Anything else goes the full way through
-:class:`~tokendesk.services.tokens.TokenService`, and its result is remembered.
+the very next request, on every replica. Concurrent requests share that read
+(:class:`~tokendesk.storage.epoch.SharedEpochReads`) without ever seeing an older one.
+Anything else goes the full way through :class:`~tokendesk.services.tokens.TokenService`,
+and its result is remembered.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tokendesk.domain.tokens import Handout, TokenKind, refresh_due_at
 from tokendesk.services.auth import AuthService
 from tokendesk.services.refresh import Transaction
 from tokendesk.services.tokens import TokenService
-from tokendesk.storage.epoch import EpochReader, read_epoch
+from tokendesk.storage.epoch import SharedEpochReads, read_epoch
 
 MAX_ENTRIES = 100_000
 HandoutKey = tuple[str | None, str, TokenKind]
@@ -42,7 +44,7 @@ class HandoutCache:
         auth: AuthService,
         tokens: TokenService,
         clock: Callable[[], datetime],
-        epochs: EpochReader,
+        epochs: SharedEpochReads,
     ) -> None:
         self.transaction = transaction
         self.epochs = epochs
@@ -54,10 +56,10 @@ class HandoutCache:
         self._handouts: dict[HandoutKey, _Entry] = {}
         self._lock = threading.Lock()
 
-    def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
-        """The remembered handout, audited, when nothing changed since; one database read,
-        never a provider call, so it may run on the event loop."""
-        self._adopt(self.epochs.read())
+    async def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
+        """The remembered handout, audited, when nothing changed since; one (shared) database
+        read, never a provider call, so it runs on the event loop."""
+        self._adopt(await self.epochs.read())
         principal = self._principals.get(_digest(api_key))
         if principal is None:
             return None

@@ -31,6 +31,7 @@ from tokendesk.services.auth import AuthService
 from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.consent import ConsentService
+from tokendesk.services.egress import EgressService
 from tokendesk.services.hotpath import HandoutCache
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.proxy import ProxyService
@@ -40,7 +41,7 @@ from tokendesk.services.testing import ConnectionTester
 from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
-from tokendesk.storage.epoch import EpochReader
+from tokendesk.storage.epoch import EpochReader, SharedEpochReads
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 
@@ -68,6 +69,7 @@ class Tokendesk:
     auth: AuthService
     connections: ConnectionService
     proxy: ProxyService
+    egress: EgressService
     outbound: Outbound
     refresher: RefreshCoordinator
     tokens: TokenService
@@ -85,6 +87,7 @@ class Tokendesk:
 
     def close(self) -> None:
         self.background.stop()
+        self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
         self.engine.dispose()
@@ -123,7 +126,7 @@ def build(
             outbound
             or Outbound(
                 verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist),
-            total_deadline_s=settings.provider_timeout_s
+                total_deadline_s=settings.provider_timeout_s,
             ),
         )
         with app.transaction() as tx:
@@ -146,16 +149,11 @@ def _wire(
     metrics = Metrics()
     audit = AuditService(clock)
     accounts = AccountService(audit, clock)
+    egress = EgressService(settings.egress_allowlist, audit, clock)
     connections = ConnectionService(
-        catalog,
-        keyring,
-        accounts,
-        audit,
-        clock,
-        settings.allow_http_loopback,
-        EgressPolicy.parse(settings.egress_allowlist),
+        catalog, keyring, accounts, audit, clock, settings.allow_http_loopback, egress
     )
-    proxy = ProxyService(keyring, audit, clock)
+    proxy = ProxyService(keyring, audit, clock, egress)
     oauth = OAuthClient(outbound, clock)
 
     @contextmanager
@@ -211,6 +209,7 @@ def _wire(
         auth=auth,
         connections=connections,
         proxy=proxy,
+        egress=egress,
         outbound=outbound,
         refresher=refresher,
         tokens=tokens,
@@ -218,10 +217,16 @@ def _wire(
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         revocations=revocations,
         audit_buffer=audit_buffer,
-        hot=HandoutCache(transaction, auth, tokens, clock, EpochReader(engine)),
+        hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         background=BackgroundRefresher(transaction, refresher, clock, revocations, keys),
     )
+
+
+def _epoch_reads(engine: Engine) -> SharedEpochReads:
+    # An embedded SQLite file answers in microseconds: read on the event loop. A database
+    # server costs a round trip: read off the loop, shared by concurrent requests.
+    return SharedEpochReads(EpochReader(engine), offload=engine.dialect.name != "sqlite")
 
 
 @contextmanager

@@ -39,7 +39,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
                 await run_in_threadpool(td.background.stop)
             await run_in_threadpool(td.audit_buffer.flush)
 
-    app = FastAPI(
+    app = TokendeskApp(
         lifespan=lifespan,
         title="Tokendesk",
         version="0.1.0",
@@ -57,9 +57,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(tokens.router)
     api.include_router(accounts.router)
     app.include_router(api)
-    app.router.routes.insert(0, hotpath.route)  # the bots' handout, before FastAPI's route
     app.include_router(oauth.router)
-    app.add_middleware(hotpath.HandoutShortcut)  # innermost: headers and metrics still apply
     install_console(app)
 
     @app.get("/metrics", include_in_schema=False)
@@ -69,6 +67,14 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
 
     app.add_middleware(RequestMetrics, metrics=td.metrics)
     return app
+
+
+class TokendeskApp(FastAPI):
+    """FastAPI with the bots' token handout in front of its whole middleware stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        td: Tokendesk = self.state.tokendesk
+        return hotpath.HandoutFront(super().build_middleware_stack(), td.hot, td.metrics)
 
 
 class RequestMetrics:

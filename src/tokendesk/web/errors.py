@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tokendesk.errors import (
     AuthenticationRequired,
@@ -46,11 +47,25 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "There is nothing at this address.",
                    405: "This address does not accept that method."}.get(
             exc.status_code, str(exc.detail))
-        return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return JSONResponse(error_body(code, message), exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return unexpected_error_response(request, exc)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the requested address accepts, for a 405's ``Allow`` (RFC 9110 §15.5.6):
+    Starlette names only the methods of the first route whose path matched."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -58,7 +73,12 @@ def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:
     secret). The log names the route template, not the raw path: a path may carry a whole API
     key (DELETE /keys/<key>) or control characters that would forge log lines."""
     route = getattr(request.scope.get("route"), "path", "unmatched route")
-    log.error("unexpected error on %s %s: %s", request.method, route, type(exc).__name__)
+    return internal_error_response(request.method, route, exc)
+
+
+def internal_error_response(method: str, route: str, exc: Exception) -> JSONResponse:
+    """The 500 answer for ``exc`` raised on ``method route`` (a template), logged by type."""
+    log.error("unexpected error on %s %s: %s", method, route, type(exc).__name__)
     return JSONResponse(error_body("internal_error", "Something went wrong on our side; "
                                    "the error was logged."), 500)
 

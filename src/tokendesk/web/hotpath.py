@@ -1,30 +1,37 @@
-"""The bots' token handout as a lean Starlette route.
+"""The bots' token handout, answered ahead of FastAPI.
 
-``GET /api/v1/connections/{name}/token`` is asked before every call a bot makes, so it skips
-FastAPI's per-request dependency tree and model validation: a cached handout is answered on
-the event loop after one database read; anything else (first request, refresh due, errors)
-runs the full use case in the thread pool. The FastAPI route of the same path stays for the
-OpenAPI document and shares :func:`token_body`.
+``GET /api/v1/connections/{name}/token`` with an API key is asked before every call a bot
+makes, so :class:`HandoutFront` answers it as the outermost ASGI layer: no middleware chain,
+no router, no dependency tree, no model validation -- the security headers and the request
+metric are applied here instead. A cached handout is answered on the event loop after one
+shared database read; anything else (first request, refresh due, errors) runs the full use
+case in the thread pool. Requests it does not recognise as a well-formed bot handout (a
+console session, a malformed header or query) go to FastAPI's route of the same path, which
+also documents it in the OpenAPI document and shares :func:`token_body`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.domain.tokens import Handout, TokenKind
-from tokendesk.errors import TokendeskError, ValidationError
-from tokendesk.web.deps import get_principal, get_tokendesk
-from tokendesk.web.errors import error_response, unexpected_error_response
+from tokendesk.errors import TokendeskError
+from tokendesk.metrics import Metrics
+from tokendesk.services.hotpath import HandoutCache
+from tokendesk.web.console.security import add_security_headers
+from tokendesk.web.errors import error_response, internal_error_response
 
 TOKEN_PATH = "/api/v1/connections/{name}/token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_TOKEN_PATH_RE = re.compile(r"^/api/v1/connections/(?P<name>[^/]+)/token$")
 
 
 def token_body(handout: Handout) -> bytes:
@@ -46,57 +53,92 @@ def token_response(handout: Handout) -> Response:
     return Response(token_body(handout), media_type="application/json", headers=NO_STORE)
 
 
-async def lean_handout(request: Request) -> Response:
-    """The route's endpoint: the handout of ``request.path_params["name"]``."""
-    return await handout_response(request, request.path_params["name"])
+class BotHandout(NamedTuple):
+    api_key: str
+    name: str
+    kind: TokenKind
 
 
-async def handout_response(request: Request, name: str) -> Response:
-    """Hand out a token of connection ``name`` to the caller of ``request``."""
-    td = get_tokendesk(request)
+def bot_handout(scope: Scope) -> BotHandout | None:
+    """The handout a request asks for with an API key; None for anything else."""
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return None
+    match = _TOKEN_PATH_RE.match(scope["path"])
+    if match is None:
+        return None
+    key = _bearer(scope["headers"])
+    kind = _kind(scope["query_string"])
+    if key is None or kind is None:
+        return None
+    return BotHandout(key, match["name"], kind)
+
+
+def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, key = value.decode("latin-1").partition(" ")
+            key = key.strip()
+            return key if scheme.lower() == "bearer" and key else None
+    return None
+
+
+def _kind(query: bytes) -> TokenKind | None:
+    if not query:
+        return TokenKind.SHARED
+    values = [v for k, v in parse_qsl(query.decode("latin-1")) if k == "token_type"]
+    if not values:
+        return TokenKind.SHARED
     try:
-        kind = _kind(request.query_params.get("token_type", "shared"))
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and key.strip():
-            found = td.hot.cached(key.strip(), name, kind)
-            if found is None:
-                found = await run_in_threadpool(td.hot.handout, key.strip(), name, kind)
-            handout = found
-        else:  # a console session: the full way, with its CSRF and session checks
-            principal = await run_in_threadpool(get_principal, request)
-            handout = await run_in_threadpool(td.tokens.handout, principal, name, kind)
-    except TokendeskError as exc:
-        return error_response(exc)
-    except Exception as exc:  # never a stack trace or an exception text in an answer
-        return unexpected_error_response(request, exc)
-    return token_response(handout)
-
-
-def _kind(value: str) -> TokenKind:
-    try:
-        return TokenKind(value)
+        return TokenKind(values[-1])  # the last one, as FastAPI reads a repeated parameter
     except ValueError:
-        raise ValidationError("token_type is 'shared' or 'user'.", field="token_type") from None
+        return None  # FastAPI's route answers with its validation error
 
 
-route = Route(TOKEN_PATH, lean_handout, methods=["GET"], name="token_handout")
-_TOKEN_PATH_RE = re.compile(r"^/api/v1/connections/(?P<name>[^/]+)/token$")
+class HandoutFront:
+    """Outermost ASGI layer: bots' token handouts here, every other request to ``app``."""
 
-
-class HandoutShortcut:
-    """ASGI middleware answering token handouts before FastAPI's exception middleware,
-    router and dependency machinery, which cost more than a cached handout itself. It sits
-    inside the security-headers and metrics middleware, so those still apply; every other
-    request passes through untouched."""
-
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hot: HandoutCache, metrics: Metrics) -> None:
         self.app = app
+        self.hot = hot
+        self.metrics = metrics
+        headers = [(b"content-type", b"application/json"),
+                   *((k.lower().encode(), v.encode()) for k, v in NO_STORE.items())]
+        self._headers = add_security_headers(headers, TOKEN_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _TOKEN_PATH_RE.match(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "GET":
+        asked = bot_handout(scope)
+        if asked is None:
             await self.app(scope, receive, send)
             return
-        scope["route"] = route  # for the request metrics' route label
-        response = await handout_response(Request(scope, receive), match["name"])
-        await response(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+        try:
+            try:
+                handout = await self.hot.cached(*asked)
+                if handout is None:
+                    handout = await run_in_threadpool(self.hot.handout, *asked)
+                body = token_body(handout)
+            except TokendeskError as exc:
+                status = await self._answer(error_response(exc), scope, receive, send)
+                return
+            except Exception as exc:  # never a stack trace or an exception text in an answer
+                await self._answer(internal_error_response("GET", TOKEN_PATH, exc),
+                                   scope, receive, send)
+                return
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                *self._headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            status = 200
+        finally:
+            self.metrics.observe_request("GET", TOKEN_PATH, status,
+                                         time.perf_counter() - started)
+
+    @staticmethod
+    async def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> int:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = add_security_headers(list(message["headers"]), TOKEN_PATH)
+            await send(message)
+
+        await response(scope, receive, send_with_headers)
+        return response.status_code

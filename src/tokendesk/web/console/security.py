@@ -61,6 +61,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def add_security_headers(
+    headers: list[tuple[bytes, bytes]], path: str
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` (raw ASGI pairs) with the security headers of ``path`` added."""
+    _add_headers(MutableHeaders(raw=headers), path)
+    return headers
+
+
 def _add_headers(headers: MutableHeaders, path: str) -> None:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
