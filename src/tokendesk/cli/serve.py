@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import typer
@@ -35,9 +36,13 @@ def serve(
 
     from tokendesk.web.app import create_app  # imported here: other commands need no web stack
 
+    app = create_app(td, background=settings.background_refresh)
+    # What start-up built lives as long as the process: keep it out of the garbage
+    # collector's full passes, which would otherwise walk it again and again under load.
+    gc.freeze()
     try:
         uvicorn.run(
-            create_app(td, background=settings.background_refresh),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,

@@ -18,6 +18,10 @@ REFRESH_MARGIN_S = 300
 REFRESH_MARGIN_MAX_FRACTION = 0.5
 # A token whose lifetime is unknown is trusted this long before it is refreshed anyway.
 UNKNOWN_LIFETIME_S = 3600
+# The background refresher goes up to this long ahead of a token's refresh moment (at most
+# this fraction of its lifetime), so bots rarely wait for a provider during a handout.
+BACKGROUND_LEAD_S = 10.0
+BACKGROUND_LEAD_MAX_FRACTION = 0.1
 
 
 class TokenKind(StrEnum):
@@ -47,9 +51,10 @@ class TokenSet:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Handout:
-    """An access token handed to a caller (never a refresh token)."""
+    """An access token handed to a caller (never a refresh token). Weak references let the
+    web layer keep its rendered answer exactly as long as the handout lives."""
 
     connection: str
     kind: TokenKind
@@ -136,6 +141,17 @@ def refresh_due_at(issued_at: datetime | None, expires_at: datetime | None) -> d
     if issued_at is not None and expires_at > issued_at:
         margin = min(margin, (expires_at - issued_at) * REFRESH_MARGIN_MAX_FRACTION)
     return expires_at - margin
+
+
+def background_lead_s(issued_at: datetime | None, expires_at: datetime | None) -> float:
+    """How many seconds before :func:`refresh_due_at` the background refresher may refresh:
+    ``BACKGROUND_LEAD_S``, clamped to a fraction of the lifetime (0 when expiry is unknown)."""
+    if expires_at is None:
+        return 0.0
+    if issued_at is not None and expires_at > issued_at:
+        lifetime_s = (expires_at - issued_at).total_seconds()
+        return min(BACKGROUND_LEAD_S, lifetime_s * BACKGROUND_LEAD_MAX_FRACTION)
+    return BACKGROUND_LEAD_S
 
 
 def needs_refresh(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import weakref
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
@@ -82,9 +83,14 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+_USUAL_QUERIES = {b"": TokenKind.SHARED, b"token_type=shared": TokenKind.SHARED,
+                  b"token_type=user": TokenKind.USER}
+
+
 def _kind(query: bytes) -> TokenKind | None:
-    if not query:
-        return TokenKind.SHARED
+    usual = _USUAL_QUERIES.get(query)
+    if usual is not None:
+        return usual
     values = [v for k, v in parse_qsl(query.decode("latin-1")) if k == "token_type"]
     if not values:
         return TokenKind.SHARED
@@ -104,6 +110,9 @@ class HandoutFront:
         headers = [(b"content-type", b"application/json"),
                    *((k.lower().encode(), v.encode()) for k, v in NO_STORE.items())]
         self._headers = add_security_headers(headers, TOKEN_PATH)
+        # Rendered answers by handout identity, dropped when the handout is (the cache holds
+        # each handout until something changes): a cached handout is not rendered again.
+        self._bodies: dict[int, tuple[weakref.ref[Handout], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = bot_handout(scope)
@@ -117,7 +126,7 @@ class HandoutFront:
                 handout = await self.hot.cached(*asked)
                 if handout is None:
                     handout = await run_in_threadpool(self.hot.handout, *asked)
-                body = token_body(handout)
+                body = self._body(handout)
             except TokendeskError as exc:
                 status = await self._answer(error_response(exc), scope, receive, send)
                 return
@@ -132,6 +141,21 @@ class HandoutFront:
         finally:
             self.metrics.observe_request("GET", TOKEN_PATH, status,
                                          time.perf_counter() - started)
+
+    def _body(self, handout: Handout) -> bytes:
+        key = id(handout)
+        known = self._bodies.get(key)
+        if known is not None and known[0]() is handout:
+            return known[1]
+        body = token_body(handout)
+        bodies = self._bodies
+
+        def forget(_: weakref.ref[Handout]) -> None:
+            if (entry := bodies.get(key)) is not None and entry[0]() is None:
+                bodies.pop(key, None)
+
+        bodies[key] = (weakref.ref(handout, forget), body)
+        return body
 
     @staticmethod
     async def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> int:
