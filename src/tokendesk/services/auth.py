@@ -62,7 +62,7 @@ class NewSession:
 class AuthService:
     def __init__(self, accounts: AccountService, audit: AuditService,
                  clock: Callable[[], datetime], session_max_age_s: int,
-                 transaction: Transaction | None = None) -> None:
+                 transaction: Transaction) -> None:
         self.transaction = transaction  # for the rare "last used" write of a read-only check
         self.accounts = accounts
         self.audit = audit
@@ -95,7 +95,7 @@ class AuthService:
         if record.last_used_at is None or now - record.last_used_at > timedelta(
             seconds=LAST_USED_RESOLUTION_S
         ):
-            if self.transaction is None or not is_read_only(tx):
+            if not is_read_only(tx):
                 ApiKeyRepository(tx).touch(record.id, now)  # a second writer would deadlock
             else:
                 with self.transaction() as write:
