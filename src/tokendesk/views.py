@@ -14,6 +14,7 @@ from tokendesk.catalog import Provider
 from tokendesk.domain.accounts import ApiKey, Role, User
 from tokendesk.domain.audit import AuditEvent
 from tokendesk.domain.connections import Connection
+from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.tokens import StoredToken
 from tokendesk.services.testing import Verdict
@@ -189,6 +190,21 @@ class AuditEventOut(BaseModel):
             outcome=e.outcome,
             details=e.details,
         )
+
+
+class EgressAllowlistOut(BaseModel):
+    """The egress allowlist: ``allowlist`` is what administrators store (editable);
+    ``environment_allowlist`` comes from TOKENDESK_EGRESS_ALLOWLIST (read-only). Both apply."""
+
+    allowlist: list[str]
+    environment_allowlist: list[str]
+    updated_at: datetime | None
+    updated_by: str
+
+    @classmethod
+    def of(cls, a: EgressAllowlist) -> EgressAllowlistOut:
+        return cls(allowlist=list(a.stored), environment_allowlist=list(a.environment),
+                   updated_at=a.updated_at, updated_by=a.updated_by)
 
 
 class ProxyOut(BaseModel):

@@ -57,6 +57,7 @@ class TokendeskServer:
         *,
         clock: Callable[[], datetime],
         keyring_file: bool = False,
+        egress_allowlist: str = "127.0.0.1",
         **settings: Any,
     ) -> None:
         self.port = free_port()
@@ -68,7 +69,7 @@ class TokendeskServer:
             host="127.0.0.1",
             port=self.port,
             allow_http_loopback=True,
-            egress_allowlist="127.0.0.1",
+            egress_allowlist=egress_allowlist,
             encryption_keys=None if keyring_file else keyring_spec(KeyRing.generate()),
             **settings,
         )

@@ -1,7 +1,9 @@
-"""``tokendesk settings proxy``: the forward proxy used for every call to a provider."""
+"""``tokendesk settings proxy``: the forward proxy used for every call to a provider;
+``tokendesk settings egress``: the egress allowlist (non-public addresses Tokendesk may call)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -15,14 +17,20 @@ from tokendesk.cli.context import (
     operator,
     read_secret,
 )
+from tokendesk.domain.egress import allowlist_entries
 from tokendesk.errors import ValidationError
-from tokendesk.services.inputs import ProxySettingsInput
-from tokendesk.views import ProxyOut
+from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
+from tokendesk.views import EgressAllowlistOut, ProxyOut
 
 app = typer.Typer(help="Global settings.", no_args_is_help=True)
 proxy_app = typer.Typer(help="The forward proxy for outbound calls to providers.",
                         no_args_is_help=True)
 app.add_typer(proxy_app, name="proxy")
+egress_app = typer.Typer(
+    help="The egress allowlist: hosts and CIDR ranges Tokendesk may call although they are "
+    "loopback, private or link-local. TOKENDESK_EGRESS_ALLOWLIST adds to it.",
+    no_args_is_help=True)
+app.add_typer(egress_app, name="egress")
 
 
 @proxy_app.command("show")
@@ -75,3 +83,53 @@ def set_proxy(
         )
         saved = td.proxy.save(tx, operator(), data)
     emit(ProxyOut.of(saved), as_json)
+
+
+Entries = Annotated[list[str], typer.Argument(
+    help="Host names, IP addresses or CIDR ranges (each may be comma-separated).")]
+
+
+@egress_app.command("show")
+@handle_errors
+def show_egress(as_json: JsonFlag = False) -> None:
+    """Show the stored allowlist and the part that comes from the environment."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        current = td.egress.get(tx, operator())
+    emit(EgressAllowlistOut.of(current), as_json)
+
+
+@egress_app.command("set")
+@handle_errors
+def set_egress(entries: Annotated[list[str] | None, typer.Argument(
+        help="The whole stored allowlist; none given empties it.")] = None,
+               as_json: JsonFlag = False) -> None:
+    """Replace the stored allowlist (the environment's part stays)."""
+    _save_egress(lambda _current: list(entries or []), as_json)
+
+
+@egress_app.command("add")
+@handle_errors
+def add_egress(entries: Entries, as_json: JsonFlag = False) -> None:
+    """Add entries to the stored allowlist."""
+    _save_egress(lambda current: [*current, *entries], as_json)
+
+
+@egress_app.command("remove")
+@handle_errors
+def remove_egress(entries: Entries, as_json: JsonFlag = False) -> None:
+    """Remove entries from the stored allowlist (an entry that is not stored is an error)."""
+    def without(current: list[str]) -> list[str]:
+        gone = set(allowlist_entries(entries, field="allowlist"))
+        missing = sorted(gone - set(current))
+        if missing:
+            raise ValidationError(f"'{missing[0]}' is not in the stored egress allowlist.",
+                                  field="allowlist")
+        return [e for e in current if e not in gone]
+    _save_egress(without, as_json)
+
+
+def _save_egress(change: Callable[[list[str]], list[str]], as_json: bool) -> None:
+    with open_tokendesk() as td, td.transaction() as tx:
+        current = list(td.egress.get(tx, operator()).stored)
+        saved = td.egress.save(tx, operator(), EgressAllowlistInput(allowlist=change(current)))
+    emit(EgressAllowlistOut.of(saved), as_json)

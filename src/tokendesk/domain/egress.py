@@ -3,18 +3,27 @@
 By default only public unicast addresses are allowed: loopback, private, link-local, cloud
 metadata (169.254.169.254, fd00:ec2::254), carrier-grade NAT, multicast and reserved ranges
 are refused, in whatever encoding (IPv4-mapped IPv6 included), unless an administrator
-allowlists them with ``TOKENDESK_EGRESS_ALLOWLIST`` (host names and CIDR ranges).
+allowlists them: in ``TOKENDESK_EGRESS_ALLOWLIST`` (host names and CIDR ranges, read at
+startup) and in the console's network settings (stored, read on every call); the allowlist in
+force is the union of both.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from tokendesk.domain.proxy import validate_host
 from tokendesk.errors import ValidationError
 
 ALLOWLIST_SETTING = "TOKENDESK_EGRESS_ALLOWLIST"
+# Where an administrator changes the allowlist, for messages that tell them to.
+ALLOWLIST_WHERE = (
+    f"the egress allowlist (Administration > Network settings, or {ALLOWLIST_SETTING})"
+)
+ALLOWLIST_MAX = 200
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -48,6 +57,12 @@ class EgressPolicy:
                 hosts.add(item.rstrip("."))
         return cls(frozenset(hosts), tuple(networks))
 
+    def union(self, other: EgressPolicy) -> EgressPolicy:
+        """The policy allowing what either allows (environment and stored allowlists)."""
+        return EgressPolicy(
+            self.hosts | other.hosts, tuple(dict.fromkeys(self.networks + other.networks))
+        )
+
     def host_allowed(self, host: str) -> bool:
         return host.lower().rstrip(".") in self.hosts
 
@@ -67,9 +82,89 @@ class EgressPolicy:
         if not self.address_allowed(address):
             raise ValidationError(
                 f"{host} is a {blocked_reason(_unmapped(address))} address; Tokendesk does not "
-                f"call such addresses unless an administrator adds it to {ALLOWLIST_SETTING}.",
+                f"call such addresses unless an administrator adds it to {ALLOWLIST_WHERE}.",
                 field=field,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class EgressAllowlist:
+    """The allowlist as administrators see it: the environment's part (read-only) and the
+    part stored through the console, API or CLI."""
+
+    environment: tuple[str, ...]
+    stored: tuple[str, ...]
+    updated_at: datetime | None
+    updated_by: str
+
+
+def environment_entries(allowlist: str) -> tuple[str, ...]:
+    """The entries of ``TOKENDESK_EGRESS_ALLOWLIST`` as :meth:`EgressPolicy.parse` reads them."""
+    return tuple(dict.fromkeys(i.strip().lower() for i in allowlist.split(",") if i.strip()))
+
+
+def allowlist_entries(value: str | Sequence[str], *, field: str) -> tuple[str, ...]:
+    """Strictly check an allowlist typed by an administrator: host names, IP addresses and
+    CIDR ranges, separated by commas (in one string or in list items).
+
+    Returns the entries normalised, without duplicates. Raises ValidationError naming the
+    first bad value; an address or range covering cloud metadata is refused.
+    """
+    pieces = [value] if isinstance(value, str) else list(value)
+    items = [item.strip() for piece in pieces for item in piece.split(",") if item.strip()]
+    # Counted before validating, so a huge list is refused without working through it.
+    if len(items) > ALLOWLIST_MAX:
+        raise ValidationError(
+            f"The egress allowlist is limited to {ALLOWLIST_MAX} entries.", field=field
+        )
+    return tuple(dict.fromkeys(_allowlist_entry(item, field) for item in items))
+
+
+def _allowlist_entry(raw: str, field: str) -> str:
+    shown = raw[:100]
+    if "://" in raw:
+        raise ValidationError(
+            f"'{shown}' is a URL; enter only its host name (or IP address).", field=field)
+    if "/" in raw:
+        network = _network(raw, field)
+    elif raw.startswith(("*", ".")):
+        raise ValidationError(
+            f"'{shown}': the egress allowlist takes exact host names, not wildcards; list each "
+            "host, or the CIDR range of its addresses.", field=field)
+    else:
+        try:
+            address = ipaddress.ip_address(raw.strip("[]"))
+        except ValueError:
+            try:
+                return validate_host(raw.rstrip("."), field=field)
+            except ValidationError:
+                raise ValidationError(
+                    f"'{shown}' is neither a host name, an IP address nor a CIDR range.",
+                    field=field) from None
+        network = ipaddress.ip_network(address)
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped:
+        raise ValidationError(
+            f"'{shown}' is an IPv4-mapped IPv6 address; allowlist the IPv4 address "
+            f"{network.network_address.ipv4_mapped} instead.", field=field)
+    if any(m.version == network.version and network.overlaps(m) for m in _METADATA):
+        # Fail closed: no console or API session may open the cloud metadata endpoint.
+        raise ValidationError(
+            f"'{shown}' includes link-local or cloud metadata addresses "
+            "(169.254.0.0/16, fd00:ec2::254), which cannot be allowlisted here.", field=field)
+    return str(network.network_address) if network.num_addresses == 1 else str(network)
+
+
+def _network(raw: str, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(raw, strict=True)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(raw, strict=False)
+    except ValueError:
+        raise ValidationError(f"'{raw[:100]}' is not a valid CIDR range.", field=field) from None
+    raise ValidationError(
+        f"'{raw[:100]}' has bits set after the prefix; did you mean {loose}?", field=field)
 
 
 def blocked_reason(address: IPAddress) -> str:

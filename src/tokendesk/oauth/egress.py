@@ -15,7 +15,7 @@ from typing import Any
 
 import httpcore
 
-from tokendesk.domain.egress import ALLOWLIST_SETTING, EgressPolicy, blocked_reason
+from tokendesk.domain.egress import ALLOWLIST_WHERE, EgressPolicy, blocked_reason
 
 EGRESS_MARK = "egress policy"
 
@@ -38,7 +38,7 @@ def allowed_addresses(policy: EgressPolicy, host: str, port: int) -> list[str]:
         reason = blocked_reason(ipaddress.ip_address(addresses[0])) if addresses else "no"
         raise EgressRefused(
             f"{EGRESS_MARK}: {host} resolves to a {reason} address; add it to "
-            f"{ALLOWLIST_SETTING} if Tokendesk should call it"
+            f"{ALLOWLIST_WHERE} if Tokendesk should call it"
         )
     return allowed
 

@@ -42,10 +42,13 @@ USER_AGENT = "Tokendesk/0.1 (+OAuth 2.0 connection desk)"
 
 @dataclass(frozen=True, slots=True)
 class ProxyRoute:
-    """The forward proxy to use, with its password, as the outbound client needs it."""
+    """The forward proxy to use, with its password, and the egress policy in force, as the
+    outbound client needs them; read from the database for each call. ``egress`` None: the
+    policy :class:`Outbound` was built with."""
 
     settings: ForwardProxy
     password: Secret | None = None
+    egress: EgressPolicy | None = None
 
     def url_for(self, target: str) -> str | None:
         """The proxy URL (credentials included) for ``target``, or None to go direct."""
@@ -86,7 +89,11 @@ class Outbound:
     total_deadline_s: float = TOTAL_DEADLINE_S
     max_body_bytes: int = MAX_BODY_BYTES
     policy: EgressPolicy | None = None
-    _clients: dict[str | None, httpx.Client] = field(default_factory=dict, repr=False)
+    # One client per proxy URL and egress policy: after an allowlist change no pooled
+    # connection opened under the old policy is reused.
+    _clients: dict[tuple[str | None, EgressPolicy | None], httpx.Client] = field(
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def post_form(
@@ -119,12 +126,13 @@ class Outbound:
         basic_auth: tuple[str, str] | None,
     ) -> Reply:
         proxy_url = route.url_for(url)
-        if self.policy is not None and proxy_url is not None and self.transport is None:
-            self._check_proxied_target(url)
+        policy = route.egress if route.egress is not None else self.policy
+        if policy is not None and proxy_url is not None and self.transport is None:
+            self._check_proxied_target(url, policy)
         deadline = _Deadline(self.total_deadline_s)
         auth = httpx.BasicAuth(*basic_auth) if basic_auth is not None else None
         try:
-            client = self._client(proxy_url)
+            client = self._client(proxy_url, policy)
             request = client.build_request(
                 method,
                 url,
@@ -158,12 +166,12 @@ class Outbound:
                 client.close()
             self._clients.clear()
 
-    def _client(self, proxy_url: str | None) -> httpx.Client:
+    def _client(self, proxy_url: str | None, policy: EgressPolicy | None) -> httpx.Client:
         with self._lock:
-            client = self._clients.get(proxy_url)
+            client = self._clients.get((proxy_url, policy))
             if client is None:
                 client = httpx.Client(
-                    transport=self.transport or self._guarded_transport(proxy_url),
+                    transport=self.transport or self._guarded_transport(proxy_url, policy),
                     verify=self.verify,
                     follow_redirects=False,
                     trust_env=False,
@@ -173,25 +181,26 @@ class Outbound:
                     ),
                     headers={"User-Agent": USER_AGENT},
                 )
-                self._clients[proxy_url] = client
+                self._clients[(proxy_url, policy)] = client
             return client
 
-    def _check_proxied_target(self, url: str) -> None:
+    def _check_proxied_target(self, url: str, policy: EgressPolicy) -> None:
         """Through a proxy the proxy connects; check what the target resolves to here."""
         parts = urlsplit(url)
-        assert self.policy is not None
         try:
-            allowed_addresses(self.policy, parts.hostname or "", parts.port or 443)
+            allowed_addresses(policy, parts.hostname or "", parts.port or 443)
         except EgressRefused as exc:
             raise EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1])) from None
         except Exception:
             return
 
-    def _guarded_transport(self, proxy_url: str | None) -> httpx.HTTPTransport:
+    def _guarded_transport(
+        self, proxy_url: str | None, policy: EgressPolicy | None
+    ) -> httpx.HTTPTransport:
         transport = httpx.HTTPTransport(verify=self.verify, proxy=proxy_url, trust_env=False)
-        if self.policy is not None and proxy_url is None:
+        if policy is not None and proxy_url is None:
             # httpx offers no public hook for the network backend; httpcore's pool keeps it here.
-            transport._pool._network_backend = GuardedBackend(self.policy)
+            transport._pool._network_backend = GuardedBackend(policy)
         return transport
 
     def _read_bounded(self, response: httpx.Response, deadline: _Deadline) -> bytes:

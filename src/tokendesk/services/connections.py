@@ -16,7 +16,6 @@ from tokendesk.domain.connections import (
     Connection,
     GrantType,
 )
-from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.names import has_control_characters, name_key, validate_name, validate_text
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
@@ -30,6 +29,7 @@ from tokendesk.services.connection_rules import (
     check_secret,
     columns,
 )
+from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 
 if TYPE_CHECKING:
@@ -60,14 +60,15 @@ class ConnectionService:
         audit: AuditService,
         clock: Callable[[], datetime],
         allow_http_loopback: bool,
-        egress: EgressPolicy | None = None,
+        egress: EgressService,
     ) -> None:
         self.catalog = catalog
         self.keyring = keyring
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
-        self.rules = ConnectionRules(allow_http_loopback, egress or EgressPolicy())
+        self.allow_http_loopback = allow_http_loopback
+        self.egress = egress
         self.revocations: RevocationQueue | None = None  # wired after construction
 
     # --- reading ----------------------------------------------------------------------
@@ -189,8 +190,8 @@ class ConnectionService:
         Raises PermissionDenied, or ValidationError naming the field.
         """
         actor.require(Permission.MANAGE_CONNECTIONS)
-        provider = self.catalog.get(data.provider)
-        self.rules.validate(
+        provider, rules = self.catalog.get(data.provider), self._rules(tx)
+        rules.validate(
             provider,
             data.grant_type,
             data.client_id,
@@ -200,10 +201,14 @@ class ConnectionService:
             data.pkce,
             data.placeholders,
         )
-        self.rules.optional_url(data.revocation_url, "revocation_url")
+        rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
         if secret or not secret_stored:
             check_secret(secret)
+
+    def _rules(self, tx: Tx) -> ConnectionRules:
+        """The field rules, with the egress allowlist as stored right now."""
+        return ConnectionRules(self.allow_http_loopback, self.egress.policy(tx))
 
     # --- changing ---------------------------------------------------------------------
 
@@ -215,7 +220,8 @@ class ConnectionService:
         name = validate_name(data.name, field="name", what="connection")
         if repo.name_taken(name):
             raise DuplicateName(f"A connection named '{name}' already exists.", field="name")
-        fields = self.rules.validate(
+        rules = self._rules(tx)
+        fields = rules.validate(
             provider,
             data.grant_type,
             data.client_id,
@@ -245,7 +251,7 @@ class ConnectionService:
                 ),
                 **columns(fields),
                 "client_auth_method": data.client_auth_method,
-                "revocation_url": self.rules.optional_url(data.revocation_url, "revocation_url"),
+                "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
                 "created_at": now,
                 "updated_at": now,
                 "created_by": actor.username,
@@ -291,7 +297,8 @@ class ConnectionService:
                 max_length=DESCRIPTION_MAX,
             )
         placeholders = data.placeholders if data.placeholders is not None else current.placeholders
-        fields = self.rules.validate(
+        rules = self._rules(tx)
+        fields = rules.validate(
             provider,
             data.grant_type or current.grant_type,
             data.client_id if data.client_id is not None else current.client_id,
@@ -309,13 +316,15 @@ class ConnectionService:
         if data.client_auth_method is not None:
             values["client_auth_method"] = data.client_auth_method
         if data.revocation_url is not None:
-            values["revocation_url"] = self.rules.optional_url(
+            values["revocation_url"] = rules.optional_url(
                 data.revocation_url, "revocation_url"
             )
         if data.client_secret is not None:
             values["client_secret_ct"] = self._seal_secret(
                 current.id, data.client_secret.get_secret_value()
             )
+        if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
+            values.update(status="ok", last_error=None)  # the refusal was of the old client
         repo.update(current.id, values)
         self._retire_tokens_if_rebound(tx, actor, current, values)
         if data.invited_roles is not None:

@@ -97,3 +97,8 @@ class ProxySettingsInput(StrictInput):
     username: str = Field(default="", max_length=255)
     password: SecretStr | None = Field(default=None, max_length=2000)
     bypass: list[str] | str = Field(default_factory=list)
+
+
+class EgressAllowlistInput(StrictInput):
+    # The stored allowlist, replaced as a whole; TOKENDESK_EGRESS_ALLOWLIST is not part of it.
+    allowlist: list[str] | str

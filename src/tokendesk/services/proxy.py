@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from tokendesk.domain.secret import Secret
 from tokendesk.errors import ValidationError
 from tokendesk.oauth.outbound import NO_PROXY, ProxyRoute
 from tokendesk.services.audit import AuditService
+from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import ProxySettingsInput
 from tokendesk.storage.settings import PROXY_ROW_ID, ProxyRepository
 
@@ -31,10 +33,11 @@ PASSWORD_REF = RowRef("forward_proxy", "password_ct", str(PROXY_ROW_ID))
 
 class ProxyService:
     def __init__(self, keyring: KeyRing, audit: AuditService,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], egress: EgressService | None = None) -> None:
         self.keyring = keyring
         self.audit = audit
         self.clock = clock
+        self.egress = egress
 
     def get(self, tx: Tx, actor: Principal | None = None) -> ForwardProxy:
         """The current settings (a disabled proxy when none were saved)."""
@@ -57,11 +60,14 @@ class ProxyService:
         return Secret(self.keyring.decrypt(row.password_ct, PASSWORD_REF))
 
     def route(self, tx: Tx) -> ProxyRoute:
-        """How outbound calls reach providers now: through the proxy or direct."""
+        """How outbound calls reach providers now: through the proxy or direct, and which
+        addresses they may connect to (the egress allowlist as stored right now)."""
         settings = self.get(tx)
+        egress = self.egress.policy(tx) if self.egress is not None else None
         if not settings.enabled:
-            return NO_PROXY
-        return ProxyRoute(settings, self.password(tx) if settings.auth == "basic" else None)
+            return replace(NO_PROXY, egress=egress)
+        return ProxyRoute(settings, self.password(tx) if settings.auth == "basic" else None,
+                          egress)
 
     def save(self, tx: Tx, actor: Principal, data: ProxySettingsInput) -> ForwardProxy:
         """Validate and store; an absent password keeps the stored one, ``auth: none``

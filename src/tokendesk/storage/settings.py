@@ -1,4 +1,5 @@
-"""Global settings rows: the forward proxy, and the key check values of the key ring."""
+"""Global settings rows: the forward proxy, the egress allowlist, and the key check values of
+the key ring."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, delete, insert, select, update
 
-from tokendesk.storage.tables import encryption_keys, forward_proxy
+from tokendesk.storage.tables import egress_allowlist, encryption_keys, forward_proxy
 
 PROXY_ROW_ID = 1
+ALLOWLIST_ROW_ID = 1
 
 
 class ProxyRepository:
@@ -29,6 +31,24 @@ class ProxyRepository:
             self.tx.execute(
                 update(forward_proxy).where(forward_proxy.c.id == PROXY_ROW_ID).values(**values)
             )
+
+
+class EgressAllowlistRepository:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    def get(self, *, for_update: bool = False) -> Row[Any] | None:
+        """The stored allowlist row; ``for_update`` locks it until the transaction ends."""
+        query = select(egress_allowlist).where(egress_allowlist.c.id == ALLOWLIST_ROW_ID)
+        return self.tx.execute(query.with_for_update() if for_update else query).first()
+
+    def save(self, entries: list[str], at: datetime, by: str) -> None:
+        values = {"entries": entries, "updated_at": at, "updated_by": by}
+        if self.get() is None:
+            self.tx.execute(insert(egress_allowlist).values(id=ALLOWLIST_ROW_ID, **values))
+        else:
+            self.tx.execute(update(egress_allowlist)
+                            .where(egress_allowlist.c.id == ALLOWLIST_ROW_ID).values(**values))
 
 
 class KeyCheckRepository:

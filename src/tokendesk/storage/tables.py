@@ -255,6 +255,18 @@ forward_proxy = Table(
     CheckConstraint("id = 1", name="single_row"),
 )
 
+egress_allowlist = Table(
+    "egress_allowlist",
+    metadata,
+    # What administrators allowlisted in the console, API or CLI; TOKENDESK_EGRESS_ALLOWLIST
+    # adds to it. Read on every outbound call and save-time check (never cached).
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("entries", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 pending_revocations = Table(
     "pending_revocations",
     metadata,

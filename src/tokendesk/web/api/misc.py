@@ -1,4 +1,5 @@
-"""``/api/v1/providers``, ``/api/v1/audit``, ``/api/v1/settings/proxy`` and health."""
+"""``/api/v1/providers``, ``/api/v1/audit``, ``/api/v1/settings/proxy`` and
+``/api/v1/settings/egress``, and health."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from fastapi import APIRouter, Query
 
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
-from tokendesk.services.inputs import ProxySettingsInput
-from tokendesk.views import AuditEventOut, ProviderOut, ProxyOut
+from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
+from tokendesk.views import AuditEventOut, EgressAllowlistOut, ProviderOut, ProxyOut
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter()
@@ -67,3 +68,18 @@ def show_proxy(td: App, caller: Caller) -> ProxyOut:
 def save_proxy(td: App, caller: Caller, body: ProxySettingsInput) -> ProxyOut:
     with td.transaction() as tx:
         return ProxyOut.of(td.proxy.save(tx, caller, body))
+
+
+@router.get("/settings/egress", tags=["settings"])
+def show_egress_allowlist(td: App, caller: Caller) -> EgressAllowlistOut:
+    """The egress allowlist: the stored part and the part from the environment."""
+    with td.transaction() as tx:
+        return EgressAllowlistOut.of(td.egress.get(tx, caller))
+
+
+@router.put("/settings/egress", tags=["settings"])
+def save_egress_allowlist(td: App, caller: Caller,
+                          body: EgressAllowlistInput) -> EgressAllowlistOut:
+    """Replace the stored allowlist (hosts, IP addresses, CIDR ranges); applies at once."""
+    with td.transaction() as tx:
+        return EgressAllowlistOut.of(td.egress.save(tx, caller, body))

@@ -1,4 +1,5 @@
-"""Administration > Network settings > Forward proxy. The proxy password is never shown."""
+"""Administration > Network settings: the forward proxy (its password is never shown) and the
+egress allowlist (the part from the environment shown read-only)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import SecretStr
 
 from tokendesk.errors import ValidationError
-from tokendesk.services.inputs import ProxySettingsInput
+from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -36,11 +37,13 @@ def _proxy_page(request: Request, viewer: Viewer, *, errors: dict[str, str] | No
     td = tokendesk(request)
     with td.transaction() as tx:
         proxy = td.proxy.get(tx, viewer.principal)
-    shown = typed or {"enabled": proxy.enabled, "scheme": proxy.scheme, "host": proxy.host,
-                      "port": str(proxy.port or ""), "auth": proxy.auth,
-                      "username": proxy.username, "bypass": "\n".join(proxy.bypass)}
+        egress = td.egress.get(tx, viewer.principal)
+    shown = {"enabled": proxy.enabled, "scheme": proxy.scheme, "host": proxy.host,
+             "port": str(proxy.port or ""), "auth": proxy.auth,
+             "username": proxy.username, "bypass": "\n".join(proxy.bypass),
+             "allowlist": "\n".join(egress.stored), **(typed or {})}
     return page(request, viewer, "console/admin_network.html", status=status, proxy=proxy,
-                typed=shown, errors=errors or {})
+                egress=egress, typed=shown, errors=errors or {})
 
 
 def _typed(form: Form) -> dict[str, Any]:
@@ -69,6 +72,23 @@ def save_network_settings(request: Request, viewer: CurrentViewer, form: PostedF
                            typed=typed, status=422)
     notify(request, viewer, "ok", "The forward proxy settings were saved; every call to a "
            "provider uses them from now on.")
+    return redirect("/admin/network")
+
+
+@router.post("/admin/network/egress")
+def save_egress_allowlist(request: Request, viewer: CurrentViewer,
+                          form: PostedForm) -> Response:
+    td = tokendesk(request)
+    typed = form.text("allowlist")
+    try:
+        data = build_input(EgressAllowlistInput, {"allowlist": typed.replace("\r", "").split("\n")})
+        with td.transaction() as tx:
+            td.egress.save(tx, viewer.principal, data)
+    except ValidationError as exc:
+        return _proxy_page(request, viewer, errors={"allowlist": exc.message},
+                           typed={"allowlist": typed}, status=422)
+    notify(request, viewer, "ok", "The egress allowlist was saved; every call to a provider "
+           "and every connection saved from now on uses it.")
     return redirect("/admin/network")
 
 
