@@ -13,6 +13,7 @@ directly; see ``tests/e2e/authorization_server/README.md`` for the whole story.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import queue
@@ -95,6 +96,11 @@ def require_authorization_server() -> None:
 
 def _new_secret(client_id: str) -> str:
     return f"as-{client_id}-{secrets.token_urlsafe(18)}"
+
+
+def fingerprint(value: str) -> str:
+    """How the request log names a token: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -441,8 +447,9 @@ class AuthorizationServer:
         """Every request to the token/revocation/introspection endpoints since the reset:
         ``endpoint``, ``grant_type``, ``client_id``, ``client_auth_method`` (as sent),
         ``scope``, ``resource``, ``redirect_uri``, ``code_verifier_sent``, SHA-256 prefixes of
-        ``code`` / ``refresh_token`` / ``token`` (never the values), ``status``, ``error``,
-        ``fault``."""
+        ``code`` / ``refresh_token`` / ``token`` (never the values), of the tokens a token
+        answer carried (``issued_access_token_sha256``, ``issued_refresh_token_sha256``; see
+        :func:`fingerprint`), ``status``, ``error``, ``fault``."""
         suffix = f"?endpoint={endpoint}" if endpoint else ""
         return list(self._admin("GET", "/requests" + suffix))
 

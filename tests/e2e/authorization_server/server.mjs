@@ -294,6 +294,9 @@ function describeRequest(ctx, endpoint, params) {
     refresh_token_sha256: fingerprint(params.refresh_token),
     token_sha256: fingerprint(params.token),
     token_type_hint: params.token_type_hint ?? null,
+    // What the answer carried (also when the fault dropped it): which tokens belong together.
+    issued_access_token_sha256: null,
+    issued_refresh_token_sha256: null,
     status: null,
     error: null,
     fault: null,
@@ -450,11 +453,15 @@ async function instrumented(ctx, next, endpoint, settings) {
       await next();
     }
   } finally {
+    const answer = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)
+      && !(ctx.body instanceof Readable) ? ctx.body : null;
     if (record.status === null) {
       record.status = ctx.status;
-      if (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) && !(ctx.body instanceof Readable)) {
-        record.error = ctx.body.error ?? null;
-      }
+      if (answer) record.error = answer.error ?? null;
+    }
+    if (answer && endpoint === 'token') {
+      record.issued_access_token_sha256 = fingerprint(answer.access_token);
+      record.issued_refresh_token_sha256 = fingerprint(answer.refresh_token);
     }
     if (typeof record.status === 'number') {
       bump(counts.by_status, String(record.status));
