@@ -14,6 +14,9 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A database server that stops answering (rather than refusing) must not hold requests for
+# the operating system's TCP timeout: connecting gives up after this long.
+POSTGRES_CONNECT_TIMEOUT_S = 5
 # Execution option marking a transaction that only reads.
 READ_ONLY = "tokendesk_read_only"
 
@@ -46,6 +49,7 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

@@ -37,19 +37,33 @@ class EpochReader:
         self._local = threading.local()
 
     def read(self) -> int:
-        """The current epoch; raises DatabaseUnavailable (and reconnects next time)."""
+        """The current epoch; raises DatabaseUnavailable (and reconnects next time).
+
+        A held connection found broken (the database restarted since its last use) is
+        replaced and the read tried once more, so an unnoticed restart costs no request.
+        """
         held = getattr(self._local, "connection", None)
+        if held is not None:
+            try:
+                return self._read(held)
+            except DatabaseUnavailable:
+                raise
+            except Exception:  # broken since its last use: once more on a fresh connection
+                self._forget(held)
         try:
-            if held is None:
-                held = self._connect()
-            cursor = held.cursor()
-            cursor.execute(_READ_SQL)
-            row = cursor.fetchone()
-            cursor.close()
+            return self._read(self._connect())
+        except DatabaseUnavailable:
+            raise
         except Exception as exc:
-            self._forget(held)
-            raise DatabaseUnavailable("The database is not reachable right now; try again "
-                                      "shortly.") from exc
+            self._forget(getattr(self._local, "connection", None))
+            raise _unavailable() from exc
+
+    @staticmethod
+    def _read(held: Any) -> int:
+        cursor = held.cursor()
+        cursor.execute(_READ_SQL)
+        row = cursor.fetchone()
+        cursor.close()
         if row is None:  # fail closed: without the epoch no cache can be trusted
             raise DatabaseUnavailable("The cache epoch row is missing; run the migrations.")
         return int(row[0])
@@ -126,8 +140,7 @@ class SharedEpochReads:
                   answer: asyncio.Future[int], done: asyncio.Future[int]) -> None:
         batches.running = None
         if done.cancelled():
-            answer.set_exception(DatabaseUnavailable("The database is not reachable right "
-                                                     "now; try again shortly."))
+            answer.set_exception(_unavailable())
         elif (error := done.exception()) is not None:
             answer.set_exception(error)
         else:
@@ -135,6 +148,10 @@ class SharedEpochReads:
         if batches.next is not None:
             waiting, batches.next = batches.next, None
             self._launch(loop, batches, waiting)
+
+
+def _unavailable() -> DatabaseUnavailable:
+    return DatabaseUnavailable("The database is not reachable right now; try again shortly.")
 
 
 @dataclass(slots=True)

@@ -184,15 +184,12 @@ def test_bots_get_a_clear_503_while_postgresql_is_down_and_tokens_again_after(
             assert answer.body == UNAVAILABLE, answer.text
     assert after and all(a.status == 200 for a in after), _summary(after)  # back at once
 
-    # After a restart nobody saw, the very first API call succeeds (the pool checks a
-    # connection before lending it). The hot path's epoch reader finds its held connection
-    # broken only by using it, so the first handout may still be one clear 503.
-    connections, health, first_token, token = quiet
-    assert (connections.status, health.status, token.status) == (200, 200, 200), \
-        _summary(quiet)
-    assert first_token.status in (200, 503), first_token.text
+    # After a restart nobody saw, the very first API call succeeds: the pool checks a
+    # connection before lending it, and the hot path's epoch reader, finding its held
+    # connection broken, reads once more on a fresh one.
+    assert all(answer.status == 200 for answer in quiet), _summary(quiet)
 
-    handed_out = {a.body["access_token"] for a in [*before, *after, token]
+    handed_out = {a.body["access_token"] for a in [*before, *after, *quiet]
                   if a.what == "token" and a.status == 200}
     assert len(handed_out) == 1  # the same token throughout: nothing lost, no re-consent
     secrets = [*handed_out, key.removeprefix("Bearer "),
