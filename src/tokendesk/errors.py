@@ -220,6 +220,14 @@ class InvalidProviderResponse(ProviderError):
     kind = "invalid_response"
 
 
+class RefreshBackingOff(ProviderError):
+    """The token expired and its last refresh failed; Tokendesk waits before asking again."""
+
+    code = "refresh_backing_off"
+    status = 503
+    kind = "backing_off"
+
+
 class EgressDenied(ProviderError):
     """The egress policy refused the address (server-side request forgery defence)."""
 

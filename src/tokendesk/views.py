@@ -16,7 +16,7 @@ from tokendesk.domain.audit import AuditEvent
 from tokendesk.domain.connections import Connection
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
-from tokendesk.domain.tokens import StoredToken
+from tokendesk.domain.tokens import StoredToken, TokenStatus
 from tokendesk.services.testing import Verdict
 
 
@@ -255,7 +255,9 @@ class TokenStatusOut(BaseModel):
             last_refresh_at=t.last_refresh_at,
             last_error=t.last_error,
             refreshable=t.has_refresh_token,
-            needs_reauthentication=t.status.value != "valid",
+            # A refused client secret (misconfigured) needs an administrator, not a consent.
+            needs_reauthentication=t.status
+            in (TokenStatus.NEEDS_REAUTHENTICATION, TokenStatus.CORRUPTED),
         )
 
 

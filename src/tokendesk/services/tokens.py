@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from tokendesk.errors import (
     ConnectionMisconfigured,
     ConnectionNotFound,
     DecryptionError,
+    InvalidClient,
     NotAuthenticated,
     ProviderError,
     ReauthenticationRequired,
@@ -37,6 +39,7 @@ from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
+from tokendesk.services.backoff import FirstFetchGate, backing_off
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import RefreshCoordinator, Transaction
@@ -76,6 +79,7 @@ class TokenService:
         self.public_url = public_url
         self.revocations = revocations
         self.audit_buffer = audit_buffer
+        self._first_fetch = FirstFetchGate(clock)
 
     # --- handing out ------------------------------------------------------------------
 
@@ -172,6 +176,11 @@ class TokenService:
         self._raise_if_broken(row, connection, kind)
         if not force and not needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]:
             return row  # the common case: no lease, no second read
+        if connection.status == "misconfigured" and not force:
+            # The provider refused the client itself (invalid_client): every token of the
+            # connection would be refused alike, so none asks again until the client
+            # credentials change; meanwhile this one is served while it is valid.
+            return row
         try:
             fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
         except ProviderError:
@@ -190,9 +199,11 @@ class TokenService:
             raise self._missing(connection, kind)
         self._raise_if_broken(fresh, connection, kind)
         if not is_usable(self.clock(), fresh.expires_at):
-            raise ProviderError(
-                "The token has expired and could not be refreshed yet; "
-                f"last error: {fresh.last_error or 'none'}."
+            raise backing_off(
+                f"The token of '{connection.name}' has expired and could not be refreshed: "
+                f"{fresh.last_error or 'the last attempt failed'}",
+                fresh.next_attempt_at,
+                self.clock(),
             )
         return fresh
 
@@ -210,10 +221,14 @@ class TokenService:
                 authenticate_url=url,
             )
         if connection.status == "misconfigured" and not is_usable(self.clock(), row.expires_at):
-            raise ConnectionMisconfigured(
-                f"The provider refused the client credentials of '{connection.name}' "
-                f"({connection.last_error or 'invalid_client'}); an administrator must fix them."
-            )
+            raise self._misconfigured(connection)
+
+    @staticmethod
+    def _misconfigured(connection: Connection) -> ConnectionMisconfigured:
+        return ConnectionMisconfigured(
+            f"The provider refused the client credentials of '{connection.name}' "
+            f"({connection.last_error or 'invalid_client'}); an administrator must fix them."
+        )
 
     def _missing(self, connection: Connection, kind: TokenKind) -> NotAuthenticated:
         url = self.authenticate_url(connection, kind)
@@ -234,16 +249,31 @@ class TokenService:
         return f"{self.public_url}/{path}/{quote(connection.name, safe='')}"
 
     def _first_client_credentials_token(self, connection: Connection) -> Any:
-        with self.transaction() as tx:
-            spec = self.connections.client_spec(tx, connection)
-            route = self.proxy.route(tx)
-        tokens = self.oauth.client_credentials(spec, route=route)
-        with self.transaction() as tx:
-            existing = TokenRepository(tx).find(connection.id, TokenKind.SHARED, None)
-            if existing is not None:  # another request won the race; use its token
-                return existing
-            self.store(tx, connection, TokenKind.SHARED, None, tokens)
-            return TokenRepository(tx).find(connection.id, TokenKind.SHARED, None)
+        """The first token of a client-credentials connection (RFC 6749 §4.4), asked for by
+        one request at a time; the others use it, or wait out the back-off of its failure."""
+        if connection.status == "misconfigured":
+            raise self._misconfigured(connection)
+        with self._first_fetch.turn(connection.id, connection.version):
+            with self.transaction() as tx:
+                existing = TokenRepository(tx).find(connection.id, TokenKind.SHARED, None)
+                if existing is not None:  # the request before this one fetched it
+                    return existing
+                spec = self.connections.client_spec(tx, connection)
+                route = self.proxy.route(tx)
+            try:
+                tokens = self.oauth.client_credentials(spec, route=route)
+            except InvalidClient as exc:
+                with self.transaction() as tx:
+                    message = exc.message[:500]
+                    self.connections.mark_status(tx, connection, "misconfigured", message)
+                raise
+            with self.transaction() as tx:
+                repo = TokenRepository(tx)
+                existing = repo.find(connection.id, TokenKind.SHARED, None)
+                if existing is not None:  # another process won the race; use its token
+                    return existing
+                self.store(tx, connection, TokenKind.SHARED, None, tokens)
+                return repo.find(connection.id, TokenKind.SHARED, None)
 
     # --- storing, status, disconnecting -------------------------------------------------
 
@@ -280,6 +310,17 @@ class TokenService:
         the shared token for viewers and invited users; and the caller's own."""
         connection = self.connections.get(tx, actor, name)
         found = TokenRepository(tx).list_for_connection(connection.id)
+        if connection.status == "misconfigured":  # refused client: an admin must act first
+            found = [
+                replace(
+                    t,
+                    status=TokenStatus.MISCONFIGURED,
+                    last_error=t.last_error or connection.last_error,
+                )
+                if t.status is TokenStatus.VALID
+                else t
+                for t in found
+            ]
         if actor.can(Permission.MANAGE_CONNECTIONS):
             return found
         sees_shared = actor.can(Permission.VIEW_CONNECTIONS) or bool(
