@@ -81,6 +81,10 @@ class ConnectionNotFound(NotFound):
     code = "connection_not_found"
 
 
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+
+
 class UserNotFound(NotFound):
     code = "user_not_found"
 

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from pydantic import ValidationError as SchemaError
 
 from tokendesk.catalog.schema import Provider
-from tokendesk.errors import CatalogError, UnknownProvider
+from tokendesk.errors import CatalogError, ProviderNotFound, UnknownProvider
 
 
 class Catalog:
@@ -44,6 +44,18 @@ class Catalog:
                 field="provider",
             )
         return provider
+
+    def find(self, key: str) -> Provider:
+        """Return the provider an address names (``/api/v1/providers/{key}``).
+
+        Raises ProviderNotFound (404) when there is none: the address names nothing, unlike
+        a ``provider`` field typed into a form, which :meth:`get` refuses as invalid input.
+        """
+        if key not in self:
+            raise ProviderNotFound(
+                f"There is no provider {key!r}. Choose one of: {', '.join(self._by_key)}."
+            )
+        return self.get(key)
 
     def providers(self) -> tuple[Provider, ...]:
         """Return every provider in display order."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
 
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
@@ -17,6 +17,10 @@ ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 
 class StrictInput(BaseModel):
+    """No unknown fields; booleans and numbers only as JSON booleans and numbers (not 0/1 or
+    "80"), as the OpenAPI document says. Not ``strict=True`` as a whole: enums arrive as
+    strings from JSON and from the CLI."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -30,7 +34,7 @@ class ConnectionCreate(StrictInput):
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
-    pkce: bool | None = None
+    pkce: StrictBool | None = None
     client_auth_method: ClientAuthMethod | None = None
     revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] = Field(default_factory=dict)
@@ -48,7 +52,7 @@ class ConnectionUpdate(StrictInput):
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
-    pkce: bool | None = None
+    pkce: StrictBool | None = None
     client_auth_method: ClientAuthMethod | None = None
     revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] | None = None
@@ -65,7 +69,7 @@ class UserCreate(StrictInput):
 class UserUpdate(StrictInput):
     display_name: str | None = Field(default=None, max_length=500)
     password: SecretStr | None = Field(default=None, max_length=2000)
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     roles: list[str] | None = None
 
 
@@ -89,10 +93,10 @@ class ApiKeyCreate(StrictInput):
 
 
 class ProxySettingsInput(StrictInput):
-    enabled: bool
+    enabled: StrictBool
     scheme: str = Field(default="http", max_length=8)
     host: str = Field(default="", max_length=255)
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: StrictInt | None = Field(default=None, ge=1, le=65535)
     auth: str = Field(default="none", max_length=8)
     username: str = Field(default="", max_length=255)
     password: SecretStr | None = Field(default=None, max_length=2000)

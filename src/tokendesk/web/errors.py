@@ -43,8 +43,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = {404: "There is nothing at this address.",
+        # FastAPI raises a bare 400 for a body it cannot decode (not UTF-8, broken multipart)
+        code = {400: "malformed_body", 404: "not_found",
+                405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = {400: "The request body could not be read; send JSON encoded as UTF-8.",
+                   404: "There is nothing at this address.",
                    405: "This address does not accept that method."}.get(
             exc.status_code, str(exc.detail))
         headers = exc.headers
@@ -57,15 +60,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return unexpected_error_response(request, exc)
 
 
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method the requested address accepts, for a 405's ``Allow`` (RFC 9110 §15.5.6):
-    Starlette names only the methods of the first route whose path matched."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods.update(route_methods)
-    return sorted(methods)
+    the router names only those of the first route whose path matched. Each method is asked
+    of the routes as they match requests, included routers and all."""
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in routes)]
 
 
 def unexpected_error_response(request: Request, exc: Exception) -> JSONResponse:

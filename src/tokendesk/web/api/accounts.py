@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 
 from tokendesk.services.inputs import ApiKeyCreate, RoleCreate, RoleUpdate, UserCreate, UserUpdate
 from tokendesk.views import ApiKeyOut, NewApiKeyOut, RoleOut, UserOut
+from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
-router = APIRouter(tags=["users, roles and keys"])
+router = APIRouter(tags=["users, roles and keys"], responses=error_responses())
 
 
 @router.get("/users")

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Response
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 from tokendesk.views import ConnectionOut
+from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
-router = APIRouter(prefix="/connections", tags=["connections"])
+router = APIRouter(prefix="/connections", tags=["connections"], responses=error_responses())
 
 
 @router.get("")

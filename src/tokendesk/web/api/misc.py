@@ -7,14 +7,16 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
 from tokendesk.views import AuditEventOut, EgressAllowlistOut, ProviderOut, ProxyOut
+from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
-router = APIRouter()
+router = APIRouter(responses=error_responses())
 # Audit event ids are 32-bit integers on PostgreSQL; a larger cursor is refused as input
 # instead of failing in the database.
 EVENT_ID_MAX = 2**31 - 1
@@ -35,11 +37,22 @@ def list_providers(td: App, caller: Caller) -> list[ProviderOut]:
 
 @router.get("/providers/{key}", tags=["providers"])
 def show_provider(td: App, caller: Caller, key: str) -> ProviderOut:
-    return ProviderOut.of(td.catalog.get(key))
+    return ProviderOut.of(td.catalog.find(key))
+
+
+def _iso_8601(value: object) -> object:
+    """Refuse a bare number: pydantic would read ``until=0.5`` as a Unix time in 1970, and the
+    document promises ISO 8601."""
+    try:
+        float(str(value))
+    except ValueError:
+        return value
+    raise ValueError("expected an ISO 8601 date and time, e.g. 2025-03-01T14:05:00Z")
 
 
 Name = Annotated[str | None, Query(max_length=100)]
-Moment = Annotated[datetime | None, Query(description="ISO 8601; UTC unless a zone is given")]
+Moment = Annotated[datetime | None, BeforeValidator(_iso_8601),
+                   Query(description="ISO 8601; UTC unless a zone is given")]
 Limit = Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)]
 Cursor = Annotated[int | None,
                   Query(ge=1, le=EVENT_ID_MAX, description="Events older than this id")]

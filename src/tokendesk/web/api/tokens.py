@@ -7,15 +7,20 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import Response as FastAPIResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.services.consent import Purpose
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
+from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
 from tokendesk.web.deps import App, Caller
 from tokendesk.web.hotpath import token_response
 
-router = APIRouter(prefix="/connections/{name}", tags=["tokens"])
+router = APIRouter(
+    prefix="/connections/{name}",
+    tags=["tokens"],
+    responses=error_responses(*ANSWERED_BY_EVERY_ROUTE, *PROVIDER_FAILURES),
+)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -36,7 +41,7 @@ class AuthorizeIn(BaseModel):
 
 class TestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    save_credentials: bool = False
+    save_credentials: StrictBool = False
 
 
 @router.get("/token", response_model=TokenOut)
