@@ -237,8 +237,6 @@ def admin_headers(seeds: Seeds) -> dict[str, str]:
     return {"Authorization": f"Bearer {seeds.admin_key}"}
 
 
-@pytest.mark.xfail(strict=True, reason="found by the fuzzer: the lean handout route of "
-                   "web/hotpath.py reads the query with parse_qsl, which drops blank values")
 def test_a_blank_token_type_is_refused_by_the_lean_handout_route_too(
     http: TestClient, admin_headers: dict[str, str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -93,7 +94,10 @@ def error_response(exc: TokendeskError) -> JSONResponse:
     the URL to (re-)authenticate at, or the cause at the provider."""
     if exc.status >= 500:
         log.error("request failed: %s (%s)", exc.code, exc.message)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else None
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else {}
+    retry_after_s = getattr(exc, "retry_after_s", None)
+    if exc.status == 503 and retry_after_s:  # RFC 9110 §10.2.3: when asking again makes sense
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     body = error_body(exc.code, exc.message, exc.field)
     if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
         body["error"]["authenticate_url"] = exc.authenticate_url

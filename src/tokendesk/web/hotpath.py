@@ -91,7 +91,8 @@ def _kind(query: bytes) -> TokenKind | None:
     usual = _USUAL_QUERIES.get(query)
     if usual is not None:
         return usual
-    values = [v for k, v in parse_qsl(query.decode("latin-1")) if k == "token_type"]
+    values = [v for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+              if k == "token_type"]
     if not values:
         return TokenKind.SHARED
     try:

@@ -205,6 +205,7 @@ def test_a_transient_fault_on_an_expired_token_answers_in_plain_words_without_a_
     assert second.status_code == 503, second.text
     assert second.json()["error"]["code"] == "refresh_backing_off"
     assert "Next attempt in" in second.json()["error"]["message"]
+    assert 1 <= int(second.headers["retry-after"]) <= FIRST_BACKOFF_S + 1
     for response in (first, second):
         assert re.search(words, response.json()["error"]["message"])
         assert_no_secret(desk, response.text, current)
