@@ -227,3 +227,30 @@ def test_unknown_fields_and_wrong_types_are_named_and_store_nothing(
         assert response.json()["error"]["field"] == field, body
         assert "td_chosen_by_me" not in response.text
     assert stored_keys(td) == before
+
+
+def refusals(admin: Api, td: Tokendesk) -> list[dict[str, Any]]:
+    td.audit_buffer.flush()  # refusals go through the batched writer
+    events: list[dict[str, Any]] = admin.get("/audit", params={"action": "api_key.use"}).json()
+    return events
+
+
+def test_refused_keys_are_audited_as_their_user_with_the_reason(admin: Api, td: Tokendesk) -> None:
+    make_user(td, "bob", permissions=["oauth_connections.view"])
+    revoked = admin.post("/keys", json={"name": "Old bot", "user": "bob"}).json()
+    admin.delete(f"/keys/{revoked['id']}").raise_for_status()
+    kept = admin.post("/keys", json={"name": "Live bot", "user": "bob"}).json()
+    wrong_secret = kept["key"][:-4] + ("aaaa" if not kept["key"].endswith("aaaa") else "bbbb")
+
+    for key in (revoked["key"], wrong_secret, "td_unknownprefix_whatever"):
+        assert Api(admin.http, key).get("/connections").status_code == 401
+    admin.patch("/users/bob", json={"disabled": True}).raise_for_status()
+    assert Api(admin.http, kept["key"]).get("/connections").status_code == 401
+
+    events = refusals(admin, td)
+    seen = sorted((e["actor"], e["target"], e["outcome"], e["details"]["reason"]) for e in events)
+    assert seen == [("bob", "Live bot", "denied", "user disabled"),
+                    ("bob", "Live bot", "denied", "wrong secret"),
+                    ("bob", "Old bot", "denied", "revoked key")]
+    text = str(events)
+    assert kept["key"] not in text and revoked["key"] not in text and wrong_secret not in text

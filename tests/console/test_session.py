@@ -91,6 +91,23 @@ def test_a_wrong_password_is_said_next_to_the_password_field(
     assert "not the password" not in response.text
 
 
+def test_refused_sign_ins_of_a_known_user_are_audited_without_the_password(
+    browser: Callable[[], Console], td: Tokendesk,
+) -> None:
+    console = browser()
+    assert console.sign_in("admin", "not the password").status_code == 401
+    assert console.sign_in("nobody-by-that-name", "maybe a password").status_code == 401
+    td.audit_buffer.flush()
+
+    with td.transaction() as tx:
+        events = td.audit.search(tx, command_line_principal(),
+                                 AuditFilter(action="session.sign_in"))
+    [refused] = events  # the unknown name may be a mistyped password: not recorded
+    assert (refused.actor, refused.outcome, refused.target) == ("admin", "denied", "admin")
+    assert refused.details == {"reason": "wrong password"}
+    assert "not the password" not in str(refused) and "maybe a password" not in str(refused)
+
+
 def test_after_sign_in_only_local_paths_are_followed(browser: Callable[[], Console]) -> None:
     console = browser()
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example",
@@ -137,7 +154,7 @@ def test_failed_sign_ins_are_rate_limited_until_the_window_passes(
     with td.transaction() as tx:
         signed_in = td.audit.search(tx, command_line_principal(),
                                     AuditFilter(action="session.sign_in"))
-    assert signed_in == []
+    assert [event for event in signed_in if event.outcome == "success"] == []
     limiter = attacker.http.app.state.sign_in_limiter  # type: ignore[attr-defined]
     later = td.clock() + timedelta(seconds=LOGIN_WINDOW_S + 1)
     monkeypatch.setattr(limiter, "_clock", lambda: later)  # the clock is the one thing mocked

@@ -17,6 +17,7 @@ from tokendesk.domain.principal import Principal, Via
 from tokendesk.errors import ApiKeyNotFound, AuthenticationRequired, InvalidCredentials
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.inputs import ApiKeyCreate
 from tokendesk.services.passwords import (
     API_KEY_PREFIX,
@@ -62,8 +63,9 @@ class NewSession:
 class AuthService:
     def __init__(self, accounts: AccountService, audit: AuditService,
                  clock: Callable[[], datetime], session_max_age_s: int,
-                 transaction: Transaction) -> None:
+                 transaction: Transaction, audit_buffer: AuditBuffer) -> None:
         self.transaction = transaction  # for the rare "last used" write of a read-only check
+        self.audit_buffer = audit_buffer  # refusals: written apart from the refused transaction
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
@@ -85,11 +87,16 @@ class AuthService:
         minute per key, goes through a transaction of its own."""
         prefix = split_api_key(key)
         found = ApiKeyRepository(tx).find_by_prefix(prefix) if prefix else None
-        if found is None or not same_hash(found[1], hash_api_key(key)) or not found[0].active:
+        if found is None:  # no one to attribute it to: not audited (nor a flood of guesses)
             raise InvalidCredentials("The API key is not valid (unknown, malformed or revoked).")
-        record = found[0]
+        record, secret_hash = found
         user = UserRepository(tx).get(record.user_id)
+        if not same_hash(secret_hash, hash_api_key(key)) or not record.active:
+            reason = "revoked key" if not record.active else "wrong secret"
+            self._audit_refusal(user, Via.API_KEY, "api_key.use", record.name, reason)
+            raise InvalidCredentials("The API key is not valid (unknown, malformed or revoked).")
         if user is None or user.disabled:
+            self._audit_refusal(user, Via.API_KEY, "api_key.use", record.name, "user disabled")
             raise InvalidCredentials("The API key is not valid (its user is disabled).")
         now = self.clock()
         if record.last_used_at is None or now - record.last_used_at > timedelta(
@@ -170,6 +177,9 @@ class AuthService:
         user = UserRepository(tx).get_by_username(username)
         stored = UserRepository(tx).password_hash(user.id) if user else None
         if not verify_password(stored, password) or user is None or user.disabled:
+            if user is not None:  # an unknown name may be a mistyped password: not recorded
+                reason = "user disabled" if user.disabled else "wrong password"
+                self._audit_refusal(user, Via.SESSION, "session.sign_in", user.username, reason)
             raise InvalidCredentials("The username or password is not right.")
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = self.clock()
@@ -193,6 +203,17 @@ class AuthService:
 
     def sign_out(self, tx: Tx, session_id: str) -> None:
         SessionRepository(tx).delete(_digest(session_id))
+
+    def _audit_refusal(self, user: User | None, via: Via, action: str, target: str,
+                       reason: str) -> None:
+        """Audit a refused attempt as the user it names (the refused transaction rolls back,
+        so the event goes through the batched writer)."""
+        if user is None:
+            return
+        actor = Principal(user.id, user.username, via, frozenset(), frozenset())
+        self.audit_buffer.add(self.audit.row(
+            actor, action, target_type=action.split(".")[0], target=target, outcome="denied",
+            details={"reason": reason}))
 
 
 def _find_key(repo: ApiKeyRepository, key_ref: str) -> ApiKey | None:

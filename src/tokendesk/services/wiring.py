@@ -182,7 +182,8 @@ def _wire(
         revocations,
         audit_buffer,
     )
-    auth = AuthService(accounts, audit, clock, settings.session_max_age_s, transaction)
+    auth = AuthService(accounts, audit, clock, settings.session_max_age_s, transaction,
+                       audit_buffer)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
