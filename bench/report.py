@@ -71,13 +71,17 @@ def details(results: dict[str, Any]) -> str:
                 f"{refresher['connections']} connections, lifetimes "
                 f"{refresher['lifetimes_s'][0]:.0f} to {refresher['lifetimes_s'][1]:.0f} s; "
                 f"{refresher['token_endpoint_calls']:,} refreshes in {refresher['observed_s']} s "
-                f"(at most {refresher.get('peak_refreshes_per_s', '?')}/s over 10 s; "
-                f"{refresher.get('required_refreshes_per_s', '?')}/s needed); "
+                f"({refresher.get('achieved_refreshes_per_s', '?')}/s achieved, at most "
+                f"{refresher.get('peak_refreshes_per_s', '?')}/s over 10 s; "
+                f"{refresher.get('required_refreshes_per_s', '?')}/s needed); refreshed after "
+                f"its moment {refresher.get('refreshed_after_due_s', '?')} s; "
                 f"late {refresher['late_refreshes']}, "
                 f"never refreshed {refresher['never_refreshed']}, most expired at once "
                 f"{refresher['max_expired_in_db']}; {refresher['handouts']} sampled handouts, "
+                f"{refresher.get('handouts_that_found_token_due', '?')} found it due, "
                 f"{refresher['handouts_that_found_token_expired']} found it expired; peak "
-                f"in flight per host {refresher['peak_by_host']} (cap "
+                f"in flight per host {refresher['peak_by_host']}, at the authorization server "
+                f"{refresher.get('peak_in_flight_at_server', '?')} (cap "
                 f"{refresher['per_host_cap']}).")
     return "\n".join(lines)
 

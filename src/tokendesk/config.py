@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     background_refresh: bool = Field(
         default=True, description="Refresh tokens nearing expiry in the background."
     )
+    refresh_per_host_concurrency: int = Field(
+        default=4, ge=1, le=64,
+        description="At most this many background refresh calls in flight to one provider "
+        "host from one Tokendesk process (N replicas: at most N times this).",
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -432,8 +432,9 @@ class AuthorizationServer:
 
     def stats(self) -> dict[str, Any]:
         """Counts since the last reset: ``token`` (``total``, ``by_grant_type``,
-        ``by_client_auth_method``, ``by_status``), ``revocation``, ``introspection``,
-        ``authorization``, ``faults_applied`` and the ``faults_pending``."""
+        ``by_client_auth_method``, ``by_status``, ``in_flight``, ``peak_in_flight``),
+        ``revocation``, ``introspection``, ``authorization``, ``faults_applied`` and the
+        ``faults_pending``."""
         return dict(self._admin("GET", "/stats"))
 
     def token_calls(self, grant_type: str | None = None) -> int:

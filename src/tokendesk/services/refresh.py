@@ -4,6 +4,13 @@ Exactly one refresh request per token at a time: threads of one process queue on
 lock, processes sharing the database on a lease row-update taken in a short transaction.
 No transaction is open while the provider is called, and the HTTP deadline is shorter
 than the lease, so a lease never expires under a live call.
+
+A refresh costs two writing transactions: one takes the lease (a conditional UPDATE ...
+RETURNING the row), decides and reads the connection, its client secret and the proxy
+route; one stores the answer, releases the lease and writes the audit record. A handout
+reads the row first (read-only, so a storm of waiting callers never queues for the write
+lock) and re-reads it after storing; the background refresher, which already knows the
+version it found due, does neither.
 """
 
 from __future__ import annotations
@@ -15,15 +22,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing
-from tokendesk.domain.connections import GrantType
+from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.principal import Principal, Via
+from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
 from tokendesk.errors import (
     DecryptionError,
@@ -34,8 +43,8 @@ from tokendesk.errors import (
     ReauthenticationRequired,
 )
 from tokendesk.metrics import Metrics
-from tokendesk.oauth.client import OAuthClient
-from tokendesk.oauth.outbound import TOTAL_DEADLINE_S
+from tokendesk.oauth.client import ClientSpec, OAuthClient
+from tokendesk.oauth.outbound import TOTAL_DEADLINE_S, ProxyRoute
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
@@ -56,6 +65,18 @@ LEASE_POLL_S = 0.05
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 900.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one refresh call needs, read while taking the lease."""
+
+    row: Any
+    connection: Connection
+    spec: ClientSpec
+    refresh_token: Secret | None
+    route: ProxyRoute
+
 
 class Transaction(Protocol):
     """Opens one database transaction; ``read_only`` ones never wait for writers."""
@@ -107,23 +128,39 @@ class RefreshCoordinator:
                     row = TokenRepository(tx).get(token_id)
                 if row is None or row.version != seen_version or not self._due(row, force):
                     return row
-                now = self.clock()
-                with self.transaction() as tx:
-                    if TokenRepository(tx).take_lease(
-                        token_id,
-                        seen_version,
-                        self.owner,
-                        now,
-                        now + timedelta(seconds=self.lease_s),
-                    ):
-                        break
+                call = self._lease(token_id, seen_version, early_s=0.0, force=force)
+                if call is not None:
+                    break
                 if time.monotonic() > deadline:
                     raise ProviderTimeout(
                         "Another Tokendesk process is refreshing this token and "
                         "has not finished; try again."
                     )
                 time.sleep(LEASE_POLL_S)
-            return self._refresh_holding_lease(token_id, seen_version)
+            return self._call(call, reread=True)
+
+    def refresh_scheduled(
+        self,
+        token_id: str,
+        version: int,
+        *,
+        early_s: float = 0.0,
+        slot: AbstractContextManager[None] | None = None,
+    ) -> bool:
+        """Refresh a token the background refresher found due ``early_s`` seconds ahead of
+        its refresh moment, unless that is no longer so; nothing waits for another holder.
+
+        Takes the lease, re-reads and decides in one transaction; holds ``slot`` (the
+        per-host cap) only while calling the provider. Returns True when the provider was
+        called and the answer stored, False when there was nothing to do (the token changed
+        since ``version``, another holder has it, it is backing off, or not due). Raises
+        ProviderError when the call failed (recorded first).
+        """
+        call = self._lease(token_id, version, early_s=early_s, force=False)
+        if call is None:
+            return False
+        self._call(call, reread=False, slot=slot)
+        return True
 
     def _due(self, row: Any, force: bool) -> bool:
         if row.status != TokenStatus.VALID.value:
@@ -132,48 +169,76 @@ class RefreshCoordinator:
             return False  # backing off after a failure: no retry storm
         return force or needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]
 
-    def _refresh_holding_lease(self, token_id: str, seen_version: int) -> Any:
+    def _lease(self, token_id: str, version: int, *, early_s: float, force: bool) -> _Call | None:
+        """In one transaction: take the lease of the token at ``version`` (still valid, not
+        backing off), decide, and read what the call needs. None when the lease is not to be
+        had or the token is not due ``early_s`` seconds from now; raises DecryptionError
+        (recorded on the token) when a stored secret cannot be opened."""
+        now = self.clock()
         with self.transaction() as tx:
-            row = TokenRepository(tx).get(token_id)
-            if row is None or row.version != seen_version:
-                TokenRepository(tx).finish_lease(token_id, self.owner, {})
-                return row
-            connection = ConnectionRepository(tx).get(row.connection_id)
-            assert connection is not None  # tokens are deleted with their connection
+            repo = TokenRepository(tx)
+            row = repo.take_lease(
+                token_id, version, self.owner, now, now + timedelta(seconds=self.lease_s)
+            )
+            if row is None:
+                return None
+            ahead = now + timedelta(seconds=early_s)
+            if not force and not needs_refresh(ahead, row.issued_at, row.expires_at)[0]:
+                repo.finish_lease(token_id, self.owner, {})
+                return None
             try:
-                spec = self.connections.client_spec(tx, connection)
-                refresh_token = self.vault.refresh_token(row)
+                return self._prepare(tx, row)
             except DecryptionError as exc:
-                self._finish(
-                    token_id, {"status": TokenStatus.CORRUPTED.value, "last_error": exc.message}
-                )
-                raise
-            route = self.proxy.route(tx)
-        try:
-            if connection.grant_type is GrantType.CLIENT_CREDENTIALS:
-                tokens = self.oauth.client_credentials(spec, route=route)
-            elif refresh_token is not None:
-                tokens = self.oauth.refresh(spec, refresh_token, route=route)
-            elif is_usable(self.clock(), row.expires_at):
-                self._finish(token_id, {})  # nothing to refresh with; serve it until it expires
-                return row
-            else:
-                self._finish(
+                repo.finish_lease(
                     token_id,
-                    {
-                        "status": TokenStatus.NEEDS_REAUTHENTICATION.value,
-                        "last_error": NO_REFRESH_TOKEN,
-                    },
+                    self.owner,
+                    {"status": TokenStatus.CORRUPTED.value, "last_error": exc.message},
                 )
-                raise ReauthenticationRequired(NO_REFRESH_TOKEN)
+                failure = exc
+        raise failure  # once the token's corrupted state is committed
+
+    def _prepare(self, tx: Tx, row: Any) -> _Call:
+        connection = ConnectionRepository(tx).get_without_invitations(row.connection_id)
+        assert connection is not None  # tokens are deleted with their connection
+        return _Call(
+            row,
+            connection,
+            self.connections.client_spec(tx, connection),
+            self.vault.refresh_token(row),
+            self.proxy.route(tx),
+        )
+
+    def _call(
+        self, call: _Call, *, reread: bool, slot: AbstractContextManager[None] | None = None
+    ) -> Any:
+        """Call the provider holding the lease (no transaction open) and ``slot``, then store
+        the answer; returns the fresh row when ``reread``."""
+        row, connection = call.row, call.connection
+        if connection.grant_type is not GrantType.CLIENT_CREDENTIALS and call.refresh_token is None:
+            if is_usable(self.clock(), row.expires_at):
+                self._finish(row.id, {})  # nothing to refresh with; serve it until it expires
+                return row
+            reauthenticate = TokenStatus.NEEDS_REAUTHENTICATION.value
+            self._finish(row.id, {"status": reauthenticate, "last_error": NO_REFRESH_TOKEN})
+            raise ReauthenticationRequired(NO_REFRESH_TOKEN)
+        try:
+            with slot or nullcontext():
+                tokens = self._request(call)
         except ProviderError as exc:
             self._record_failure(row, connection, exc)
             raise
         if self.fault_point == CRASH_AFTER_REFRESH_RESPONSE:
             os.kill(os.getpid(), signal.SIGKILL)
-        return self._persist(row, connection, tokens)
+        return self._persist(row, connection, tokens, reread=reread)
 
-    def _persist(self, row: Any, connection: Any, tokens: TokenSet) -> Any:
+    def _request(self, call: _Call) -> TokenSet:
+        """The token request: client credentials again, or the refresh token (RFC 6749 §6)."""
+        if call.connection.grant_type is GrantType.CLIENT_CREDENTIALS:
+            return self.oauth.client_credentials(call.spec, route=call.route)
+        assert call.refresh_token is not None
+        return self.oauth.refresh(call.spec, call.refresh_token, route=call.route)
+
+    def _persist(self, row: Any, connection: Any, tokens: TokenSet, *, reread: bool) -> Any:
         now = self.clock()
         values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
         with self.transaction() as tx:
@@ -191,7 +256,7 @@ class RefreshCoordinator:
                 connection_id=connection.id,
                 details={"kind": row.kind, "rotated": tokens.refresh_token is not None},
             )
-            fresh = repo.get(row.id)
+            fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
         return fresh
 

@@ -220,7 +220,10 @@ def _wire(
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
-        background=BackgroundRefresher(transaction, refresher, clock, revocations, keys),
+        background=BackgroundRefresher(
+            transaction, refresher, clock, revocations, keys,
+            per_host=settings.refresh_per_host_concurrency,
+        ),
     )
 
 

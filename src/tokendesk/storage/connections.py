@@ -29,6 +29,11 @@ class ConnectionRepository:
         row = self.tx.execute(select(connections).where(connections.c.id == connection_id)).first()
         return self._load(row) if row else None
 
+    def get_without_invitations(self, connection_id: str) -> Connection | None:
+        """The connection with no invited roles read (a refresh does not need them)."""
+        row = self.tx.execute(select(connections).where(connections.c.id == connection_id)).first()
+        return _to_connection(row, {}) if row else None
+
     def search(
         self, *, provider: str | None = None, name_contains: str | None = None
     ) -> list[Connection]:

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection as Tx
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from tokendesk.domain.tokens import StoredToken, TokenKind, TokenStatus
-from tokendesk.storage.tables import authorization_requests, tokens
+from tokendesk.storage.tables import authorization_requests, connections, tokens
 
 SHARED_OWNER = ""
 
@@ -85,26 +85,27 @@ class TokenRepository:
     def delete(self, token_id: str) -> None:
         self.tx.execute(delete(tokens).where(tokens.c.id == token_id))
 
-    def due_for_refresh(self, now: datetime, horizon: datetime, limit: int) -> list[Row[Any]]:
-        """Valid tokens expiring before ``horizon`` whose back-off has passed."""
+    def refresh_candidates(self, now: datetime, expiring_before: datetime) -> list[Row[Any]]:
+        """Valid tokens expiring before ``expiring_before`` and not under a live lease, with
+        their connection's ``token_url``: what the background refresher may soon refresh
+        (``id``, ``version``, ``issued_at``, ``expires_at``, ``next_attempt_at``)."""
         return list(
             self.tx.execute(
                 select(
                     tokens.c.id,
-                    tokens.c.connection_id,
+                    tokens.c.version,
                     tokens.c.issued_at,
                     tokens.c.expires_at,
-                    tokens.c.version,
+                    tokens.c.next_attempt_at,
+                    connections.c.token_url,
                 )
+                .join(connections, connections.c.id == tokens.c.connection_id)
                 .where(
                     tokens.c.status == TokenStatus.VALID.value,
                     tokens.c.expires_at.is_not(None),
-                    tokens.c.expires_at < horizon,
-                    or_(tokens.c.next_attempt_at.is_(None), tokens.c.next_attempt_at <= now),
+                    tokens.c.expires_at < expiring_before,
                     or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
                 )
-                .order_by(tokens.c.expires_at)
-                .limit(limit)
             )
         )
 
@@ -112,19 +113,12 @@ class TokenRepository:
 
     def take_lease(
         self, token_id: str, version: int, owner: str, now: datetime, until: datetime
-    ) -> bool:
-        """Take the refresh lease of the token still at ``version``, unless another holder's
-        lease is still running."""
-        result = self.tx.execute(
-            update(tokens)
-            .where(
-                tokens.c.id == token_id,
-                tokens.c.version == version,
-                or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
-            )
-            .values(lease_owner=owner, lease_until=until)
-        )
-        return result.rowcount == 1
+    ) -> Row[Any] | None:
+        """Take the refresh lease of the token still at ``version``, valid and past its
+        back-off, unless another holder's lease is still running; returns the row
+        (ciphertexts included) as of taking it, or None."""
+        params = {"token_id": token_id, "seen_version": version, "owner": owner}
+        return self.tx.execute(_TAKE_LEASE, {**params, "now": now, "until": until}).first()
 
     def finish_lease(
         self, token_id: str, owner: str, values: Mapping[str, Any], *, new_version: bool = False
@@ -137,6 +131,21 @@ class TokenRepository:
             .values(**values, **bump, lease_owner=None, lease_until=None)
         )
         return result.rowcount == 1
+
+
+# Built once: the background refresher takes a lease for every refresh.
+_TAKE_LEASE = (
+    update(tokens)
+    .where(
+        tokens.c.id == bindparam("token_id"),
+        tokens.c.version == bindparam("seen_version"),
+        tokens.c.status == TokenStatus.VALID.value,
+        or_(tokens.c.next_attempt_at.is_(None), tokens.c.next_attempt_at <= bindparam("now")),
+        or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < bindparam("now")),
+    )
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+    .returning(*tokens.c)
+)
 
 
 def to_stored(row: Row[Any]) -> StoredToken:

@@ -209,9 +209,11 @@ const INSTRUMENTED = new Map([
 
 function emptyStats() {
   return {
-    token: { total: 0, by_grant_type: {}, by_client_auth_method: {}, by_status: {} },
-    revocation: { total: 0, by_status: {} },
-    introspection: { total: 0, by_status: {} },
+    // in_flight: requests being handled now (from arrival to the answer), peak_in_flight: the
+    // most at once -- what a client's concurrency cap looks like from the server's side.
+    token: { total: 0, by_grant_type: {}, by_client_auth_method: {}, by_status: {}, in_flight: 0, peak_in_flight: 0 },
+    revocation: { total: 0, by_status: {}, in_flight: 0, peak_in_flight: 0 },
+    introspection: { total: 0, by_status: {}, in_flight: 0, peak_in_flight: 0 },
     authorization: { total: 0 },
     faults_applied: 0,
   };
@@ -383,6 +385,17 @@ function finalBodyBuffer(ctx) {
 }
 
 async function instrumented(ctx, next, endpoint, settings) {
+  const counts = stats[endpoint]; // a reset meanwhile replaces stats: count down where counted up
+  counts.in_flight += 1;
+  counts.peak_in_flight = Math.max(counts.peak_in_flight, counts.in_flight);
+  try {
+    await instrumentedRequest(ctx, next, endpoint, settings);
+  } finally {
+    counts.in_flight -= 1;
+  }
+}
+
+async function instrumentedRequest(ctx, next, endpoint, settings) {
   // Read the form body here (so a faulted request is recorded too); oidc-provider then uses
   // the already-read body (it warns once on stderr that an upstream parser was detected).
   let params = {};
