@@ -19,7 +19,7 @@ from tokendesk.storage.audit import AuditRepository
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.2
+FLUSH_INTERVAL_S = 0.05
 BATCH_SIZE = 500
 MAX_QUEUED = 50_000
 
