@@ -235,6 +235,23 @@ def test_a_slow_drip_body_is_cut_by_the_total_deadline() -> None:
     assert_plain(error)
 
 
+def test_a_short_deadline_ends_its_exchange_while_a_longer_one_started_earlier_goes_on() -> None:
+    with serve(drip) as server:
+        longer: list[tuple[Exception | None, float]] = []
+        slow = threading.Thread(target=lambda: longer.append(
+            post(Outbound(total_deadline_s=DEADLINE_S * 4), server.url)))
+        slow.start()
+        error, _ = post(Outbound(total_deadline_s=DEADLINE_S), server.url)
+        still_running = slow.is_alive()
+        slow.join(DEADLINE_S * 4 + DEADLINE_SLACK_S)
+
+    assert isinstance(error, ProviderTimeout)
+    assert still_running  # its own, later deadline had not passed
+    [(long_error, long_elapsed)] = longer
+    assert isinstance(long_error, ProviderTimeout)
+    assert long_elapsed >= DEADLINE_S * 4 - 0.1
+
+
 def test_a_stall_after_late_headers_ends_at_the_total_deadline_not_a_read_timeout_later() -> None:
     with serve(stall_after_late_headers) as server:
         error, elapsed = post(Outbound(total_deadline_s=DEADLINE_S), server.url)

@@ -7,6 +7,8 @@ cause in plain words (DNS, TLS, proxy, unreachable, timeout); never a stack trac
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import ssl
 import threading
@@ -223,7 +225,8 @@ class _Deadline:
     """Ends one exchange at its total deadline, which httpx alone cannot do: its timeouts
     bound each socket operation, so a server dripping a byte just inside the read timeout
     could hold a call for ever. A timer shuts the socket down at the deadline; the blocked
-    read then fails at once and :meth:`Outbound.post_form` reports a timeout.
+    read then fails at once and :meth:`Outbound.post_form` reports a timeout. One watcher
+    thread serves every deadline (a timer thread per call costs milliseconds under load).
 
     The socket is learnt from httpcore's ``trace`` extension (after connect and after the
     TLS handshake) and from the response's ``network_stream`` (a reused connection).
@@ -235,15 +238,12 @@ class _Deadline:
         self._done = False
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        _WATCHER.watch(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
         with self._lock:
             self._done = True
             self._sock = None
@@ -267,13 +267,54 @@ class _Deadline:
             if self.expired and not self._done:
                 _shutdown(sock)
 
-    def _expire(self) -> None:
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def expire(self) -> None:
+        """The deadline passed: interrupt the exchange unless it ended already."""
         with self._lock:
             if self._done:
                 return
             self.expired = True
             if self._sock is not None:
                 _shutdown(self._sock)
+
+
+class _DeadlineWatcher:
+    """One daemon thread ending every exchange whose deadline passes, earliest first."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()  # ties: never compare two deadlines
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbound-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                while self._due and self._due[0][2].done:  # ended in time: forget it
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait_s = self._due[0][0] - time.monotonic()
+                if wait_s > 0:
+                    self._changed.wait(wait_s)
+                    continue
+                heapq.heappop(self._due)[2].expire()
+
+
+_WATCHER = _DeadlineWatcher()
 
 
 def _shutdown(sock: socket.socket) -> None:
