@@ -39,9 +39,9 @@ def test_metrics_count_requests_by_route_template(admin: Api) -> None:
     [counted] = [line for line in text.splitlines()
                  if line.startswith("http_requests_total{") and "status=\"404\"" in line]
     # The label is the route template, so the number of series stays bounded.
-    assert 'method="GET"' in counted and '/connections/{name}",' in counted
+    assert 'method="GET"' in counted and 'route="/api/v1/connections/{name}",' in counted
     assert counted.endswith(" 1.0")
-    assert '/health",status="200"' in text
+    assert 'route="/api/v1/health",status="200"' in text
     assert "Some connection" not in text
     assert admin.key not in text
 

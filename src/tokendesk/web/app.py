@@ -102,6 +102,9 @@ class RequestMetrics:
             await self.app(scope, receive, send_and_note)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
+            if scope["path"].startswith(API_PREFIX + "/") and route.startswith("/") \
+                    and not route.startswith(API_PREFIX + "/"):
+                route = API_PREFIX + route  # FastAPI nests included routers' prefixes
             self.metrics.observe_request(
                 scope["method"], route, status, time.perf_counter() - started
             )
