@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, update
 
+from support.event_loop import run as run_coroutine
 from tokendesk.errors import DatabaseUnavailable
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads, read_epoch
 from tokendesk.storage.tables import cache_epoch
@@ -72,7 +73,7 @@ def test_a_request_arriving_during_a_read_waits_for_the_next_read_and_sees_a_cha
         return reader.reads, changed
 
     try:
-        count, _ = asyncio.run(scenario())
+        count, _ = run_coroutine(scenario())
     finally:
         reads.close()
     assert count == 2
@@ -95,7 +96,7 @@ def test_requests_arriving_during_one_read_share_the_next_one(
         return list(await asyncio.gather(*waiting))
 
     try:
-        answers = asyncio.run(scenario())
+        answers = run_coroutine(scenario())
     finally:
         reads.close()
     assert reader.reads == 2  # 51 requests, two database reads
@@ -125,7 +126,7 @@ def test_a_failed_read_fails_every_request_sharing_it_and_the_next_read_recovers
         return await again
 
     try:
-        assert asyncio.run(scenario()) == bump(engine) - 1
+        assert run_coroutine(scenario()) == bump(engine) - 1
     finally:
         reads.close()
 
@@ -150,13 +151,13 @@ def test_a_request_that_gives_up_does_not_cancel_the_read_others_wait_for(
         return answer
 
     try:
-        assert asyncio.run(scenario()) == bump(engine) - 1
+        assert run_coroutine(scenario()) == bump(engine) - 1
     finally:
         reads.close()
 
 
 def test_without_offloading_every_request_reads_on_the_spot(engine: Engine) -> None:
     reads = SharedEpochReads(EpochReader(engine), offload=False)
-    before = asyncio.run(reads.read())
+    before = run_coroutine(reads.read())
     changed = bump(engine)
-    assert asyncio.run(reads.read()) == changed == before + 1
+    assert run_coroutine(reads.read()) == changed == before + 1

@@ -29,7 +29,10 @@ def tokendesk(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Token
 def oauth_server(
     authorization_server: AuthorizationServer, tokendesk: TokendeskServer
 ) -> AuthorizationServer:
-    """The module's oidc-provider, its clients redirecting to this test's Tokendesk callback."""
+    """The module's oidc-provider, its clients redirecting to this test's Tokendesk callback,
+    with its statistics, request log, faults and settings as started (an earlier test of the
+    module may have left a fault unconsumed)."""
+    authorization_server.reset()
     for client in default_clients([tokendesk.callback_url]):
         authorization_server.register_client(client)
     return authorization_server

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
 from support.desk import Desk
+from support.event_loop import run as run_coroutine
 from tokendesk.client import (
     AsyncClient,
     AsyncTokendeskAuth,
@@ -53,7 +52,7 @@ def test_the_async_client_gets_the_same_token(desk: Desk) -> None:
             return (await client.get_token("Reports API")).access_token
 
     with Client(desk.server.url, bot_key(desk)) as client:
-        assert asyncio.run(fetch()) == client.get_token("Reports API").access_token
+        assert run_coroutine(fetch()) == client.get_token("Reports API").access_token
 
 
 def resource_server(valid: set[str]) -> httpx.MockTransport:
@@ -101,7 +100,7 @@ def test_the_async_auth_injects_the_bearer_token(desk: Desk) -> None:
             ) as api:
                 return (await api.get("https://api.example.test/me")).status_code
 
-    assert asyncio.run(call()) == 200
+    assert run_coroutine(call()) == 200
 
 
 def _async(sync: httpx.MockTransport) -> httpx.MockTransport:
