@@ -42,7 +42,9 @@ def stored(engine: Engine) -> list[dict[str, Any]]:
 
 
 def test_a_batch_reads_back_exactly_like_rows_appended_one_by_one(engine: Engine) -> None:
-    batch = [row(1), row(2, connection_id=None, actor_id=None), row(3, details={})]
+    batch = [row(1), row(2, connection_id=None, actor_id=None), row(3, details={}),
+             row(4, details={"n": 1}), row(5, details={"n": True}), row(6, details={"n": 1.0}),
+             row(7, details={"nested": {"n": [1]}})]
     with engine.begin() as tx:
         for values in batch:
             AuditRepository(tx).append(values)
@@ -52,6 +54,8 @@ def test_a_batch_reads_back_exactly_like_rows_appended_one_by_one(engine: Engine
 
     batched = stored(engine)[len(batch):]
     assert batched == one_by_one
+    # 1 == True == 1.0 in Python: the types tell whether each was written as given
+    assert [type(values["details"]["n"]) for values in batched[3:6]] == [int, bool, float]
     assert batched[0]["at"] == MOMENT + timedelta(seconds=1)  # aware UTC, microseconds kept
     with engine.connect() as tx:
         found = AuditRepository(tx).search(AuditFilter(actor="bot-2", since=MOMENT))
@@ -87,13 +91,13 @@ def test_the_buffer_writes_everything_queued_when_closed(engine: Engine) -> None
 def test_a_failed_write_keeps_the_rows_for_the_next_one(engine: Engine) -> None:
     fail = [True]
     buffer = AuditBuffer(transactions(engine, fail))
-    buffer._stop.set()  # no writer thread: this test flushes by hand
+    buffer._stop.set()  # the writer thread ends at once: this test flushes by hand
     for number in range(3):
-        buffer._queue.put(row(number))
+        buffer.add(row(number))
 
     with pytest.raises(ConnectionError):
         buffer.flush()
     assert stored(engine) == []
     assert buffer.flush() == 3
 
-    assert sorted(values["actor"] for values in stored(engine)) == ["bot-0", "bot-1", "bot-2"]
+    assert [values["actor"] for values in stored(engine)] == ["bot-0", "bot-1", "bot-2"]

@@ -10,8 +10,8 @@ the transaction that makes them.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from typing import Any
 
 from tokendesk.services.refresh import Transaction
@@ -27,19 +27,19 @@ MAX_QUEUED = 50_000
 class AuditBuffer:
     def __init__(self, transaction: Transaction) -> None:
         self.transaction = transaction
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=MAX_QUEUED)
+        # deque: appends and pops are atomic without a lock (a handout only appends)
+        self._queue: deque[dict[str, Any]] = deque()
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def add(self, values: dict[str, Any]) -> None:
         """Queue one audit row; when the queue is full, write synchronously rather than drop."""
-        self._ensure_writer()
-        try:
-            self._queue.put_nowait(values)
-        except queue.Full:
+        if self._thread is None:
+            self._ensure_writer()
+        if len(self._queue) >= MAX_QUEUED:
             self.flush()
-            self._queue.put(values)
+        self._queue.append(values)
 
     def flush(self) -> int:
         """Write everything queued now; returns how many rows were written."""
@@ -53,8 +53,7 @@ class AuditBuffer:
                     with self.transaction() as tx:
                         AuditRepository(tx).append_many(batch)
                 except Exception:
-                    for row in batch:  # keep them for the next attempt
-                        self._queue.put(row)
+                    self._queue.extendleft(reversed(batch))  # kept, in order, for next time
                     raise
                 written += len(batch)
 
@@ -68,8 +67,8 @@ class AuditBuffer:
         batch: list[dict[str, Any]] = []
         while len(batch) < limit:
             try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
+                batch.append(self._queue.popleft())
+            except IndexError:
                 break
         return batch
 

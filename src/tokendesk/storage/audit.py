@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import JSON, Dialect, insert, select
 from sqlalchemy import Connection as Tx
-from sqlalchemy import Dialect, insert, select
 
 from tokendesk.domain.audit import AuditEvent, AuditFilter
 from tokendesk.storage.tables import audit_events
@@ -24,16 +25,20 @@ class AuditRepository:
         """Insert ``rows`` (column values, as :meth:`append` takes) in one driver call.
 
         The batched handout audit writes thousands of rows a second: the statement is
-        compiled once per dialect and each row goes through the columns' bind processors
-        only, not SQLAlchemy's per-execution machinery.
+        compiled once per dialect, and of each row only the values whose column has a bind
+        processor (the moment, the JSON details) are converted -- not SQLAlchemy's
+        per-execution machinery. Every row carries every column (as AuditService.row gives).
         """
         if not rows:
             return
-        statement, columns = _bulk_insert(self.tx.dialect)
-        self.tx.exec_driver_sql(
-            statement,
-            [tuple(convert(row.get(name)) for name, convert in columns) for row in rows],
-        )
+        statement, values_of, conversions = _bulk_insert(self.tx.dialect)
+        parameters = []
+        for row in rows:
+            values = list(values_of(row))
+            for index, convert in conversions:
+                values[index] = convert(values[index])
+            parameters.append(tuple(values))
+        self.tx.exec_driver_sql(statement, parameters)
 
     def search(self, where: AuditFilter) -> list[AuditEvent]:
         c = audit_events.c
@@ -67,11 +72,15 @@ class AuditRepository:
 
 
 _Convert = Callable[[Any], Any]
+_MEMO_MAX = 1024
 
 
 @cache
-def _bulk_insert(dialect: Dialect) -> tuple[str, tuple[tuple[str, _Convert], ...]]:
-    """The positional INSERT of every audit column but the id, and each column's converter."""
+def _bulk_insert(
+    dialect: Dialect,
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, _Convert], ...]]:
+    """The positional INSERT of every audit column but the id, a getter of a row's values in
+    its order, and the converters of the columns that need one (by position)."""
     names = [column.name for column in audit_events.columns if column.name != "id"]
     compiled = insert(audit_events).inline().compile(dialect=dialect, column_keys=names)
     statement = compiled.string
@@ -81,13 +90,31 @@ def _bulk_insert(dialect: Dialect) -> tuple[str, tuple[tuple[str, _Convert], ...
         order = names
     else:
         order = list(compiled.positiontup or ())
-    converters = []
-    for name in order:
+    conversions = []
+    for index, name in enumerate(order):
         column_type = audit_events.c[name].type  # a TypeDecorator's processor includes its step
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        converters.append((name, processor or _same))
-    return statement, tuple(converters)
+        if processor is not None:
+            is_json = isinstance(column_type, JSON)
+            conversions.append((index, _remembered(processor) if is_json else processor))
+    return statement, itemgetter(*order), tuple(conversions)
 
 
-def _same(value: Any) -> Any:
-    return value
+def _remembered(convert: _Convert) -> _Convert:
+    """``convert`` of flat JSON objects remembered: handout rows repeat a few ``details``."""
+    memo: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], Any] = {}
+
+    def remembered(value: Any) -> Any:
+        try:
+            # the types too: 1 == True == 1.0, but their JSON differs
+            key = (tuple(value.items()), tuple(map(type, value.values())))
+            known = memo.get(key)
+        except (AttributeError, TypeError):  # not a flat object of hashable values
+            return convert(value)
+        if known is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            known = memo[key] = convert(value)
+        return known
+
+    return remembered
