@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tokendesk.domain.names import name_key
 from tokendesk.domain.principal import Principal
@@ -29,10 +30,11 @@ MAX_ENTRIES = 100_000
 HandoutKey = tuple[str | None, str, TokenKind]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Entry:
     handout: Handout
     refresh_at: datetime | None  # computed once, not on every request
+    audit_row: dict[str, Any] | None = None  # of the first cached handout, restamped after
 
 
 class HandoutCache:
@@ -67,7 +69,8 @@ class HandoutCache:
         if entry is None or (entry.refresh_at is not None and self.clock() >= entry.refresh_at):
             return None  # due for refresh: the full path refreshes it, once
         handout = entry.handout
-        self.tokens.record_handout(principal, handout)
+        # Entries are by user: every key of the user audits as the same actor.
+        entry.audit_row = self.tokens.record_handout(principal, handout, entry.audit_row)
         return handout
 
     def handout(self, api_key: str, name: str, kind: TokenKind) -> Handout:

@@ -148,10 +148,16 @@ class TokenService:
         self.record_handout(actor, handout)
         return handout
 
-    def record_handout(self, actor: Principal, handout: Handout) -> None:
-        """Audit one handout (written in batches, never with the token) and count it."""
-        self.audit_buffer.add(
-            self.audit.row(
+    def record_handout(
+        self, actor: Principal, handout: Handout, earlier: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Audit one handout (written in batches, never with the token) and count it.
+
+        ``earlier`` is the audit row of the same handout to the same actor, made before:
+        restamped instead of built again (the hot path's cached handouts). Returns the row.
+        """
+        if earlier is None:
+            row = self.audit.row(
                 actor,
                 "token.handout",
                 target_type="token",
@@ -159,8 +165,11 @@ class TokenService:
                 connection_id=handout.connection_id,
                 details={"kind": handout.kind.value},
             )
-        )
+        else:
+            row = earlier | {"at": self.clock()}
+        self.audit_buffer.add(row)
         self.metrics.handout(handout.kind.value, "success")
+        return row
 
     def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
         connection = self.connections.get(tx, actor, name)

@@ -86,12 +86,13 @@ class EpochReader:
 class SharedEpochReads:
     """Epoch reads shared by concurrent requests, never older than the request asking.
 
-    A request waits for a read that *starts after it arrived*: the one it starts itself when
-    none is running, or the next one when a read is already in flight (that one may have
-    begun before a change the request must see). So every answer reflects every change
-    committed before the request arrived -- the "very next request" guarantee -- while N
-    concurrent requests cost about one database round trip instead of N, and the event loop
-    never waits on the network: the reads run on one thread of their own.
+    A request waits for a read that *starts after it arrived*: the next one to start, which
+    starts once the event loop has taken in the requests of its current turn, or when the
+    read in flight ends (that one may have begun before a change the request must see). So
+    every answer reflects every change committed before the request arrived -- the "very
+    next request" guarantee -- while N concurrent requests cost about one database round
+    trip instead of N, and the event loop never waits on the network: the reads run on one
+    thread of their own.
 
     With ``offload=False`` (an embedded SQLite file: no network, microseconds a read) each
     request reads on the event loop itself.
@@ -114,23 +115,23 @@ class SharedEpochReads:
         batches = self._batches.get(loop)
         if batches is None:
             batches = self._batches[loop] = _Batches()
-        if batches.running is None:
-            answer = loop.create_future()
-            self._launch(loop, batches, answer)
-        else:  # the running read may predate this request: wait for the next one
-            if batches.next is None:
-                batches.next = loop.create_future()
-            answer = batches.next
+        if batches.next is None:  # a read that has not started yet: every caller may join
+            batches.next = loop.create_future()
+            if batches.running is None:  # the callers of this loop turn first, then the read
+                loop.call_soon(self._launch_next, loop, batches)
         # shield: one waiter given up (a client gone) must not cancel the others' read
-        return await asyncio.shield(answer)
+        return await asyncio.shield(batches.next)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _launch(self, loop: asyncio.AbstractEventLoop, batches: _Batches,
-                answer: asyncio.Future[int]) -> None:
+    def _launch_next(self, loop: asyncio.AbstractEventLoop, batches: _Batches) -> None:
+        """Start the read the waiting callers share; from now on newcomers wait for another."""
         assert self._executor is not None
+        if batches.running is not None or batches.next is None:
+            return
+        answer, batches.next = batches.next, None
         batches.running = answer
         answer.add_done_callback(_retrieve)
         read = loop.run_in_executor(self._executor, self.reader.read)
@@ -145,9 +146,8 @@ class SharedEpochReads:
             answer.set_exception(error)
         else:
             answer.set_result(done.result())
-        if batches.next is not None:
-            waiting, batches.next = batches.next, None
-            self._launch(loop, batches, waiting)
+        if batches.next is not None:  # callers that came while it ran: their own read
+            loop.call_soon(self._launch_next, loop, batches)
 
 
 def _unavailable() -> DatabaseUnavailable:
@@ -157,7 +157,7 @@ def _unavailable() -> DatabaseUnavailable:
 @dataclass(slots=True)
 class _Batches:
     running: asyncio.Future[int] | None = None  # the read in flight
-    next: asyncio.Future[int] | None = None  # the read that starts when it is done
+    next: asyncio.Future[int] | None = None  # the read that starts next (not started yet)
 
 
 def _retrieve(answer: asyncio.Future[int]) -> None:

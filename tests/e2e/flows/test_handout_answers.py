@@ -111,3 +111,17 @@ def test_handouts_are_counted_by_route_template(connected: Desk) -> None:
                  and route in line and 'status="404"' in line]
     assert ok.endswith(" 3.0") and missing.endswith(" 1.0")
     assert "Reports API" not in metrics and "No such connection" not in metrics
+
+
+def test_every_handout_from_memory_is_audited_as_its_caller(connected: Desk) -> None:
+    for _ in range(3):
+        connected.bot.get(TOKEN).raise_for_status()  # the first fills the cache
+    connected.server.td.audit_buffer.flush()
+
+    events = connected.admin.get("/audit", params={"action": "token.handout"}).json()
+
+    handed = [e for e in events if e["actor"] == "bot" and e["outcome"] == "success"]
+    assert len(handed) == 3
+    assert {e["target"] for e in handed} == {"Reports API"}
+    assert all(e["details"] == {"kind": "shared"} for e in handed)
+    assert len({e["id"] for e in handed}) == 3
