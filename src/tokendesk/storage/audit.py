@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Dialect, insert, select
 from sqlalchemy import Connection as Tx
@@ -31,14 +31,24 @@ class AuditRepository:
         """
         if not rows:
             return
-        statement, values_of, conversions = _bulk_insert(self.tx.dialect)
+        bulk = _bulk_insert(self.tx.dialect)
         parameters = []
         for row in rows:
-            values = list(values_of(row))
-            for index, convert in conversions:
+            values = list(bulk.values_of(row))
+            for index, convert in bulk.conversions:
                 values[index] = convert(values[index])
             parameters.append(tuple(values))
-        self.tx.exec_driver_sql(statement, parameters)
+        if bulk.copy is None:
+            self.tx.exec_driver_sql(bulk.insert, parameters)
+            return
+        # PostgreSQL: COPY streams the rows, without a pipeline's bookkeeping per row.
+        cursor: Any = self.tx.connection.cursor()
+        try:
+            with cursor.copy(bulk.copy) as copy:
+                for row_values in parameters:
+                    copy.write_row(row_values)
+        finally:
+            cursor.close()
 
     def search(self, where: AuditFilter) -> list[AuditEvent]:
         c = audit_events.c
@@ -75,12 +85,15 @@ _Convert = Callable[[Any], Any]
 _MEMO_MAX = 1024
 
 
+class _BulkInsert(NamedTuple):
+    insert: str  # positional INSERT of every column but the id
+    copy: str | None  # PostgreSQL's COPY of the same columns, where there is one
+    values_of: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values, in that order
+    conversions: tuple[tuple[int, _Convert], ...]  # converters of the columns needing one
+
+
 @cache
-def _bulk_insert(
-    dialect: Dialect,
-) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, _Convert], ...]]:
-    """The positional INSERT of every audit column but the id, a getter of a row's values in
-    its order, and the converters of the columns that need one (by position)."""
+def _bulk_insert(dialect: Dialect) -> _BulkInsert:
     names = [column.name for column in audit_events.columns if column.name != "id"]
     compiled = insert(audit_events).inline().compile(dialect=dialect, column_keys=names)
     statement = compiled.string
@@ -97,7 +110,9 @@ def _bulk_insert(
         if processor is not None:
             is_json = isinstance(column_type, JSON)
             conversions.append((index, _remembered(processor) if is_json else processor))
-    return statement, itemgetter(*order), tuple(conversions)
+    copy = (f"COPY {audit_events.name} ({', '.join(order)}) FROM STDIN"
+            if dialect.name == "postgresql" else None)
+    return _BulkInsert(statement, copy, itemgetter(*order), tuple(conversions))
 
 
 def _remembered(convert: _Convert) -> _Convert:
