@@ -104,6 +104,7 @@ def test_refused_sign_ins_of_a_known_user_are_audited_without_the_password(
                                  AuditFilter(action="session.sign_in"))
     [refused] = events  # the unknown name may be a mistyped password: not recorded
     assert (refused.actor, refused.outcome, refused.target) == ("admin", "denied", "admin")
+    assert refused.target_type == "user"  # as on a successful sign-in
     assert refused.details == {"reason": "wrong password"}
     assert "not the password" not in str(refused) and "maybe a password" not in str(refused)
 

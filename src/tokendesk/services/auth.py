@@ -93,10 +93,11 @@ class AuthService:
         user = UserRepository(tx).get(record.user_id)
         if not same_hash(secret_hash, hash_api_key(key)) or not record.active:
             reason = "revoked key" if not record.active else "wrong secret"
-            self._audit_refusal(user, Via.API_KEY, "api_key.use", record.name, reason)
+            self._audit_refusal(user, Via.API_KEY, "api_key.use", "api_key", record.name, reason)
             raise InvalidCredentials("The API key is not valid (unknown, malformed or revoked).")
         if user is None or user.disabled:
-            self._audit_refusal(user, Via.API_KEY, "api_key.use", record.name, "user disabled")
+            self._audit_refusal(user, Via.API_KEY, "api_key.use", "api_key", record.name,
+                                "user disabled")
             raise InvalidCredentials("The API key is not valid (its user is disabled).")
         now = self.clock()
         if record.last_used_at is None or now - record.last_used_at > timedelta(
@@ -179,7 +180,8 @@ class AuthService:
         if not verify_password(stored, password) or user is None or user.disabled:
             if user is not None:  # an unknown name may be a mistyped password: not recorded
                 reason = "user disabled" if user.disabled else "wrong password"
-                self._audit_refusal(user, Via.SESSION, "session.sign_in", user.username, reason)
+                self._audit_refusal(user, Via.SESSION, "session.sign_in", "user",
+                                    user.username, reason)
             raise InvalidCredentials("The username or password is not right.")
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = self.clock()
@@ -204,15 +206,15 @@ class AuthService:
     def sign_out(self, tx: Tx, session_id: str) -> None:
         SessionRepository(tx).delete(_digest(session_id))
 
-    def _audit_refusal(self, user: User | None, via: Via, action: str, target: str,
-                       reason: str) -> None:
+    def _audit_refusal(self, user: User | None, via: Via, action: str, target_type: str,
+                       target: str, reason: str) -> None:
         """Audit a refused attempt as the user it names (the refused transaction rolls back,
         so the event goes through the batched writer)."""
         if user is None:
             return
         actor = Principal(user.id, user.username, via, frozenset(), frozenset())
         self.audit_buffer.add(self.audit.row(
-            actor, action, target_type=action.split(".")[0], target=target, outcome="denied",
+            actor, action, target_type=target_type, target=target, outcome="denied",
             details={"reason": reason}))
 
 
