@@ -8,7 +8,6 @@ the tests running against it in parallel) and a real ``tokendesk serve`` process
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from support.bots import BotThreads
 from support.desk import Desk
 from support.postgres_cluster import PrivateCluster, require_postgres_binaries
 from support.processes import ServeProcess, replica_env
@@ -70,39 +70,23 @@ class Answer:
     text: str
 
 
-class Bots:
+class Bots(BotThreads[Answer]):
     """Threads asking ``url`` for a token, the list of connections and the health, in turn,
     until stopped; every answer is kept."""
 
     def __init__(self, url: str, key: str) -> None:
+        super().__init__(POLLERS, join_timeout_s=REQUEST_TIMEOUT_S + 5)
         self.url, self.key = url, key
-        self.answers: list[Answer] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(POLLERS)]
 
-    def __enter__(self) -> Bots:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=REQUEST_TIMEOUT_S + 5)
-
-    def _run(self) -> None:
+    def run(self, index: int) -> None:
         with _client(self.url, self.key) as http:
-            while not self._stop.is_set():
+            while not self.stopping:
                 for what in PATHS:
-                    answer = _get(http, what)
-                    with self._lock:
-                        self.answers.append(answer)
+                    self.keep(_get(http, what))
                 time.sleep(0.01)
 
     def since(self, moment: float) -> list[Answer]:
-        with self._lock:
-            return [a for a in self.answers if a.started >= moment]
+        return [a for a in self.kept() if a.started >= moment]
 
     def wait_for(self, moment: float, status: int, timeout_s: float, count: int = 3) -> None:
         """Until every kind of request got ``count`` answers ``status`` after ``moment``."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from support.authorization_server import fingerprint
+from support.bots import BotThreads
 from support.desk import Desk
 from support.processes import ServeProcess, replica_env
 from tokendesk.errors import DecryptionError
@@ -48,33 +48,19 @@ SETTLE_TIMEOUT_S = 60.0
 CLIENT = "code-basic"
 
 
-class Bots:
+class Bots(BotThreads[tuple[int | None, Any]]):
     """Threads asking the serve process of the moment for random tokens until stopped."""
 
     def __init__(self, key: str, names: list[str]) -> None:
+        super().__init__(BOTS, join_timeout_s=REQUEST_TIMEOUT_S + 5)
         self.key, self.names = key, names
         self.url: str | None = None
-        self.answers: list[tuple[int | None, Any]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(SEED + i,), daemon=True)
-                         for i in range(BOTS)]
 
-    def __enter__(self) -> Bots:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=REQUEST_TIMEOUT_S + 5)
-
-    def _run(self, seed: int) -> None:
-        rng = random.Random(seed)
+    def run(self, index: int) -> None:
+        rng = random.Random(SEED + index)
         with httpx.Client(timeout=REQUEST_TIMEOUT_S, trust_env=False,
                           headers={"Authorization": self.key}) as http:
-            while not self._stop.is_set():
+            while not self.stopping:
                 url = self.url
                 if url is None:  # between a kill and the next start
                     time.sleep(0.05)
@@ -83,11 +69,9 @@ class Bots:
                 try:
                     response = http.get(f"{url}/api/v1/connections/{name}/token")
                 except httpx.HTTPError:  # killed mid-request
-                    answer: tuple[int | None, Any] = (None, None)
+                    self.keep((None, None))
                 else:
-                    answer = (response.status_code, _json(response))
-                with self._lock:
-                    self.answers.append(answer)
+                    self.keep((response.status_code, _json(response)))
 
 
 def test_kills_at_random_moments_of_a_refresh_burst_leave_no_token_broken(
