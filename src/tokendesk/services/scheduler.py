@@ -21,9 +21,10 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 
 from tokendesk.domain.schedule import Due, DueQueue
 from tokendesk.errors import TokendeskError
@@ -176,10 +177,17 @@ class RefreshScheduler:
         """Start every refresh that is due and has a free slot (holding ``_changed``)."""
         while not self._stop.is_set() and (due := self.queue.take_ready(now)) is not None:
             try:
-                self._pool.submit(self._run, due)
+                future = self._pool.submit(self._run, due)
             except RuntimeError:  # the pool shut down under us: stopping
                 self.queue.done(due)
                 return
+            future.add_done_callback(partial(self._settle_if_cancelled, due))
+
+    def _settle_if_cancelled(self, due: Due, future: Future[None]) -> None:
+        """A refresh that ``stop`` cancelled before it started never runs ``_run``: settle it."""
+        if future.cancelled():
+            with self._changed:
+                self.queue.done(due)
 
     def _run(self, due: Due) -> None:
         try:
