@@ -132,8 +132,18 @@ class TooManyAttempts(TokendeskError):
 
 
 class DatabaseUnavailable(TokendeskError):
+    """The database server cannot be reached (down, restarting, refusing connections)."""
+
     code = "database_unavailable"
     status = 503
+
+
+class DatabaseBusy(TokendeskError):
+    """The database is up but this transaction lost a race or ran out of time: ask again."""
+
+    code = "database_busy"
+    status = 503
+    retry_after_s: ClassVar[float] = 1.0
 
 
 # --- tokens and consent ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing, load_or_create_keyring
 from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.errors import ConfigurationError, Conflict, DatabaseUnavailable
+from tokendesk.errors import ConfigurationError, Conflict
 from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
@@ -42,6 +42,7 @@ from tokendesk.services.tokens import TokenService
 from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads
+from tokendesk.storage.faults import database_error
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 
@@ -182,8 +183,7 @@ def _wire(
         revocations,
         audit_buffer,
     )
-    auth = AuthService(accounts, audit, clock, settings.session_max_age_s, transaction,
-                       audit_buffer)
+    auth = AuthService(accounts, audit, clock, settings.session_max_age_s, audit_buffer)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
@@ -243,9 +243,7 @@ def _transaction(engine: Engine, *, read_only: bool = False) -> Iterator[Tx]:
             with conn.begin():
                 yield conn
     except OperationalError as exc:
-        raise DatabaseUnavailable(
-            "The database is not reachable right now; try again shortly."
-        ) from exc
+        raise database_error(exc) from exc
     except IntegrityError:
         # The checks before each write passed, so another request changed the same rows.
         raise Conflict(

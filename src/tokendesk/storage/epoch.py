@@ -14,6 +14,7 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Engine, select
 
 from tokendesk.errors import DatabaseUnavailable
+from tokendesk.storage.faults import UNREACHABLE, database_error
 from tokendesk.storage.tables import cache_epoch
 
 _READ = select(cache_epoch.c.value).where(cache_epoch.c.id == 1)
@@ -56,7 +57,7 @@ class EpochReader:
             raise
         except Exception as exc:
             self._forget(getattr(self._local, "connection", None))
-            raise _unavailable() from exc
+            raise database_error(exc) from exc
 
     @staticmethod
     def _read(held: Any) -> int:
@@ -151,7 +152,7 @@ class SharedEpochReads:
 
 
 def _unavailable() -> DatabaseUnavailable:
-    return DatabaseUnavailable("The database is not reachable right now; try again shortly.")
+    return DatabaseUnavailable(UNREACHABLE)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/connections", tags=["connections"], responses=error_
 @router.get("")
 def list_connections(td: App, caller: Caller, provider: str | None = None,
                      name: str | None = None) -> list[ConnectionOut]:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         found = td.connections.search(tx, caller, ConnectionFilter(provider, name))
     return [ConnectionOut.of(c, td.settings.callback_url) for c in found]
 
@@ -30,7 +30,7 @@ def create_connection(td: App, caller: Caller, body: ConnectionCreate) -> Connec
 
 @router.get("/{name}")
 def show_connection(td: App, caller: Caller, name: str) -> ConnectionOut:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         connection = td.connections.get(tx, caller, name)
     return ConnectionOut.of(connection, td.settings.callback_url)
 

@@ -25,7 +25,7 @@ EVENT_ID_MAX = 2**31 - 1
 @router.get("/health", tags=["operations"])
 def health(td: App) -> dict[str, str]:
     """Answers without authentication; says whether the database is reachable."""
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         tx.exec_driver_sql("SELECT 1")
     return {"status": "ok"}
 
@@ -64,7 +64,7 @@ def read_audit(td: App, caller: Caller, actor: Name = None, action: Name = None,
                limit: Limit = 100, before_id: Cursor = None) -> list[AuditEventOut]:
     """Audit events, newest first; needs *View audit log*."""
     td.audit_buffer.flush()  # handouts are audited in batches: read your own
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         connection_id = td.audit.connection_id(tx, caller, connection) if connection else None
         events = td.audit.search(tx, caller, AuditFilter(actor, action, connection_id, since,
                                                          until, limit, before_id))
@@ -73,7 +73,7 @@ def read_audit(td: App, caller: Caller, actor: Name = None, action: Name = None,
 
 @router.get("/settings/proxy", tags=["settings"])
 def show_proxy(td: App, caller: Caller) -> ProxyOut:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         return ProxyOut.of(td.proxy.get(tx, caller))
 
 
@@ -86,7 +86,7 @@ def save_proxy(td: App, caller: Caller, body: ProxySettingsInput) -> ProxyOut:
 @router.get("/settings/egress", tags=["settings"])
 def show_egress_allowlist(td: App, caller: Caller) -> EgressAllowlistOut:
     """The egress allowlist: the stored part and the part from the environment."""
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         return EgressAllowlistOut.of(td.egress.get(tx, caller))
 
 

@@ -66,7 +66,7 @@ def force_refresh(
 
 @router.get("/tokens")
 def token_statuses(td: App, caller: Caller, name: str) -> list[TokenStatusOut]:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         return [TokenStatusOut.of(t) for t in td.tokens.statuses(tx, caller, name)]
 
 
