@@ -25,6 +25,7 @@ class Principal:
     via: Via
     permissions: frozenset[Permission]
     role_ids: frozenset[str]
+    key_id: str | None = None  # the API key acting, when ``via`` is an API key
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

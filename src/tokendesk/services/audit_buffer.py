@@ -1,9 +1,10 @@
-"""Audit records of token handouts, written in batches off the request path.
+"""Records of use -- audit rows of handouts and refusals, API keys' "last used" times --
+written in batches off the request path.
 
 A handout answers without waiting for its audit row; a writer thread inserts the queued rows
 every ``FLUSH_INTERVAL_S`` (or sooner, when ``BATCH_SIZE`` are waiting) and on a clean
-shutdown. What a crash (SIGKILL, power loss) can lose is bounded: the handouts of the last
-flush interval, at most ``MAX_QUEUED`` of them. Changes are still audited synchronously, in
+shutdown. What a crash (SIGKILL, power loss) can lose is bounded: the records of the last
+flush interval, at most ``MAX_QUEUED`` rows. Changes are still audited synchronously, in
 the transaction that makes them.
 """
 
@@ -12,9 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from tokendesk.services.refresh import Transaction
+from tokendesk.storage.accounts import ApiKeyRepository
 from tokendesk.storage.audit import AuditRepository
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ class AuditBuffer:
         self.transaction = transaction
         # deque: appends and pops are atomic without a lock (a handout only appends)
         self._queue: deque[dict[str, Any]] = deque()
+        self._key_uses: dict[str, datetime] = {}  # API key id -> last use; latest wins
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -41,20 +45,31 @@ class AuditBuffer:
             self.flush()
         self._queue.append(values)
 
+    def note_key_use(self, key_id: str, at: datetime) -> None:
+        """Remember that the API key ``key_id`` was used at ``at``, for its "last used"."""
+        if self._thread is None:
+            self._ensure_writer()
+        self._key_uses[key_id] = at
+
     def flush(self) -> int:
-        """Write everything queued now; returns how many rows were written."""
+        """Write everything queued now; returns how many audit rows were written."""
         with self._flush_lock:
             written = 0
+            key_uses = self._take_key_uses()
             while True:
                 batch = self._take(BATCH_SIZE)
-                if not batch:
+                if not batch and not key_uses:
                     return written
                 try:
                     with self.transaction() as tx:
                         AuditRepository(tx).append_many(batch)
+                        ApiKeyRepository(tx).touch_many(key_uses)
                 except Exception:
                     self._queue.extendleft(reversed(batch))  # kept, in order, for next time
+                    for key_id, at in key_uses.items():  # unless a later use came meanwhile
+                        self._key_uses.setdefault(key_id, at)
                     raise
+                key_uses = {}
                 written += len(batch)
 
     def close(self) -> None:
@@ -71,6 +86,15 @@ class AuditBuffer:
             except IndexError:
                 break
         return batch
+
+    def _take_key_uses(self) -> dict[str, datetime]:
+        taken: dict[str, datetime] = {}
+        while True:
+            try:  # one item at a time: atomic against a request noting a use meanwhile
+                key_id, at = self._key_uses.popitem()
+            except KeyError:
+                return taken
+            taken[key_id] = at
 
     def _ensure_writer(self) -> None:
         if self._thread is None:

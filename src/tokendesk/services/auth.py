@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection as Tx
@@ -27,18 +27,16 @@ from tokendesk.services.passwords import (
     split_api_key,
     verify_password,
 )
-from tokendesk.services.refresh import Transaction
 from tokendesk.storage.accounts import (
     ApiKeyRepository,
     RoleRepository,
     SessionRepository,
     UserRepository,
 )
-from tokendesk.storage.db import is_read_only
 from tokendesk.storage.ids import new_id
 
-# Writing last_used_at on every request would turn each read into a write; a minute is precise
-# enough for "last used".
+# Writing last_used_at on every request would be a write per read; a minute is precise enough
+# for "last used".
 LAST_USED_RESOLUTION_S = 60
 
 
@@ -63,9 +61,9 @@ class NewSession:
 class AuthService:
     def __init__(self, accounts: AccountService, audit: AuditService,
                  clock: Callable[[], datetime], session_max_age_s: int,
-                 transaction: Transaction, audit_buffer: AuditBuffer) -> None:
-        self.transaction = transaction  # for the rare "last used" write of a read-only check
-        self.audit_buffer = audit_buffer  # refusals: written apart from the refused transaction
+                 audit_buffer: AuditBuffer) -> None:
+        # refusals and "last used" times: written apart from the request's transaction
+        self.audit_buffer = audit_buffer
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
@@ -83,8 +81,8 @@ class AuthService:
     def authenticate_api_key(self, tx: Tx, key: str) -> Principal:
         """The principal acting through ``key``; raises InvalidCredentials for any bad key.
 
-        Reads only, so ``tx`` may be read-only: the "last used" time, written at most once a
-        minute per key, goes through a transaction of its own."""
+        Reads only, so ``tx`` may be read-only: the "last used" time, moved at most once a
+        minute per key, is written by the batched writer."""
         prefix = split_api_key(key)
         found = ApiKeyRepository(tx).find_by_prefix(prefix) if prefix else None
         if found is None:  # no one to attribute it to: not audited (nor a flood of guesses)
@@ -99,16 +97,20 @@ class AuthService:
             self._audit_refusal(user, Via.API_KEY, "api_key.use", "api_key", record.name,
                                 "user disabled")
             raise InvalidCredentials("The API key is not valid (its user is disabled).")
+        self.note_key_use(record.id, record.last_used_at)
+        return replace(self.principal_for(tx, user, Via.API_KEY), key_id=record.id)
+
+    def note_key_use(self, key_id: str, last_noted: datetime | None) -> datetime:
+        """Move the key's "last used" time to now when ``last_noted`` is older than
+        ``LAST_USED_RESOLUTION_S``, off the request path (a reading request stays a read, and
+        a busy database cannot fail it); returns the "last used" time as now noted."""
         now = self.clock()
-        if record.last_used_at is None or now - record.last_used_at > timedelta(
+        if last_noted is not None and now - last_noted <= timedelta(
             seconds=LAST_USED_RESOLUTION_S
         ):
-            if not is_read_only(tx):
-                ApiKeyRepository(tx).touch(record.id, now)  # a second writer would deadlock
-            else:
-                with self.transaction() as write:
-                    ApiKeyRepository(write).touch(record.id, now)
-        return self.principal_for(tx, user, Via.API_KEY)
+            return last_noted
+        self.audit_buffer.note_key_use(key_id, now)
+        return now
 
     def create_api_key(self, tx: Tx, actor: Principal, data: ApiKeyCreate) -> NewApiKey:
         """A new key for ``data.user`` (yourself unless you may manage users)."""

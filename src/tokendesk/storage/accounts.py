@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection as Tx
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from tokendesk.domain.accounts import ApiKey, Role, User
 from tokendesk.domain.names import name_key
@@ -160,8 +160,18 @@ class ApiKeyRepository:
             query = query.where(api_keys.c.user_id == user_id)
         return [_to_key(row) for row in self.tx.execute(query)]
 
-    def touch(self, key_id: str, at: datetime) -> None:
-        self.tx.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
+    def touch_many(self, last_uses: Mapping[str, datetime]) -> None:
+        """Move the "last used" time of each key forward to its moment (never back)."""
+        if not last_uses:
+            return
+        self.tx.execute(
+            update(api_keys)
+            .where(api_keys.c.id == bindparam("key_id"),
+                   or_(api_keys.c.last_used_at.is_(None),
+                       api_keys.c.last_used_at < bindparam("at")))
+            .values(last_used_at=bindparam("at")),
+            [{"key_id": key_id, "at": at} for key_id, at in last_uses.items()],
+        )
 
     def revoke(self, key_id: str, at: datetime) -> None:
         self.tx.execute(

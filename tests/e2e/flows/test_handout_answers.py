@@ -4,10 +4,14 @@ anything that is not a well-formed bot handout still gets FastAPI's answer."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import httpx
 import pytest
 
 from support.desk import Desk
+from support.tokendesk_server import Clock
+from tokendesk.services.auth import LAST_USED_RESOLUTION_S
 
 TOKEN = "/connections/Reports API/token"
 SECURITY_HEADERS = {
@@ -125,3 +129,28 @@ def test_every_handout_from_memory_is_audited_as_its_caller(connected: Desk) -> 
     assert {e["target"] for e in handed} == {"Reports API"}
     assert all(e["details"] == {"kind": "shared"} for e in handed)
     assert len({e["id"] for e in handed}) == 3
+
+
+def test_a_key_answered_from_memory_still_shows_when_it_was_last_used(
+    desk: Desk, clock: Clock
+) -> None:
+    desk.oauth.update_settings(access_token_ttl_s=3600)  # not due for refresh an hour long
+    desk.create_connection("Reports API", "cc-basic")
+
+    def bot_key_last_used() -> datetime:
+        desk.server.td.audit_buffer.flush()
+        [key] = [k for k in desk.admin.get("/keys").json() if k["user"] == "bot"]
+        return datetime.fromisoformat(key["last_used_at"])
+
+    desk.bot.get(TOKEN).raise_for_status()  # the full way: fills the cache
+    first = bot_key_last_used()
+    desk.bot.get(TOKEN).raise_for_status()  # from memory, within the minute
+    assert bot_key_last_used() == first
+
+    clock.advance(LAST_USED_RESOLUTION_S + 1)
+    calls = desk.oauth.token_calls()
+    desk.bot.get(TOKEN).raise_for_status()  # from memory still: nothing changed
+    later = bot_key_last_used()
+
+    assert desk.oauth.token_calls() == calls
+    assert later - first >= timedelta(seconds=LAST_USED_RESOLUTION_S)

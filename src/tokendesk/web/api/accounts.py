@@ -14,7 +14,7 @@ router = APIRouter(tags=["users, roles and keys"], responses=error_responses())
 
 @router.get("/users")
 def list_users(td: App, caller: Caller) -> list[UserOut]:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         users, names = td.accounts.list_users(tx, caller), td.accounts.role_names(tx)
     return [UserOut.of(u, names) for u in users]
 
@@ -36,7 +36,7 @@ def edit_user(td: App, caller: Caller, username: str, body: UserUpdate) -> UserO
 
 @router.get("/roles")
 def list_roles(td: App, caller: Caller, custom_only: bool = False) -> list[RoleOut]:
-    with td.transaction() as tx:
+    with td.transaction(read_only=True) as tx:
         roles = td.accounts.list_roles(tx, caller, custom_only=custom_only)
     return [RoleOut.of(r) for r in roles]
 
@@ -62,7 +62,8 @@ def delete_role(td: App, caller: Caller, name: str) -> Response:
 
 @router.get("/keys")
 def list_keys(td: App, caller: Caller) -> list[ApiKeyOut]:
-    with td.transaction() as tx:
+    td.audit_buffer.flush()  # "last used" times are written in batches: read your own
+    with td.transaction(read_only=True) as tx:
         keys, owners = td.auth.list_api_keys(tx, caller), td.accounts.usernames(tx)
     return [ApiKeyOut.of(k, owners.get(k.user_id, "")) for k in keys]
 
