@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -93,7 +95,7 @@ def error_response(exc: TokendeskError) -> JSONResponse:
     """The JSON answer for a Tokendesk error: code, message, and where it helps, the field,
     the URL to (re-)authenticate at, or the cause at the provider."""
     if exc.status >= 500:
-        log.error("request failed: %s (%s)", exc.code, exc.message)
+        _failures.log(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else {}
     retry_after_s = getattr(exc, "retry_after_s", None)
     if exc.status == 503 and retry_after_s:  # RFC 9110 §10.2.3: when asking again makes sense
@@ -104,6 +106,35 @@ def error_response(exc: TokendeskError) -> JSONResponse:
     if isinstance(exc, ProviderError):
         body["error"]["cause"] = exc.kind
     return JSONResponse(body, exc.status, headers=headers)
+
+
+class RepeatedFailures:
+    """Logs a failure the first time, then the same failure at most once per ``window_s``,
+    saying how many were not logged: during an outage every request fails alike, and one
+    line per request would bury everything else in the log."""
+
+    MAX_KINDS = 1000
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # -> (logged at, not since)
+
+    def log(self, exc: TokendeskError) -> None:
+        kind, now = (exc.code, exc.message), time.monotonic()
+        with self._lock:
+            logged_at, quiet = self._seen.get(kind, (-math.inf, 0))
+            if now - logged_at < self.window_s:
+                self._seen[kind] = (logged_at, quiet + 1)
+                return
+            if len(self._seen) >= self.MAX_KINDS:
+                self._seen.clear()
+            self._seen[kind] = (now, 0)
+        more = f"; {quiet} more like it since the last such line" if quiet else ""
+        log.error("request failed: %s (%s)%s", exc.code, exc.message, more)
+
+
+_failures = RepeatedFailures()
 
 
 def describe_validation_errors(errors: Any) -> tuple[str, str, str | None]:
