@@ -335,6 +335,13 @@ def _timed_out(url: str, seconds: float) -> ProviderTimeout:
     return ProviderTimeout(f"{host} did not finish answering within {seconds:g} seconds.")
 
 
+def _size_in_words(size: int) -> str:
+    for unit, scale in (("MB", 1_000_000), ("kB", 1000)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
 def classify(
     exc: httpx.HTTPError | httpx.InvalidURL, url: str, *, via_proxy: bool
 ) -> ProviderError:
@@ -343,7 +350,7 @@ def classify(
     text = str(exc).lower()
     if isinstance(exc, _OversizedBody):
         return InvalidProviderResponse(
-            f"{host} sent a response larger than {max(1, exc.limit // 1000)} kB; it was not read."
+            f"{host} sent a response larger than {_size_in_words(exc.limit)}; it was not read."
         )
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         where = "forward proxy address" if via_proxy else f"address of {host}"

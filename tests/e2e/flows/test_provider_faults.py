@@ -68,7 +68,7 @@ TRANSIENT: dict[str, tuple[dict[str, Any], str, str]] = {
     "oversized 50 MB body": (
         {"oversized_bytes": FIFTY_MB},
         "invalid_response",
-        "larger than 1000 kB; it was not read",
+        "larger than 1 MB; it was not read",
     ),
 }
 
