@@ -38,6 +38,7 @@ from tokendesk.storage.ids import new_id
 # Writing last_used_at on every request would be a write per read; a minute is precise enough
 # for "last used".
 LAST_USED_RESOLUTION_S = 60
+_LAST_USED_RESOLUTION = timedelta(seconds=LAST_USED_RESOLUTION_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +101,13 @@ class AuthService:
         self.note_key_use(record.id, record.last_used_at)
         return replace(self.principal_for(tx, user, Via.API_KEY), key_id=record.id)
 
-    def note_key_use(self, key_id: str, last_noted: datetime | None) -> datetime:
-        """Move the key's "last used" time to now when ``last_noted`` is older than
+    def note_key_use(self, key_id: str, last_noted: datetime | None,
+                     now: datetime | None = None) -> datetime:
+        """Move the key's "last used" time to ``now`` when ``last_noted`` is older than
         ``LAST_USED_RESOLUTION_S``, off the request path (a reading request stays a read, and
         a busy database cannot fail it); returns the "last used" time as now noted."""
-        now = self.clock()
-        if last_noted is not None and now - last_noted <= timedelta(
-            seconds=LAST_USED_RESOLUTION_S
-        ):
+        now = now or self.clock()
+        if last_noted is not None and now - last_noted <= _LAST_USED_RESOLUTION:
             return last_noted
         self.audit_buffer.note_key_use(key_id, now)
         return now

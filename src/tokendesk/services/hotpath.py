@@ -79,7 +79,7 @@ class HandoutCache:
         if entry.refresh_at is not None and now >= entry.refresh_at:
             return None  # due for refresh: the full path refreshes it, once
         if principal.key_id is not None:
-            key_use.noted_at = self.auth.note_key_use(principal.key_id, key_use.noted_at)
+            key_use.noted_at = self.auth.note_key_use(principal.key_id, key_use.noted_at, now)
         handout = entry.handout
         # Entries are by user: every key of the user audits as the same actor.
         entry.audit_row = self.tokens.record_handout(principal, handout, entry.audit_row)
