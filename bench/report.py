@@ -30,7 +30,8 @@ def throughput_table(results: dict[str, Any]) -> str:
             run = figures.get(key)
             if not run:
                 continue
-            share = f"{run['rps'] / ceiling:.0%}" if ceiling else ""
+            beside = run.get("ceiling_rps") or ceiling  # the ceiling measured beside it
+            share = f"{run['rps'] / beside:.0%}" if beside else ""
             rows.append(f"| {backend} | {label} | {run['rps']:,.0f} | {run['p50_ms']:.2f} | "
                         f"{run['p99_ms']:.2f} | {run['errors']} | {share} |")
     return "\n".join(rows)
