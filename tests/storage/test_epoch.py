@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, delete, insert, update
 
 from support.event_loop import run as run_coroutine
 from tokendesk.errors import DatabaseUnavailable
+from tokendesk.storage.db import create_db_engine
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads, read_epoch
-from tokendesk.storage.tables import cache_epoch
+from tokendesk.storage.tables import cache_epoch, roles
 
 WAIT_S = 10
 
@@ -46,7 +49,8 @@ def reader(engine: Engine) -> Iterator[GatedReader]:
 
 def bump(engine: Engine) -> int:
     with engine.begin() as tx:
-        tx.execute(update(cache_epoch).values(value=cache_epoch.c.value + 1))
+        tx.execute(update(cache_epoch).where(cache_epoch.c.id == 1)
+                   .values(value=cache_epoch.c.value + 1))  # one shard, as a trigger does
         return read_epoch(tx)
 
 
@@ -160,3 +164,45 @@ def test_without_offloading_every_request_reads_on_the_spot(engine: Engine) -> N
     before = run_coroutine(reads.read())
     changed = bump(engine)
     assert run_coroutine(reads.read()) == changed == before + 1
+
+
+def test_concurrent_changes_on_postgresql_do_not_wait_for_each_other_and_each_moves_the_epoch(
+    postgres_session_database: Engine,
+) -> None:
+    """Each connection bumps a shard of its own: a second transaction changing other rows
+    does not queue behind the first one's epoch bump (it did, on one epoch row)."""
+    engine = create_db_engine(postgres_session_database.url.render_as_string(False))
+    try:
+        with ExitStack() as open_connections:
+            first_conn, second_conn = _on_two_shards(engine, open_connections)
+            before = read_epoch(first_conn)
+            first_conn.commit()
+            now = datetime.now(UTC)
+            role = {"created_at": now, "updated_at": now}
+            first = first_conn.begin()
+            first_conn.execute(insert(roles).values(id="r1", name="r1", name_key="r1", **role))
+            second = second_conn.begin()
+            second_conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            second_conn.execute(insert(roles).values(id="r2", name="r2", name_key="r2", **role))
+            second.commit()  # while the first transaction is still open
+            first.commit()
+            after = read_epoch(second_conn)
+            second_conn.commit()
+        with engine.begin() as tx:
+            tx.execute(delete(roles).where(roles.c.id.in_(["r1", "r2"])))
+    finally:
+        engine.dispose()
+
+    assert after == before + 2
+
+
+def _on_two_shards(engine: Engine, stack: ExitStack) -> tuple[Connection, Connection]:
+    """Two connections whose database sessions bump different shards."""
+    opened: dict[int, Connection] = {}
+    while len(opened) < 2:
+        conn = stack.enter_context(engine.connect())
+        shard = conn.exec_driver_sql("SELECT pg_backend_pid() %% 64").scalar_one()
+        conn.commit()
+        opened.setdefault(shard, conn)
+    first, second = opened.values()
+    return first, second

@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection as Tx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from tokendesk.errors import DatabaseUnavailable
 from tokendesk.storage.faults import UNREACHABLE, database_error
 from tokendesk.storage.tables import cache_epoch
 
-_READ = select(cache_epoch.c.value).where(cache_epoch.c.id == 1)
-_READ_SQL = "SELECT value FROM cache_epoch WHERE id = 1"
+# The sum of the shards (migration 0006): any committed change raises it.
+_READ = select(func.sum(cache_epoch.c.value))
+_READ_SQL = "SELECT sum(value) FROM cache_epoch"
 
 
 def read_epoch(tx: Tx) -> int:
-    return int(tx.execute(_READ).scalar_one())
+    return _epoch(tx.execute(_READ).scalar_one())
 
 
 class EpochReader:
@@ -65,9 +66,7 @@ class EpochReader:
         cursor.execute(_READ_SQL)
         row = cursor.fetchone()
         cursor.close()
-        if row is None:  # fail closed: without the epoch no cache can be trusted
-            raise DatabaseUnavailable("The cache epoch row is missing; run the migrations.")
-        return int(row[0])
+        return _epoch(row[0] if row is not None else None)
 
     def _connect(self) -> Any:
         held = self.engine.raw_connection()
@@ -149,6 +148,12 @@ class SharedEpochReads:
             answer.set_result(done.result())
         if batches.next is not None:  # callers that came while it ran: their own read
             loop.call_soon(self._launch_next, loop, batches)
+
+
+def _epoch(value: int | None) -> int:
+    if value is None:  # fail closed: without the epoch no cache can be trusted
+        raise DatabaseUnavailable("The cache epoch rows are missing; run the migrations.")
+    return int(value)
 
 
 def _unavailable() -> DatabaseUnavailable:
