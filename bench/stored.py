@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from tokendesk.domain.names import name_key
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind, TokenSet
 from tokendesk.services.vault import TokenVault
+from tokendesk.storage.db import sqlite_path
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tables import connections, roles, tokens, user_roles, users
 
@@ -116,6 +118,25 @@ def _insert_tokens(engine: Engine, rows: list[dict[str, Any]]) -> None:
 
 def _batches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [rows[i:i + BATCH_ROWS] for i in range(0, len(rows), BATCH_ROWS)]
+
+
+def settle(engine: Engine) -> None:
+    """What an operator does after a bulk load, so that the measurement after it does not
+    share the machine with the database's own catching up (PostgreSQL's autovacuum would
+    otherwise analyse the new rows during the load run): VACUUM ANALYZE, or on SQLite a WAL
+    checkpoint and ANALYZE."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+        return
+    # A plain driver connection: Tokendesk's engine begins every transaction explicitly, and
+    # neither statement may run inside one.
+    raw = sqlite3.connect(str(sqlite_path(engine.url.render_as_string())), isolation_level=None)
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        raw.execute("ANALYZE")
+    finally:
+        raw.close()
 
 
 def count_tokens(engine: Engine) -> int:
