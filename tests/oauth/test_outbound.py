@@ -288,7 +288,7 @@ def test_a_five_megabyte_body_is_cut_off_by_the_size_cap() -> None:
     with serve(five_megabytes_chunked) as server:
         error, _ = post(Outbound(), server.url)
     assert isinstance(error, InvalidProviderResponse)
-    assert "1000 kB" in error.message
+    assert "1 MB" in error.message
 
 
 class CountingStream(httpx.SyncByteStream):
