@@ -65,6 +65,7 @@ class AuthService:
                  audit_buffer: AuditBuffer) -> None:
         # refusals and "last used" times: written apart from the request's transaction
         self.audit_buffer = audit_buffer
+        self._last_noted: dict[str, datetime] = {}  # API key id -> last "last used" noted here
         self.accounts = accounts
         self.audit = audit
         self.clock = clock
@@ -98,19 +99,21 @@ class AuthService:
             self._audit_refusal(user, Via.API_KEY, "api_key.use", "api_key", record.name,
                                 "user disabled")
             raise InvalidCredentials("The API key is not valid (its user is disabled).")
-        self.note_key_use(record.id, record.last_used_at)
+        self.note_key_use(record.id, stored=record.last_used_at)
         return replace(self.principal_for(tx, user, Via.API_KEY), key_id=record.id)
 
-    def note_key_use(self, key_id: str, last_noted: datetime | None,
-                     now: datetime | None = None) -> datetime:
-        """Move the key's "last used" time to ``now`` when ``last_noted`` is older than
-        ``LAST_USED_RESOLUTION_S``, off the request path (a reading request stays a read, and
-        a busy database cannot fail it); returns the "last used" time as now noted."""
+    def note_key_use(self, key_id: str, now: datetime | None = None, *,
+                     stored: datetime | None = None) -> None:
+        """Move the key's "last used" time to ``now`` when what was last noted (here, or
+        ``stored`` in the database) is older than ``LAST_USED_RESOLUTION_S``. Written off the
+        request path: a reading request stays a read, and a busy database cannot fail it."""
         now = now or self.clock()
-        if last_noted is not None and now - last_noted <= _LAST_USED_RESOLUTION:
-            return last_noted
+        noted = self._last_noted.get(key_id)
+        last = stored if noted is None or (stored is not None and stored > noted) else noted
+        if last is not None and now - last <= _LAST_USED_RESOLUTION:
+            return
+        self._last_noted[key_id] = now
         self.audit_buffer.note_key_use(key_id, now)
-        return now
 
     def create_api_key(self, tx: Tx, actor: Principal, data: ApiKeyCreate) -> NewApiKey:
         """A new key for ``data.user`` (yourself unless you may manage users)."""

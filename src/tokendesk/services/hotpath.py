@@ -31,12 +31,6 @@ HandoutKey = tuple[str | None, str, TokenKind]
 
 
 @dataclass(slots=True)
-class _KeyUse:
-    principal: Principal
-    noted_at: datetime | None = None  # "last used" last moved by this cache
-
-
-@dataclass(slots=True)
 class _Entry:
     handout: Handout
     refresh_at: datetime | None  # computed once, not on every request
@@ -60,7 +54,7 @@ class HandoutCache:
         self.tokens = tokens
         self.clock = clock
         self._epoch = -1
-        self._principals: dict[str, _KeyUse] = {}
+        self._principals: dict[str, Principal] = {}
         self._handouts: dict[HandoutKey, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -68,10 +62,9 @@ class HandoutCache:
         """The remembered handout, audited, when nothing changed since; one (shared) database
         read, never a provider call, so it runs on the event loop."""
         self._adopt(await self.epochs.read())
-        key_use = self._principals.get(_digest(api_key))
-        if key_use is None:
+        principal = self._principals.get(_digest(api_key))
+        if principal is None:
             return None
-        principal = key_use.principal
         entry = self._handouts.get((principal.user_id, name_key(name), kind))
         if entry is None:
             return None
@@ -79,7 +72,7 @@ class HandoutCache:
         if entry.refresh_at is not None and now >= entry.refresh_at:
             return None  # due for refresh: the full path refreshes it, once
         if principal.key_id is not None:
-            key_use.noted_at = self.auth.note_key_use(principal.key_id, key_use.noted_at, now)
+            self.auth.note_key_use(principal.key_id, now)
         handout = entry.handout
         # Entries are by user: every key of the user audits as the same actor.
         entry.audit_row = self.tokens.record_handout(principal, handout, entry.audit_row)
@@ -114,7 +107,7 @@ class HandoutCache:
             # Something changed while the full path ran: what it found may be stale already.
             if epoch != self._epoch or len(self._handouts) >= MAX_ENTRIES:
                 return
-            self._principals[_digest(api_key)] = _KeyUse(principal)
+            self._principals[_digest(api_key)] = principal
             key = (principal.user_id, name_key(handout.connection), handout.kind)
             self._handouts[key] = _Entry(
                 handout, refresh_due_at(handout.issued_at, handout.expires_at)
