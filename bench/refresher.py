@@ -2,11 +2,11 @@
 
 Measured in a process of its own (``python -m bench.refresher``, started by ``bench.run``
 with a time limit, answering one JSON line): Tokendesk is built there by
-``tokendesk.services.wiring.build`` (as ``tokendesk serve`` builds it) on a fresh database,
+``tokendesk.wiring.build`` (as ``tokendesk serve`` builds it) on a fresh database,
 with client-credentials connections at the real authorization server. Thousands of user
 tokens are written with staggered short lifetimes (issued now, expiring
 ``LIFETIME_MIN_S``..``LIFETIME_MAX_S`` from now), then the application's own
-:class:`~tokendesk.services.background.BackgroundRefresher` runs as in ``tokendesk serve``.
+:class:`~tokendesk.tokens.background.BackgroundRefresher` runs as in ``tokendesk serve``.
 Meanwhile a sampler hands tokens out (``TokenService.handout``) and counts expired tokens in
 the database every second. The run stops once every token has been refreshed, or at the
 latest ``GRACE_S`` after the last original expiry.
@@ -78,7 +78,7 @@ def run_refresher(token_url: str, client: Client, database_url: str,
     """Build Tokendesk, store the tokens, run its background refresher; returns the figures
     (the caller counts the calls at the authorization server)."""
     from tokendesk.config import Settings
-    from tokendesk.services.wiring import build
+    from tokendesk.wiring import build
 
     spec = keyring_spec()
     options: dict[str, Any] = {"database_url": database_url, "data_dir": data_dir,

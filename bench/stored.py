@@ -1,6 +1,6 @@
 """Many stored tokens, written straight into the database of an installation.
 
-Rows are sealed by Tokendesk's own :class:`~tokendesk.services.vault.TokenVault` with the
+Rows are sealed by Tokendesk's own :class:`~tokendesk.tokens.vault.TokenVault` with the
 installation's key ring, so they are exactly what Tokendesk itself would have stored: user
 tokens of people (``users`` rows, members of the bots' role) on the benchmark's connections.
 Creating 100,000 of them through the API would take longer than the rest of the run.
@@ -23,10 +23,10 @@ from tokendesk.crypto import KeyRing
 from tokendesk.domain.names import name_key
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind, TokenSet
-from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import sqlite_path
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tables import connections, roles, tokens, user_roles, users
+from tokendesk.tokens.vault import TokenVault
 
 BATCH_ROWS = 2000
 

@@ -16,7 +16,7 @@ from support.processes import tokendesk_executable
 from tokendesk.config import Settings, load_settings
 from tokendesk.crypto import KeyRing
 from tokendesk.errors import ConfigurationError, EncryptionKeyError
-from tokendesk.services.wiring import build, ensure_first_administrator
+from tokendesk.wiring import build, ensure_first_administrator
 
 
 def digest(path: Path) -> str:

@@ -13,11 +13,10 @@ from pydantic import BaseModel
 from tokendesk.catalog import Provider
 from tokendesk.domain.accounts import ApiKey, Role, User
 from tokendesk.domain.audit import AuditEvent
-from tokendesk.domain.connections import Connection
+from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.tokens import StoredToken, TokenStatus
-from tokendesk.services.testing import Verdict
 
 
 class ConnectionOut(BaseModel):

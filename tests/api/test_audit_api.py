@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from support.api import ADMIN_PASSWORD, CLIENT_SECRET, Api, connection_body, make_user
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events
+from tokendesk.wiring import Tokendesk
 
 USER_PASSWORD = "alice-long-secret-passphrase"
 PROXY_PASSWORD = "proxy-secret-passphrase"

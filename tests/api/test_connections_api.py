@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from support.api import CLIENT_SECRET, Api, connection_body, make_user
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events, connections
+from tokendesk.wiring import Tokendesk
 
 
 def stored_rows(td: Tokendesk) -> list[dict[str, Any]]:

@@ -19,11 +19,11 @@ from sqlalchemy import Engine, select
 
 from support.api import Api
 from tokendesk.errors import DatabaseBusy, DatabaseUnavailable
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage import db
 from tokendesk.storage.db import sqlite_path
 from tokendesk.storage.faults import database_error
 from tokendesk.storage.tables import roles
+from tokendesk.wiring import Tokendesk
 
 LOCK_WAIT_MS = 100
 

@@ -16,8 +16,8 @@ from tokendesk.config import Settings
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.services.wiring import Tokendesk, build
 from tokendesk.storage.tables import audit_events, egress_allowlist
+from tokendesk.wiring import Tokendesk, build
 
 ON_PREMISES_TOKEN_URL = "https://10.20.30.40/oauth/token"
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from support.api import Api, make_user
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import api_keys
+from tokendesk.wiring import Tokendesk
 
 
 def stored_keys(td: Tokendesk) -> list[dict[str, Any]]:

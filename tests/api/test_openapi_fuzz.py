@@ -45,7 +45,7 @@ from tokendesk.services.inputs import (
     UserCreate,
     UserUpdate,
 )
-from tokendesk.services.wiring import Tokendesk, build
+from tokendesk.wiring import Tokendesk, build
 
 BASE_URL = "https://tokendesk.example.test"
 ROLE = "fuzz-role"

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from support.api import Api, make_user
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events, forward_proxy
+from tokendesk.wiring import Tokendesk
 
 PROXY_PASSWORD = "pr0xy-pa55word-do-not-leak"
 

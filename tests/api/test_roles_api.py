@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from support.api import Api, connection_body, make_user
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import role_permissions, roles
+from tokendesk.wiring import Tokendesk
 
 
 def stored_roles(td: Tokendesk) -> dict[str, tuple[Any, ...]]:

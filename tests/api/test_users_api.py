@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from support.api import ADMIN_PASSWORD, Api, make_user
 from tokendesk.services.passwords import verify_password
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import api_keys, user_roles, users
+from tokendesk.wiring import Tokendesk
 
 NEW_PASSWORD = "a-long-and-unguessable-passphrase"
 

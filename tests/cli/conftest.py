@@ -12,7 +12,7 @@ from support.api import ADMIN_PASSWORD, keyring_spec
 from support.cli import PUBLIC_URL, Cli
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
-from tokendesk.services.wiring import Tokendesk, build
+from tokendesk.wiring import Tokendesk, build
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from support.api import CLIENT_SECRET
 from support.cli import PUBLIC_URL, Cli, one_error_line
 from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.views import ConnectionOut
+from tokendesk.wiring import Tokendesk
 
 SALESFORCE = ("connections", "create", "--name", "Salesforce prod", "--provider", "salesforce",
               "--grant-type", "authorization_code", "--client-id", "3MVG9-client-id",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from support.cli import Cli, one_error_line
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.storage.tables import audit_events
 from tokendesk.views import EgressAllowlistOut
+from tokendesk.wiring import Tokendesk
 
 
 def test_entries_are_added_removed_replaced_and_shown(cli: Cli, td: Tokendesk) -> None:

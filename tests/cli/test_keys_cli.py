@@ -6,8 +6,8 @@ import pytest
 
 from support.cli import Cli, one_error_line
 from tokendesk.errors import InvalidCredentials
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.views import ApiKeyOut, NewApiKeyOut
+from tokendesk.wiring import Tokendesk
 
 
 def authenticates_as(td: Tokendesk, key: str) -> str:

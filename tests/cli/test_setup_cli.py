@@ -15,7 +15,7 @@ import pytest
 from support.api import ADMIN_PASSWORD
 from support.cli import Cli, one_error_line
 from tokendesk.config import Settings
-from tokendesk.services.wiring import build
+from tokendesk.wiring import build
 
 RUN_TIMEOUT_S = 60
 

@@ -19,8 +19,8 @@ from support.api import keyring_spec
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.services.wiring import Tokendesk, build
 from tokendesk.web.app import create_app
+from tokendesk.wiring import Tokendesk, build
 
 
 @pytest.fixture

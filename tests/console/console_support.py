@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from support.api import ADMIN_PASSWORD
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import RoleCreate, UserCreate
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 PUBLIC_URL = "https://tokendesk.example.test"
 PASSWORD = ADMIN_PASSWORD

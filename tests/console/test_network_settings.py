@@ -18,7 +18,7 @@ from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 
 @pytest.fixture

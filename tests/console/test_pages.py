@@ -10,7 +10,7 @@ from console_support import PUBLIC_URL, Console, field_error
 from support.api import CLIENT_SECRET, connection_body
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ConnectionCreate, RoleCreate
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 PROXY_PASSWORD = "proxy-pw-5b7c1e9a"
 

@@ -9,7 +9,7 @@ from console_support import Console, add_user
 from support.api import connection_body, key_for
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 
 def make_connection(td: Tokendesk, **overrides: object) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from console_support import PUBLIC_URL, Console
 
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "tokendesk" / "web" / "templates"
 

@@ -15,9 +15,9 @@ from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.services.wiring import Tokendesk, build
 from tokendesk.web.app import create_app
 from tokendesk.web.console.security import LOGIN_FAILURES_PER_USER, LOGIN_WINDOW_S
+from tokendesk.wiring import Tokendesk, build
 
 
 def cookie_headers(response: object) -> dict[str, str]:

@@ -7,7 +7,7 @@ from console_support import Console, add_user, field_error
 
 from support.api import CLIENT_SECRET
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 NEW_SECRET = "cs-second-secret-4d1e8b"
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tokendesk.domain.schedule import BACKOFF_BASE_S, BACKOFF_MAX_S, backoff_s
 from tokendesk.domain.tokens import (
     REFRESH_MARGIN_S,
     UNKNOWN_LIFETIME_S,
@@ -18,7 +19,6 @@ from tokendesk.domain.tokens import (
     needs_refresh,
     refresh_due_at,
 )
-from tokendesk.services.refresh import BACKOFF_BASE_S, BACKOFF_MAX_S, backoff_s
 
 ISSUED = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ApiKeyCreate, RoleCreate, UserCreate
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 ADMIN_PASSWORD = "correct horse battery staple"
 CLIENT_SECRET = "cs-7f3a9c2e-very-secret-value"

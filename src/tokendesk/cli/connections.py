@@ -153,8 +153,8 @@ def delete(
     """Delete a connection with its invitations and tokens (asks first unless --yes)."""
     if not yes:
         confirm(f"Delete the connection '{name}' and all its tokens?", what="the connection")
-    with open_tokendesk() as td, td.transaction() as tx:
-        deleted = td.connections.delete(tx, operator(), name)
+    with open_tokendesk() as td:
+        deleted = td.removal.remove(operator(), name)
     typer.echo(f"Connection '{deleted.name}' deleted.")
 
 

@@ -27,7 +27,7 @@ from tokendesk.errors import (
     TokendeskError,
     ValidationError,
 )
-from tokendesk.services.wiring import Tokendesk, build
+from tokendesk.wiring import Tokendesk, build
 
 P = ParamSpec("P")
 R = TypeVar("R")

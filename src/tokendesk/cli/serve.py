@@ -10,7 +10,7 @@ import typer
 from tokendesk.cli.context import handle_errors
 from tokendesk.config import load_settings
 from tokendesk.logs import configure_logging
-from tokendesk.services.wiring import INITIAL_ADMIN, build, ensure_first_administrator
+from tokendesk.wiring import INITIAL_ADMIN, build, ensure_first_administrator
 
 log = logging.getLogger("tokendesk")
 

@@ -13,9 +13,9 @@ from tokendesk.cli.connections import ConnectionName, app
 from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.services.consent import Purpose
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.tokens.consent import Purpose
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
+from tokendesk.wiring import Tokendesk
 
 TokenType = Literal["shared", "user"]
 TypeOption = Annotated[TokenType, typer.Option("--type", help="shared or user.")]

@@ -52,3 +52,14 @@ class Connection:
     updated_at: datetime
     created_by: str
     updated_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of testing a connection; ``ok`` is None while a consent round trip is
+    pending at ``authorize_url``."""
+
+    ok: bool | None
+    message: str
+    cause: str | None = None
+    authorize_url: str | None = None

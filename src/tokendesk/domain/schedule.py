@@ -163,3 +163,13 @@ class DueQueue:
     def _drop_stale(self, heap: list[_Entry]) -> None:
         while heap and self._queued.get(heap[0].due.token_id) is not heap[0].due:
             heapq.heappop(heap)
+
+
+BACKOFF_BASE_S = 5.0
+BACKOFF_MAX_S = 900.0
+
+
+def backoff_s(failures: int, retry_after_s: float | None) -> float:
+    """Exponential back-off after ``failures`` failed attempts, honouring Retry-After."""
+    delay: float = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2.0 ** min(max(0, failures - 1), 20))
+    return max(delay, retry_after_s or 0.0)

@@ -16,9 +16,9 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-from tokendesk.services.refresh import Transaction
 from tokendesk.storage.accounts import ApiKeyRepository
 from tokendesk.storage.audit import AuditRepository
+from tokendesk.storage.db import Transaction
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection as Tx
 
@@ -20,7 +20,7 @@ from tokendesk.domain.names import has_control_characters, name_key, validate_na
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import ConnectionNotFound, DecryptionError, DuplicateName
+from tokendesk.errors import ConnectionNotFound, DuplicateName
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
@@ -31,9 +31,6 @@ from tokendesk.services.connection_rules import (
 )
 from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-
-if TYPE_CHECKING:
-    from tokendesk.services.revocations import RevocationQueue
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository
@@ -69,7 +66,6 @@ class ConnectionService:
         self.clock = clock
         self.allow_http_loopback = allow_http_loopback
         self.egress = egress
-        self.revocations: RevocationQueue | None = None  # wired after construction
 
     # --- reading ----------------------------------------------------------------------
 
@@ -371,18 +367,13 @@ class ConnectionService:
             )
 
     def delete(self, tx: Tx, actor: Principal, name: str) -> Connection:
-        """Delete a connection, its invitations and its tokens; the tokens' revocation at
-        the provider is queued in the same transaction (RFC 7009)."""
+        """Delete a connection, its invitations and its tokens (in ``tx``).
+
+        Revoking the tokens at the provider is the token lifecycle's part: callers go
+        through tokendesk.tokens.removal, which queues the revocations in the same ``tx``.
+        """
         actor.require(Permission.MANAGE_CONNECTIONS)
         connection = self.get(tx, actor, name)
-        if self.revocations is not None:
-            try:
-                spec = self.client_spec(tx, connection)
-                self.revocations.enqueue_rows(
-                    tx, spec, TokenRepository(tx).rows_for_connection(connection.id)
-                )
-            except DecryptionError:
-                pass  # a secret that cannot be opened cannot authenticate a revocation either
         ConnectionRepository(tx).delete(connection.id)
         self.audit.record(
             tx,

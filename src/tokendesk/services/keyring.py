@@ -17,8 +17,8 @@ from pathlib import Path
 
 from tokendesk.crypto import KeyRing, RowRef, write_keyring
 from tokendesk.errors import DecryptionError, EncryptionKeyError, ValidationError
-from tokendesk.services.refresh import Transaction
 from tokendesk.storage.ciphertexts import count_by_key, reseal_batch
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.settings import KeyCheckRepository
 
 log = logging.getLogger(__name__)

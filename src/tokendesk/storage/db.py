@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -19,6 +20,17 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
 # Execution option marking a transaction that only reads.
 READ_ONLY = "tokendesk_read_only"
+
+
+class Transaction(Protocol):
+    """Opens one short database transaction, committed when the block ends and rolled back
+    on error; ``read_only`` ones never wait for writers.
+
+    The type of what the token lifecycle receives: its operations open their own short
+    transactions and may call a provider between them (docs/architecture.md).
+    """
+
+    def __call__(self, *, read_only: bool = False) -> AbstractContextManager[Connection]: ...
 
 
 def normalise_url(url: str) -> str:

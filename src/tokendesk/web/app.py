@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web import hotpath, oauth
 from tokendesk.web.api import accounts, connections, misc, tokens
 from tokendesk.web.console import install as install_console
 from tokendesk.web.errors import install_error_handlers
+from tokendesk.wiring import Tokendesk
 
 API_PREFIX = "/api/v1"
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from tokendesk.domain.principal import Principal
 from tokendesk.errors import AuthenticationRequired, PermissionDenied
 from tokendesk.services.auth import csrf_matches
-from tokendesk.services.wiring import Tokendesk
+from tokendesk.wiring import Tokendesk
 
 SESSION_COOKIE = "tokendesk_session"
 CSRF_HEADER = "x-csrf-token"

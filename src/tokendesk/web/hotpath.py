@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokendesk.domain.tokens import Handout, TokenKind
 from tokendesk.errors import TokendeskError
 from tokendesk.metrics import Metrics
-from tokendesk.services.hotpath import HandoutCache
+from tokendesk.tokens.handout_cache import HandoutCache
 from tokendesk.web.console.security import add_security_headers
 from tokendesk.web.errors import error_response, internal_error_response
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tokendesk.errors import AuthenticationRequired, AuthorizationRejected
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
 from tokendesk.web.pages import render
+from tokendesk.wiring import Tokendesk
 
 FLOW_COOKIE = "tokendesk_flow"
 # Nothing here may be cached, and the callback URL (code, state) must not leak by Referer.

@@ -6,7 +6,7 @@ import time
 
 from support.desk import Desk
 from support.tokendesk_server import Clock
-from tokendesk.services.background import BackgroundRefresher
+from tokendesk.tokens.background import BackgroundRefresher
 
 TOKEN_LIFETIME_S = 60
 WAIT_S = 15.0

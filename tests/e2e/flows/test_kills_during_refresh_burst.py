@@ -26,8 +26,8 @@ from support.bots import BotThreads
 from support.desk import Desk
 from support.processes import ServeProcess, replica_env
 from tokendesk.errors import DecryptionError
-from tokendesk.services.vault import TokenVault
 from tokendesk.storage.tables import connections, tokens
+from tokendesk.tokens.vault import TokenVault
 
 pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

@@ -44,7 +44,5 @@ def edit_connection(td: App, caller: Caller, name: str, body: ConnectionUpdate) 
 
 @router.delete("/{name}", status_code=204)
 def delete_connection(td: App, caller: Caller, name: str) -> Response:
-    with td.transaction() as tx:
-        td.connections.delete(tx, caller, name)
-    td.revocations.drain()  # revoke at the provider now; failures are retried in the background
+    td.removal.remove(caller, name)  # revokes at the provider now; failures retried later
     return Response(status_code=204)

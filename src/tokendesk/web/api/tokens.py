@@ -10,7 +10,7 @@ from fastapi.responses import Response as FastAPIResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.services.consent import Purpose
+from tokendesk.tokens.consent import Purpose
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
 from tokendesk.web.deps import App, Caller

@@ -11,7 +11,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console import (
     admin,
     api_keys,
@@ -24,6 +23,7 @@ from tokendesk.web.console import (
 )
 from tokendesk.web.console.security import SecurityHeaders, SignInLimiter
 from tokendesk.web.console.store import ConsoleStore
+from tokendesk.wiring import Tokendesk
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

@@ -14,8 +14,8 @@ from fastapi.responses import Response, StreamingResponse
 from tokendesk.domain.audit import AuditEvent, AuditFilter
 from tokendesk.errors import ConnectionNotFound, ValidationError
 from tokendesk.services.audit import AUDIT_PAGE_MAX
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console.base import ConsoleRoute, CurrentViewer, Viewer, page, tokendesk
+from tokendesk.wiring import Tokendesk
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50

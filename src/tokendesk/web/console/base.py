@@ -27,12 +27,12 @@ from tokendesk.errors import (
     ValidationError,
 )
 from tokendesk.services.auth import csrf_matches
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.store import ConsoleStore
 from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
 from tokendesk.web.errors import describe_validation_errors
 from tokendesk.web.pages import render
+from tokendesk.wiring import Tokendesk
 
 InputT = TypeVar("InputT", bound=BaseModel)
 SIGN_IN_PATH = "/sign-in"

@@ -11,7 +11,7 @@ from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
-from tokendesk.services.consent import Purpose
+from tokendesk.tokens.consent import Purpose
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -180,7 +180,6 @@ def confirm_delete(request: Request, viewer: CurrentViewer, name: str) -> Respon
 def delete_connection(request: Request, viewer: CurrentViewer, form: PostedForm,
                       name: str) -> Response:
     td = tokendesk(request)
-    with td.transaction() as tx:
-        deleted = td.connections.delete(tx, viewer.principal, name)
+    deleted = td.removal.remove(viewer.principal, name)
     notify(request, viewer, "ok", f"The connection '{deleted.name}' was deleted, with its tokens.")
     return redirect("/connections")

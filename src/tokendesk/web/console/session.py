@@ -11,7 +11,6 @@ from starlette.datastructures import FormData
 
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import InvalidCredentials
-from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console.base import (
     CSRF_COOKIE,
     SIGN_IN_PATH,
@@ -28,6 +27,7 @@ from tokendesk.web.console.base import (
 )
 from tokendesk.web.console.security import SignInLimiter, safe_next, same_token
 from tokendesk.web.deps import SESSION_COOKIE
+from tokendesk.wiring import Tokendesk
 
 LOGIN_CSRF_COOKIE = "tokendesk_login_csrf"
 USERNAME_MAX = 200

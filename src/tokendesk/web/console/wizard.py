@@ -17,7 +17,7 @@ from tokendesk.catalog import Provider
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import DuplicateName, NotFound, ValidationError
-from tokendesk.services.consent import Purpose
+from tokendesk.tokens.consent import Purpose
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from math import ceil
 
+from tokendesk.domain.schedule import backoff_s
 from tokendesk.errors import ProviderError, RefreshBackingOff
-from tokendesk.services.refresh import backoff_s
 
 
 class FirstFetchGate:

@@ -1,7 +1,7 @@
 """The background refresher: keeps tokens fresh before anyone asks for them.
 
 Every replica may run it: the refresh protocol's lease makes sure each token is refreshed
-by one of them. A continuous scheduler (:mod:`tokendesk.services.scheduler`) starts each
+by one of them. A continuous scheduler (:mod:`tokendesk.tokens.scheduler`) starts each
 refresh at its moment -- a random part of ``BACKGROUND_LEAD_S`` before a handout would
 refresh the token itself, which spreads the load and the replicas -- with at most
 ``per_host`` calls in flight to one provider host from this process (the setting
@@ -27,10 +27,11 @@ from tokendesk.domain.tokens import (
 )
 from tokendesk.errors import TokendeskError
 from tokendesk.services.keyring import KeyRingService
-from tokendesk.services.refresh import RefreshCoordinator, Transaction
-from tokendesk.services.revocations import RevocationQueue
-from tokendesk.services.scheduler import RefreshScheduler
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.tokens import TokenRepository
+from tokendesk.tokens.refresh import RefreshCoordinator
+from tokendesk.tokens.revocations import RevocationQueue
+from tokendesk.tokens.scheduler import RefreshScheduler
 
 log = logging.getLogger(__name__)
 

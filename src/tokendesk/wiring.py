@@ -28,23 +28,24 @@ from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
-from tokendesk.services.background import BackgroundRefresher
 from tokendesk.services.connections import ConnectionService
-from tokendesk.services.consent import ConsentService
 from tokendesk.services.egress import EgressService
-from tokendesk.services.hotpath import HandoutCache
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import LEASE_MARGIN_S, RefreshCoordinator
-from tokendesk.services.revocations import RevocationQueue
-from tokendesk.services.testing import ConnectionTester
-from tokendesk.services.tokens import TokenService
-from tokendesk.services.vault import TokenVault
 from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads
 from tokendesk.storage.faults import database_error
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
+from tokendesk.tokens.background import BackgroundRefresher
+from tokendesk.tokens.consent import ConsentService
+from tokendesk.tokens.handout import TokenService
+from tokendesk.tokens.handout_cache import HandoutCache
+from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
+from tokendesk.tokens.removal import ConnectionRemoval
+from tokendesk.tokens.revocations import RevocationQueue
+from tokendesk.tokens.testing import ConnectionTester
+from tokendesk.tokens.vault import TokenVault
 
 Clock = Callable[[], datetime]
 INITIAL_ADMIN = "admin"
@@ -77,6 +78,7 @@ class Tokendesk:
     consent: ConsentService
     tester: ConnectionTester
     revocations: RevocationQueue
+    removal: ConnectionRemoval
     audit_buffer: AuditBuffer
     hot: HandoutCache
     keys: KeyRingService
@@ -168,7 +170,6 @@ def _wire(
     )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
     audit_buffer = AuditBuffer(transaction)
-    connections.revocations = revocations
     tokens = TokenService(
         transaction,
         connections,
@@ -217,6 +218,7 @@ def _wire(
         consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         revocations=revocations,
+        removal=ConnectionRemoval(transaction, connections, revocations),
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tokendesk.domain.schedule import Due
-from tokendesk.services.scheduler import PIPELINE_DEPTH, RefreshScheduler
+from tokendesk.tokens.scheduler import PIPELINE_DEPTH, RefreshScheduler
 
 START = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 WAIT_S = 10.0

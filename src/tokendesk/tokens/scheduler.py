@@ -12,7 +12,7 @@ host may have ``PIPELINE_DEPTH`` times ``per_host`` refreshes started at once; b
 its tokens wait in the queue, and a host that hangs holds no more workers than that.
 
 What a refresh does, and what is due, are given to it (the refresh protocol and the token
-table, in :mod:`tokendesk.services.background`).
+table, in :mod:`tokendesk.tokens.background`).
 """
 
 from __future__ import annotations

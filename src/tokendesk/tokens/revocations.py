@@ -19,15 +19,16 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row
 
 from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.oauth.outbound import ProxyRoute
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import Transaction, backoff_s
-from tokendesk.services.vault import TokenVault
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.revocations import RevocationRepository
+from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
 

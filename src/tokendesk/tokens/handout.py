@@ -39,14 +39,15 @@ from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
-from tokendesk.services.backoff import FirstFetchGate, backing_off
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import RefreshCoordinator, Transaction
-from tokendesk.services.revocations import RevocationQueue
-from tokendesk.services.vault import TokenVault
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository, owner_key, to_stored
+from tokendesk.tokens.backoff import FirstFetchGate, backing_off
+from tokendesk.tokens.refresh import RefreshCoordinator
+from tokendesk.tokens.revocations import RevocationQueue
+from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection as Tx
 
-from tokendesk.domain.connections import GrantType
+from tokendesk.domain.connections import GrantType, Verdict
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import TokenKind
@@ -14,20 +12,10 @@ from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
-from tokendesk.services.consent import ConsentService, Purpose
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import Transaction
-from tokendesk.services.tokens import TokenService
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """``ok`` is None while a consent round trip is pending at ``authorize_url``."""
-
-    ok: bool | None
-    message: str
-    cause: str | None = None
-    authorize_url: str | None = None
+from tokendesk.storage.db import Transaction
+from tokendesk.tokens.consent import ConsentService, Purpose
+from tokendesk.tokens.handout import TokenService
 
 
 class ConnectionTester:

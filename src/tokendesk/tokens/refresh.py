@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.principal import Principal, Via
+from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
 from tokendesk.errors import (
@@ -48,9 +49,10 @@ from tokendesk.oauth.outbound import TOTAL_DEADLINE_S, ProxyRoute
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.vault import TokenVault
 from tokendesk.storage.connections import ConnectionRepository
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.tokens import TokenRepository
+from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,6 @@ LEASE_S = TOTAL_DEADLINE_S + LEASE_MARGIN_S
 # before the answer is stored (the crash window the refresh protocol must survive).
 CRASH_AFTER_REFRESH_RESPONSE = "after_refresh_response"
 LEASE_POLL_S = 0.05
-BACKOFF_BASE_S = 5.0
-BACKOFF_MAX_S = 900.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 
 
@@ -76,12 +76,6 @@ class _Call:
     spec: ClientSpec
     refresh_token: Secret | None
     route: ProxyRoute
-
-
-class Transaction(Protocol):
-    """Opens one database transaction; ``read_only`` ones never wait for writers."""
-
-    def __call__(self, *, read_only: bool = False) -> AbstractContextManager[Tx]: ...
 
 
 class RefreshCoordinator:
@@ -304,9 +298,3 @@ NO_REFRESH_TOKEN = (
     "again, and add offline_access (or the provider's refresh scope) so tokens "
     "refresh on their own."
 )
-
-
-def backoff_s(failures: int, retry_after_s: float | None) -> float:
-    """Exponential back-off after ``failures`` failed attempts, honouring Retry-After."""
-    delay: float = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2.0 ** min(max(0, failures - 1), 20))
-    return max(delay, retry_after_s or 0.0)

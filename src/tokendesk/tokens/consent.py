@@ -38,12 +38,12 @@ from tokendesk.oauth.discovery import MetadataCache
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
-from tokendesk.services.refresh import Transaction
-from tokendesk.services.tokens import TokenService
 from tokendesk.storage.accounts import UserRepository
 from tokendesk.storage.connections import ConnectionRepository
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import AuthorizationRequestRepository
+from tokendesk.tokens.handout import TokenService
 
 STATE_LIFETIME_S = 600
 OK_PREFIX = "The connection works"

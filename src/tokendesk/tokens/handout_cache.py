@@ -5,7 +5,7 @@ bump on any change to keys, users, roles, invitations, connections or tokens -- 
 key, a disabled user, a removed invitation or a re-authenticated connection takes effect on
 the very next request, on every replica. Concurrent requests share that read
 (:class:`~tokendesk.storage.epoch.SharedEpochReads`) without ever seeing an older one.
-Anything else goes the full way through :class:`~tokendesk.services.tokens.TokenService`,
+Anything else goes the full way through :class:`~tokendesk.tokens.handout.TokenService`,
 and its result is remembered.
 """
 
@@ -22,9 +22,9 @@ from tokendesk.domain.names import name_key
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import Handout, TokenKind, refresh_due_at
 from tokendesk.services.auth import AuthService
-from tokendesk.services.refresh import Transaction
-from tokendesk.services.tokens import TokenService
+from tokendesk.storage.db import Transaction
 from tokendesk.storage.epoch import SharedEpochReads, read_epoch
+from tokendesk.tokens.handout import TokenService
 
 MAX_ENTRIES = 100_000
 HandoutKey = tuple[str | None, str, TokenKind]
