@@ -8,7 +8,9 @@ a provider is called, on SQLite or PostgreSQL, in one process or many.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection as Tx
@@ -20,6 +22,86 @@ from tokendesk.storage.tables import authorization_requests, connections, tokens
 SHARED_OWNER = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """One stored token row as the repository returns it (ciphertexts included, never
+    decrypted here; they stay out of ``repr``)."""
+
+    id: str
+    connection_id: str
+    owner_key: str
+    user_id: str | None
+    kind: TokenKind
+    access_token_ct: str | None = field(repr=False)
+    refresh_token_ct: str | None = field(repr=False)
+    token_type: str
+    scope: str
+    extra_ct: str | None = field(repr=False)
+    issued_at: datetime | None
+    expires_at: datetime | None
+    status: TokenStatus
+    last_refresh_at: datetime | None
+    last_error: str | None
+    failure_count: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> TokenRecord:
+        """The record of a full ``tokens`` row."""
+        values = dict(row._mapping)
+        values["kind"] = TokenKind(values["kind"])
+        values["status"] = TokenStatus(values["status"])
+        return cls(**values)
+
+
+class Keep(Enum):
+    """Marks a field of a TokenChange that is not written."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class TokenChange:
+    """Typed values to write to a token row; a field left at KEEP keeps its stored value."""
+
+    status: TokenStatus | Keep = KEEP
+    last_error: str | Keep | None = KEEP
+    failure_count: int | Keep = KEEP
+    next_attempt_at: datetime | Keep | None = KEEP
+    access_token_ct: str | Keep = field(default=KEEP, repr=False)
+    refresh_token_ct: str | Keep | None = field(default=KEEP, repr=False)
+    extra_ct: str | Keep | None = field(default=KEEP, repr=False)
+    token_type: str | Keep = KEEP
+    scope: str | Keep = KEEP
+    issued_at: datetime | Keep | None = KEEP
+    expires_at: datetime | Keep | None = KEEP
+    last_refresh_at: datetime | Keep | None = KEEP
+
+    def columns(self) -> dict[str, Any]:
+        """The column values to write (statuses as their stored text)."""
+        found: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not KEEP:
+                found[f.name] = value.value if isinstance(value, TokenStatus) else value
+        return found
+
+
+NO_CHANGE = TokenChange()
+
+
+def _record(row: Row[Any] | None) -> TokenRecord | None:
+    return None if row is None else TokenRecord.of(row)
+
+
 def owner_key(kind: TokenKind, user_id: str | None) -> str:
     return SHARED_OWNER if kind is TokenKind.SHARED else str(user_id)
 
@@ -28,21 +110,26 @@ class TokenRepository:
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
 
-    def find(self, connection_id: str, kind: TokenKind, user_id: str | None) -> Row[Any] | None:
-        """The raw row (ciphertexts included) of one token."""
-        return self.tx.execute(
-            select(tokens).where(
-                tokens.c.connection_id == connection_id,
-                tokens.c.owner_key == owner_key(kind, user_id),
-            )
-        ).first()
+    def find(
+        self, connection_id: str, kind: TokenKind, user_id: str | None
+    ) -> TokenRecord | None:
+        """The record (ciphertexts included) of one token."""
+        return _record(
+            self.tx.execute(
+                select(tokens).where(
+                    tokens.c.connection_id == connection_id,
+                    tokens.c.owner_key == owner_key(kind, user_id),
+                )
+            ).first()
+        )
 
-    def get(self, token_id: str) -> Row[Any] | None:
-        return self.tx.execute(select(tokens).where(tokens.c.id == token_id)).first()
+    def get(self, token_id: str) -> TokenRecord | None:
+        return _record(self.tx.execute(select(tokens).where(tokens.c.id == token_id)).first())
 
-    def rows_for_connection(self, connection_id: str) -> list[Row[Any]]:
-        """The raw rows (ciphertexts included) of a connection's tokens."""
-        return list(self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id)))
+    def rows_for_connection(self, connection_id: str) -> list[TokenRecord]:
+        """The records (ciphertexts included) of a connection's tokens."""
+        found = self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id))
+        return [TokenRecord.of(row) for row in found]
 
     def retire_for_connection(self, connection_id: str, *, drop: bool, reason: str) -> int:
         """Delete (``drop``) or mark as needing re-authentication every token of a
@@ -64,22 +151,21 @@ class TokenRepository:
         )
 
     def list_for_connection(self, connection_id: str) -> list[StoredToken]:
-        rows = self.tx.execute(select(tokens).where(tokens.c.connection_id == connection_id))
-        return [to_stored(row) for row in rows]
+        return [to_stored(record) for record in self.rows_for_connection(connection_id)]
 
     def list_for_user(self, user_id: str) -> list[StoredToken]:
-        return [
-            to_stored(r) for r in self.tx.execute(select(tokens).where(tokens.c.user_id == user_id))
-        ]
+        found = self.tx.execute(select(tokens).where(tokens.c.user_id == user_id))
+        return [to_stored(TokenRecord.of(row)) for row in found]
 
     def insert(self, values: Mapping[str, Any]) -> None:
         self.tx.execute(insert(tokens).values(**values))
 
-    def update(self, token_id: str, values: Mapping[str, Any]) -> None:
+    def update(self, token_id: str, values: TokenChange | Mapping[str, Any]) -> None:
+        columns = values.columns() if isinstance(values, TokenChange) else values
         self.tx.execute(
             update(tokens)
             .where(tokens.c.id == token_id)
-            .values(**values, version=tokens.c.version + 1)
+            .values(**columns, version=tokens.c.version + 1)
         )
 
     def delete(self, token_id: str) -> None:
@@ -113,22 +199,24 @@ class TokenRepository:
 
     def take_lease(
         self, token_id: str, version: int, owner: str, now: datetime, until: datetime
-    ) -> Row[Any] | None:
+    ) -> TokenRecord | None:
         """Take the refresh lease of the token still at ``version``, valid and past its
-        back-off, unless another holder's lease is still running; returns the row
+        back-off, unless another holder's lease is still running; returns the record
         (ciphertexts included) as of taking it, or None."""
         params = {"token_id": token_id, "seen_version": version, "owner": owner}
-        return self.tx.execute(_TAKE_LEASE, {**params, "now": now, "until": until}).first()
+        return _record(
+            self.tx.execute(_TAKE_LEASE, {**params, "now": now, "until": until}).first()
+        )
 
     def finish_lease(
-        self, token_id: str, owner: str, values: Mapping[str, Any], *, new_version: bool = False
+        self, token_id: str, owner: str, change: TokenChange, *, new_version: bool = False
     ) -> bool:
-        """Write ``values`` and release the lease, only if ``owner`` still holds it."""
+        """Write ``change`` and release the lease, only if ``owner`` still holds it."""
         bump = {"version": tokens.c.version + 1} if new_version else {}
         result = self.tx.execute(
             update(tokens)
             .where(tokens.c.id == token_id, tokens.c.lease_owner == owner)
-            .values(**values, **bump, lease_owner=None, lease_until=None)
+            .values(**change.columns(), **bump, lease_owner=None, lease_until=None)
         )
         return result.rowcount == 1
 
@@ -148,13 +236,14 @@ _TAKE_LEASE = (
 )
 
 
-def to_stored(row: Row[Any]) -> StoredToken:
+def to_stored(row: TokenRecord) -> StoredToken:
+    """What may be shown of a token: its state, never its ciphertexts."""
     return StoredToken(
         id=row.id,
         connection_id=row.connection_id,
-        kind=TokenKind(row.kind),
+        kind=row.kind,
         user_id=row.user_id,
-        status=TokenStatus(row.status),
+        status=row.status,
         token_type=row.token_type,
         scope=row.scope,
         issued_at=row.issued_at,

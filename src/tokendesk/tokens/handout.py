@@ -43,7 +43,7 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
-from tokendesk.storage.tokens import TokenRepository, owner_key, to_stored
+from tokendesk.storage.tokens import TokenRecord, TokenRepository, owner_key, to_stored
 from tokendesk.tokens.backoff import FirstFetchGate, backing_off
 from tokendesk.tokens.refresh import RefreshCoordinator
 from tokendesk.tokens.revocations import RevocationQueue
@@ -179,10 +179,14 @@ class TokenService:
             raise ConnectionNotFound(f"There is no connection named '{name}'.")
         return connection
 
-    def _row(self, tx: Tx, connection: Connection, kind: TokenKind, actor: Principal) -> Any:
+    def _row(
+        self, tx: Tx, connection: Connection, kind: TokenKind, actor: Principal
+    ) -> TokenRecord | None:
         return TokenRepository(tx).find(connection.id, kind, actor.user_id)
 
-    def _fresh(self, row: Any, connection: Connection, kind: TokenKind, force: bool) -> Any:
+    def _fresh(
+        self, row: TokenRecord, connection: Connection, kind: TokenKind, force: bool
+    ) -> TokenRecord:
         self._raise_if_broken(row, connection, kind)
         if not force and not needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]:
             return row  # the common case: no lease, no second read
@@ -217,15 +221,17 @@ class TokenService:
             )
         return fresh
 
-    def _raise_if_broken(self, row: Any, connection: Connection, kind: TokenKind) -> None:
+    def _raise_if_broken(
+        self, row: TokenRecord, connection: Connection, kind: TokenKind
+    ) -> None:
         url = self.authenticate_url(connection, kind)
-        if row.status == TokenStatus.NEEDS_REAUTHENTICATION.value:
+        if row.status is TokenStatus.NEEDS_REAUTHENTICATION:
             raise ReauthenticationRequired(
                 f"The token of '{connection.name}' can no longer be refreshed "
                 f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
                 authenticate_url=url,
             )
-        if row.status == TokenStatus.CORRUPTED.value:
+        if row.status is TokenStatus.CORRUPTED:
             raise TokenCorrupted(
                 f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
                 authenticate_url=url,
@@ -258,7 +264,7 @@ class TokenService:
         path = "connections" if kind is TokenKind.SHARED else "my/connections"
         return f"{self.public_url}/{path}/{quote(connection.name, safe='')}"
 
-    def _first_client_credentials_token(self, connection: Connection) -> Any:
+    def _first_client_credentials_token(self, connection: Connection) -> TokenRecord | None:
         """The first token of a client-credentials connection (RFC 6749 §4.4), asked for by
         one request at a time; the others use it, or wait out the back-off of its failure."""
         if connection.status == "misconfigured":
@@ -305,12 +311,13 @@ class TokenService:
                     "user_id": user_id,
                     "created_at": now,
                     "updated_at": now,
-                    **values,
+                    **values.columns(),
                 }
             )
         else:
             repo.update(
-                token_id, {**values, "updated_at": now, "lease_owner": None, "lease_until": None}
+                token_id,
+                {**values.columns(), "updated_at": now, "lease_owner": None, "lease_until": None},
             )
         self.connections.mark_status(tx, connection, "ok", None)
         return self._stored(repo, token_id)

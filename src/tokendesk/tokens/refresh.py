@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection as Tx
 
@@ -51,7 +50,7 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
-from tokendesk.storage.tokens import TokenRepository
+from tokendesk.storage.tokens import NO_CHANGE, TokenChange, TokenRecord, TokenRepository
 from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 class _Call:
     """What one refresh call needs, read while taking the lease."""
 
-    row: Any
+    row: TokenRecord
     connection: Connection
     spec: ClientSpec
     refresh_token: Secret | None
@@ -109,8 +108,10 @@ class RefreshCoordinator:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
-    def refresh(self, token_id: str, *, seen_version: int, force: bool = False) -> Any:
-        """Bring the token to a fresh state and return its row.
+    def refresh(
+        self, token_id: str, *, seen_version: int, force: bool = False
+    ) -> TokenRecord | None:
+        """Bring the token to a fresh state and return its record (None once deleted).
 
         Returns at once when someone else refreshed it since ``seen_version``. Raises
         ProviderError when the provider call fails (the failure is recorded first).
@@ -156,8 +157,8 @@ class RefreshCoordinator:
         self._call(call, reread=False, slot=slot)
         return True
 
-    def _due(self, row: Any, force: bool) -> bool:
-        if row.status != TokenStatus.VALID.value:
+    def _due(self, row: TokenRecord, force: bool) -> bool:
+        if row.status is not TokenStatus.VALID:
             return False
         if row.next_attempt_at is not None and self.clock() < row.next_attempt_at:
             return False  # backing off after a failure: no retry storm
@@ -178,7 +179,7 @@ class RefreshCoordinator:
                 return None
             ahead = now + timedelta(seconds=early_s)
             if not force and not needs_refresh(ahead, row.issued_at, row.expires_at)[0]:
-                repo.finish_lease(token_id, self.owner, {})
+                repo.finish_lease(token_id, self.owner, NO_CHANGE)
                 return None
             try:
                 return self._prepare(tx, row)
@@ -186,12 +187,12 @@ class RefreshCoordinator:
                 repo.finish_lease(
                     token_id,
                     self.owner,
-                    {"status": TokenStatus.CORRUPTED.value, "last_error": exc.message},
+                    TokenChange(status=TokenStatus.CORRUPTED, last_error=exc.message),
                 )
                 failure = exc
         raise failure  # once the token's corrupted state is committed
 
-    def _prepare(self, tx: Tx, row: Any) -> _Call:
+    def _prepare(self, tx: Tx, row: TokenRecord) -> _Call:
         connection = ConnectionRepository(tx).get_without_invitations(row.connection_id)
         assert connection is not None  # tokens are deleted with their connection
         return _Call(
@@ -204,16 +205,17 @@ class RefreshCoordinator:
 
     def _call(
         self, call: _Call, *, reread: bool, slot: AbstractContextManager[None] | None = None
-    ) -> Any:
+    ) -> TokenRecord | None:
         """Call the provider holding the lease (no transaction open) and ``slot``, then store
-        the answer; returns the fresh row when ``reread``."""
+        the answer; returns the fresh record when ``reread``."""
         row, connection = call.row, call.connection
         if connection.grant_type is not GrantType.CLIENT_CREDENTIALS and call.refresh_token is None:
             if is_usable(self.clock(), row.expires_at):
-                self._finish(row.id, {})  # nothing to refresh with; serve it until it expires
+                # Nothing to refresh with: serve it until it expires.
+                self._finish(row.id, NO_CHANGE)
                 return row
-            reauthenticate = TokenStatus.NEEDS_REAUTHENTICATION.value
-            self._finish(row.id, {"status": reauthenticate, "last_error": NO_REFRESH_TOKEN})
+            reauthenticate = TokenStatus.NEEDS_REAUTHENTICATION
+            self._finish(row.id, TokenChange(status=reauthenticate, last_error=NO_REFRESH_TOKEN))
             raise ReauthenticationRequired(NO_REFRESH_TOKEN)
         try:
             with slot or nullcontext():
@@ -232,7 +234,9 @@ class RefreshCoordinator:
         assert call.refresh_token is not None
         return self.oauth.refresh(call.spec, call.refresh_token, route=call.route)
 
-    def _persist(self, row: Any, connection: Any, tokens: TokenSet, *, reread: bool) -> Any:
+    def _persist(
+        self, row: TokenRecord, connection: Connection, tokens: TokenSet, *, reread: bool
+    ) -> TokenRecord | None:
         now = self.clock()
         values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
         with self.transaction() as tx:
@@ -254,18 +258,12 @@ class RefreshCoordinator:
         self.metrics.refresh("success")
         return fresh
 
-    def _record_failure(self, row: Any, connection: Any, exc: ProviderError) -> None:
+    def _record_failure(
+        self, row: TokenRecord, connection: Connection, exc: ProviderError
+    ) -> None:
         self.metrics.refresh("failure")
         self.metrics.provider_failure(exc.kind)
-        values: dict[str, Any] = {"last_error": exc.message[:500]}
-        if isinstance(exc, InvalidGrant):
-            values["status"] = TokenStatus.NEEDS_REAUTHENTICATION.value
-        else:
-            failures = row.failure_count + 1
-            values["failure_count"] = failures
-            values["next_attempt_at"] = self.clock() + timedelta(
-                seconds=backoff_s(failures, exc.retry_after_s)
-            )
+        values = _failure(row, exc, self.clock())
         with self.transaction() as tx:
             TokenRepository(tx).finish_lease(row.id, self.owner, values)
             if isinstance(exc, InvalidClient):
@@ -281,7 +279,7 @@ class RefreshCoordinator:
                 details={"kind": row.kind, "cause": exc.kind},
             )
 
-    def _finish(self, token_id: str, values: dict[str, Any]) -> None:
+    def _finish(self, token_id: str, values: TokenChange) -> None:
         with self.transaction() as tx:
             TokenRepository(tx).finish_lease(token_id, self.owner, values)
 
@@ -291,6 +289,20 @@ class RefreshCoordinator:
             lock = self._locks.setdefault(token_id, threading.Lock())
         with lock:
             yield
+
+
+def _failure(row: TokenRecord, exc: ProviderError, now: datetime) -> TokenChange:
+    """What a failed refresh writes: a refused grant needs a new consent; anything else
+    backs off (exponentially, honouring Retry-After) before the next try."""
+    message = exc.message[:500]
+    if isinstance(exc, InvalidGrant):
+        return TokenChange(status=TokenStatus.NEEDS_REAUTHENTICATION, last_error=message)
+    failures = row.failure_count + 1
+    return TokenChange(
+        last_error=message,
+        failure_count=failures,
+        next_attempt_at=now + timedelta(seconds=backoff_s(failures, exc.retry_after_s)),
+    )
 
 
 NO_REFRESH_TOKEN = (

@@ -28,6 +28,7 @@ from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.revocations import RevocationRepository
+from tokendesk.storage.tokens import TokenRecord
 from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class RevocationQueue:
             ids.append(revocation_id)
         return ids
 
-    def enqueue_rows(self, tx: Tx, spec: ClientSpec, rows: Sequence[Any]) -> list[str]:
+    def enqueue_rows(self, tx: Tx, spec: ClientSpec, rows: Sequence[TokenRecord]) -> list[str]:
         """Queue the revocation of the refresh and access token of each token row."""
         queued: list[str] = []
         for row in rows:

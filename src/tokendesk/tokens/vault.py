@@ -10,6 +10,7 @@ from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus
 from tokendesk.errors import DecryptionError
+from tokendesk.storage.tokens import TokenChange, TokenRecord
 
 
 class TokenVault:
@@ -20,40 +21,43 @@ class TokenVault:
 
     def seal(
         self, token_id: str, tokens: TokenSet, *, now: datetime, keep_refresh_ct: str | None = None
-    ) -> dict[str, Any]:
-        """Column values for ``tokens``; ``keep_refresh_ct`` when the answer had none."""
+    ) -> TokenChange:
+        """The values to store for ``tokens`` (a valid token, failures cleared);
+        ``keep_refresh_ct`` when the answer had no refresh token."""
         refresh_ct = (
             self.keyring.encrypt(tokens.refresh_token.reveal(), _ref(token_id, "refresh_token_ct"))
             if tokens.refresh_token is not None
             else keep_refresh_ct
         )
-        return {
-            "access_token_ct": self.keyring.encrypt(
+        return TokenChange(
+            access_token_ct=self.keyring.encrypt(
                 tokens.access_token.reveal(), _ref(token_id, "access_token_ct")
             ),
-            "refresh_token_ct": refresh_ct,
-            "extra_ct": self.keyring.encrypt(json.dumps(tokens.extra), _ref(token_id, "extra_ct")),
-            "token_type": tokens.token_type,
-            "scope": tokens.scope[:4000],
-            "issued_at": now,
-            "expires_at": tokens.expires_at,
-            "status": TokenStatus.VALID.value,
-            "last_refresh_at": now,
-            "last_error": None,
-            "failure_count": 0,
-            "next_attempt_at": None,
-        }
+            refresh_token_ct=refresh_ct,
+            extra_ct=self.keyring.encrypt(json.dumps(tokens.extra), _ref(token_id, "extra_ct")),
+            token_type=tokens.token_type,
+            scope=tokens.scope[:4000],
+            issued_at=now,
+            expires_at=tokens.expires_at,
+            status=TokenStatus.VALID,
+            last_refresh_at=now,
+            last_error=None,
+            failure_count=0,
+            next_attempt_at=None,
+        )
 
-    def access_token(self, row: Any) -> Secret:
+    def access_token(self, row: TokenRecord) -> Secret:
         """Raises DecryptionError when the ciphertext was tampered with or moved."""
+        if row.access_token_ct is None:
+            raise DecryptionError("The stored access token is missing.")
         return Secret(self.keyring.decrypt(row.access_token_ct, _ref(row.id, "access_token_ct")))
 
-    def refresh_token(self, row: Any) -> Secret | None:
+    def refresh_token(self, row: TokenRecord) -> Secret | None:
         if row.refresh_token_ct is None:
             return None
         return Secret(self.keyring.decrypt(row.refresh_token_ct, _ref(row.id, "refresh_token_ct")))
 
-    def revocable(self, row: Any) -> list[tuple[Secret, str]]:
+    def revocable(self, row: TokenRecord) -> list[tuple[Secret, str]]:
         """The refresh and access token of a row with their RFC 7009 type hints; nothing
         when they cannot be decrypted (there is nothing left to revoke then)."""
         found: list[tuple[Secret, str]] = []
@@ -66,7 +70,7 @@ class TokenVault:
             return []
         return found
 
-    def extra(self, row: Any) -> dict[str, Any]:
+    def extra(self, row: TokenRecord) -> dict[str, Any]:
         if row.extra_ct is None:
             return {}
         value = json.loads(self.keyring.decrypt(row.extra_ct, _ref(row.id, "extra_ct")))
