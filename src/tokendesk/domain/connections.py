@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from tokendesk.domain.principal import Principal
+
 
 class GrantType(StrEnum):
     AUTHORIZATION_CODE = "authorization_code"
@@ -17,6 +19,14 @@ class GrantType(StrEnum):
             GrantType.AUTHORIZATION_CODE: "Authorization Code Flow",
             GrantType.CLIENT_CREDENTIALS: "Client Credentials Flow",
         }[self]
+
+
+class ConnectionStatus(StrEnum):
+    """Whether the provider accepts the connection's client (the whole application, not one
+    token): ``misconfigured`` once it refused the client credentials (invalid_client)."""
+
+    OK = "ok"
+    MISCONFIGURED = "misconfigured"
 
 
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -46,12 +56,20 @@ class Connection:
     invited_role_ids: frozenset[str]
     invited_roles: tuple[str, ...]
     version: int
-    status: str
+    status: ConnectionStatus
     last_error: str | None
     created_at: datetime
     updated_at: datetime
     created_by: str
     updated_by: str
+
+    def invites(self, principal: Principal) -> bool:
+        """True when one of ``principal``'s roles is invited: he may use its tokens."""
+        return not principal.role_ids.isdisjoint(self.invited_role_ids)
+
+    @property
+    def misconfigured(self) -> bool:
+        return self.status is ConnectionStatus.MISCONFIGURED
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.connections import (
     DESCRIPTION_MAX,
     Connection,
+    ConnectionStatus,
     GrantType,
 )
 from tokendesk.domain.names import has_control_characters, name_key, validate_name, validate_text
@@ -87,7 +88,7 @@ class ConnectionService:
     def usable_by(self, tx: Tx, actor: Principal) -> list[Connection]:
         """The connections whose tokens ``actor`` may use: those inviting one of his roles."""
         found = ConnectionRepository(tx).search()
-        return [c for c in found if actor.role_ids & c.invited_role_ids]
+        return [c for c in found if c.invites(actor)]
 
     def get(self, tx: Tx, actor: Principal, name: str) -> Connection:
         """The connection named ``name``; one the actor may not see is 'not found'."""
@@ -104,9 +105,7 @@ class ConnectionService:
 
     @staticmethod
     def may_see(actor: Principal, connection: Connection) -> bool:
-        return actor.can(Permission.VIEW_CONNECTIONS) or bool(
-            actor.role_ids & connection.invited_role_ids
-        )
+        return actor.can(Permission.VIEW_CONNECTIONS) or connection.invites(actor)
 
     def client_secret(self, tx: Tx, connection: Connection) -> Secret | None:
         """The decrypted client secret, for the OAuth layer only; never for output."""
@@ -144,7 +143,7 @@ class ConnectionService:
         )
 
     def mark_status(
-        self, tx: Tx, connection: Connection, status: str, last_error: str | None
+        self, tx: Tx, connection: Connection, status: ConnectionStatus, last_error: str | None
     ) -> None:
         """Record that the provider accepted (``ok``) or refused (``misconfigured``) the client."""
         if connection.status != status or connection.last_error != last_error:
@@ -320,7 +319,8 @@ class ConnectionService:
                 current.id, data.client_secret.get_secret_value()
             )
         if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
-            values.update(status="ok", last_error=None)  # the refusal was of the old client
+            # The refusal was of the old client.
+            values.update(status=ConnectionStatus.OK.value, last_error=None)
         repo.update(current.id, values)
         self._retire_tokens_if_rebound(tx, actor, current, values)
         if data.invited_roles is not None:

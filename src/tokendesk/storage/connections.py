@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, delete, func, insert, select, update
 
-from tokendesk.domain.connections import Connection, GrantType
+from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.names import name_key
 from tokendesk.storage.tables import connection_roles, connections, roles
 
@@ -71,12 +71,14 @@ class ConnectionRepository:
     def delete(self, connection_id: str) -> None:
         self.tx.execute(delete(connections).where(connections.c.id == connection_id))
 
-    def set_status(self, connection_id: str, status: str, last_error: str | None) -> None:
+    def set_status(
+        self, connection_id: str, status: ConnectionStatus, last_error: str | None
+    ) -> None:
         """Mark the connection ok or misconfigured without counting it as an edit."""
         self.tx.execute(
             update(connections)
             .where(connections.c.id == connection_id)
-            .values(status=status, last_error=last_error)
+            .values(status=status.value, last_error=last_error)
         )
 
     def client_secret_ciphertext(self, connection_id: str) -> str | None:
@@ -129,7 +131,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         invited_role_ids=frozenset(invited),
         invited_roles=tuple(sorted(invited.values(), key=str.casefold)),
         version=row.version,
-        status=row.status,
+        status=ConnectionStatus(row.status),
         last_error=row.last_error,
         created_at=row.created_at,
         updated_at=row.updated_at,

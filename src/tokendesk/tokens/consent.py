@@ -165,7 +165,7 @@ class ConsentService:
     def _startable(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> Connection:
         connection = self.connections.get(tx, actor, name)
         if purpose is Purpose.USER:
-            if not actor.role_ids & connection.invited_role_ids:
+            if not connection.invites(actor):
                 raise ConnectionNotFound(f"There is no connection named '{name}'.")
         else:
             actor.require(Permission.MANAGE_CONNECTIONS)

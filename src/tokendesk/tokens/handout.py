@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.domain.connections import Connection, GrantType
+from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import (
@@ -174,7 +174,7 @@ class TokenService:
 
     def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
         connection = self.connections.get(tx, actor, name)
-        if not actor.role_ids & connection.invited_role_ids:
+        if not connection.invites(actor):
             # Existence is not revealed to callers who may not use it.
             raise ConnectionNotFound(f"There is no connection named '{name}'.")
         return connection
@@ -190,7 +190,7 @@ class TokenService:
         self._raise_if_broken(row, connection, kind)
         if not force and not needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]:
             return row  # the common case: no lease, no second read
-        if connection.status == "misconfigured" and not force:
+        if connection.misconfigured and not force:
             # The provider refused the client itself (invalid_client): every token of the
             # connection would be refused alike, so none asks again until the client
             # credentials change; meanwhile this one is served while it is valid.
@@ -236,7 +236,7 @@ class TokenService:
                 f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
                 authenticate_url=url,
             )
-        if connection.status == "misconfigured" and not is_usable(self.clock(), row.expires_at):
+        if connection.misconfigured and not is_usable(self.clock(), row.expires_at):
             raise self._misconfigured(connection)
 
     @staticmethod
@@ -267,7 +267,7 @@ class TokenService:
     def _first_client_credentials_token(self, connection: Connection) -> TokenRecord | None:
         """The first token of a client-credentials connection (RFC 6749 §4.4), asked for by
         one request at a time; the others use it, or wait out the back-off of its failure."""
-        if connection.status == "misconfigured":
+        if connection.misconfigured:
             raise self._misconfigured(connection)
         with self._first_fetch.turn(connection.id, connection.version):
             with self.transaction() as tx:
@@ -281,7 +281,9 @@ class TokenService:
             except InvalidClient as exc:
                 with self.transaction() as tx:
                     message = exc.message[:500]
-                    self.connections.mark_status(tx, connection, "misconfigured", message)
+                    self.connections.mark_status(
+                        tx, connection, ConnectionStatus.MISCONFIGURED, message
+                    )
                 raise
             with self.transaction() as tx:
                 repo = TokenRepository(tx)
@@ -319,7 +321,7 @@ class TokenService:
                 token_id,
                 {**values.columns(), "updated_at": now, "lease_owner": None, "lease_until": None},
             )
-        self.connections.mark_status(tx, connection, "ok", None)
+        self.connections.mark_status(tx, connection, ConnectionStatus.OK, None)
         return self._stored(repo, token_id)
 
     def statuses(self, tx: Tx, actor: Principal, name: str) -> list[StoredToken]:
@@ -327,7 +329,7 @@ class TokenService:
         the shared token for viewers and invited users; and the caller's own."""
         connection = self.connections.get(tx, actor, name)
         found = TokenRepository(tx).list_for_connection(connection.id)
-        if connection.status == "misconfigured":  # refused client: an admin must act first
+        if connection.misconfigured:  # refused client: an admin must act first
             found = [
                 replace(
                     t,
@@ -340,9 +342,7 @@ class TokenService:
             ]
         if actor.can(Permission.MANAGE_CONNECTIONS):
             return found
-        sees_shared = actor.can(Permission.VIEW_CONNECTIONS) or bool(
-            actor.role_ids & connection.invited_role_ids
-        )
+        sees_shared = actor.can(Permission.VIEW_CONNECTIONS) or connection.invites(actor)
         return [
             t
             for t in found

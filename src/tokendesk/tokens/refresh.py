@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing
-from tokendesk.domain.connections import Connection, GrantType
+from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
@@ -244,7 +244,7 @@ class RefreshCoordinator:
             if not repo.finish_lease(row.id, self.owner, values, new_version=True):
                 log.error("refresh lease of token %s was lost during the call", row.id)
                 repo.update(row.id, values)
-            self.connections.mark_status(tx, connection, "ok", None)
+            self.connections.mark_status(tx, connection, ConnectionStatus.OK, None)
             self.audit.record(
                 tx,
                 SYSTEM,
@@ -267,7 +267,9 @@ class RefreshCoordinator:
         with self.transaction() as tx:
             TokenRepository(tx).finish_lease(row.id, self.owner, values)
             if isinstance(exc, InvalidClient):
-                self.connections.mark_status(tx, connection, "misconfigured", exc.message[:500])
+                self.connections.mark_status(
+                    tx, connection, ConnectionStatus.MISCONFIGURED, exc.message[:500]
+                )
             self.audit.record(
                 tx,
                 SYSTEM,

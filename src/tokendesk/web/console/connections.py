@@ -68,8 +68,7 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
 def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredToken],
                   now: datetime) -> TokenState:
     """The shared token's state where the viewer may see it (managers, invited users)."""
-    may_see = viewer.can(Permission.MANAGE_CONNECTIONS) or bool(
-        viewer.principal.role_ids & connection.invited_role_ids)
+    may_see = viewer.can(Permission.MANAGE_CONNECTIONS) or connection.invites(viewer.principal)
     if not may_see:
         return HIDDEN
     return token_state(shared_token(tokens), connection, now)
@@ -95,7 +94,7 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
     return page(request, viewer, "console/connection.html", connection=connection,
                 provider=td.catalog.get(connection.provider), shared=shared, users=users,
                 events=events, callback_url=td.settings.callback_url,
-                invited=bool(principal.role_ids & connection.invited_role_ids),
+                invited=connection.invites(principal),
                 may_manage=viewer.can(Permission.MANAGE_CONNECTIONS),
                 grant_label=grant_label(connection.grant_type.value),
                 code_flow=connection.grant_type is GrantType.AUTHORIZATION_CODE)

@@ -52,7 +52,7 @@ def my_connection(request: Request, viewer: CurrentViewer, name: str) -> Respons
     principal = viewer.principal
     with td.transaction() as tx:
         connection = td.connections.get(tx, principal, name)
-        if not principal.role_ids & connection.invited_role_ids:
+        if not connection.invites(principal):
             # Only invited users may use it; to anyone else it does not exist here.
             raise ConnectionNotFound(f"There is no connection named '{name}' that you may use.")
         tokens = td.tokens.statuses(tx, principal, connection.name)

@@ -52,7 +52,7 @@ def token_state(token: StoredToken | None, connection: Connection, now: datetime
         return TokenState("attention", "Needs re-authentication", "bad", token)
     if token.status is TokenStatus.CORRUPTED:
         return TokenState("attention", "Damaged", "bad", token)
-    if token.status is TokenStatus.MISCONFIGURED or connection.status == "misconfigured":
+    if token.status is TokenStatus.MISCONFIGURED or connection.misconfigured:
         return TokenState("attention", "Client credentials refused", "bad", token)
     if token.expires_at is not None and token.expires_at <= now:
         return TokenState("expired", "Expired", "warn", token)
