@@ -91,3 +91,18 @@ def test_tokendesk_token_prints_a_valid_access_token_for_scripts(desk: Desk) -> 
     )
     assert missing.returncode == 3
     assert "no connection named" in missing.stderr.lower()
+
+
+def test_deleting_a_connection_from_the_cli_revokes_its_tokens_at_the_provider_at_once(
+    desk: Desk,
+) -> None:
+    desk.create_connection("Graph", "code-basic")
+    verdict = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    desk.consent(verdict.json()["authorize_url"])
+
+    code, output = cli(desk, "connections", "delete", "Graph", "--yes")
+
+    assert code == 0, output
+    revoked = desk.oauth.requests("revocation")
+    assert [r["token_type_hint"] for r in revoked] == ["refresh_token", "access_token"]
+    assert all(r["status"] == 200 for r in revoked)
