@@ -97,7 +97,7 @@ def insert_user_tokens(engine: Engine, keyring: KeyRing, *, total: int,
         values = vault.seal(token_id, TokenSet(
             access_token=Secret("bench-" + secrets.token_urlsafe(32)), token_type="Bearer",
             expires_at=expires_at, scope="api:read"), now=now)
-        rows.append({**values, "id": token_id,
+        rows.append({**values.columns(), "id": token_id,
                      "connection_id": connections_by_name[connection_name], "owner_key": uid,
                      "user_id": uid, "kind": TokenKind.USER.value,
                      "created_at": now, "updated_at": now})

@@ -98,6 +98,18 @@ class TokenChange:
 NO_CHANGE = TokenChange()
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshCandidate:
+    """A token the background refresher may soon refresh, with its connection's token URL."""
+
+    id: str
+    version: int
+    issued_at: datetime | None
+    expires_at: datetime | None
+    next_attempt_at: datetime | None
+    token_url: str
+
+
 def _record(row: Row[Any] | None) -> TokenRecord | None:
     return None if row is None else TokenRecord.of(row)
 
@@ -171,29 +183,29 @@ class TokenRepository:
     def delete(self, token_id: str) -> None:
         self.tx.execute(delete(tokens).where(tokens.c.id == token_id))
 
-    def refresh_candidates(self, now: datetime, expiring_before: datetime) -> list[Row[Any]]:
+    def refresh_candidates(
+        self, now: datetime, expiring_before: datetime
+    ) -> list[RefreshCandidate]:
         """Valid tokens expiring before ``expiring_before`` and not under a live lease, with
-        their connection's ``token_url``: what the background refresher may soon refresh
-        (``id``, ``version``, ``issued_at``, ``expires_at``, ``next_attempt_at``)."""
-        return list(
-            self.tx.execute(
-                select(
-                    tokens.c.id,
-                    tokens.c.version,
-                    tokens.c.issued_at,
-                    tokens.c.expires_at,
-                    tokens.c.next_attempt_at,
-                    connections.c.token_url,
-                )
-                .join(connections, connections.c.id == tokens.c.connection_id)
-                .where(
-                    tokens.c.status == TokenStatus.VALID.value,
-                    tokens.c.expires_at.is_not(None),
-                    tokens.c.expires_at < expiring_before,
-                    or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
-                )
+        their connection's ``token_url``: what the background refresher may soon refresh."""
+        found = self.tx.execute(
+            select(
+                tokens.c.id,
+                tokens.c.version,
+                tokens.c.issued_at,
+                tokens.c.expires_at,
+                tokens.c.next_attempt_at,
+                connections.c.token_url,
+            )
+            .join(connections, connections.c.id == tokens.c.connection_id)
+            .where(
+                tokens.c.status == TokenStatus.VALID.value,
+                tokens.c.expires_at.is_not(None),
+                tokens.c.expires_at < expiring_before,
+                or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
             )
         )
+        return [RefreshCandidate(*row) for row in found]
 
     # --- leases -----------------------------------------------------------------------
 

@@ -43,7 +43,13 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
-from tokendesk.storage.tokens import TokenRecord, TokenRepository, owner_key, to_stored
+from tokendesk.storage.tokens import (
+    TokenChange,
+    TokenRecord,
+    TokenRepository,
+    owner_key,
+    to_stored,
+)
 from tokendesk.tokens.backoff import FirstFetchGate, backing_off
 from tokendesk.tokens.refresh import RefreshCoordinator
 from tokendesk.tokens.revocations import RevocationQueue
@@ -398,8 +404,8 @@ class TokenService:
         with self.transaction() as tx:
             TokenRepository(tx).update(
                 token_id,
-                {
-                    "status": TokenStatus.CORRUPTED.value,
-                    "last_error": "the stored token could not be decrypted",
-                },
+                TokenChange(
+                    status=TokenStatus.CORRUPTED,
+                    last_error="the stored token could not be decrypted",
+                ),
             )
