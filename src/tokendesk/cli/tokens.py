@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from tokendesk.cli.connections import ConnectionName, app
-from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
+from tokendesk.cli.connections import ConnectionName
+from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.services.consent import Purpose
@@ -31,8 +31,6 @@ def _acting(td: Tokendesk, username: str | None) -> Principal:
         return td.auth.principal_for(tx, td.accounts.get_user(tx, username), Via.CLI)
 
 
-@app.command("test")
-@handle_errors
 def test_connection(name: ConnectionName, save_credentials: Annotated[bool, typer.Option(
         "--save-credentials", help="Keep the result as the connection's shared token.")] = False,
         user: UserOption = None, as_json: JsonFlag = False) -> None:
@@ -45,8 +43,6 @@ def test_connection(name: ConnectionName, save_credentials: Annotated[bool, type
         raise typer.Exit(1)
 
 
-@app.command("authorize")
-@handle_errors
 def authorize(name: ConnectionName,
               user: Annotated[str, typer.Option("--user", help="Who consents.")],
               token_type: TypeOption = "user", as_json: JsonFlag = False) -> None:
@@ -64,8 +60,6 @@ def authorize(name: ConnectionName,
                    err=True)
 
 
-@app.command("tokens")
-@handle_errors
 def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
     """Show the state of each token of a connection (never the token itself)."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -73,8 +67,6 @@ def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
     emit([TokenStatusOut.of(t) for t in found], as_json, STATUS_COLUMNS)
 
 
-@app.command("refresh")
-@handle_errors
 def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserOption = None,
             as_json: JsonFlag = False) -> None:
     """Refresh a token now."""
@@ -83,8 +75,6 @@ def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserO
     emit(TokenStatusOut.of(stored), as_json)
 
 
-@app.command("disconnect")
-@handle_errors
 def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
                user: UserOption = None) -> None:
     """Forget a token, revoking it at the provider where it has a revocation endpoint."""
@@ -93,7 +83,6 @@ def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
     typer.echo(f"The {token_type} token of '{name}' is disconnected.")
 
 
-@handle_errors
 def token(name: ConnectionName, token_type: TypeOption = "shared",
           url: Annotated[str, typer.Option("--url", envvar="TOKENDESK_URL",
                                            help="Tokendesk's address.")] = "http://127.0.0.1:8400",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from tokendesk.errors import SchemaAhead, SchemaBehind
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -95,6 +98,55 @@ def migrate(engine: Engine) -> None:
 
 def schema_is_current(engine: Engine) -> bool:
     """True when the database is at the latest migration."""
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    return schema_state(engine).current_is_head
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """The database's Alembic revision (None: no schema yet) beside this version's head."""
+
+    current: str | None
+    head: str | None
+    known: bool  # the current revision is one of this version's migrations
+
+    @property
+    def current_is_head(self) -> bool:
+        return self.current == self.head
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database's schema stands; reads only."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        current = MigrationContext.configure(conn).get_current_revision()
+    known = current is None or any(s.revision == current for s in scripts.walk_revisions())
+    return SchemaState(current, scripts.get_current_head(), known)
+
+
+def schema_needs_migrating(engine: Engine, *, upgrade: bool, create: bool) -> bool:
+    """Whether ``migrate`` must run before Tokendesk may use the database.
+
+    ``upgrade`` allows bringing an older schema up to date (``serve`` and ``migrate``);
+    ``create`` allows creating the schema of an empty database (first set-up). Reads only.
+
+    Raises SchemaBehind for an older or absent schema that may not be touched here, and
+    SchemaAhead for one migrated by a newer version (never downgraded, never used).
+    """
+    state = schema_state(engine)
+    if state.current_is_head:
+        return False
+    if not state.known:
+        raise SchemaAhead(
+            f"The database schema (revision {state.current}) is newer than this version of "
+            "Tokendesk; run the Tokendesk version that migrated it."
+        )
+    if upgrade or (create and state.current is None):
+        return True
+    if state.current is None:
+        raise SchemaBehind(
+            "The database has no Tokendesk schema yet; run `tokendesk init` to set it up "
+            "(or `tokendesk migrate`), or check TOKENDESK_DATABASE_URL."
+        )
+    raise SchemaBehind(
+        "The database schema is behind this version of Tokendesk; run `tokendesk migrate`."
+    )
