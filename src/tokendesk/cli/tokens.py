@@ -10,9 +10,13 @@ from typing import Annotated, Literal
 import typer
 
 from tokendesk.cli.connections import ConnectionName
-from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
+from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator, report
+from tokendesk.cli.exit_codes import exit_code_for_code
+from tokendesk.client import AccessToken, Client
+from tokendesk.client import TokendeskError as ClientError
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
+from tokendesk.errors import AuthenticationRequired, ValidationError
 from tokendesk.services.consent import Purpose
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
@@ -87,20 +91,13 @@ def token(name: ConnectionName, token_type: TypeOption = "shared",
           url: Annotated[str, typer.Option("--url", envvar="TOKENDESK_URL",
                                            help="Tokendesk's address.")] = "http://127.0.0.1:8400",
           as_json: JsonFlag = False) -> None:
-    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY)."""
-    from tokendesk.client import Client, TokendeskClientError
+    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY).
 
+    Errors exit with the code of the API's error in the one exit-code table."""
     api_key = os.environ.get("TOKENDESK_API_KEY", "")
     if not api_key:
-        typer.echo("error: set TOKENDESK_API_KEY to the bot's API key", err=True)
-        raise typer.Exit(5)
-    try:
-        with Client(url, api_key) as client:
-            got = client.get_token(name, token_type)
-    except TokendeskClientError as exc:
-        hint = f" Authenticate at {exc.authenticate_url}" if exc.authenticate_url else ""
-        typer.echo(f"error: {exc.message}{hint}", err=True)
-        raise typer.Exit(3 if exc.status == 404 else 1) from None
+        raise AuthenticationRequired("Set TOKENDESK_API_KEY to the bot's API key.")
+    got = _fetch(url, api_key, name, token_type)
     if as_json:
         typer.echo(json.dumps({"access_token": got.access_token, "token_type": got.token_type,
                                "expires_at": got.expires_at.isoformat() if got.expires_at
@@ -108,3 +105,15 @@ def token(name: ConnectionName, token_type: TypeOption = "shared",
                                "provider_fields": got.provider_fields}, indent=2))
     else:
         typer.echo(got.access_token)
+
+
+def _fetch(url: str, api_key: str, name: str, token_type: TokenType) -> AccessToken:
+    """The token from Tokendesk at ``url``, as a bot gets it (through the SDK)."""
+    try:
+        with Client(url, api_key) as client:
+            return client.get_token(name, token_type)
+    except ValueError as exc:  # not an http(s) address
+        raise ValidationError(str(exc), field="url") from None
+    except ClientError as exc:
+        hint = f" Authenticate at {exc.authenticate_url}" if exc.authenticate_url else ""
+        raise report(f"error: {exc.message}{hint}", exit_code_for_code(exc.code)) from None
