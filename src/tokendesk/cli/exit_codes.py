@@ -52,9 +52,13 @@ EXIT_CODES: tuple[tuple[type[TokendeskError], int, str], ...] = (
     (ConfigurationError, 78, "configuration or key ring unusable"),
 )
 
-# Codes only the SDK raises, for ``tokendesk token``: Tokendesk itself was not reached, or
+# Codes outside the error tree, for ``tokendesk token``: the web layer's for a request it
+# cannot read (web/errors.py), and the SDK's own when Tokendesk itself was not reached or
 # answered something that is not its wire format.
-CLIENT_ONLY_CODES: dict[str, tuple[int, str]] = {
+OTHER_CODES: dict[str, tuple[int, str]] = {
+    "malformed_json": (USAGE_EXIT_CODE, "invalid input or usage"),
+    "malformed_body": (USAGE_EXIT_CODE, "invalid input or usage"),
+    "method_not_allowed": (USAGE_EXIT_CODE, "invalid input or usage"),
     "transport_error": (UNAVAILABLE_EXIT_CODE, "Tokendesk unreachable (token)"),
     "timeout": (UNAVAILABLE_EXIT_CODE, "Tokendesk did not answer in time (token)"),
     "protocol_error": (PROTOCOL_EXIT_CODE, "Tokendesk's answer is not understood (token)"),
@@ -88,7 +92,7 @@ def exit_code_for_code(code: str) -> int:
     kind = error_class_for_code(code)
     if kind is not None:
         return exit_code_for(kind)
-    return CLIENT_ONLY_CODES.get(code, (UNEXPECTED_EXIT_CODE, ""))[0]
+    return OTHER_CODES.get(code, (UNEXPECTED_EXIT_CODE, ""))[0]
 
 
 def epilog() -> str:
@@ -97,7 +101,7 @@ def epilog() -> str:
     meanings[UNEXPECTED_EXIT_CODE] = ["unexpected error, failed test or cancelled"]
     for _kind, code, meaning in EXIT_CODES:
         meanings.setdefault(code, []).append(meaning)
-    for code, meaning in CLIENT_ONLY_CODES.values():
+    for code, meaning in OTHER_CODES.values():
         meanings.setdefault(code, []).append(meaning)
     lines = [f"{code:>3}  {'; '.join(dict.fromkeys(said))}"
              for code, said in sorted(meanings.items())]
