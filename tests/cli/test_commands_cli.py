@@ -18,8 +18,8 @@ from support.cli import Cli
 from tokendesk.cli.commands import COMMANDS, CommandLine, Group
 from tokendesk.cli.context import HANDLES_ERRORS
 from tokendesk.cli.exit_codes import (
-    OTHER_CODES,
     EXIT_CODES,
+    OTHER_CODES,
     UNEXPECTED_EXIT_CODE,
     error_class_for_code,
     exit_code_for,
