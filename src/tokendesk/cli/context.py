@@ -51,24 +51,19 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except TokendeskError as exc:
             where = f" ({exc.field})" if exc.field else ""
-            raise _report(f"error{where}: {exc.message}", exit_code_for(exc)) from None
+            raise report(f"error{where}: {exc.message}", exit_code_for(exc)) from None
         except pydantic.ValidationError as exc:
-            raise _report(_pydantic_line(exc), exit_code_for(ValidationError)) from None
+            raise report(_pydantic_line(exc), exit_code_for(ValidationError)) from None
         except Exception as exc:
             if _is_command_line_signal(exc):
                 raise
             # A bug: say so in one line, without the text, which could carry a value.
             line = (f"error: unexpected {type(exc).__name__}; nothing more is shown because "
                     "the details could hold a secret.")
-            raise _report(line, UNEXPECTED_EXIT_CODE) from None
+            raise report(line, UNEXPECTED_EXIT_CODE) from None
 
     setattr(wrapper, HANDLES_ERRORS, True)
     return wrapper
-
-
-def report(line: str, code: int) -> typer.Exit:
-    """Print one ``error: ...`` line on stderr; return the Exit to raise with ``code``."""
-    return _report(line, code)
 
 
 def _is_command_line_signal(exc: Exception) -> bool:
@@ -76,7 +71,8 @@ def _is_command_line_signal(exc: Exception) -> bool:
     return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
-def _report(line: str, code: int) -> typer.Exit:
+def report(line: str, code: int) -> typer.Exit:
+    """Print one ``error: ...`` line on stderr; return the Exit to raise with ``code``."""
     typer.echo(_one_line(line), err=True)
     return typer.Exit(code)
 

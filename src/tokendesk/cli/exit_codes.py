@@ -29,6 +29,7 @@ from tokendesk.errors import (
 # A bug, a failed connection test, or "no" at a confirmation prompt.
 UNEXPECTED_EXIT_CODE = 1
 CANCELLED_EXIT_CODE = 1
+FAILED_TEST_EXIT_CODE = 1
 USAGE_EXIT_CODE = 2  # also what Typer answers for a usage error such as a missing option
 UNAVAILABLE_EXIT_CODE = 69
 PROTOCOL_EXIT_CODE = 76

@@ -11,7 +11,7 @@ import typer
 
 from tokendesk.cli.connections import ConnectionName
 from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator, report
-from tokendesk.cli.exit_codes import exit_code_for_code
+from tokendesk.cli.exit_codes import FAILED_TEST_EXIT_CODE, exit_code_for_code
 from tokendesk.client import AccessToken, Client
 from tokendesk.client import TokendeskError as ClientError
 from tokendesk.domain.principal import Principal, Via
@@ -44,7 +44,7 @@ def test_connection(name: ConnectionName, save_credentials: Annotated[bool, type
         verdict = td.tester.test(actor, name, save_credentials=save_credentials)
     emit(VerdictOut.of(verdict), as_json)
     if verdict.ok is False:
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED_TEST_EXIT_CODE)
 
 
 def authorize(name: ConnectionName,
