@@ -42,6 +42,25 @@ class EncryptionKeyError(ConfigurationError):
     code = "encryption_key_error"
 
 
+class SchemaMismatch(ConfigurationError):
+    """The database schema is not the one this version of Tokendesk was built for."""
+
+    code = "schema_mismatch"
+
+
+class SchemaBehind(SchemaMismatch):
+    """The database schema is older than this version (or absent): ``tokendesk migrate``
+    brings it up to date; nothing else upgrades it, so no command changes it by surprise."""
+
+    code = "schema_behind"
+
+
+class SchemaAhead(SchemaMismatch):
+    """The database was migrated by a newer version of Tokendesk than this one."""
+
+    code = "schema_ahead"
+
+
 class DecryptionError(TokendeskError):
     """A stored ciphertext could not be decrypted (tampered, moved, or unknown key)."""
 

@@ -32,7 +32,13 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.proxy import ProxyService
-from tokendesk.storage.db import READ_ONLY, create_db_engine, migrate, sqlite_path
+from tokendesk.storage.db import (
+    READ_ONLY,
+    create_db_engine,
+    migrate,
+    schema_needs_migrating,
+    sqlite_path,
+)
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads
 from tokendesk.storage.faults import database_error
 from tokendesk.storage.settings import KeyCheckRepository
@@ -102,11 +108,16 @@ def build(
     create_missing: bool = True,
     clock: Clock = utc_now,
     outbound: Outbound | None = None,
+    migrate_schema: bool = True,
 ) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
+    ``migrate_schema`` brings an older schema up to date; without it an older schema is
+    refused (an empty one is still created with ``create_missing``, the first set-up).
+
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
-    to the database; ConfigurationError for unusable settings.
+    to the database; SchemaBehind or SchemaAhead, without changing anything, for a schema
+    this version may not use; ConfigurationError for unusable settings.
     """
     database_file = sqlite_path(settings.effective_database_url)
     if not create_missing and database_file is not None and not database_file.exists():
@@ -117,8 +128,10 @@ def build(
         )
     engine = create_db_engine(settings.effective_database_url)
     try:
+        pending = schema_needs_migrating(engine, upgrade=migrate_schema, create=create_missing)
         keyring = _open_keyring(settings, engine, create_missing=create_missing)
-        migrate(engine)
+        if pending:
+            migrate(engine)
         catalog = load_catalog()
         app = _wire(
             settings,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from tokendesk.cli.context import handle_errors, open_tokendesk, read_secret
+from tokendesk.cli.context import open_tokendesk, read_secret
 from tokendesk.domain.principal import command_line_principal
 
-app = typer.Typer(help="Set up administrators.", no_args_is_help=True)
+HELP = "Set up administrators."
 
 
-@app.command("create")
-@handle_errors
 def create_admin(
     username: str = typer.Option(..., "--username", help="The new administrator's username."),
     password_stdin: bool = typer.Option(False, "--password-stdin",
@@ -25,8 +23,10 @@ def create_admin(
     typer.echo(f"Administrator '{user.username}' created.")
 
 
-@handle_errors
 def init() -> None:
-    """Create the data folder, the key ring and the database, without starting the server."""
+    """Create the data folder, the key ring and the database, without starting the server.
+
+    It creates the schema of an empty database only; one that is behind is left to
+    `tokendesk migrate`."""
     with open_tokendesk(create_missing=True) as td:
         typer.echo(f"Tokendesk is set up; database: {td.engine.url.render_as_string()}")

@@ -11,7 +11,6 @@ import typer
 from tokendesk.cli.context import (
     JsonFlag,
     emit,
-    handle_errors,
     open_tokendesk,
     operator,
     parse_time,
@@ -26,7 +25,6 @@ COLUMNS = ("id", "at", "actor", "via", "action", "target", "outcome", "details")
 DEFAULT_LIMIT = 100
 
 
-@handle_errors
 def audit(
     actor: Annotated[str | None, typer.Option("--actor", help="Username (or 'cli').")] = None,
     action: Annotated[str | None, typer.Option(

@@ -15,7 +15,6 @@ from tokendesk.cli.context import (
     JsonFlag,
     confirm,
     emit,
-    handle_errors,
     open_tokendesk,
     operator,
     read_secret,
@@ -27,7 +26,7 @@ from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 from tokendesk.views import ConnectionOut
 
-app = typer.Typer(help="Manage OAuth connections.", no_args_is_help=True)
+HELP = "Manage OAuth connections."
 
 COLUMNS = ("name", "provider", "grant_type", "client_id", "scopes", "invited_roles")
 SECRET_PROMPT = "Client secret"
@@ -47,8 +46,6 @@ SecretStdin = Annotated[bool, typer.Option(
     SECRET_STDIN, help="Read the client secret from one line of standard input.")]
 
 
-@app.command("list")
-@handle_errors
 def list_connections(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider key.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Part of the name.")] = None,
@@ -60,8 +57,6 @@ def list_connections(
     emit([ConnectionOut.of(c, td.settings.callback_url) for c in found], as_json, COLUMNS)
 
 
-@app.command("show")
-@handle_errors
 def show(name: ConnectionName, as_json: JsonFlag = False) -> None:
     """Show one connection, with the callback URL to register at the provider."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -69,8 +64,6 @@ def show(name: ConnectionName, as_json: JsonFlag = False) -> None:
     emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
 
 
-@app.command("create")
-@handle_errors
 def create(
     name: Annotated[str, typer.Option("--name", help="A unique name for the connection.")],
     provider: Annotated[str, typer.Option(
@@ -105,8 +98,6 @@ def create(
     emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
 
 
-@app.command("edit")
-@handle_errors
 def edit(
     name: ConnectionName,
     new_name: Annotated[str | None, typer.Option("--name", help="Rename the connection.")] = None,
@@ -144,8 +135,6 @@ def edit(
     emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
 
 
-@app.command("delete")
-@handle_errors
 def delete(
     name: ConnectionName,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,

@@ -15,44 +15,23 @@ import pydantic
 import typer
 from pydantic import BaseModel
 
+from tokendesk.cli.exit_codes import (
+    CANCELLED_EXIT_CODE,
+    UNEXPECTED_EXIT_CODE,
+    exit_code_for,
+)
 from tokendesk.config import load_settings
 from tokendesk.domain.principal import Principal, command_line_principal
-from tokendesk.errors import (
-    AuthenticationRequired,
-    ConfigurationError,
-    Conflict,
-    DatabaseUnavailable,
-    NotFound,
-    PermissionDenied,
-    TokendeskError,
-    ValidationError,
-)
+from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.wiring import Tokendesk, build
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# One place mapping the error tree to exit codes (sysexits-style where one fits).
-# 2 is also what Typer answers for a usage error such as a missing option.
-EXIT_CODES: tuple[tuple[type[TokendeskError], int], ...] = (
-    (ValidationError, 2),
-    (NotFound, 3),
-    (Conflict, 4),
-    (PermissionDenied, 5),
-    (AuthenticationRequired, 5),
-    (DatabaseUnavailable, 69),
-    (ConfigurationError, 78),
-)
-UNEXPECTED_EXIT_CODE = 1
-CANCELLED_EXIT_CODE = 1
+# Set on a command wrapped by handle_errors (a test checks every registered command is).
+HANDLES_ERRORS = "__tokendesk_handles_errors__"
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (the REST API's shapes).")]
-
-
-def exit_code_for(error: TokendeskError | type[TokendeskError]) -> int:
-    """The exit code of an error (or an error class): the first match in EXIT_CODES, else 1."""
-    kind = error if isinstance(error, type) else type(error)
-    return next((code for base, code in EXIT_CODES if issubclass(kind, base)), 1)
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -63,23 +42,27 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
     unexpected shows its type only, for the same reason.
     """
 
+    if getattr(command, HANDLES_ERRORS, False):
+        return command
+
     @wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except TokendeskError as exc:
             where = f" ({exc.field})" if exc.field else ""
-            raise _report(f"error{where}: {exc.message}", exit_code_for(exc)) from None
+            raise report(f"error{where}: {exc.message}", exit_code_for(exc)) from None
         except pydantic.ValidationError as exc:
-            raise _report(_pydantic_line(exc), exit_code_for(ValidationError)) from None
+            raise report(_pydantic_line(exc), exit_code_for(ValidationError)) from None
         except Exception as exc:
             if _is_command_line_signal(exc):
                 raise
             # A bug: say so in one line, without the text, which could carry a value.
             line = (f"error: unexpected {type(exc).__name__}; nothing more is shown because "
                     "the details could hold a secret.")
-            raise _report(line, UNEXPECTED_EXIT_CODE) from None
+            raise report(line, UNEXPECTED_EXIT_CODE) from None
 
+    setattr(wrapper, HANDLES_ERRORS, True)
     return wrapper
 
 
@@ -88,7 +71,8 @@ def _is_command_line_signal(exc: Exception) -> bool:
     return type(exc).__module__.split(".")[0] in ("typer", "click")
 
 
-def _report(line: str, code: int) -> typer.Exit:
+def report(line: str, code: int) -> typer.Exit:
+    """Print one ``error: ...`` line on stderr; return the Exit to raise with ``code``."""
     typer.echo(_one_line(line), err=True)
     return typer.Exit(code)
 
@@ -101,13 +85,16 @@ def _pydantic_line(exc: pydantic.ValidationError) -> str:
 
 
 @contextmanager
-def open_tokendesk(*, create_missing: bool = False) -> Iterator[Tokendesk]:
+def open_tokendesk(*, create_missing: bool = False,
+                   migrate_schema: bool = False) -> Iterator[Tokendesk]:
     """Tokendesk built from the environment's settings, closed afterwards.
 
-    Without ``create_missing`` an absent key ring is an error rather than a new one: only
-    ``init`` and ``admin create`` set an installation up.
+    Without ``create_missing`` an absent key ring or database schema is an error rather than
+    a new one: only ``init`` and ``admin create`` set an installation up. Without
+    ``migrate_schema`` a schema that is behind is refused (SchemaBehind), changing nothing:
+    only ``serve`` and ``migrate`` upgrade it.
     """
-    td = build(load_settings(), create_missing=create_missing)
+    td = build(load_settings(), create_missing=create_missing, migrate_schema=migrate_schema)
     try:
         yield td
     finally:

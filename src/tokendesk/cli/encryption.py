@@ -1,6 +1,4 @@
-"""``tokendesk keys rotate|retire|encryption``: the encryption key ring (not API keys).
-
-Registered on the ``keys`` group in main.py, as issue and README name them."""
+"""``tokendesk keys rotate|retire|encryption``: the encryption key ring (not API keys)."""
 
 from __future__ import annotations
 
@@ -8,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from tokendesk.cli.context import handle_errors, open_tokendesk
+from tokendesk.cli.context import open_tokendesk
 
 
-@handle_errors
 def rotate() -> None:
     """Add a new active encryption key; running servers re-encrypt in the background."""
     with open_tokendesk() as td:
@@ -23,7 +20,6 @@ def rotate() -> None:
     )
 
 
-@handle_errors
 def retire(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
     """Remove an old encryption key that no stored value uses any more."""
     with open_tokendesk() as td:
@@ -31,7 +27,6 @@ def retire(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
     typer.echo(f"Encryption key {key_id} is retired.")
 
 
-@handle_errors
 def encryption(
     reseal: Annotated[
         bool,

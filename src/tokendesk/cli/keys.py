@@ -6,17 +6,15 @@ from typing import Annotated
 
 import typer
 
-from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
+from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
 from tokendesk.services.inputs import ApiKeyCreate
 from tokendesk.views import ApiKeyOut, NewApiKeyOut
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+HELP = "Create, list and revoke API keys; rotate the encryption key."
 
 COLUMNS = ("id", "prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
 
 
-@app.command("create")
-@handle_errors
 def create(
     user: Annotated[str, typer.Option("--user", help="Username the key acts as.")],
     name: Annotated[str, typer.Option("--name", help="A label, e.g. the bot's name.")],
@@ -35,8 +33,6 @@ def create(
                "This is the only time the key is shown; store it now.", err=True)
 
 
-@app.command("list")
-@handle_errors
 def list_keys(as_json: JsonFlag = False) -> None:
     """List API keys (never the keys themselves)."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -44,8 +40,6 @@ def list_keys(as_json: JsonFlag = False) -> None:
     emit([ApiKeyOut.of(k, owners.get(k.user_id, "")) for k in keys], as_json, COLUMNS)
 
 
-@app.command("revoke")
-@handle_errors
 def revoke(
     key: Annotated[str, typer.Argument(metavar="ID_OR_PREFIX",
                                        help="The key's id or prefix (td_...).")],

@@ -6,14 +6,12 @@ from typing import Annotated
 
 import typer
 
-from tokendesk.cli.context import JsonFlag, cell, emit, handle_errors, open_tokendesk, print_table
+from tokendesk.cli.context import JsonFlag, cell, emit, open_tokendesk, print_table
 from tokendesk.views import ProviderOut
 
-app = typer.Typer(help="Read the provider catalog.", no_args_is_help=True)
+HELP = "Read the provider catalog."
 
 
-@app.command("list")
-@handle_errors
 def list_providers(as_json: JsonFlag = False) -> None:
     """List the providers: key, name, grant types and the placeholders to fill in."""
     with open_tokendesk() as td:
@@ -28,8 +26,6 @@ def list_providers(as_json: JsonFlag = False) -> None:
     )
 
 
-@app.command("show")
-@handle_errors
 def show(
     key: Annotated[str, typer.Argument(metavar="KEY", help="Provider key, e.g. salesforce.")],
     as_json: JsonFlag = False,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tokendesk.cli.context import JsonFlag, confirm, emit, handle_errors, open_tokendesk, operator
+from tokendesk.cli.context import JsonFlag, confirm, emit, open_tokendesk, operator
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import RoleCreate, RoleUpdate
@@ -14,9 +14,8 @@ from tokendesk.views import RoleOut
 
 PERMISSIONS_HELP = "Permissions: " + "; ".join(f"{p.value} = {p.label}" for p in Permission) + "."
 
-app = typer.Typer(help="Manage roles and the permissions they grant. " + PERMISSIONS_HELP,
-                  short_help="Manage roles and the permissions they grant.",
-                  no_args_is_help=True)
+SHORT_HELP = "Manage roles and the permissions they grant."
+HELP = SHORT_HELP + " " + PERMISSIONS_HELP
 
 COLUMNS = ("name", "system", "permissions", "description")
 RoleName = Annotated[str, typer.Argument(metavar="NAME", help="The role's name.")]
@@ -25,8 +24,6 @@ Permissions = Annotated[list[Permission] | None, typer.Option(
     help="A permission the role grants (repeat). " + PERMISSIONS_HELP)]
 
 
-@app.command("list")
-@handle_errors
 def list_roles(
     custom_only: Annotated[bool, typer.Option(
         "--custom-only", help="Only custom roles (those a connection can invite).")] = False,
@@ -38,8 +35,6 @@ def list_roles(
     emit([RoleOut.of(r) for r in roles], as_json, COLUMNS)
 
 
-@app.command("create")
-@handle_errors
 def create(
     name: RoleName,
     description: Annotated[str, typer.Option("--description")] = "",
@@ -53,8 +48,6 @@ def create(
     emit(RoleOut.of(role), as_json)
 
 
-@app.command("edit")
-@handle_errors
 def edit(
     name: RoleName,
     new_name: Annotated[str | None, typer.Option("--name", help="Rename the role.")] = None,
@@ -77,8 +70,6 @@ def edit(
     emit(RoleOut.of(role), as_json)
 
 
-@app.command("delete")
-@handle_errors
 def delete(
     name: RoleName,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,

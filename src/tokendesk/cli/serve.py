@@ -7,7 +7,6 @@ import logging
 
 import typer
 
-from tokendesk.cli.context import handle_errors
 from tokendesk.config import load_settings
 from tokendesk.logs import configure_logging
 from tokendesk.wiring import INITIAL_ADMIN, build, ensure_first_administrator
@@ -15,7 +14,6 @@ from tokendesk.wiring import INITIAL_ADMIN, build, ensure_first_administrator
 log = logging.getLogger("tokendesk")
 
 
-@handle_errors
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (TOKENDESK_HOST)."),
     port: int | None = typer.Option(None, help="Port to listen on (TOKENDESK_PORT)."),
@@ -24,7 +22,7 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
-    td = build(settings, create_missing=True)
+    td = build(settings, create_missing=True, migrate_schema=True)
     password_file = ensure_first_administrator(td)
     typer.echo(f"Tokendesk is running at {settings.public_url}/")
     typer.echo(f"  API:       {settings.public_url}/api/v1  (OpenAPI: /api/v1/docs)")

@@ -12,7 +12,6 @@ from pydantic import SecretStr
 from tokendesk.cli.context import (
     JsonFlag,
     emit,
-    handle_errors,
     open_tokendesk,
     operator,
     read_secret,
@@ -22,19 +21,12 @@ from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
 from tokendesk.views import EgressAllowlistOut, ProxyOut
 
-app = typer.Typer(help="Global settings.", no_args_is_help=True)
-proxy_app = typer.Typer(help="The forward proxy for outbound calls to providers.",
-                        no_args_is_help=True)
-app.add_typer(proxy_app, name="proxy")
-egress_app = typer.Typer(
-    help="The egress allowlist: hosts and CIDR ranges Tokendesk may call although they are "
-    "loopback, private or link-local. TOKENDESK_EGRESS_ALLOWLIST adds to it.",
-    no_args_is_help=True)
-app.add_typer(egress_app, name="egress")
+HELP = "Global settings."
+PROXY_HELP = "The forward proxy for outbound calls to providers."
+EGRESS_HELP = ("The egress allowlist: hosts and CIDR ranges Tokendesk may call although they are "
+               "loopback, private or link-local. TOKENDESK_EGRESS_ALLOWLIST adds to it.")
 
 
-@proxy_app.command("show")
-@handle_errors
 def show(as_json: JsonFlag = False) -> None:
     """Show the forward proxy settings (whether a password is stored, never the password)."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -42,8 +34,6 @@ def show(as_json: JsonFlag = False) -> None:
     emit(ProxyOut.of(current), as_json)
 
 
-@proxy_app.command("set")
-@handle_errors
 def set_proxy(
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
     host: Annotated[str | None, typer.Option("--host")] = None,
@@ -89,8 +79,6 @@ Entries = Annotated[list[str], typer.Argument(
     help="Host names, IP addresses or CIDR ranges (each may be comma-separated).")]
 
 
-@egress_app.command("show")
-@handle_errors
 def show_egress(as_json: JsonFlag = False) -> None:
     """Show the stored allowlist and the part that comes from the environment."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -98,8 +86,6 @@ def show_egress(as_json: JsonFlag = False) -> None:
     emit(EgressAllowlistOut.of(current), as_json)
 
 
-@egress_app.command("set")
-@handle_errors
 def set_egress(entries: Annotated[list[str] | None, typer.Argument(
         help="The whole stored allowlist; none given empties it.")] = None,
                as_json: JsonFlag = False) -> None:
@@ -107,15 +93,11 @@ def set_egress(entries: Annotated[list[str] | None, typer.Argument(
     _save_egress(lambda _current: list(entries or []), as_json)
 
 
-@egress_app.command("add")
-@handle_errors
 def add_egress(entries: Entries, as_json: JsonFlag = False) -> None:
     """Add entries to the stored allowlist."""
     _save_egress(lambda current: [*current, *entries], as_json)
 
 
-@egress_app.command("remove")
-@handle_errors
 def remove_egress(entries: Entries, as_json: JsonFlag = False) -> None:
     """Remove entries from the stored allowlist (an entry that is not stored is an error)."""
     def without(current: list[str]) -> list[str]:

@@ -9,10 +9,14 @@ from typing import Annotated, Literal
 
 import typer
 
-from tokendesk.cli.connections import ConnectionName, app
-from tokendesk.cli.context import JsonFlag, emit, handle_errors, open_tokendesk, operator
+from tokendesk.cli.connections import ConnectionName
+from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator, report
+from tokendesk.cli.exit_codes import FAILED_TEST_EXIT_CODE, exit_code_for_code
+from tokendesk.client import AccessToken, Client
+from tokendesk.client import TokendeskError as ClientError
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
+from tokendesk.errors import AuthenticationRequired, ValidationError
 from tokendesk.tokens.consent import Purpose
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.wiring import Tokendesk
@@ -31,8 +35,6 @@ def _acting(td: Tokendesk, username: str | None) -> Principal:
         return td.auth.principal_for(tx, td.accounts.get_user(tx, username), Via.CLI)
 
 
-@app.command("test")
-@handle_errors
 def test_connection(name: ConnectionName, save_credentials: Annotated[bool, typer.Option(
         "--save-credentials", help="Keep the result as the connection's shared token.")] = False,
         user: UserOption = None, as_json: JsonFlag = False) -> None:
@@ -42,11 +44,9 @@ def test_connection(name: ConnectionName, save_credentials: Annotated[bool, type
         verdict = td.tester.test(actor, name, save_credentials=save_credentials)
     emit(VerdictOut.of(verdict), as_json)
     if verdict.ok is False:
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED_TEST_EXIT_CODE)
 
 
-@app.command("authorize")
-@handle_errors
 def authorize(name: ConnectionName,
               user: Annotated[str, typer.Option("--user", help="Who consents.")],
               token_type: TypeOption = "user", as_json: JsonFlag = False) -> None:
@@ -64,8 +64,6 @@ def authorize(name: ConnectionName,
                    err=True)
 
 
-@app.command("tokens")
-@handle_errors
 def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
     """Show the state of each token of a connection (never the token itself)."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -73,8 +71,6 @@ def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
     emit([TokenStatusOut.of(t) for t in found], as_json, STATUS_COLUMNS)
 
 
-@app.command("refresh")
-@handle_errors
 def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserOption = None,
             as_json: JsonFlag = False) -> None:
     """Refresh a token now."""
@@ -83,8 +79,6 @@ def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserO
     emit(TokenStatusOut.of(stored), as_json)
 
 
-@app.command("disconnect")
-@handle_errors
 def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
                user: UserOption = None) -> None:
     """Forget a token, revoking it at the provider where it has a revocation endpoint."""
@@ -93,25 +87,17 @@ def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
     typer.echo(f"The {token_type} token of '{name}' is disconnected.")
 
 
-@handle_errors
 def token(name: ConnectionName, token_type: TypeOption = "shared",
           url: Annotated[str, typer.Option("--url", envvar="TOKENDESK_URL",
                                            help="Tokendesk's address.")] = "http://127.0.0.1:8400",
           as_json: JsonFlag = False) -> None:
-    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY)."""
-    from tokendesk.client import Client, TokendeskClientError
+    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY).
 
+    Errors exit with the code of the API's error in the one exit-code table."""
     api_key = os.environ.get("TOKENDESK_API_KEY", "")
     if not api_key:
-        typer.echo("error: set TOKENDESK_API_KEY to the bot's API key", err=True)
-        raise typer.Exit(5)
-    try:
-        with Client(url, api_key) as client:
-            got = client.get_token(name, token_type)
-    except TokendeskClientError as exc:
-        hint = f" Authenticate at {exc.authenticate_url}" if exc.authenticate_url else ""
-        typer.echo(f"error: {exc.message}{hint}", err=True)
-        raise typer.Exit(3 if exc.status == 404 else 1) from None
+        raise AuthenticationRequired("Set TOKENDESK_API_KEY to the bot's API key.")
+    got = _fetch(url, api_key, name, token_type)
     if as_json:
         typer.echo(json.dumps({"access_token": got.access_token, "token_type": got.token_type,
                                "expires_at": got.expires_at.isoformat() if got.expires_at
@@ -119,3 +105,15 @@ def token(name: ConnectionName, token_type: TypeOption = "shared",
                                "provider_fields": got.provider_fields}, indent=2))
     else:
         typer.echo(got.access_token)
+
+
+def _fetch(url: str, api_key: str, name: str, token_type: TokenType) -> AccessToken:
+    """The token from Tokendesk at ``url``, as a bot gets it (through the SDK)."""
+    try:
+        with Client(url, api_key) as client:
+            return client.get_token(name, token_type)
+    except ValueError as exc:  # not an http(s) address
+        raise ValidationError(str(exc), field="url") from None
+    except ClientError as exc:
+        hint = f" Authenticate at {exc.authenticate_url}" if exc.authenticate_url else ""
+        raise report(f"error: {exc.message}{hint}", exit_code_for_code(exc.code)) from None

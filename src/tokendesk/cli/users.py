@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from tokendesk.cli.context import (
     JsonFlag,
     emit,
-    handle_errors,
     open_tokendesk,
     operator,
     read_secret,
@@ -19,7 +18,7 @@ from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import UserCreate, UserUpdate
 from tokendesk.views import UserOut
 
-app = typer.Typer(help="Manage users.", no_args_is_help=True)
+HELP = "Manage users."
 
 COLUMNS = ("username", "display_name", "roles", "disabled", "created_at")
 Username = Annotated[str, typer.Argument(metavar="USERNAME", help="The user's username.")]
@@ -29,8 +28,6 @@ PasswordStdin = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from one line of standard input.")]
 
 
-@app.command("list")
-@handle_errors
 def list_users(as_json: JsonFlag = False) -> None:
     """List users and their roles."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -38,8 +35,6 @@ def list_users(as_json: JsonFlag = False) -> None:
     emit([UserOut.of(u, names) for u in users], as_json, COLUMNS)
 
 
-@app.command("create")
-@handle_errors
 def create(
     username: Annotated[str, typer.Option("--username", help="Sign-in name.")],
     role: Roles = None,
@@ -57,8 +52,6 @@ def create(
     emit(UserOut.of(user, names), as_json)
 
 
-@app.command("edit")
-@handle_errors
 def edit(
     username: Username,
     role: Annotated[list[str] | None, typer.Option(
@@ -79,15 +72,11 @@ def edit(
     _update(username, data, as_json)
 
 
-@app.command("disable")
-@handle_errors
 def disable(username: Username, as_json: JsonFlag = False) -> None:
     """Disable a user: no sign-in, and the user's API keys stop working."""
     _update(username, UserUpdate(disabled=True), as_json)
 
 
-@app.command("enable")
-@handle_errors
 def enable(username: Username, as_json: JsonFlag = False) -> None:
     """Enable a disabled user again."""
     _update(username, UserUpdate(disabled=False), as_json)

@@ -2,19 +2,57 @@
 
 It imports nothing of the server; it shares only the JSON wire format::
 
-    from tokendesk.client import Client
-    token = Client("https://tokendesk.example.com", api_key).get_token("Salesforce prod")
-    httpx.get(url, auth=TokendeskAuth(client, "Salesforce prod"))
+    from tokendesk.client import Client, TokendeskAuth, ReauthenticationRequired
+    desk = Client("https://tokendesk.example.com", api_key)
+    token = desk.get_token("Salesforce prod")
+    httpx.get(url, auth=TokendeskAuth(desk, "Salesforce prod"))
+
+Every error is a :class:`TokendeskError`; the tree is documented in ``client/errors.py``.
 """
 
 from tokendesk.client.auth import AsyncTokendeskAuth, TokendeskAuth
-from tokendesk.client.core import AccessToken, AsyncClient, Client, TokendeskClientError
+from tokendesk.client.core import AsyncClient, Client
+from tokendesk.client.errors import (
+    APIError,
+    AuthenticationFailed,
+    BackingOff,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    NotInvited,
+    ProtocolError,
+    ProviderFailed,
+    ReauthenticationRequired,
+    Timeout,
+    TokendeskClientError,
+    TokendeskError,
+    TokenUnavailable,
+    TransportError,
+    Unavailable,
+)
+from tokendesk.client.models import AccessToken, TokenType
 
 __all__ = [
+    "APIError",
     "AccessToken",
     "AsyncClient",
     "AsyncTokendeskAuth",
+    "AuthenticationFailed",
+    "BackingOff",
     "Client",
+    "InvalidRequest",
+    "NotAuthenticated",
+    "NotFound",
+    "NotInvited",
+    "ProtocolError",
+    "ProviderFailed",
+    "ReauthenticationRequired",
+    "Timeout",
+    "TokenType",
+    "TokenUnavailable",
     "TokendeskAuth",
     "TokendeskClientError",
+    "TokendeskError",
+    "TransportError",
+    "Unavailable",
 ]

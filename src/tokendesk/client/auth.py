@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from tokendesk.client.core import AccessToken, AsyncClient, Client, TokenType
+from tokendesk.client.core import AsyncClient, Client
+from tokendesk.client.models import AccessToken, TokenType
 
 # Ask Tokendesk again a little before expiry rather than send a token that dies in flight.
 REUSE_MARGIN_S = 30.0

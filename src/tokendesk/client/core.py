@@ -1,90 +1,24 @@
-"""``Client`` and ``AsyncClient``: fetch access tokens of connections by name."""
+"""``Client`` and ``AsyncClient``: fetch access tokens of connections by name.
+
+Both are a :class:`~tokendesk.client.base.BaseClient` and differ only in how they send."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-from urllib.parse import quote
-
 import httpx
 
-TokenType = Literal["shared", "user"]
-DEFAULT_TIMEOUT_S = 30.0
+from tokendesk.client.base import DEFAULT_TIMEOUT_S, BaseClient
+from tokendesk.client.errors import TokendeskClientError, TokendeskError, transport_errors
+from tokendesk.client.models import AccessToken, TokenType
+
+# Importable from here as before the split into modules.
+__all__ = ["DEFAULT_TIMEOUT_S", "AccessToken", "AsyncClient", "Client", "TokenType",
+           "TokendeskClientError", "TokendeskError"]
 
 
-class TokendeskClientError(Exception):
-    """Tokendesk refused: ``code`` is stable; ``authenticate_url`` says where to (re-)consent."""
+class Client(BaseClient):
+    """Synchronous SDK. ``transport`` is for tests; close it, or use it as a context manager.
 
-    def __init__(
-        self, status: int, code: str, message: str, authenticate_url: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.authenticate_url = authenticate_url
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    """A valid access token; ``repr`` never shows it."""
-
-    access_token: str = field(repr=False)
-    token_type: str
-    expires_at: datetime | None
-    scope: str
-    connection: str
-    kind: str
-    provider_fields: dict[str, Any]
-
-    def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
-        if self.expires_at is None:
-            return False
-        return self.expires_at - (now or datetime.now(UTC)) <= timedelta(seconds=seconds)
-
-    @property
-    def authorization(self) -> str:
-        """The value of an ``Authorization`` header carrying this token."""
-        return f"{self.token_type} {self.access_token}"
-
-
-def _token_path(
-    name: str, token_type: TokenType, force_refresh: bool
-) -> tuple[str, str, dict[str, str]]:
-    path = f"/api/v1/connections/{quote(name, safe='')}/token"
-    if force_refresh:
-        return "POST", path + "/refresh", {"token_type": token_type}
-    return "GET", path, {"token_type": token_type}
-
-
-def _parse(response: httpx.Response) -> AccessToken:
-    if response.status_code != 200:
-        try:
-            error = response.json().get("error", {})
-        except ValueError:
-            error = {}
-        raise TokendeskClientError(
-            response.status_code,
-            str(error.get("code", "http_error")),
-            str(error.get("message", f"HTTP {response.status_code}")),
-            error.get("authenticate_url"),
-        )
-    doc = response.json()
-    expires = doc.get("expires_at")
-    return AccessToken(
-        access_token=doc["access_token"],
-        token_type=doc.get("token_type", "Bearer"),
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-        scope=doc.get("scope", ""),
-        connection=doc.get("connection", ""),
-        kind=doc.get("kind", ""),
-        provider_fields=doc.get("provider_fields", {}),
-    )
-
-
-class Client:
-    """Synchronous SDK. ``transport`` is for tests; close it, or use it as a context manager."""
+    Raises ValueError for a ``base_url`` that is not an http(s) address."""
 
     def __init__(
         self,
@@ -95,23 +29,20 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         verify: bool | str = True,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout_s,
-            transport=transport,
-            verify=verify,
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
-
-    def __repr__(self) -> str:
-        return f"Client({str(self._http.base_url)!r})"
+        super().__init__(base_url, api_key, timeout_s=timeout_s)
+        self._http = httpx.Client(transport=transport, verify=verify)
 
     def get_token(
         self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
     ) -> AccessToken:
-        """A valid access token of connection ``name``; raises TokendeskClientError."""
-        method, path, params = _token_path(name, token_type, force_refresh)
-        return _parse(self._http.request(method, path, params=params))
+        """A valid access token of connection ``name``, refreshed first with ``force_refresh``.
+
+        Raises a :class:`~tokendesk.client.errors.TokendeskError` (see that module's tree).
+        """
+        request = self._token_request(name, token_type, force_refresh)
+        with transport_errors(self.base_url):
+            response = self._http.send(request)
+        return self._token_from(response)
 
     def close(self) -> None:
         self._http.close()
@@ -123,7 +54,7 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(BaseClient):
     """The asynchronous twin of :class:`Client`."""
 
     def __init__(
@@ -135,22 +66,17 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
         verify: bool | str = True,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout_s,
-            transport=transport,
-            verify=verify,
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
-
-    def __repr__(self) -> str:
-        return f"AsyncClient({str(self._http.base_url)!r})"
+        super().__init__(base_url, api_key, timeout_s=timeout_s)
+        self._http = httpx.AsyncClient(transport=transport, verify=verify)
 
     async def get_token(
         self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
     ) -> AccessToken:
-        method, path, params = _token_path(name, token_type, force_refresh)
-        return _parse(await self._http.request(method, path, params=params))
+        """A valid access token of connection ``name``; raises as :meth:`Client.get_token`."""
+        request = self._token_request(name, token_type, force_refresh)
+        with transport_errors(self.base_url):
+            response = await self._http.send(request)
+        return self._token_from(response)
 
     async def aclose(self) -> None:
         await self._http.aclose()

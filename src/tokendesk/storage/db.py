@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+
+from tokendesk.errors import SchemaAhead, SchemaBehind
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -20,6 +22,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
 # Execution option marking a transaction that only reads.
 READ_ONLY = "tokendesk_read_only"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which storage/migrations/env.py keeps
 
 
 class Transaction(Protocol):
@@ -107,6 +110,67 @@ def migrate(engine: Engine) -> None:
 
 def schema_is_current(engine: Engine) -> bool:
     """True when the database is at the latest migration."""
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    return schema_state(engine).current_is_head
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """The database's Alembic revision (None: no schema yet) beside this version's head."""
+
+    current: str | None
+    head: str | None
+    known: bool  # the current revision is one of this version's migrations
+
+    @property
+    def current_is_head(self) -> bool:
+        return self.current == self.head
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database's schema stands; reads only."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        current = _current_revision(conn)
+    known = current is None or any(s.revision == current for s in scripts.walk_revisions())
+    return SchemaState(current, scripts.get_current_head(), known)
+
+
+def _current_revision(conn: Connection) -> str | None:
+    # Read the version table directly: Alembic's MigrationContext logs at INFO level on every
+    # configure, which would put migration lines before a start-up refusal that migrates nothing.
+    if not inspect(conn).has_table(VERSION_TABLE):
+        return None
+    revisions = sorted(str(rev) for rev in conn.execute(
+        text("SELECT version_num FROM alembic_version")).scalars())
+    # Several rows would be several branch heads, which no version of Tokendesk has: the
+    # joined name is then unknown, and the schema refused as one from elsewhere.
+    return ",".join(revisions) or None
+
+
+def schema_needs_migrating(engine: Engine, *, upgrade: bool, create: bool) -> bool:
+    """Whether ``migrate`` must run before Tokendesk may use the database.
+
+    ``upgrade`` allows bringing an older schema up to date (``serve`` and ``migrate``);
+    ``create`` allows creating the schema of an empty database (first set-up). Reads only.
+
+    Raises SchemaBehind for an older or absent schema that may not be touched here, and
+    SchemaAhead for one migrated by a newer version (never downgraded, never used).
+    """
+    state = schema_state(engine)
+    if state.current_is_head:
+        return False
+    if not state.known:
+        raise SchemaAhead(
+            f"The database schema (revision {state.current}) is newer than this version of "
+            "Tokendesk; run the Tokendesk version that migrated it."
+        )
+    if upgrade or (create and state.current is None):
+        return True
+    if state.current is None:
+        raise SchemaBehind(
+            "The database has no Tokendesk schema yet; run `tokendesk init` to set it up "
+            "(or `tokendesk migrate`), or check TOKENDESK_DATABASE_URL."
+        )
+    raise SchemaBehind(
+        "The database schema is behind this version of Tokendesk; run `tokendesk migrate`."
+    )
