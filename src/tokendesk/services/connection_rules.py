@@ -231,7 +231,7 @@ def require_secret_for(moved: list[str]) -> None:
     if not moved:
         return
     labels = [ENDPOINT_LABELS[field] for field in moved]
-    what = " and ".join(labels)
+    what = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     verb = "points" if len(labels) == 1 else "point"
     raise ClientSecretRequired(
         f"The {what} now {verb} at another server; enter the client secret again.",
