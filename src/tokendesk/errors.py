@@ -82,6 +82,19 @@ class UnknownProvider(ValidationError):
     code = "unknown_provider"
 
 
+class ClientSecretRequired(ValidationError):
+    """An edit moves an endpoint to another origin (scheme, host, port) without the client
+    secret being typed again: the stored secret goes only where it was given for."""
+
+    code = "client_secret_required"
+
+
+class ProxyPasswordRequired(ValidationError):
+    """An edit moves the forward proxy to another origin without its password typed again."""
+
+    code = "proxy_password_required"
+
+
 class CatalogError(ConfigurationError):
     """A provider file of the catalog does not follow the schema."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from support.api import Api, make_user
@@ -69,7 +70,7 @@ def test_saving_without_a_password_keeps_the_stored_one(admin: Api, td: Tokendes
     before = stored_proxy(td)
     assert before is not None
 
-    without = admin.put("/settings/proxy", json=proxy_body(password=None, port=8080))
+    without = admin.put("/settings/proxy", json=proxy_body(password=None, bypass=["localhost"]))
     absent = admin.put("/settings/proxy", json={k: v for k, v in proxy_body().items()
                                                 if k != "password"})
 
@@ -80,6 +81,27 @@ def test_saving_without_a_password_keeps_the_stored_one(admin: Api, td: Tokendes
     with td.transaction() as tx:
         secret = td.proxy.password(tx)
     assert secret is not None and secret.reveal() == PROXY_PASSWORD
+
+
+@pytest.mark.parametrize("moved", [{"host": "proxy.elsewhere.example"}, {"port": 8080},
+                                   {"scheme": "https"}])
+def test_moving_the_proxy_to_another_server_needs_the_password_again(
+    admin: Api, td: Tokendesk, moved: dict[str, Any]
+) -> None:
+    admin.put("/settings/proxy", json=proxy_body())
+    before = stored_proxy(td)
+
+    refused = admin.put("/settings/proxy", json=proxy_body(password=None, **moved))
+    retyped = admin.put("/settings/proxy", json=proxy_body(password="typed-again", **moved))
+
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "proxy_password_required"
+    assert error["message"] == (
+        "The proxy now points at another server; enter the proxy password again.")
+    assert retyped.status_code == 200, retyped.text
+    assert retyped.json() | {"updated_at": None} == {**retyped.json(), **moved, "updated_at": None}
+    assert before is not None and stored_proxy(td) != before
 
 
 def test_a_new_password_replaces_the_stored_one(admin: Api, td: Tokendesk) -> None:

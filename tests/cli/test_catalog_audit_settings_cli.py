@@ -91,6 +91,27 @@ def test_proxy_settings_are_set_and_shown_without_the_password(cli: Cli, td: Tok
     assert PROXY_PASSWORD not in cli.everything_printed
 
 
+def test_moving_the_proxy_keeps_no_stored_password_without_it_typed_again(
+    cli: Cli, td: Tokendesk
+) -> None:
+    cli.ok("settings", "proxy", "set", "--enabled", "--host", "proxy.corp.example",
+           "--port", "3128", "--auth", "basic", "--username", "svc", "--password-stdin",
+           input=PROXY_PASSWORD + "\n")
+
+    refused = cli("settings", "proxy", "set", "--host", "proxy.elsewhere.example")
+    shown = cli.json("settings", "proxy", "show")
+    retyped = cli("settings", "proxy", "set", "--host", "proxy.elsewhere.example",
+                  "--password-stdin", input="typed-again\n")
+
+    assert refused.exit_code == 2, refused.output
+    assert "enter the proxy password again" in one_error_line(refused)
+    assert shown["host"] == "proxy.corp.example"
+    assert retyped.exit_code == 0, retyped.output
+    with td.transaction() as tx:
+        password = td.proxy.password(tx)
+    assert password is not None and password.reveal() == "typed-again"
+
+
 def test_proxy_errors(cli: Cli) -> None:
     no_port = cli("settings", "proxy", "set", "--enabled", "--host", "proxy.corp.example")
     no_password = cli("settings", "proxy", "set", "--auth", "basic", "--username", "u")

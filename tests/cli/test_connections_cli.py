@@ -120,6 +120,32 @@ def test_edit_replaces_the_secret_from_stdin_or_a_prompt(cli: Cli, td: Tokendesk
     assert stored_secret(td, "Salesforce prod") == "third"
 
 
+@pytest.mark.parametrize(("args", "what"), [
+    (("--token-url", "https://collector.example.net/token"), "token URL now points"),
+    (("--authorization-url", "https://collector.example.net/authorize"),
+     "authorization URL now points"),
+    (("--placeholder", "yourinstance=evil"),
+     "authorization URL, token URL and revocation URL now point"),
+])
+def test_edit_moving_an_endpoint_to_another_server_needs_the_secret_again(
+    cli: Cli, td: Tokendesk, args: tuple[str, ...], what: str
+) -> None:
+    cli.ok(*SALESFORCE, "--client-secret-stdin", input=CLIENT_SECRET + "\n")
+    before = cli.json("connections", "show", "Salesforce prod")
+
+    refused = cli("connections", "edit", "Salesforce prod", *args)
+    unchanged = cli.json("connections", "show", "Salesforce prod")
+    retyped = cli("connections", "edit", "Salesforce prod", *args, "--client-secret-stdin",
+                  input="typed-again\n")
+
+    assert refused.exit_code == 2, refused.output
+    assert one_error_line(refused) == (
+        f"error (client_secret): The {what} at another server; enter the client secret again.")
+    assert unchanged == before
+    assert retyped.exit_code == 0, retyped.output
+    assert stored_secret(td, "Salesforce prod") == "typed-again"
+
+
 def test_list_filters_by_provider_and_name_and_prints_a_table(cli: Cli) -> None:
     cli.ok(*SALESFORCE, "--client-secret-stdin", input="s\n")
     cli.ok("connections", "create", "--name", "Service desk", "--provider", "servicenow",

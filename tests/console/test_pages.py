@@ -139,6 +139,24 @@ def test_the_proxy_password_is_never_shown(admin: Console) -> None:
     assert field_error(bad_port.text, "port") == "The port is a number from 1 to 65535."
 
 
+def test_moving_the_proxy_asks_for_its_password_again_and_keeps_what_was_typed(
+    admin: Console, td: Tokendesk
+) -> None:
+    proxy = {"enabled": "on", "scheme": "http", "host": "proxy.corp.example", "port": "3128",
+             "auth": "basic", "username": "svc", "bypass": ""}
+    admin.post("/admin/network", {**proxy, "password": PROXY_PASSWORD})
+
+    moved = admin.post("/admin/network", {**proxy, "host": "proxy.elsewhere.example"})
+
+    assert moved.status_code == 422
+    assert field_error(moved.text, "password") == (
+        "The proxy now points at another server; enter the proxy password again.")
+    assert 'value="proxy.elsewhere.example"' in moved.text
+    with td.transaction() as tx:
+        assert td.proxy.get(tx).host == "proxy.corp.example"
+    assert PROXY_PASSWORD not in admin.every_page()
+
+
 def test_users_and_roles_are_managed_with_errors_next_to_fields(admin: Console,
                                                                 td: Tokendesk) -> None:
     role = admin.post("/admin/roles", {"name": "Connection managers", "description": "",

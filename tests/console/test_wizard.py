@@ -228,3 +228,39 @@ def test_only_custom_roles_can_be_invited_and_the_list_is_searchable(
     assert "mandatory when a bot uses this connection" in roles.text
     assert 'value="Sales bots"' in searched.text
     assert '<input type="hidden" name="role" value="HR robots">' in searched.text
+
+
+def test_edit_moving_the_token_url_to_another_server_asks_for_the_secret_again(
+    admin: Console, td: Tokendesk
+) -> None:
+    wizard = start(admin)
+    admin.post(f"{wizard}/settings", {"provider": "custom", "name": "Billing"})
+    admin.post(f"{wizard}/authentication", client_credentials_details())
+    admin.post(f"{wizard}/test", {"go": "next"})
+    admin.post(f"{wizard}/roles", {"go": "next"})
+    admin.post(f"{wizard}/review", {"go": "create"})
+    draft = admin.get("/connections/Billing/edit").url.path.rsplit("/", 1)[0]
+    elsewhere = "https://collector.example.net/token"
+
+    refused = admin.post(f"{draft}/authentication", client_credentials_details(
+        client_secret="", token_url=elsewhere, client_id="billing-app-2"))
+    with td.transaction() as tx:
+        unchanged = td.connections.get(tx, command_line_principal(), "Billing")
+    retyped = admin.post(f"{draft}/authentication", client_credentials_details(
+        client_secret=NEW_SECRET, token_url=elsewhere))
+    admin.post(f"{draft}/test", {"go": "next"})
+    admin.post(f"{draft}/roles", {"go": "next"})
+    saved = admin.post(f"{draft}/review", {"go": "create"})
+
+    assert refused.status_code == 422
+    assert field_error(refused.text, "client_secret") == (
+        "The token URL now points at another server; enter the client secret again.")
+    assert f'value="{elsewhere}"' in refused.text and 'value="billing-app-2"' in refused.text
+    assert unchanged.token_url == "https://auth.example.test/token"
+    assert retyped.status_code == 303
+    assert saved.headers["location"] == "/connections/Billing"
+    with td.transaction() as tx:
+        moved = td.connections.get(tx, command_line_principal(), "Billing")
+    assert moved.token_url == elsewhere
+    assert stored_secret(td, "Billing") == NEW_SECRET
+    assert CLIENT_SECRET not in admin.every_page() and NEW_SECRET not in admin.every_page()

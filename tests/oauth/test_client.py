@@ -222,6 +222,41 @@ def test_a_revocation_error_does_not_show_the_token(oauth: OAuthClient,
     assert "tok-secret-1" not in str(caught.value)
 
 
+# A secret whose encoded forms differ from it: form-encoding turns ' ' into '+', '/' into %2F.
+ODD_SECRET = "s3/cr+t w=="
+
+
+def echo_every_encoding(request: httpx.Request) -> httpx.Response:
+    """A hostile token endpoint: the credentials it got, back in its error, every way."""
+    basic = request.headers.get("authorization", "").removeprefix("Basic ")
+    pair = base64.b64decode(basic).decode() if basic else ""
+    plain = base64.b64encode(f"{CLIENT_ID}:{ODD_SECRET}".encode()).decode()
+    sent = dict(parse_qsl(request.content.decode())).get("client_secret", "")
+    echoes = [basic, basic.rstrip("="), base64.urlsafe_b64encode(pair.encode()).decode(), pair,
+              plain, plain.rstrip("="), request.headers.get("authorization", ""), sent,
+              quote_plus(ODD_SECRET), quote_plus(ODD_SECRET).lower()]
+    return oauth_error(401, basic or "invalid_client", "you sent " + " | ".join(echoes))
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_a_provider_echoing_the_credentials_in_any_encoding_gets_them_masked(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, method: str
+) -> None:
+    endpoint.answer(echo_every_encoding)
+    spec = client_spec(client_secret=Secret(ODD_SECRET), client_auth_method=method)
+
+    with pytest.raises(Exception) as caught:
+        oauth.client_credentials(spec)
+
+    message = str(caught.value)
+    assert "you sent" in message
+    basic = base64.b64encode(f"{quote_plus(CLIENT_ID)}:{quote_plus(ODD_SECRET)}".encode())
+    for form in (ODD_SECRET, quote_plus(ODD_SECRET), quote_plus(ODD_SECRET).lower(),
+                 basic.decode(), basic.decode().rstrip("="),
+                 base64.b64encode(f"{CLIENT_ID}:{ODD_SECRET}".encode()).decode().rstrip("=")):
+        assert form not in message
+
+
 # --- the authorization URL (RFC 6749 §4.1.1, RFC 7636 §4.3) ------------------------------------
 
 

@@ -3,6 +3,7 @@ client credentials (§4.4) and revocation (RFC 7009), with the provider's quirks
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,10 +184,26 @@ class OAuthClient:
 
     @staticmethod
     def _secrets(spec: ClientSpec, sent: Sequence[Secret]) -> list[str]:
+        """Every secret of one request as Tokendesk sent it, for masking in the answer: the
+        tokens, the client secret and its HTTP Basic credentials (RFC 7617)."""
         values = [s.reveal() for s in sent]
         if spec.client_secret:
             values.append(spec.client_secret.reveal())
+            values += basic_credentials(spec.client_id, spec.client_secret.reveal())
         return values
+
+
+def basic_credentials(client_id: str, secret: str) -> list[str]:
+    """The Basic credentials of a client (RFC 7617 §2): base64 of ``id:secret`` as sent
+    (form-urlencoded first, RFC 6749 §2.3.1) and as a server may rebuild it from the plain
+    values, each with and without padding and in the URL-safe alphabet."""
+    pairs = {f"{quote_plus(client_id)}:{quote_plus(secret)}", f"{client_id}:{secret}"}
+    found: set[str] = set()
+    for pair in pairs:
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            value = encode(pair.encode()).decode()
+            found |= {value, value.rstrip("=")}
+    return sorted(found)
 
 
 def _param_name(pair: str) -> str:

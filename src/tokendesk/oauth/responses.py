@@ -210,11 +210,22 @@ def _description(doc: dict[str, Any], secrets: Sequence[str]) -> str:
 
 
 def _mask(text: str, secrets: Sequence[str]) -> str:
-    """``text`` without the secrets we sent, as typed or as they went on the wire (encoded)."""
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        for variant in {secret, quote_plus(secret), quote(secret, safe="")}:
-            text = text.replace(variant, MASK)
+    """``text`` without the secrets we sent, as typed or as they went on the wire: plain,
+    URL-encoded and form-encoded (percent escapes in either case); the caller adds encoded
+    credentials such as HTTP Basic ones to ``secrets``."""
+    variants = {
+        variant
+        for secret in filter(None, secrets)
+        for variant in (secret, quote_plus(secret), quote(secret, safe=""))
+    }
+    for variant in sorted(variants, key=len, reverse=True):
+        text = re.sub(re.escape(variant), MASK, text, flags=_case_of(variant))
     return text
+
+
+def _case_of(variant: str) -> re.RegexFlag:
+    """Percent escapes match in either case (``%2F`` and ``%2f``); anything else exactly."""
+    return re.IGNORECASE if "%" in variant else re.NOFLAG
 
 
 def _plain(value: Any) -> bool:

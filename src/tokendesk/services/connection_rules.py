@@ -8,11 +8,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tokendesk.catalog import Provider
-from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, GrantType
+from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, Connection, GrantType
 from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
-from tokendesk.errors import ValidationError
+from tokendesk.errors import ClientSecretRequired, ValidationError
+from tokendesk.services.inputs import ConnectionUpdate
+
+# Where the stored client secret (and the tokens issued with it) may go; the labels name an
+# endpoint in messages.
+ENDPOINT_LABELS = {
+    "authorization_url": "authorization URL",
+    "token_url": "token URL",
+    "revocation_url": "revocation URL",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,35 @@ class ConnectionRules:
             placeholders={k: v.strip() for k, v in placeholders.items()},
         )
 
+    def validate_update(
+        self, provider: Provider, current: Connection, data: ConnectionUpdate
+    ) -> dict[str, Any]:
+        """The authentication details after the edit ``data`` of ``current``, validated, as
+        column values; new placeholders fill the URLs from the templates unless URLs are given.
+        """
+        placeholders = data.placeholders if data.placeholders is not None else current.placeholders
+        refill = data.placeholders is not None
+        fields = self.validate(
+            provider,
+            data.grant_type or current.grant_type,
+            data.client_id if data.client_id is not None else current.client_id,
+            data.authorization_url
+            if data.authorization_url is not None
+            else (None if refill else current.authorization_url),
+            data.token_url
+            if data.token_url is not None
+            else (None if refill else current.token_url),
+            data.scopes if data.scopes is not None else list(current.scopes),
+            data.pkce if data.pkce is not None else current.pkce,
+            placeholders,
+        )
+        values = columns(fields)
+        if data.client_auth_method is not None:
+            values["client_auth_method"] = data.client_auth_method
+        if data.revocation_url is not None:
+            values["revocation_url"] = self.optional_url(data.revocation_url, "revocation_url")
+        return values
+
     def _url(
         self,
         provider: Provider,
@@ -113,6 +151,93 @@ class ConnectionRules:
         if url is None or not url.strip():
             return None
         return self.callable_url(url, field)
+
+
+Origin = tuple[str, str, int]
+
+
+def revocation_url_in_force(
+    provider: Provider, typed: str | None, placeholders: dict[str, str]
+) -> str | None:
+    """The revocation URL in force: the one typed, else the provider's template filled in."""
+    if typed:
+        return typed
+    if not provider.revocation_url:
+        return None
+    return provider.render(provider.revocation_url, placeholders, field="revocation_url")
+
+
+def endpoints(provider: Provider, fields: dict[str, Any]) -> dict[str, str | None]:
+    """Where the client secret or tokens go, from a connection's column values: the
+    authorization, token and revocation URL in force."""
+    return {
+        "authorization_url": fields["authorization_url"] or None,
+        "token_url": fields["token_url"] or None,
+        "revocation_url": revocation_url_in_force(
+            provider, fields["revocation_url"], fields["placeholders"]
+        ),
+    }
+
+
+def stored_fields(connection: Connection) -> dict[str, Any]:
+    """The connection's non-secret settings under their column names."""
+    return {
+        "name": connection.name,
+        "description": connection.description,
+        "grant_type": connection.grant_type.value,
+        "client_id": connection.client_id,
+        "authorization_url": connection.authorization_url,
+        "token_url": connection.token_url,
+        "scopes": list(connection.scopes),
+        "pkce": connection.pkce,
+        "placeholders": dict(connection.placeholders),
+        "client_auth_method": connection.client_auth_method,
+        "revocation_url": connection.revocation_url,
+    }
+
+
+def origin(url: str | None) -> Origin | None:
+    """The origin (scheme, host, port; RFC 6454) of ``url``; None for no URL."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if scheme == "https" else 80 if scheme == "http" else 0
+    return scheme, (parts.hostname or "").lower(), port or default
+
+
+def moved_endpoints(before: dict[str, str | None], after: dict[str, str | None]) -> list[str]:
+    """The endpoints (keys of ``after``) whose new URL points at another origin than before.
+
+    Removing a URL moves nothing; adding one where there was none moves it.
+    """
+    return [
+        field
+        for field, url in after.items()
+        if url and origin(url) != origin(before.get(field))
+    ]
+
+
+def require_secret_for(moved: list[str]) -> None:
+    """Fail closed when endpoints moved to another server and no client secret was typed:
+    the stored secret goes only to the origins it was given for.
+
+    Raises ClientSecretRequired naming the first moved endpoint.
+    """
+    if not moved:
+        return
+    labels = [ENDPOINT_LABELS[field] for field in moved]
+    what = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    verb = "points" if len(labels) == 1 else "point"
+    raise ClientSecretRequired(
+        f"The {what} now {verb} at another server; enter the client secret again.",
+        field="client_secret",
+        moved=moved,
+    )
 
 
 def check_secret(secret: str) -> None:
@@ -146,4 +271,30 @@ def columns(fields: ConnectionFields) -> dict[str, Any]:
         "scopes": list(fields.scopes),
         "pkce": fields.pkce,
         "placeholders": fields.placeholders,
+    }
+
+
+# The settings an update's audit record shows as old -> new; the client secret never.
+AUDITED_FIELDS = (
+    "name",
+    "description",
+    "grant_type",
+    "client_id",
+    "authorization_url",
+    "token_url",
+    "revocation_url",
+    "scopes",
+    "pkce",
+    "placeholders",
+    "client_auth_method",
+    "invited_roles",
+)
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"old": ..., "new": ...}}`` for each audited field whose value changes."""
+    return {
+        field: {"old": before.get(field), "new": after[field]}
+        for field in AUDITED_FIELDS
+        if field in after and after[field] != before.get(field)
     }

@@ -29,6 +29,12 @@ from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
     columns,
+    endpoints,
+    field_changes,
+    moved_endpoints,
+    require_secret_for,
+    revocation_url_in_force,
+    stored_fields,
 )
 from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
@@ -125,13 +131,8 @@ class ConnectionService:
             client_secret=self.client_secret(tx, connection),
             token_url=connection.token_url,
             authorization_url=connection.authorization_url,
-            revocation_url=connection.revocation_url
-            or (
-                provider.render(
-                    provider.revocation_url, connection.placeholders, field="revocation_url"
-                )
-                if provider.revocation_url
-                else None
+            revocation_url=revocation_url_in_force(
+                provider, connection.revocation_url, connection.placeholders
             ),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
@@ -177,16 +178,24 @@ class ConnectionService:
         )
 
     def check_details(
-        self, tx: Tx, actor: Principal, data: ConnectionCreate, *, secret_stored: bool = False
+        self,
+        tx: Tx,
+        actor: Principal,
+        data: ConnectionCreate,
+        *,
+        secret_stored: bool = False,
+        editing: str | None = None,
     ) -> None:
-        """Check the authentication details of ``data`` as create would; stores nothing.
+        """Check the authentication details of ``data`` as create (or the update of the
+        connection named ``editing``) would; stores nothing.
 
-        An empty client secret passes when ``secret_stored`` (an edit keeps the stored one).
-        Raises PermissionDenied, or ValidationError naming the field.
+        An empty client secret passes when ``secret_stored`` (an edit keeps the stored one),
+        unless an endpoint of ``editing`` moves to another origin. Raises PermissionDenied,
+        ClientSecretRequired, or ValidationError naming the field.
         """
         actor.require(Permission.MANAGE_CONNECTIONS)
         provider, rules = self.catalog.get(data.provider), self._rules(tx)
-        rules.validate(
+        fields = rules.validate(
             provider,
             data.grant_type,
             data.client_id,
@@ -196,10 +205,16 @@ class ConnectionService:
             data.pkce,
             data.placeholders,
         )
-        rules.optional_url(data.revocation_url, "revocation_url")
+        revocation_url = rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
         if secret or not secret_stored:
             check_secret(secret)
+        elif editing is not None:
+            before = stored_fields(self.get(tx, actor, editing))
+            after = {**columns(fields), "revocation_url": revocation_url}
+            require_secret_for(
+                moved_endpoints(endpoints(provider, before), endpoints(provider, after))
+            )
 
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
@@ -270,13 +285,64 @@ class ConnectionService:
         return self._reload(repo, connection_id)
 
     def update(self, tx: Tx, actor: Principal, name: str, data: ConnectionUpdate) -> Connection:
-        """Edit a connection; absent fields, the secret included, keep their stored value."""
+        """Edit a connection; absent fields, the secret included, keep their stored value.
+
+        The stored client secret goes only to the origins it was given for: an edit that
+        moves an endpoint to another origin without a new secret raises ClientSecretRequired;
+        one that moves the token or revocation URL retires the tokens, sending them nowhere.
+        Raises ValidationError, DuplicateName, PermissionDenied, ConnectionNotFound.
+        """
         actor.require(Permission.MANAGE_CONNECTIONS)
         repo, current = ConnectionRepository(tx), self.get(tx, actor, name)
         provider = self.catalog.get(current.provider)
         given = data.model_dump(exclude_unset=True)
         changed = sorted(k for k, v in given.items() if v is not None)
         values: dict[str, Any] = {"updated_at": self.clock(), "updated_by": actor.username}
+        values.update(self._renamed(repo, current, data))
+        values.update(self._rules(tx).validate_update(provider, current, data))
+        moved = moved_endpoints(
+            endpoints(provider, stored_fields(current)),
+            endpoints(provider, {**stored_fields(current), **values}),
+        )
+        if data.client_secret is None:
+            require_secret_for(moved)  # fail closed before anything is written
+        else:
+            values["client_secret_ct"] = self._seal_secret(
+                current.id, data.client_secret.get_secret_value()
+            )
+        if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
+            # The refusal was of the old client.
+            values.update(status=ConnectionStatus.OK.value, last_error=None)
+        repo.update(current.id, values)
+        self._retire_tokens_if_rebound(tx, actor, current, values, moved)
+        invited_before = sorted(current.invited_roles)
+        if data.invited_roles is not None:
+            invited = self.accounts.resolve_roles(
+                tx, data.invited_roles, field="invited_roles", custom_only=True
+            )
+            repo.set_invited_roles(current.id, [r.id for r in invited])
+            values["invited_roles"] = sorted(r.name for r in invited)
+        self.audit.record(
+            tx,
+            actor,
+            "connection.update",
+            target_type="connection",
+            target=values.get("name", current.name),
+            connection_id=current.id,
+            details={
+                "changed": changed,
+                "changes": field_changes(
+                    {**stored_fields(current), "invited_roles": invited_before}, values
+                ),
+            },
+        )
+        return self._reload(repo, current.id)
+
+    @staticmethod
+    def _renamed(repo: ConnectionRepository, current: Connection, data: ConnectionUpdate
+                 ) -> dict[str, Any]:
+        """The new name and description, validated; nothing for what was not given."""
+        values: dict[str, Any] = {}
         if data.name is not None:
             new_name = validate_name(data.name, field="name", what="connection")
             if repo.name_taken(new_name, except_id=current.id):
@@ -291,62 +357,23 @@ class ConnectionService:
                 label="Description",
                 max_length=DESCRIPTION_MAX,
             )
-        placeholders = data.placeholders if data.placeholders is not None else current.placeholders
-        rules = self._rules(tx)
-        fields = rules.validate(
-            provider,
-            data.grant_type or current.grant_type,
-            data.client_id if data.client_id is not None else current.client_id,
-            data.authorization_url
-            if data.authorization_url is not None
-            else (None if data.placeholders is not None else current.authorization_url),
-            data.token_url
-            if data.token_url is not None
-            else (None if data.placeholders is not None else current.token_url),
-            data.scopes if data.scopes is not None else list(current.scopes),
-            data.pkce if data.pkce is not None else current.pkce,
-            placeholders,
-        )
-        values.update(columns(fields))
-        if data.client_auth_method is not None:
-            values["client_auth_method"] = data.client_auth_method
-        if data.revocation_url is not None:
-            values["revocation_url"] = rules.optional_url(
-                data.revocation_url, "revocation_url"
-            )
-        if data.client_secret is not None:
-            values["client_secret_ct"] = self._seal_secret(
-                current.id, data.client_secret.get_secret_value()
-            )
-        if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
-            # The refusal was of the old client.
-            values.update(status=ConnectionStatus.OK.value, last_error=None)
-        repo.update(current.id, values)
-        self._retire_tokens_if_rebound(tx, actor, current, values)
-        if data.invited_roles is not None:
-            invited = self.accounts.resolve_roles(
-                tx, data.invited_roles, field="invited_roles", custom_only=True
-            )
-            repo.set_invited_roles(current.id, [r.id for r in invited])
-        self.audit.record(
-            tx,
-            actor,
-            "connection.update",
-            target_type="connection",
-            target=values.get("name", current.name),
-            connection_id=current.id,
-            details={"changed": changed},
-        )
-        return self._reload(repo, current.id)
+        return values
 
     def _retire_tokens_if_rebound(
-        self, tx: Tx, actor: Principal, current: Connection, values: dict[str, Any]
+        self,
+        tx: Tx,
+        actor: Principal,
+        current: Connection,
+        values: dict[str, Any],
+        moved: list[str],
     ) -> None:
-        """After the token URL, authorization URL or client ID changed, existing refresh
-        tokens must not go to the new endpoint or client (RFC 6819 §4.5.4): they need a new
-        consent. Client-credentials tokens are simply dropped and requested anew."""
+        """After the token URL, authorization URL or client ID changed, or the revocation URL
+        moved to another origin, existing tokens must not go to the new endpoint or client
+        (RFC 6819 §4.5.4): they are forgotten, not revoked, and need a new consent.
+        Client-credentials tokens are simply dropped and requested anew."""
         rebound = sorted(
-            k for k in REBINDING_FIELDS if k in values and values[k] != getattr(current, k)
+            {k for k in REBINDING_FIELDS if k in values and values[k] != getattr(current, k)}
+            | ({"revocation_url"} & set(moved))
         )
         if not rebound:
             return
@@ -394,3 +421,4 @@ class ConnectionService:
         connection = repo.get(connection_id)
         assert connection is not None  # written in this transaction
         return connection
+

@@ -21,7 +21,7 @@ from tokendesk.domain.proxy import (
     validate_host,
 )
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import ValidationError
+from tokendesk.errors import ProxyPasswordRequired, ValidationError
 from tokendesk.oauth.outbound import NO_PROXY, ProxyRoute
 from tokendesk.services.audit import AuditService
 from tokendesk.services.egress import EgressService
@@ -76,8 +76,9 @@ class ProxyService:
         Raises PermissionDenied without *Network settings*, ValidationError naming the field.
         """
         actor.require(Permission.MANAGE_SETTINGS)
-        values = _validated(data)
-        password_change = self._apply_password(values, data, self.get(tx).has_password)
+        values, stored = _validated(data), self.get(tx)
+        _require_password_if_moved(stored, values, data)
+        password_change = self._apply_password(values, data, stored.has_password)
         values.update(updated_at=self.clock(), updated_by=actor.username)
         ProxyRepository(tx).save(values)
         self.audit.record(tx, actor, "settings.proxy.update", target_type="settings",
@@ -109,6 +110,25 @@ class ProxyService:
             raise ValidationError("Enter the proxy password for basic authentication.",
                                   field="password")
         return "kept"
+
+
+def _require_password_if_moved(
+    stored: ForwardProxy, values: dict[str, Any], data: ProxySettingsInput
+) -> None:
+    """Fail closed when the proxy moves to another origin (scheme, host, port) keeping the
+    stored password: it goes only to the proxy it was typed for.
+
+    Raises ProxyPasswordRequired.
+    """
+    typed = data.password is not None and bool(data.password.get_secret_value())
+    if not stored.has_password or typed or values["auth"] != "basic":
+        return
+    before = (stored.scheme, stored.host.lower(), stored.port)
+    if (values["scheme"], values["host"].lower(), values["port"]) != before:
+        raise ProxyPasswordRequired(
+            "The proxy now points at another server; enter the proxy password again.",
+            field="password",
+        )
 
 
 def _validated(data: ProxySettingsInput) -> dict[str, Any]:

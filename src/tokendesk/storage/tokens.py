@@ -145,7 +145,7 @@ class TokenRepository:
 
     def retire_for_connection(self, connection_id: str, *, drop: bool, reason: str) -> int:
         """Delete (``drop``) or mark as needing re-authentication every token of a
-        connection; returns how many."""
+        connection, forgetting its access and refresh token; returns how many."""
         where = tokens.c.connection_id == connection_id
         if drop:
             return int(self.tx.execute(delete(tokens).where(where)).rowcount)
@@ -156,6 +156,8 @@ class TokenRepository:
                 .values(
                     status=TokenStatus.NEEDS_REAUTHENTICATION.value,
                     last_error=reason,
+                    # Neither token may go anywhere again, not even to a revocation URL.
+                    access_token_ct=None,
                     refresh_token_ct=None,
                     version=tokens.c.version + 1,
                 )

@@ -65,7 +65,8 @@ class TokenVault:
             refresh = self.refresh_token(row)
             if refresh is not None:
                 found.append((refresh, "refresh_token"))
-            found.append((self.access_token(row), "access_token"))
+            if row.access_token_ct is not None:  # a retired token keeps none
+                found.append((self.access_token(row), "access_token"))
         except DecryptionError:
             return []
         return found

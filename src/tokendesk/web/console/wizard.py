@@ -194,7 +194,8 @@ def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, 
         data = create_input(draft, console_store(request).secret(draft) or "")
         with td.transaction() as tx:
             td.connections.check_details(tx, viewer.principal, data,
-                                         secret_stored=draft.secret_stored)
+                                         secret_stored=draft.secret_stored,
+                                         editing=draft.editing)
     except ValidationError as exc:
         return {_error_key(exc): exc.message}
     return {}
