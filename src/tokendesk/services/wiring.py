@@ -34,6 +34,7 @@ from tokendesk.services.consent import ConsentService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.hotpath import HandoutCache
 from tokendesk.services.keyring import KeyRingService
+from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.services.revocations import RevocationQueue
@@ -100,11 +101,13 @@ def build(
     create_missing: bool = True,
     clock: Clock = utc_now,
     outbound: Outbound | None = None,
+    passwords: Passwords = PRODUCTION_PASSWORDS,
 ) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
-    to the database; ConfigurationError for unusable settings.
+    to the database; ConfigurationError for unusable settings. ``passwords`` is the production
+    argon2id hasher; only code (tests) passes a cheaper one, never a setting.
     """
     database_file = sqlite_path(settings.effective_database_url)
     if not create_missing and database_file is not None and not database_file.exists():
@@ -129,6 +132,7 @@ def build(
                 verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist),
                 total_deadline_s=settings.provider_timeout_s,
             ),
+            passwords,
         )
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
@@ -146,10 +150,11 @@ def _wire(
     catalog: Catalog,
     clock: Clock,
     outbound: Outbound,
+    passwords: Passwords = PRODUCTION_PASSWORDS,
 ) -> Tokendesk:
     metrics = Metrics()
     audit = AuditService(clock)
-    accounts = AccountService(audit, clock)
+    accounts = AccountService(audit, clock, passwords)
     egress = EgressService(settings.egress_allowlist, audit, clock)
     connections = ConnectionService(
         catalog, keyring, accounts, audit, clock, settings.allow_http_loopback, egress
