@@ -3,7 +3,7 @@
 ``database_url`` is parametrized ``sqlite`` / ``postgres``. Both schemas are built by the
 real Alembic migrations. SQLite: migrated once per session into a template file, copied
 per test. PostgreSQL (``TOKENDESK_TEST_POSTGRES_URL``, admin access): one fresh database per
-session, every table truncated before each test, dropped at the end. An unreachable server
+session, every table emptied before each test, dropped at the end. An unreachable server
 skips the PostgreSQL tests, except under ``CI=true``, where it fails them.
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from support.databases import empty_all_tables
 from tokendesk.storage.db import create_db_engine, migrate, normalise_url
-from tokendesk.storage.tables import metadata
 
 POSTGRES_URL_ENV = "TOKENDESK_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -125,30 +125,18 @@ def postgres_session_database(postgres_admin: Engine) -> Iterator[Engine]:
         _drop_database(postgres_admin, name)
 
 
-# Rows the migrations create and the application relies on (the cache epoch's single row).
-SEEDED_TABLES = frozenset({"cache_epoch"})
-
-
-def _truncate_all(engine: Engine) -> None:
-    quote = engine.dialect.identifier_preparer.quote
-    names = ", ".join(quote(table.name) for table in metadata.sorted_tables
-                      if table.name not in SEEDED_TABLES)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
-
-
 # --- what tests use ------------------------------------------------------------------------
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of a migrated, empty database: a copied SQLite file or a truncated PostgreSQL."""
+    """The URL of a migrated, empty database: a copied SQLite file or an emptied PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "tokendesk.sqlite3"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return _sqlite_url(path)
     engine: Engine = request.getfixturevalue("postgres_session_database")
-    _truncate_all(engine)
+    empty_all_tables(engine)
     return engine.url.render_as_string(hide_password=False)
 
 

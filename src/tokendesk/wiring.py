@@ -31,6 +31,7 @@ from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.keyring import KeyRingService
+from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import (
     READ_ONLY,
@@ -109,6 +110,7 @@ def build(
     clock: Clock = utc_now,
     outbound: Outbound | None = None,
     migrate_schema: bool = True,
+    passwords: Passwords = PRODUCTION_PASSWORDS,
 ) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
@@ -117,7 +119,8 @@ def build(
 
     Raises EncryptionKeyError, without changing anything, when the key ring does not belong
     to the database; SchemaBehind or SchemaAhead, without changing anything, for a schema
-    this version may not use; ConfigurationError for unusable settings.
+    this version may not use; ConfigurationError for unusable settings. ``passwords`` is the
+    production argon2id hasher; only code (tests) passes a cheaper one, never a setting.
     """
     database_file = sqlite_path(settings.effective_database_url)
     if not create_missing and database_file is not None and not database_file.exists():
@@ -144,6 +147,7 @@ def build(
                 verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist),
                 total_deadline_s=settings.provider_timeout_s,
             ),
+            passwords,
         )
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
@@ -161,10 +165,11 @@ def _wire(
     catalog: Catalog,
     clock: Clock,
     outbound: Outbound,
+    passwords: Passwords = PRODUCTION_PASSWORDS,
 ) -> Tokendesk:
     metrics = Metrics()
     audit = AuditService(clock)
-    accounts = AccountService(audit, clock)
+    accounts = AccountService(audit, clock, passwords)
     egress = EgressService(settings.egress_allowlist, audit, clock)
     connections = ConnectionService(
         catalog, keyring, accounts, audit, clock, settings.allow_http_loopback, egress

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import ADMIN_PASSWORD, Api, key_for, keyring_spec
+from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
@@ -28,7 +29,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def td(settings: Settings) -> Iterator[Tokendesk]:
-    app = build(settings)
+    app = build(settings, passwords=CHEAP_PASSWORDS)
     with app.transaction() as tx:
         app.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
     yield app

@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from schemathesis.python.asgi import ASGIClient
 
 from support.api import ADMIN_PASSWORD, CLIENT_SECRET, connection_body
+from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.errors import NotFound
@@ -113,7 +114,7 @@ class Seeds:
 def td(settings: Settings) -> Iterator[Tokendesk]:
     """A Tokendesk whose outbound calls reach the stand-in authorization server."""
     transport = httpx.MockTransport(stand_in_authorization_server)
-    app = build(settings, outbound=Outbound(transport=transport))
+    app = build(settings, outbound=Outbound(transport=transport), passwords=CHEAP_PASSWORDS)
     yield app
     app.close()
 

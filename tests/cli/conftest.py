@@ -10,8 +10,10 @@ import pytest
 
 from support.api import ADMIN_PASSWORD, keyring_spec
 from support.cli import PUBLIC_URL, Cli
+from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
+from tokendesk.domain.principal import command_line_principal
 from tokendesk.wiring import Tokendesk, build
 
 
@@ -30,22 +32,35 @@ def cli(env: dict[str, str]) -> Cli:
     return Cli(env)
 
 
+def _tokendesk(env: dict[str, str]) -> Tokendesk:
+    """Tokendesk on the command line's database and key ring, with the tests' cheap hasher."""
+    return build(Settings(
+        database_url=env["TOKENDESK_DATABASE_URL"],
+        data_dir=Path(env["TOKENDESK_DATA_DIR"]),
+        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],
+        public_url=PUBLIC_URL,
+    ), passwords=CHEAP_PASSWORDS)
+
+
 @pytest.fixture
 def admin_cli(cli: Cli) -> Cli:
-    """The command line on an installation with the administrator ``admin``."""
-    cli.ok("admin", "create", "--username", "admin", "--password-stdin",
-           input=ADMIN_PASSWORD + "\n")
+    """The command line on an installation with the administrator ``admin``.
+
+    Set up as ``tokendesk admin create`` does (tests/cli/test_setup_cli.py runs the command
+    itself), but with the cheap hasher: the command would pay production argon2 per test.
+    """
+    app = _tokendesk(cli.env)
+    try:
+        with app.transaction() as tx:
+            app.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
+    finally:
+        app.close()
     return cli
 
 
 @pytest.fixture
 def td(env: dict[str, str]) -> Iterator[Tokendesk]:
     """Tokendesk on the command line's database and key ring."""
-    app = build(Settings(
-        database_url=env["TOKENDESK_DATABASE_URL"],
-        data_dir=Path(env["TOKENDESK_DATA_DIR"]),
-        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],
-        public_url=PUBLIC_URL,
-    ))
+    app = _tokendesk(env)
     yield app
     app.close()

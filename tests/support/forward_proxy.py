@@ -14,6 +14,7 @@ import httpx
 from support.tokendesk_server import free_port
 
 STARTUP_TIMEOUT_S = 20.0
+POLL_S = 0.02  # between checks while it starts or writes its access log
 
 
 class ForwardProxy:
@@ -54,7 +55,7 @@ class ForwardProxy:
                 httpx.get(f"http://127.0.0.1:{self.port}/", proxy=proxy_url, timeout=1)
                 return self
             except httpx.HTTPError:
-                time.sleep(0.2)
+                time.sleep(POLL_S)
         raise RuntimeError(f"the forward proxy did not start:\n{self.log_path.read_text()}")
 
     def requests_to(self, host_port: str, *, wait_s: float = 3.0) -> list[str]:
@@ -69,7 +70,7 @@ class ForwardProxy:
             ]
             if lines or time.monotonic() > deadline:
                 return lines
-            time.sleep(0.1)
+            time.sleep(POLL_S)
 
     def authentication_failures(self) -> int:
         return self.log_path.read_text(errors="replace").count("ProxyAuthenticationFailed")

@@ -15,6 +15,7 @@ from support.tokendesk_server import free_port
 from tokendesk.config import Settings
 
 STARTUP_TIMEOUT_S = 30.0
+POLL_S = 0.02  # between health checks while it starts
 
 
 def tokendesk_executable() -> str:
@@ -55,7 +56,7 @@ class ServeProcess:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(POLL_S)
         self.stop()
         raise RuntimeError(f"tokendesk serve did not start:\n{self.log_path.read_text()}")
 

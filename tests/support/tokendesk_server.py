@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from support.api import ADMIN_PASSWORD, keyring_spec
+from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
@@ -73,7 +74,7 @@ class TokendeskServer:
             encryption_keys=None if keyring_file else keyring_spec(KeyRing.generate()),
             **settings,
         )
-        self.td: Tokendesk = build(self.settings, clock=clock)
+        self.td: Tokendesk = build(self.settings, clock=clock, passwords=CHEAP_PASSWORDS)
         with self.td.transaction() as tx:
             self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
         config = uvicorn.Config(

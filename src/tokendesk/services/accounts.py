@@ -26,15 +26,17 @@ from tokendesk.errors import (
 )
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import RoleCreate, RoleUpdate, UserCreate, UserUpdate
-from tokendesk.services.passwords import check_password_policy, hash_password
+from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords, check_password_policy
 from tokendesk.storage.accounts import RoleRepository, SessionRepository, UserRepository
 from tokendesk.storage.ids import new_id
 
 
 class AccountService:
-    def __init__(self, audit: AuditService, clock: Callable[[], datetime]) -> None:
+    def __init__(self, audit: AuditService, clock: Callable[[], datetime],
+                 passwords: Passwords = PRODUCTION_PASSWORDS) -> None:
         self.audit = audit
         self.clock = clock
+        self.passwords = passwords  # hashes new passwords; AuthService checks them with it
 
     # --- roles ------------------------------------------------------------------------
 
@@ -176,7 +178,7 @@ class AccountService:
             {"id": user_id, "username": username, "created_at": now, "updated_at": now,
              "display_name": validate_text(data.display_name, field="display_name",
                                            label="Display name", max_length=200),
-             "password_hash": hash_password(data.password.get_secret_value())}
+             "password_hash": self.passwords.hash(data.password.get_secret_value())}
         )
         repo.set_roles(user_id, [r.id for r in roles])
         self.audit.record(tx, actor, "user.create", target_type="user", target=username,
@@ -195,7 +197,7 @@ class AccountService:
         self.require_may_act_for(tx, actor, user)
         if data.disabled and user.id == actor.user_id:
             raise ValidationError("You cannot disable your own account.", field="disabled")
-        values = _user_values(data, self.clock())
+        values = _user_values(data, self.clock(), self.passwords)
         role_ids: list[str] | None = None
         if data.roles is not None:
             roles = self.resolve_roles(tx, data.roles, field="roles")
@@ -257,7 +259,7 @@ class AccountService:
                 "administrator first.", field="roles" if loses_role else "disabled")
 
 
-def _user_values(data: UserUpdate, now: datetime) -> dict[str, object]:
+def _user_values(data: UserUpdate, now: datetime, passwords: Passwords) -> dict[str, object]:
     """The columns an edit changes (the password only as its argon2 hash)."""
     values: dict[str, object] = {"updated_at": now}
     if data.display_name is not None:
@@ -266,7 +268,7 @@ def _user_values(data: UserUpdate, now: datetime) -> dict[str, object]:
         )
     if data.password is not None:
         check_password_policy(data.password.get_secret_value())
-        values["password_hash"] = hash_password(data.password.get_secret_value())
+        values["password_hash"] = passwords.hash(data.password.get_secret_value())
     if data.disabled is not None:
         values["disabled"] = data.disabled
     return values

@@ -25,7 +25,6 @@ from tokendesk.services.passwords import (
     new_api_key,
     same_hash,
     split_api_key,
-    verify_password,
 )
 from tokendesk.storage.accounts import (
     ApiKeyRepository,
@@ -182,7 +181,7 @@ class AuthService:
         """Check a password and open a console session; raises InvalidCredentials."""
         user = UserRepository(tx).get_by_username(username)
         stored = UserRepository(tx).password_hash(user.id) if user else None
-        if not verify_password(stored, password) or user is None or user.disabled:
+        if not self.accounts.passwords.verify(stored, password) or user is None or user.disabled:
             if user is not None:  # an unknown name may be a mistyped password: not recorded
                 reason = "user disabled" if user.disabled else "wrong password"
                 self._audit_refusal(user, Via.SESSION, "session.sign_in", "user",

@@ -1,14 +1,19 @@
-"""Password hashing (argon2id) and API key material."""
+"""Password hashing (argon2id) and API key material.
+
+Passwords go through a :class:`Passwords`, handed to the services where the application is
+wired; production always uses ``PRODUCTION_PASSWORDS`` (RFC 9106 low-memory argon2id).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from functools import cache
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from tokendesk.errors import ValidationError
 
@@ -16,16 +21,43 @@ API_KEY_PREFIX = "td_"
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 PASSWORD_DISTINCT_MIN = 4
-_hasher = PasswordHasher()
+# The cost every installation pays per password (argon2id, 3 passes over 64 MiB). There is
+# deliberately no setting to lower it: a cheaper hasher can only be passed in by code.
+PRODUCTION_PARAMETERS = RFC_9106_LOW_MEMORY
 
 
-@cache
-def _dummy_hash() -> str:
-    """Verified against when the user does not exist, so timing does not reveal usernames.
+class Passwords:
+    """Hashes and checks passwords with one argon2id hasher.
 
-    Made on first use, not at import (hashing is deliberately slow).
+    Verification reads the parameters from the stored hash, so any hash made by argon2id
+    verifies whatever this hasher's own cost.
     """
-    return str(_hasher.hash("tokendesk-dummy-password"))
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher.from_parameters(PRODUCTION_PARAMETERS)
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Verified against when the user does not exist, so timing does not reveal usernames.
+
+        Made on first use, not at construction (hashing is deliberately slow).
+        """
+        return str(self.hasher.hash("tokendesk-dummy-password"))
+
+    def hash(self, password: str) -> str:
+        """The argon2id hash (PHC string, salt included) of ``password``."""
+        return str(self.hasher.hash(password))
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when ``password`` matches; the same work when there is no hash."""
+        try:
+            matches = bool(self.hasher.verify(password_hash or self._dummy_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+        return matches and bool(password_hash)
+
+
+PRODUCTION_PASSWORDS = Passwords()
 
 
 def check_password_policy(password: str) -> None:
@@ -43,17 +75,9 @@ def check_password_policy(password: str) -> None:
         raise ValidationError("That password is a well-known placeholder.", field="password")
 
 
-def hash_password(password: str) -> str:
-    return str(_hasher.hash(password))
-
-
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; constant work when there is no hash."""
-    try:
-        matches = bool(_hasher.verify(password_hash or _dummy_hash(), password))
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-    return matches and bool(password_hash)
+    """True when ``password`` matches ``password_hash`` (any argon2id parameters)."""
+    return PRODUCTION_PASSWORDS.verify(password_hash, password)
 
 
 def new_api_key() -> tuple[str, str, str]:
