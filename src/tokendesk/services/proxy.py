@@ -76,7 +76,16 @@ class ProxyService:
         Raises PermissionDenied without *Network settings*, ValidationError naming the field.
         """
         actor.require(Permission.MANAGE_SETTINGS)
-        values = _validated(data)
+        try:
+            values = _validated(data)
+            if self.egress is not None and values["host"]:
+                # The proxy is connected to as any provider is: same addresses refused.
+                self.egress.policy(tx).check_literal(values["host"], field="host")
+        except ValidationError as exc:
+            self.audit.record_refusal(actor, "settings.proxy.update", target_type="settings",
+                                      target="forward_proxy",
+                                      details={"field": exc.field, "reason": exc.message})
+            raise
         password_change = self._apply_password(values, data, self.get(tx).has_password)
         values.update(updated_at=self.clock(), updated_by=actor.username)
         ProxyRepository(tx).save(values)
