@@ -15,9 +15,9 @@ from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.principal import command_line_principal
+from tokendesk.domain.sign_in import FAILURES_PER_USER_AND_ADDRESS, LOGIN_WINDOW_S
 from tokendesk.services.wiring import Tokendesk, build
 from tokendesk.web.app import create_app
-from tokendesk.web.console.security import LOGIN_FAILURES_PER_USER, LOGIN_WINDOW_S
 
 
 def cookie_headers(response: object) -> dict[str, str]:
@@ -142,7 +142,7 @@ def test_failed_sign_ins_are_rate_limited_until_the_window_passes(
     browser: Callable[[], Console], td: Tokendesk, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     attacker = browser()
-    for _ in range(LOGIN_FAILURES_PER_USER):
+    for _ in range(FAILURES_PER_USER_AND_ADDRESS):
         assert attacker.sign_in("admin", "guess").status_code == 401
 
     blocked = attacker.sign_in("admin", PASSWORD)  # even the right password waits now

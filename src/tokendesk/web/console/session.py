@@ -10,7 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from tokendesk.domain.permissions import Permission
+from tokendesk.domain.sign_in import client_address
 from tokendesk.errors import InvalidCredentials
+from tokendesk.services.sign_in import SignInLimits
 from tokendesk.services.wiring import Tokendesk
 from tokendesk.web.console.base import (
     CSRF_COOKIE,
@@ -26,7 +28,7 @@ from tokendesk.web.console.base import (
     session_key,
     tokendesk,
 )
-from tokendesk.web.console.security import SignInLimiter, safe_next, same_token
+from tokendesk.web.console.security import safe_next, same_token
 from tokendesk.web.deps import SESSION_COOKIE
 
 LOGIN_CSRF_COOKIE = "tokendesk_login_csrf"
@@ -62,7 +64,7 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
         return _sign_in_form(request, next=target, username=username, status=403,
                              error="The sign-in form expired; please try again.")
     limiter = _limiter(request)
-    address = request.client.host if request.client else "unknown"
+    address = _client_address(request)
     throttled = limiter.check(username, address)
     if throttled is not None:
         minutes = max(1, round(throttled.retry_after_s / 60))
@@ -80,7 +82,7 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
         limiter.failed(username, address)
         return _sign_in_form(request, next=target, username=username, status=401,
                              error=exc.message)
-    limiter.succeeded(username)
+    limiter.succeeded(username, address)
     if old_session:
         console_store(request).forget_session(session_key(old_session))
     response = redirect(target)
@@ -124,6 +126,13 @@ def _set_session_cookies(td: Tokendesk, response: RedirectResponse, session_id: 
                             httponly=True, samesite="lax", secure=td.settings.secure_cookies)
 
 
-def _limiter(request: Request) -> SignInLimiter:
-    limiter: SignInLimiter = request.app.state.sign_in_limiter
+def _limiter(request: Request) -> SignInLimits:
+    limiter: SignInLimits = request.app.state.sign_in_limiter
     return limiter
+
+
+def _client_address(request: Request) -> str:
+    """The client's address; ``X-Forwarded-For`` only from TOKENDESK_TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.trusted_proxies
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
