@@ -52,6 +52,30 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# RFC 6797: browsers that saw Tokendesk over https never try it over http for a year.
+HSTS = "max-age=31536000"
+
+
+class StrictTransport:
+    """ASGI middleware adding ``Strict-Transport-Security`` to every answer; installed only
+    when the public URL is https (on plain-http loopback it would mean nothing)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
+
+
 def add_security_headers(
     headers: list[tuple[bytes, bytes]], path: str
 ) -> list[tuple[bytes, bytes]]:
