@@ -491,3 +491,24 @@ def test_an_error_description_with_credentials_of_its_own_is_scrubbed(
     assert "hunter2" not in caught.value.message
     assert "abc.def.ghi" not in caught.value.message
 
+
+
+# --- tokens that could split a header -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["at\r\nX-Injected: 1", "at\n", "a\x00t", "a\tt", "a\x7ft",
+                                 "a\x85t", "a\u2028t"])
+@pytest.mark.parametrize("field", ["access_token", "refresh_token"])
+def test_a_token_with_control_characters_is_refused_not_handed_out(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, bad: str, field: str
+) -> None:
+    error = refused(oauth, endpoint, token_json(**{field: bad}))
+
+    assert "control characters" in error.message
+    assert bad not in error.message and "X-Injected" not in error.message
+
+
+def test_tokens_of_printable_characters_are_accepted() -> None:
+    from tokendesk.domain.tokens import has_control_characters
+
+    assert not has_control_characters("ya29.a0Af-_~+/=Zq8vX2 with spaces é")

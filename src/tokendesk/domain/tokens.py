@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -142,6 +143,22 @@ def expiry_from(
         return min(now + timedelta(seconds=default_lifetime_s), latest)
     exp = jwt_expiry(access_token)
     return min(exp, latest) if exp is not None else None
+
+
+def rotated(sent: Secret | None, received: Secret | None) -> bool:
+    """True when a refresh answer brought a new refresh token: present, and not the one sent
+    (the OAuth client keeps the old one when none comes back, RFC 6749 §6)."""
+    if received is None:
+        return False
+    return sent is None or not hmac.compare_digest(received.reveal().encode(),
+                                                   sent.reveal().encode())
+
+
+def has_control_characters(token: str) -> bool:
+    """True for a token carrying CR, LF or another control character (C0, DEL, C1, Unicode
+    line separators): pasted into a header it could split it, so it is never handed out."""
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029"
+               for ch in token)
 
 
 def jwt_expiry(token: str) -> datetime | None:

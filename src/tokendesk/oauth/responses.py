@@ -22,6 +22,7 @@ from tokendesk.domain.tokens import (
     TokenSet,
     expires_in_s,
     expiry_from,
+    has_control_characters,
 )
 from tokendesk.errors import (
     InvalidClient,
@@ -99,6 +100,11 @@ def parse_token_response(
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
     refresh = doc.get("refresh_token")
+    if any(isinstance(t, str) and has_control_characters(t) for t in (access, refresh)):
+        # Fail closed: CR/LF in a token would split the header a bot puts it in.
+        raise InvalidProviderResponse(
+            "The token endpoint issued a token containing control characters (such as a line "
+            "break); Tokendesk does not store or hand out such a token.")
     return TokenSet(
         access_token=Secret(access),
         token_type=token_type,

@@ -33,7 +33,7 @@ from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
+from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh, rotated
 from tokendesk.errors import (
     DecryptionError,
     InvalidClient,
@@ -229,7 +229,7 @@ class RefreshCoordinator:
             raise
         if self.fault_point == CRASH_AFTER_REFRESH_RESPONSE:
             os.kill(os.getpid(), signal.SIGKILL)
-        return self._persist(row, connection, tokens, reread=reread)
+        return self._persist(row, connection, tokens, reread=reread, sent=call.refresh_token)
 
     def _request(self, call: _Call) -> TokenSet:
         """The token request: client credentials again, or the refresh token (RFC 6749 §6)."""
@@ -238,7 +238,8 @@ class RefreshCoordinator:
         assert call.refresh_token is not None
         return self.oauth.refresh(call.spec, call.refresh_token, route=call.route)
 
-    def _persist(self, row: Any, connection: Any, tokens: TokenSet, *, reread: bool) -> Any:
+    def _persist(self, row: Any, connection: Any, tokens: TokenSet, *, reread: bool,
+                 sent: Secret | None = None) -> Any:
         now = self.clock()
         values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
         with self.transaction() as tx:
@@ -254,7 +255,7 @@ class RefreshCoordinator:
                 target_type="token",
                 target=connection.name,
                 connection_id=connection.id,
-                details={"kind": row.kind, "rotated": tokens.refresh_token is not None},
+                details={"kind": row.kind, "rotated": rotated(sent, tokens.refresh_token)},
             )
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
