@@ -28,6 +28,7 @@ FAILURES_PER_ADDRESS = 20
 FAILURES_PER_USER = 50
 USER_BACKOFF_MAX_S = 5 * 60
 _NAME_MAX = 200
+_ADDRESS_MAX = 64  # an IPv6 address with a zone fits; the key column holds 300
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -49,6 +50,7 @@ class Failures:
 def keys(username: str, address: str) -> dict[Scope, str]:
     """The keys one attempt is counted under."""
     user = username.strip().casefold()[:_NAME_MAX]
+    address = address[:_ADDRESS_MAX]
     return {Scope.PAIR: f"pair:{user}\n{address}", Scope.ADDRESS: f"address:{address}",
             Scope.USER: f"user:{user}"}
 
