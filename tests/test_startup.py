@@ -148,3 +148,31 @@ def test_serve_with_a_wrong_key_exits_with_one_clear_line(tmp_path: Path) -> Non
     assert done.returncode == 78
     assert done.stderr.strip().startswith("error: ")
     assert "Traceback" not in done.stderr
+
+
+def test_the_first_start_keeps_the_data_folder_and_database_private(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the common default, under which files come out 0644
+    try:
+        first_start(tmp_path / "data")
+    finally:
+        os.umask(previous)
+
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("tokendesk.sqlite3", "tokendesk.sqlite3-wal", "keyring.json"):
+        if (data / name).exists():  # the WAL file may be checkpointed away at close
+            assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    assert (data / "tokendesk.sqlite3").exists()
+
+
+def test_a_database_file_given_elsewhere_is_created_private_too(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        td = build(Settings(data_dir=tmp_path / "data",
+                            database_url=f"sqlite:///{(tmp_path / 'db' / 'desk.db').as_posix()}"))
+        td.close()
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE((tmp_path / "db").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "db" / "desk.db").stat().st_mode) == 0o600

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tokendesk.errors import ConfigurationError
+from tokendesk.domain.sign_in import parse_trusted_proxies
+from tokendesk.errors import ConfigurationError, TokendeskError
 
 CALLBACK_PATH = "/oauth/callback"
 
@@ -67,6 +68,16 @@ class Settings(BaseSettings):
     background_refresh: bool = Field(
         default=True, description="Refresh tokens nearing expiry in the background."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses and CIDR ranges of reverse proxies whose X-Forwarded-For is "
+        "believed (for the sign-in limiter), comma-separated; none by default.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for; without it /metrics is open to anyone "
+        "who can reach the server.",
+    )
     refresh_per_host_concurrency: int = Field(
         default=4, ge=1, le=64,
         description="At most this many background refresh calls in flight to one provider "
@@ -86,6 +97,22 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query string or fragment")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_addresses(cls, value: str) -> str:
+        try:
+            parse_trusted_proxies(value)
+        except TokendeskError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("encryption_keys")
     @classmethod

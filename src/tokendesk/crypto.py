@@ -229,8 +229,8 @@ def load_or_create_keyring(path: Path, spec: str | None, *, create: bool) -> tup
 
 
 def write_keyring(path: Path, ring: KeyRing) -> None:
-    """Write ``ring`` to ``path`` atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``ring`` to ``path`` atomically with mode 0600 (a new folder: 0700)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # a leftover temporary file keeps its mode otherwise

@@ -188,6 +188,7 @@ def _wire(
     )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
     audit_buffer = AuditBuffer(transaction)
+    audit.deferred = audit_buffer.add  # refused changes are audited through the writer
     tokens = TokenService(
         transaction,
         connections,

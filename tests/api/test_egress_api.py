@@ -204,3 +204,16 @@ def test_another_replica_checks_connections_against_the_stored_allowlist(
         created = replica.connections.create(tx, command_line_principal(), data)
 
     assert created.token_url == ON_PREMISES_TOKEN_URL
+
+
+def test_a_refused_save_is_audited_as_denied_with_the_reason(admin: Api, td: Tokendesk) -> None:
+    response = admin.put("/settings/egress", json={"allowlist": ["2002:a9fe::/32"]})
+    td.audit_buffer.flush()  # the refused transaction rolled back; the refusal is written apart
+
+    assert response.status_code == 422
+    with td.engine.connect() as conn:
+        refused = conn.execute(select(audit_events).where(
+            audit_events.c.action == "settings.egress_allowlist.update")).one()
+    assert (refused.actor, refused.outcome, refused.target) == ("admin", "denied",
+                                                                "egress_allowlist")
+    assert "includes link-local or cloud metadata" in refused.details["reason"]

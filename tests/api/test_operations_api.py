@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from pathlib import Path
 
-from support.api import Api
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from support.api import Api, keyring_spec
+from tokendesk.config import Settings, load_settings
+from tokendesk.crypto import KeyRing
+from tokendesk.errors import ConfigurationError
+from tokendesk.web.app import create_app
+from tokendesk.wiring import build
 
 RESOURCES = [
     "/api/v1/connections",
@@ -111,3 +120,54 @@ def test_every_endpoint_with_a_body_refuses_anything_but_a_json_object(admin: Ap
         for response in (a_list, empty):
             assert response.status_code == 422, (method, path, response.text)
             assert "JSON object" in response.json()["error"]["message"]
+
+
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+
+
+def test_metrics_ask_for_the_bearer_token_when_one_is_set(settings: Settings,
+                                                          admin: Api) -> None:
+    protected = build(settings.model_copy(
+        update={"metrics_token": SecretStr(METRICS_TOKEN)}))
+    try:
+        with TestClient(create_app(protected), base_url="https://tokendesk.example.test") as http:
+            anonymous = http.get("/metrics")
+            wrong = http.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+            api_key = http.get("/metrics", headers={"Authorization": f"Bearer {admin.key}"})
+            right = http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    finally:
+        protected.close()
+    for refused in (anonymous, wrong, api_key):
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "authentication_required"
+        assert METRICS_TOKEN not in refused.text
+    assert right.status_code == 200
+    assert "# TYPE http_requests_total counter" in right.text
+
+
+def test_a_short_metrics_token_refuses_to_start() -> None:
+    with pytest.raises(ConfigurationError, match="TOKENDESK_METRICS_TOKEN"):
+        load_settings(metrics_token="short")
+
+
+def test_with_an_https_public_url_every_answer_asks_for_https_from_now_on(
+    http: TestClient, admin: Api
+) -> None:
+    for response in (http.get("/api/v1/health"), http.get("/sign-in"), http.get("/metrics"),
+                     http.get("/api/v1/connections"),  # refused: no key
+                     http.get("/api/v1/connections/x/token",
+                              headers={"Authorization": f"Bearer {admin.key}"})):
+        assert response.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_on_a_plain_http_loopback_address_no_hsts_is_sent(database_url: str,
+                                                         tmp_path: Path) -> None:
+    local = build(Settings(database_url=database_url, data_dir=tmp_path / "d",
+                           public_url="http://127.0.0.1:8400",
+                           encryption_keys=keyring_spec(KeyRing.generate())))  # type: ignore[arg-type]
+    try:
+        with TestClient(create_app(local), base_url="http://127.0.0.1:8400") as http:
+            response = http.get("/api/v1/health")
+    finally:
+        local.close()
+    assert "strict-transport-security" not in response.headers

@@ -261,3 +261,42 @@ def test_enabled_is_required(admin: Api, td: Tokendesk) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "enabled"
     assert stored_proxy(td) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("169.254.169.254", "link-local or cloud metadata"),
+        ("fd00:ec2::254", "link-local or cloud metadata"),
+        ("10.1.2.3", "private"),
+        ("2002:a9fe:a9fe::1", "link-local or cloud metadata (embedded IPv4 169.254.169.254)"),
+        ("127.0.0.1", "loopback"),
+    ],
+)
+def test_a_proxy_host_the_egress_policy_refuses_is_refused_and_the_refusal_audited(
+    admin: Api, td: Tokendesk, host: str, reason: str
+) -> None:
+    response = admin.put("/settings/proxy", json=proxy_body(host=host))
+    td.audit_buffer.flush()  # the refused transaction rolled back; the refusal is written apart
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "host"
+    assert f"is a {reason} address" in response.json()["error"]["message"]
+    assert "egress allowlist" in response.json()["error"]["message"]
+    assert stored_proxy(td) is None
+    with td.engine.connect() as conn:
+        refused = conn.execute(select(audit_events).where(
+            audit_events.c.action == "settings.proxy.update")).one()
+    assert (refused.actor, refused.outcome) == ("admin", "denied")
+    assert refused.details["field"] == "host" and reason in refused.details["reason"]
+    assert PROXY_PASSWORD not in str(refused.details)
+
+
+def test_a_private_proxy_host_is_accepted_once_allowlisted(admin: Api, td: Tokendesk) -> None:
+    allowed = admin.put("/settings/egress", json={"allowlist": ["10.1.2.0/24"]})
+
+    response = admin.put("/settings/proxy", json=proxy_body(host="10.1.2.3"))
+
+    assert allowed.status_code == 200, allowed.text
+    assert response.status_code == 200, response.text
+    assert response.json()["host"] == "10.1.2.3"

@@ -411,3 +411,22 @@ def test_other_files_in_the_folder_are_ignored(tmp_path: Path) -> None:
     directory = copy_catalog(tmp_path)
     (directory / "README.md").write_text("not a provider", encoding="utf-8")
     assert len(load_catalog(directory)) == 10
+
+
+def test_a_provider_may_say_its_expires_in_counts_milliseconds_and_nothing_else(
+    tmp_path: Path
+) -> None:
+    directory = copy_catalog(tmp_path)
+    target = directory / "salesforce.toml"
+    text = target.read_text(encoding="utf-8")
+    target.write_text('expires_in_unit = "ms"\n' + text, encoding="utf-8")
+    assert load_catalog(directory).get("salesforce").expires_in_unit == "ms"
+
+    target.write_text('expires_in_unit = "minutes"\n' + text, encoding="utf-8")
+    with pytest.raises(CatalogError, match="expires_in_unit") as refused:
+        load_catalog(directory)
+    assert "salesforce.toml" in refused.value.message
+
+
+def test_every_certified_provider_counts_expires_in_in_seconds() -> None:
+    assert {p.expires_in_unit for p in load_catalog().providers()} == {"s"}

@@ -35,7 +35,7 @@ class Console:
              **kwargs: Any) -> httpx.Response:
         body = dict(data or {})
         if csrf:
-            body.setdefault("csrf_token", self.http.cookies.get("tokendesk_csrf", ""))
+            body.setdefault("csrf_token", self.http.cookies.get("__Host-tokendesk_csrf", ""))
         response = self.http.post(path, data=body, follow_redirects=False, **kwargs)
         self.pages.append(response.text)
         return response
@@ -54,7 +54,7 @@ class Console:
                          csrf=False)
 
     def session_cookie(self) -> str | None:
-        return self.http.cookies.get("tokendesk_session")
+        return self.http.cookies.get("__Host-tokendesk_session")
 
     def every_page(self) -> str:
         """Everything this browser was shown, to look for secrets in."""

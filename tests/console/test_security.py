@@ -60,7 +60,7 @@ def test_a_form_posted_without_its_csrf_token_changes_nothing(admin: Console,
 
 
 def test_every_form_of_every_page_carries_the_csrf_token(admin: Console) -> None:
-    token = admin.http.cookies["tokendesk_csrf"]
+    token = admin.http.cookies["__Host-tokendesk_csrf"]
     wizard = admin.get("/wizard/new")
     pages = [admin.get(path).text for path in (
         "/connections", "/my/connections", "/api-keys", "/admin/users", "/admin/users/admin",

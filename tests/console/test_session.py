@@ -15,8 +15,8 @@ from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.principal import command_line_principal
+from tokendesk.domain.sign_in import FAILURES_PER_USER_AND_ADDRESS, LOGIN_WINDOW_S
 from tokendesk.web.app import create_app
-from tokendesk.web.console.security import LOGIN_FAILURES_PER_USER, LOGIN_WINDOW_S
 from tokendesk.wiring import Tokendesk, build
 
 
@@ -34,10 +34,12 @@ def test_signing_in_sets_httponly_samesite_secure_cookies_and_goes_to_the_consol
     assert response.status_code == 303
     assert response.headers["location"] == "/"
     cookies = cookie_headers(response)
-    for name in ("tokendesk_session", "tokendesk_csrf"):
+    for name in ("__Host-tokendesk_session", "__Host-tokendesk_csrf"):
         flags = cookies[name].lower()
         assert "httponly" in flags and "samesite=lax" in flags and "secure" in flags
         assert "path=/" in flags
+        assert "domain=" not in flags  # __Host-: this host only, never a parent domain
+    assert "tokendesk_session" not in cookies  # https: only the __Host- prefixed cookie
     landing = console.follow(response)  # / -> /connections
     assert landing.url.path == "/connections"
     assert "OAuth connections" in landing.text
@@ -59,11 +61,12 @@ def test_cookies_are_not_secure_on_a_plain_http_loopback_address(
         td.close()
     assert response.status_code == 303
     assert "secure" not in cookie_headers(response)["tokendesk_session"].lower()
+    assert "__Host-tokendesk_session" not in cookie_headers(response)  # needs https
 
 
 def test_signing_in_always_gives_a_new_session_id(browser: Callable[[], Console]) -> None:
     console = browser()
-    console.http.cookies.set("tokendesk_session", "planted-by-an-attacker",
+    console.http.cookies.set("__Host-tokendesk_session", "planted-by-an-attacker",
                              domain="tokendesk.example.test")
     console.sign_in("admin")
     first = console.session_cookie()
@@ -73,8 +76,8 @@ def test_signing_in_always_gives_a_new_session_id(browser: Callable[[], Console]
     assert first not in (None, "planted-by-an-attacker")
     assert second not in (None, first)
     stale = browser()
-    stale.http.cookies.set("tokendesk_session", first or "", domain="tokendesk.example.test")
-    stale.http.cookies.set("tokendesk_csrf", console.http.cookies["tokendesk_csrf"],
+    stale.http.cookies.set("__Host-tokendesk_session", first or "", domain="tokendesk.example.test")
+    stale.http.cookies.set("__Host-tokendesk_csrf", console.http.cookies["__Host-tokendesk_csrf"],
                            domain="tokendesk.example.test")
     assert stale.get("/connections", follow_redirects=False).status_code == 303
 
@@ -142,7 +145,7 @@ def test_failed_sign_ins_are_rate_limited_until_the_window_passes(
     browser: Callable[[], Console], td: Tokendesk, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     attacker = browser()
-    for _ in range(LOGIN_FAILURES_PER_USER):
+    for _ in range(FAILURES_PER_USER_AND_ADDRESS):
         assert attacker.sign_in("admin", "guess").status_code == 401
 
     blocked = attacker.sign_in("admin", PASSWORD)  # even the right password waits now
@@ -163,13 +166,13 @@ def test_failed_sign_ins_are_rate_limited_until_the_window_passes(
 
 
 def test_signing_out_ends_the_session(admin: Console) -> None:
-    session, csrf = admin.session_cookie(), admin.http.cookies.get("tokendesk_csrf")
+    session, csrf = admin.session_cookie(), admin.http.cookies.get("__Host-tokendesk_csrf")
     response = admin.post("/sign-out")
 
     assert response.status_code == 303
     assert response.headers["location"] == "/sign-in"
     assert admin.session_cookie() is None
-    for name, value in (("tokendesk_session", session), ("tokendesk_csrf", csrf)):
+    for name, value in (("__Host-tokendesk_session", session), ("__Host-tokendesk_csrf", csrf)):
         admin.http.cookies.set(name, value or "", domain="tokendesk.example.test")
     replay = admin.http.get("/connections", follow_redirects=False)
     assert replay.status_code == 303

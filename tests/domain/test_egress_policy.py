@@ -7,7 +7,12 @@ import ipaddress
 
 import pytest
 
-from tokendesk.domain.egress import EgressPolicy, allowlist_entries, environment_entries
+from tokendesk.domain.egress import (
+    EgressPolicy,
+    allowlist_entries,
+    blocked_reason,
+    environment_entries,
+)
 from tokendesk.errors import ValidationError
 
 
@@ -71,3 +76,46 @@ def test_the_policy_in_force_allows_what_either_part_allows() -> None:
 def test_the_environment_part_is_shown_as_it_is_read() -> None:
     assert environment_entries(" 127.0.0.1, IDP.Example ,,127.0.0.1") == ("127.0.0.1",
                                                                           "idp.example")
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:a9fe:a9fe::1", "link-local or cloud metadata (embedded IPv4 169.254.169.254)"),
+        ("2002:a00:1::1", "private (embedded IPv4 10.0.0.1)"),
+        ("2002:7f00:1::", "loopback (embedded IPv4 127.0.0.1)"),
+        ("64:ff9b::a9fe:a9fe", "link-local or cloud metadata (embedded IPv4 169.254.169.254)"),
+        ("64:ff9b::c0a8:101", "private (embedded IPv4 192.168.1.1)"),
+        ("64:ff9b:1::a9fe:a9fe", "local-use NAT64"),
+        ("64:ff9b:1::808:808", "local-use NAT64"),
+        ("fec0::1", "site-local"),
+        ("fd00:ec2::254", "link-local or cloud metadata"),
+    ],
+)
+def test_ipv6_forms_that_carry_or_hide_a_blocked_address_are_refused(
+    address: str, reason: str
+) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) == reason
+    assert not EgressPolicy().address_allowed(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["2002:808:808::1", "64:ff9b::808:808", "8.8.8.8"])
+def test_6to4_and_nat64_of_a_public_address_count_as_that_public_address(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) == ""
+
+
+@pytest.mark.parametrize("typed", ["2002:a9fe::/32", "2002::/16", "64:ff9b::a9fe:a9fe",
+                                   "64:ff9b::/96", "64:ff9b:1::/48"])
+def test_metadata_hidden_in_6to4_or_nat64_cannot_be_allowlisted(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        allowlist_entries([typed], field="allowlist")
+
+    assert "includes link-local or cloud metadata" in refused.value.message
+
+
+def test_a_blocked_literal_hidden_in_6to4_is_refused_at_save_time_by_its_reason() -> None:
+    with pytest.raises(ValidationError) as refused:
+        EgressPolicy().check_literal("[2002:a9fe:a9fe::1]", field="token_url")
+
+    assert "link-local or cloud metadata (embedded IPv4 169.254.169.254) address" in (
+        refused.value.message)

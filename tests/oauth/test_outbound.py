@@ -26,9 +26,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import (
+    EgressDenied,
     InvalidProviderResponse,
     ProviderDnsError,
     ProviderError,
@@ -477,3 +479,25 @@ def test_a_secret_never_shows_itself() -> None:
     assert repr(Secret("x")) == "Secret('********')"
     assert str(Secret("x")) == "Secret('********')"
     assert f"{Secret('x')}" == "Secret('********')"
+
+
+def test_a_forward_proxy_whose_name_resolves_to_a_blocked_address_is_not_connected_to() -> None:
+    with serve(answer_token) as server:
+        port = int(server.url.split(":")[2].split("/")[0])
+        route = ProxyRoute(proxy(host="localhost", port=port), egress=EgressPolicy())
+        error, _ = post(Outbound(), "http://93.184.215.14/token", route)
+
+    assert isinstance(error, EgressDenied)
+    assert "loopback" in error.message
+    assert server.requests == []
+
+
+def test_an_allowlisted_forward_proxy_is_connected_to() -> None:
+    with serve(answer_token) as server:
+        port = int(server.url.split(":")[2].split("/")[0])
+        route = ProxyRoute(proxy(host="localhost", port=port),
+                           egress=EgressPolicy.parse("127.0.0.1, ::1"))
+        reply = Outbound().post_form("http://93.184.215.14/token", FORM, route=route)
+
+    assert reply.status == 200
+    assert len(server.requests) == 1

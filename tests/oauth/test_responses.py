@@ -37,7 +37,18 @@ from tokendesk.errors import (
     UnauthorizedClient,
 )
 from tokendesk.oauth.client import OAuthClient
+from tokendesk.oauth.outbound import Outbound
 from tokendesk.oauth.responses import DESCRIPTION_MAX, RETRY_AFTER_MAX_S, retry_after_s
+
+
+class SteppingClock:
+    """A clock the fake provider moves forward while it "takes time" to answer."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def request_token(oauth: OAuthClient, endpoint: FakeTokenEndpoint, answer: httpx.Response,
@@ -106,6 +117,52 @@ def test_expires_in_is_read_from_a_number_or_a_numeric_string(
     tokens = request_token(oauth, endpoint, token_json(expires_in=expires_in),
                            default_token_lifetime_s=7200)
     assert tokens.expires_at == NOW + timedelta(seconds=lifetime_s)
+
+
+def test_expires_in_counts_from_when_the_request_was_sent_not_when_the_answer_came(
+    endpoint: FakeTokenEndpoint
+) -> None:
+    """RFC 6749 §5.1: a slow answer must not stretch the token's life past the provider's."""
+    clock = SteppingClock(NOW)
+
+    def slow_answer(request: httpx.Request) -> httpx.Response:
+        clock.now += timedelta(seconds=40)  # the provider took 40 s to answer
+        return token_json(expires_in=3600)
+
+    endpoint.answer(slow_answer)
+    oauth = OAuthClient(Outbound(transport=httpx.MockTransport(endpoint)), clock)
+    tokens = oauth.client_credentials(client_spec())
+
+    assert tokens.expires_at == NOW + timedelta(seconds=3600)
+
+
+@pytest.mark.parametrize(("expires_in", "lifetime_s"),
+                         [(3_600_000, 3600), ("7200000", 7200), (1500, 1)])
+def test_a_provider_that_counts_milliseconds_says_so_in_its_catalog_entry(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, expires_in: Any, lifetime_s: int
+) -> None:
+    tokens = request_token(oauth, endpoint, token_json(expires_in=expires_in),
+                           expires_in_unit="ms")
+    assert tokens.expires_at == NOW + timedelta(seconds=lifetime_s)
+
+
+@pytest.mark.parametrize("expires_in", [400 * 86400, 3_600_000_000, "1e12", 8e13])
+def test_an_expires_in_over_a_year_is_capped_at_a_year_and_logged(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, expires_in: Any,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    tokens = request_token(oauth, endpoint, token_json(expires_in=expires_in))
+
+    assert tokens.expires_at == NOW + timedelta(days=365)
+    assert 'expires_in_unit = "ms"' in caplog.text and "over a year" in caplog.text
+
+
+def test_a_jwt_exp_years_away_is_capped_at_a_year_too(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    jwt = unsigned_jwt({"exp": int((NOW + timedelta(days=3000)).timestamp())})
+    tokens = request_token(oauth, endpoint, token_json(access_token=jwt, expires_in=None))
+    assert tokens.expires_at == NOW + timedelta(days=365)
 
 
 @pytest.mark.parametrize("expires_in", [0, "0", "", -30])
@@ -434,3 +491,24 @@ def test_an_error_description_with_credentials_of_its_own_is_scrubbed(
     assert "hunter2" not in caught.value.message
     assert "abc.def.ghi" not in caught.value.message
 
+
+
+# --- tokens that could split a header -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["at\r\nX-Injected: 1", "at\n", "a\x00t", "a\tt", "a\x7ft",
+                                 "a\x85t", "a\u2028t"])
+@pytest.mark.parametrize("field", ["access_token", "refresh_token"])
+def test_a_token_with_control_characters_is_refused_not_handed_out(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, bad: str, field: str
+) -> None:
+    error = refused(oauth, endpoint, token_json(**{field: bad}))
+
+    assert "control characters" in error.message
+    assert bad not in error.message and "X-Injected" not in error.message
+
+
+def test_tokens_of_printable_characters_are_accepted() -> None:
+    from tokendesk.domain.tokens import has_control_characters
+
+    assert not has_control_characters("ya29.a0Af-_~+/=Zq8vX2 with spaces é")

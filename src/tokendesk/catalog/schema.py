@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tokendesk.domain.scopes import parse_scopes
+from tokendesk.domain.tokens import ExpiresInUnit
 from tokendesk.domain.urls import (
     PLACEHOLDER_RE,
     RESERVED_AUTHORIZATION_PARAMS,
@@ -114,6 +115,9 @@ class Provider(BaseModel):
     # Query parameters the authorization request must carry; the URL's own value wins.
     authorization_params: dict[str, str] = Field(default_factory=dict)
     default_token_lifetime_s: int | None = Field(default=None, gt=0)
+    # The unit of the token endpoint's expires_in: seconds per RFC 6749 §5.1, unless the
+    # provider's documentation says it sends milliseconds.
+    expires_in_unit: ExpiresInUnit = "s"
     keep_response_fields: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     documentation_url: str | None = None

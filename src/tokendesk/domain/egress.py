@@ -2,7 +2,9 @@
 
 By default only public unicast addresses are allowed: loopback, private, link-local, cloud
 metadata (169.254.169.254, fd00:ec2::254), carrier-grade NAT, multicast and reserved ranges
-are refused, in whatever encoding (IPv4-mapped IPv6 included), unless an administrator
+are refused, in whatever encoding (IPv4-mapped IPv6, 6to4 and NAT64 with an embedded IPv4
+address judged as that address; the local-use NAT64 prefix and deprecated site-local
+fec0::/10 refused outright), unless an administrator
 allowlists them: in ``TOKENDESK_EGRESS_ALLOWLIST`` (host names and CIDR ranges, read at
 startup) and in the console's network settings (stored, read on every call); the allowlist in
 force is the union of both.
@@ -27,6 +29,18 @@ ALLOWLIST_MAX = 200
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fd00:ec2::254/128"))
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IPv6 prefixes that carry an IPv4 address: 6to4 (RFC 3056, bits 16-47) and the well-known
+# NAT64 prefix (RFC 6052, the last 32 bits). Judged by the address they carry, whatever the
+# Python version's own classification says.
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Refused outright: local-use NAT64 (RFC 8215; the IPv4 part may sit at several offsets) and
+# site-local (RFC 3879, deprecated but still routed inside some networks).
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+# 169.254.0.0/16 as 6to4 and NAT64 carry it: never allowlistable either.
+_METADATA_EMBEDDED = (ipaddress.ip_network("2002:a9fe::/32"),
+                      ipaddress.ip_network("64:ff9b::a9fe:0/112"), _LOCAL_NAT64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +160,13 @@ def _allowlist_entry(raw: str, field: str) -> str:
         raise ValidationError(
             f"'{shown}' is an IPv4-mapped IPv6 address; allowlist the IPv4 address "
             f"{network.network_address.ipv4_mapped} instead.", field=field)
-    if any(m.version == network.version and network.overlaps(m) for m in _METADATA):
+    if any(m.version == network.version and network.overlaps(m)
+           for m in _METADATA + _METADATA_EMBEDDED):
         # Fail closed: no console or API session may open the cloud metadata endpoint.
         raise ValidationError(
             f"'{shown}' includes link-local or cloud metadata addresses "
-            "(169.254.0.0/16, fd00:ec2::254), which cannot be allowlisted here.", field=field)
+            "(169.254.0.0/16, fd00:ec2::254, or 169.254.0.0/16 inside 6to4 or NAT64), which "
+            "cannot be allowlisted here.", field=field)
     return str(network.network_address) if network.num_addresses == 1 else str(network)
 
 
@@ -170,6 +186,10 @@ def _network(raw: str, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netw
 def blocked_reason(address: IPAddress) -> str:
     """Why ``address`` is refused by default ('' for a public unicast address)."""
     address = _unmapped(address)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        reason = blocked_reason(embedded)
+        return f"{reason} (embedded IPv4 {embedded})" if reason else ""
     checks = (
         (
             any(address in n for n in _METADATA if n.version == address.version),
@@ -179,6 +199,8 @@ def blocked_reason(address: IPAddress) -> str:
         (address.is_unspecified, "unspecified"),
         (address.is_multicast, "multicast"),
         (address.version == 4 and address in _CGNAT, "shared (carrier-grade NAT)"),
+        (address.version == 6 and address in _LOCAL_NAT64, "local-use NAT64"),
+        (address.version == 6 and address in _SITE_LOCAL, "site-local"),
         (address.is_private, "private"),
         (address.is_reserved, "reserved"),
         (not address.is_global, "non-public"),
@@ -190,3 +212,14 @@ def _unmapped(address: IPAddress) -> IPAddress:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4 or well-known NAT64 address carries, else None."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in _SIX_TO_FOUR:
+        return ipaddress.IPv4Address((int(address) >> 80) & 0xFFFFFFFF)
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None

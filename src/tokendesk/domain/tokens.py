@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from tokendesk.domain.secret import Secret
 
@@ -22,6 +23,14 @@ UNKNOWN_LIFETIME_S = 3600
 # this fraction of its lifetime), so bots rarely wait for a provider during a handout.
 BACKGROUND_LEAD_S = 10.0
 BACKGROUND_LEAD_MAX_FRACTION = 0.1
+# No token is trusted to live longer than a year: a larger expires_in is a provider counting in
+# milliseconds (say so with ``expires_in_unit = "ms"`` in its catalog entry) or a mistake, and
+# taken at face value would keep a dead token "valid" for years. Capped, and logged.
+EXPIRES_IN_MAX_S = 365 * 24 * 3600
+# The unit a provider's expires_in is counted in: RFC 6749 §5.1 says seconds.
+ExpiresInUnit = Literal["s", "ms"]
+_UNIT_DIVISOR = {"s": 1, "ms": 1000}
+_LONGEST_S = int(timedelta.max.total_seconds())
 
 
 class TokenKind(StrEnum):
@@ -90,31 +99,66 @@ class StoredToken:
     updated_at: datetime
 
 
+def expires_in_s(expires_in: Any, unit: ExpiresInUnit = "s") -> int | None:
+    """The lifetime in whole seconds that ``expires_in`` says, in the provider's ``unit``.
+
+    Returns None for missing, empty, zero or negative (RFC 6749 §5.1 makes it RECOMMENDED
+    only; providers that send 0 or less mean "not said": taking it literally would make the
+    token unusable and refresh it on every handout). Not capped here: see
+    ``EXPIRES_IN_MAX_S``. Raises ValueError (or OverflowError) for a value that is not a
+    finite number.
+    """
+    if expires_in is None or expires_in == "":
+        return None
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | str):
+        raise ValueError("expires_in is not a number")
+    seconds = int(float(expires_in) / _UNIT_DIVISOR[unit])  # ValueError "abc"/"nan", Overflow "inf"
+    if seconds > _LONGEST_S:  # not a lifetime at all (beyond any date): refused, not capped
+        raise OverflowError("expires_in is out of range")
+    return seconds if seconds > 0 else None
+
+
 def expiry_from(
     now: datetime,
     expires_in: Any,
     *,
     access_token: str,
     default_lifetime_s: int | None,
+    unit: ExpiresInUnit = "s",
 ) -> datetime | None:
-    """When a freshly issued token expires.
+    """When a freshly issued token expires, ``now`` being when its request was sent
+    (RFC 6749 §5.1: the lifetime counts from the response's issuance, and the request's
+    departure is the earliest that can be).
 
-    ``expires_in`` may be an int, a float, a numeric string, zero, or missing (RFC 6749 §5.1
-    makes it RECOMMENDED only). Missing, empty or not positive → the provider's default
-    lifetime, else the JWT ``exp`` claim, else None (unknown). Zero counts as missing: a token
-    that expired the moment it was issued means nothing, and taking it literally would make the
-    token unusable and refresh it on every handout; providers that send 0 mean "not said".
-    Raises ValueError (or OverflowError) for a value that is not a finite number.
+    ``expires_in`` (see :func:`expires_in_s`) when given and positive; else the provider's
+    default lifetime, else the JWT ``exp`` claim, else None (unknown). Whatever the source,
+    never more than ``EXPIRES_IN_MAX_S`` after ``now``. Raises ValueError (or OverflowError)
+    for an ``expires_in`` that is not a finite number.
     """
-    if expires_in is not None and expires_in != "":
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | str):
-            raise ValueError("expires_in is not a number")
-        seconds = int(float(expires_in))  # ValueError for "abc"/"nan", OverflowError for "inf"
-        if seconds > 0:
-            return now + timedelta(seconds=seconds)
+    latest = now + timedelta(seconds=EXPIRES_IN_MAX_S)
+    seconds = expires_in_s(expires_in, unit)
+    if seconds is not None:
+        return min(now + timedelta(seconds=min(seconds, EXPIRES_IN_MAX_S)), latest)
     if default_lifetime_s is not None:
-        return now + timedelta(seconds=default_lifetime_s)
-    return jwt_expiry(access_token)
+        return min(now + timedelta(seconds=default_lifetime_s), latest)
+    exp = jwt_expiry(access_token)
+    return min(exp, latest) if exp is not None else None
+
+
+def rotated(sent: Secret | None, received: Secret | None) -> bool:
+    """True when a refresh answer brought a new refresh token: present, and not the one sent
+    (the OAuth client keeps the old one when none comes back, RFC 6749 §6)."""
+    if received is None:
+        return False
+    return sent is None or not hmac.compare_digest(received.reveal().encode(),
+                                                   sent.reveal().encode())
+
+
+def has_control_characters(token: str) -> bool:
+    """True for a token carrying CR, LF or another control character (C0, DEL, C1, Unicode
+    line separators): pasted into a header it could split it, so it is never handed out."""
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029"
+               for ch in token)
 
 
 def jwt_expiry(token: str) -> datetime | None:

@@ -13,7 +13,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tokendesk.domain.scopes import format_scopes
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import TokenSet
+from tokendesk.domain.tokens import ExpiresInUnit, TokenSet
 from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute
 from tokendesk.oauth.responses import parse_token_response, raise_for_error_response
 
@@ -34,6 +34,7 @@ class ClientSpec:
     authorization_params: tuple[tuple[str, str], ...] = ()
     default_token_lifetime_s: int | None = None
     keep_response_fields: tuple[str, ...] = ()
+    expires_in_unit: ExpiresInUnit = "s"
 
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
@@ -156,16 +157,18 @@ class OAuthClient:
         self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute, sent: Sequence[Secret]
     ) -> TokenSet:
         data, basic = self._authenticate(spec, form)
+        sent_at = self.clock()  # RFC 6749 §5.1: the lifetime counts from here, not the answer
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
         secrets = self._secrets(spec, sent)
         if not 200 <= reply.status < 300:
             raise_for_error_response(reply, secrets=secrets, now=self.clock())
         return parse_token_response(
             reply,
-            now=self.clock(),
+            now=sent_at,
             default_lifetime_s=spec.default_token_lifetime_s,
             keep_fields=spec.keep_response_fields,
             secrets=secrets,
+            expires_in_unit=spec.expires_in_unit,
         )
 
     @staticmethod

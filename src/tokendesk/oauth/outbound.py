@@ -200,7 +200,9 @@ class Outbound:
         self, proxy_url: str | None, policy: EgressPolicy | None
     ) -> httpx.HTTPTransport:
         transport = httpx.HTTPTransport(verify=self.verify, proxy=proxy_url, trust_env=False)
-        if policy is not None and proxy_url is None:
+        if policy is not None:
+            # Direct: the provider's address is checked; through a proxy: the proxy's, so a
+            # proxy named by a host that resolves to a metadata address is refused too.
             # httpx offers no public hook for the network backend; httpcore's pool keeps it here.
             transport._pool._network_backend = GuardedBackend(policy)
         return transport

@@ -7,6 +7,7 @@ a secret we sent is masked before it becomes part of a message.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,14 @@ from typing import Any, NoReturn
 from urllib.parse import quote, quote_plus, urlsplit
 
 from tokendesk.domain.secret import MASK, Secret
-from tokendesk.domain.tokens import TokenSet, expiry_from
+from tokendesk.domain.tokens import (
+    EXPIRES_IN_MAX_S,
+    ExpiresInUnit,
+    TokenSet,
+    expires_in_s,
+    expiry_from,
+    has_control_characters,
+)
 from tokendesk.errors import (
     InvalidClient,
     InvalidGrant,
@@ -28,6 +36,8 @@ from tokendesk.errors import (
 )
 from tokendesk.logs import is_secret_key, scrub_text
 from tokendesk.oauth.outbound import Reply
+
+log = logging.getLogger(__name__)
 
 KNOWN_TOKEN_TYPES = {"bearer": "Bearer"}
 DESCRIPTION_MAX = 200
@@ -62,8 +72,10 @@ def parse_token_response(
     default_lifetime_s: int | None,
     keep_fields: Sequence[str],
     secrets: Sequence[str],
+    expires_in_unit: ExpiresInUnit = "s",
 ) -> TokenSet:
-    """A validated TokenSet from a 2xx answer (RFC 6749 §5.1).
+    """A validated TokenSet from a 2xx answer (RFC 6749 §5.1); ``now`` is when the request
+    was sent, from which ``expires_in`` (in ``expires_in_unit``) counts.
 
     Raises InvalidProviderResponse (transient) for a body that is not a JSON object, has no
     access_token, a token type other than Bearer or an expires_in that is not a number; and
@@ -82,12 +94,17 @@ def parse_token_response(
         raise InvalidProviderResponse("The token endpoint's answer has no access_token.")
     token_type = _token_type(doc.get("token_type"))
     try:
-        expires_at = expiry_from(
-            now, doc.get("expires_in"), access_token=access, default_lifetime_s=default_lifetime_s
-        )
+        expires_at = expiry_from(now, doc.get("expires_in"), access_token=access,
+                                 default_lifetime_s=default_lifetime_s, unit=expires_in_unit)
+        _note_capped(expires_in_s(doc.get("expires_in"), expires_in_unit))
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
     refresh = doc.get("refresh_token")
+    if any(isinstance(t, str) and has_control_characters(t) for t in (access, refresh)):
+        # Fail closed: CR/LF in a token would split the header a bot puts it in.
+        raise InvalidProviderResponse(
+            "The token endpoint issued a token containing control characters (such as a line "
+            "break); Tokendesk does not store or hand out such a token.")
     return TokenSet(
         access_token=Secret(access),
         token_type=token_type,
@@ -99,6 +116,14 @@ def parse_token_response(
             k: doc[k] for k in keep_fields if k in doc and not is_secret_key(k) and _plain(doc[k])
         },
     )
+
+
+def _note_capped(lifetime_s: int | None) -> None:
+    if lifetime_s is not None and lifetime_s > EXPIRES_IN_MAX_S:
+        log.warning(
+            "The token endpoint's expires_in (%d s) is over a year; the token is taken to "
+            "expire in a year. If this provider counts in milliseconds, its catalog entry "
+            'should say expires_in_unit = "ms".', lifetime_s)
 
 
 def raise_for_error_response(

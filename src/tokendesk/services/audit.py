@@ -25,6 +25,17 @@ AUDIT_PAGE_MAX = 1000
 class AuditService:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
+        # Where refusals go: the batched writer (set by the wiring), since the refused
+        # transaction rolls back and would take its audit row with it.
+        self.deferred: Callable[[dict[str, Any]], None] | None = None
+
+    def record_refusal(self, actor: Principal, action: str, *, target_type: str, target: str,
+                       details: dict[str, Any]) -> None:
+        """Append a ``denied`` event outside the caller's transaction (which rolls back)."""
+        row = self.row(actor, action, target_type=target_type, target=target,
+                       outcome="denied", details=details)
+        if self.deferred is not None:
+            self.deferred(row)
 
     def record(
         self,

@@ -140,6 +140,7 @@ class ConnectionService:
             pkce=connection.pkce,
             authorization_params=tuple(provider.authorization_params.items()),
             default_token_lifetime_s=provider.default_token_lifetime_s,
+            expires_in_unit=provider.expires_in_unit,
             keep_response_fields=tuple(provider.keep_response_fields),
         )
 

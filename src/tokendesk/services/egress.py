@@ -21,6 +21,7 @@ from tokendesk.domain.egress import (
 )
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
+from tokendesk.errors import ValidationError
 from tokendesk.services.audit import AuditService
 from tokendesk.services.inputs import EgressAllowlistInput
 from tokendesk.storage.settings import EgressAllowlistRepository
@@ -59,7 +60,13 @@ class EgressService:
         bad value (``allowlist``), in which case nothing is stored.
         """
         actor.require(Permission.MANAGE_SETTINGS)
-        entries = allowlist_entries(data.allowlist, field="allowlist")
+        try:
+            entries = allowlist_entries(data.allowlist, field="allowlist")
+        except ValidationError as exc:
+            self.audit.record_refusal(actor, "settings.egress_allowlist.update",
+                                      target_type="settings", target="egress_allowlist",
+                                      details={"field": exc.field, "reason": exc.message})
+            raise
         repo = EgressAllowlistRepository(tx)
         row = repo.get(for_update=True)  # the "old" of the audit event is what we replace
         old = tuple(row.entries) if row is not None else ()

@@ -76,7 +76,17 @@ class ProxyService:
         Raises PermissionDenied without *Network settings*, ValidationError naming the field.
         """
         actor.require(Permission.MANAGE_SETTINGS)
-        values, stored = _validated(data), self.get(tx)
+        try:
+            values = _validated(data)
+            if self.egress is not None and values["host"]:
+                # The proxy is connected to as any provider is: same addresses refused.
+                self.egress.policy(tx).check_literal(values["host"], field="host")
+        except ValidationError as exc:
+            self.audit.record_refusal(actor, "settings.proxy.update", target_type="settings",
+                                      target="forward_proxy",
+                                      details={"field": exc.field, "reason": exc.message})
+            raise
+        stored = self.get(tx)
         _require_password_if_moved(stored, values, data)
         password_change = self._apply_password(values, data, stored.has_password)
         values.update(updated_at=self.clock(), updated_by=actor.username)

@@ -291,6 +291,17 @@ cache_epoch = Table(
     CheckConstraint("id >= 0 AND id < 64", name="shard"),
 )
 
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    # Failed console sign-ins per (user, address), address and user, shared by every replica
+    # (see tokendesk.domain.sign_in); rows whose window ran out are pruned.
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False, index=True),
+    Column("last_at", UTCDateTime, nullable=False),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

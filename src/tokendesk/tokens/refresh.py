@@ -33,7 +33,7 @@ from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
+from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh, rotated
 from tokendesk.errors import (
     DecryptionError,
     InvalidClient,
@@ -225,7 +225,7 @@ class RefreshCoordinator:
             raise
         if self.fault_point == CRASH_AFTER_REFRESH_RESPONSE:
             os.kill(os.getpid(), signal.SIGKILL)
-        return self._persist(row, connection, tokens, reread=reread)
+        return self._persist(row, connection, tokens, reread=reread, sent=call.refresh_token)
 
     def _request(self, call: _Call) -> TokenSet:
         """The token request: client credentials again, or the refresh token (RFC 6749 §6)."""
@@ -235,7 +235,13 @@ class RefreshCoordinator:
         return self.oauth.refresh(call.spec, call.refresh_token, route=call.route)
 
     def _persist(
-        self, row: TokenRecord, connection: Connection, tokens: TokenSet, *, reread: bool
+        self,
+        row: TokenRecord,
+        connection: Connection,
+        tokens: TokenSet,
+        *,
+        reread: bool,
+        sent: Secret | None = None,
     ) -> TokenRecord | None:
         now = self.clock()
         values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
@@ -252,7 +258,7 @@ class RefreshCoordinator:
                 target_type="token",
                 target=connection.name,
                 connection_id=connection.id,
-                details={"kind": row.kind, "rotated": tokens.refresh_token is not None},
+                details={"kind": row.kind, "rotated": rotated(sent, tokens.refresh_token)},
             )
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +14,8 @@ from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
 from tokendesk.web.api import accounts, connections, misc, tokens
 from tokendesk.web.console import install as install_console
+from tokendesk.web.console.security import StrictTransport
+from tokendesk.web.deps import require_metrics_token
 from tokendesk.web.errors import install_error_handlers
 from tokendesk.wiring import Tokendesk
 
@@ -61,7 +63,9 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     install_console(app)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        # Without TOKENDESK_METRICS_TOKEN, open as before (README says so).
+        require_metrics_token(request, td.settings.metrics_token)
         body, content_type = td.metrics.render()
         return Response(body, media_type=content_type)
 
@@ -74,7 +78,8 @@ class TokendeskApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         td: Tokendesk = self.state.tokendesk
-        return hotpath.HandoutFront(super().build_middleware_stack(), td.hot, td.metrics)
+        front = hotpath.HandoutFront(super().build_middleware_stack(), td.hot, td.metrics)
+        return StrictTransport(front) if td.settings.secure_cookies else front
 
 
 class RequestMetrics:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 
 from tokendesk.domain.principal import Principal
 from tokendesk.errors import AuthenticationRequired, PermissionDenied
@@ -14,6 +16,26 @@ from tokendesk.wiring import Tokendesk
 SESSION_COOKIE = "tokendesk_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# With an https public URL the browser keeps these cookies only as set by this host, over
+# https, for path / (the __Host- prefix): a sibling subdomain cannot plant or shadow them.
+HOST_PREFIX = "__Host-"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """The name a console cookie goes by: ``__Host-<name>`` when the public URL is https."""
+    return HOST_PREFIX + name if get_tokendesk(request).settings.secure_cookies else name
+
+
+def require_metrics_token(request: Request, token: SecretStr | None) -> None:
+    """Raise AuthenticationRequired unless ``token`` is None or sent as a bearer token."""
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise AuthenticationRequired("Send the metrics token as 'Authorization: Bearer <token>'.")
 
 
 def get_tokendesk(request: Request) -> Tokendesk:
@@ -35,7 +57,7 @@ def get_principal(request: Request) -> Principal:
             raise AuthenticationRequired("Send the API key as 'Authorization: Bearer <key>'.")
         with td.transaction(read_only=True) as tx:
             return td.auth.authenticate_api_key(tx, credential.strip())
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     if not session_id:
         raise AuthenticationRequired(
             "Sign in, or send an API key as 'Authorization: Bearer <key>'."

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tokendesk.errors import AuthenticationRequired, AuthorizationRejected
-from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
+from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk
 
@@ -63,7 +63,7 @@ def set_flow_cookie(td: Tokendesk, response: Response, value: str) -> None:
 
 
 def _session_user(td: Tokendesk, request: Request) -> str | None:
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     if not session_id:
         return None
     try:

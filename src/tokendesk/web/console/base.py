@@ -29,7 +29,7 @@ from tokendesk.errors import (
 from tokendesk.services.auth import csrf_matches
 from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.store import ConsoleStore
-from tokendesk.web.deps import SESSION_COOKIE, get_tokendesk
+from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
 from tokendesk.web.errors import describe_validation_errors
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk
@@ -77,8 +77,8 @@ def console_store(request: Request) -> ConsoleStore:
 def find_viewer(request: Request) -> Viewer | None:
     """The viewer of a live session whose CSRF cookie belongs to it, else None."""
     td = get_tokendesk(request)
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-    csrf_token = request.cookies.get(CSRF_COOKIE, "")
+    session_id = request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
+    csrf_token = request.cookies.get(cookie_name(request, CSRF_COOKIE), "")
     if not session_id or not csrf_token:
         return None
     try:

@@ -1,5 +1,5 @@
-"""The console's defences: security headers, CSRF for forms, sign-in rate limiting, and safe
-redirects after sign-in.
+"""The console's defences: security headers, CSRF for forms and safe redirects after
+sign-in (the sign-in limiter is tokendesk.services.sign_in).
 
 CSRF: sign-in gives the browser two HttpOnly cookies, the session id and the session's CSRF
 token (stored server-side only as a hash). Pages copy the token into a hidden field of every
@@ -11,11 +11,6 @@ form itself, before any session exists, uses a double-submit cookie against logi
 from __future__ import annotations
 
 import hmac
-import threading
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -33,10 +28,6 @@ CONTENT_SECURITY_POLICY = (
 CSP_EXEMPT_PREFIXES = ("/api/v1/docs",)
 CACHEABLE_PREFIXES = ("/static/",)
 
-LOGIN_WINDOW_S = 15 * 60
-LOGIN_FAILURES_PER_USER = 5
-LOGIN_FAILURES_PER_ADDRESS = 20
-LOGIN_TRACKED_KEYS_MAX = 50_000
 
 
 class SecurityHeaders:
@@ -59,6 +50,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# RFC 6797: browsers that saw Tokendesk over https never try it over http for a year.
+HSTS = "max-age=31536000"
+
+
+class StrictTransport:
+    """ASGI middleware adding ``Strict-Transport-Security`` to every answer; installed only
+    when the public URL is https (on plain-http loopback it would mean nothing)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 def add_security_headers(
@@ -103,64 +118,3 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
-
-
-@dataclass(frozen=True, slots=True)
-class Throttled:
-    retry_after_s: int
-
-
-class SignInLimiter:
-    """Counts failed sign-ins per username and per client address in a sliding window.
-
-    In the memory of one process: with several replicas each one counts for itself, which
-    still bounds guessing to a small multiple of the limit.
-    """
-
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, deque[datetime]] = {}
-
-    def check(self, username: str, address: str) -> Throttled | None:
-        """None when a sign-in may be tried now, else how long to wait."""
-        now = self._clock()
-        with self._lock:
-            waits = [
-                self._wait(key, limit, now)
-                for key, limit in self._keys(username, address)
-            ]
-        longest = max(waits)
-        return Throttled(longest) if longest > 0 else None
-
-    def failed(self, username: str, address: str) -> None:
-        now = self._clock()
-        with self._lock:
-            if len(self._failures) > LOGIN_TRACKED_KEYS_MAX:
-                self._failures.clear()  # bounded memory; the window starts again for all
-            for key, _limit in self._keys(username, address):
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(_user_key(username), None)
-
-    def _wait(self, key: str, limit: int, now: datetime) -> int:
-        window = timedelta(seconds=LOGIN_WINDOW_S)
-        failures = self._failures.get(key)
-        if not failures:
-            return 0
-        while failures and failures[0] <= now - window:
-            failures.popleft()
-        if len(failures) < limit:
-            return 0
-        return max(1, int((failures[-limit] + window - now).total_seconds()) + 1)
-
-    @staticmethod
-    def _keys(username: str, address: str) -> list[tuple[str, int]]:
-        return [(_user_key(username), LOGIN_FAILURES_PER_USER),
-                ("address:" + address, LOGIN_FAILURES_PER_ADDRESS)]
-
-
-def _user_key(username: str) -> str:
-    return "user:" + username.strip().casefold()[:200]

@@ -10,7 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from tokendesk.domain.permissions import Permission
+from tokendesk.domain.sign_in import client_address
 from tokendesk.errors import InvalidCredentials
+from tokendesk.services.sign_in import SignInLimits
 from tokendesk.web.console.base import (
     CSRF_COOKIE,
     SIGN_IN_PATH,
@@ -25,9 +27,8 @@ from tokendesk.web.console.base import (
     session_key,
     tokendesk,
 )
-from tokendesk.web.console.security import SignInLimiter, safe_next, same_token
-from tokendesk.web.deps import SESSION_COOKIE
-from tokendesk.wiring import Tokendesk
+from tokendesk.web.console.security import safe_next, same_token
+from tokendesk.web.deps import SESSION_COOKIE, cookie_name
 
 LOGIN_CSRF_COOKIE = "tokendesk_login_csrf"
 USERNAME_MAX = 200
@@ -62,7 +63,7 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
         return _sign_in_form(request, next=target, username=username, status=403,
                              error="The sign-in form expired; please try again.")
     limiter = _limiter(request)
-    address = request.client.host if request.client else "unknown"
+    address = _client_address(request)
     throttled = limiter.check(username, address)
     if throttled is not None:
         minutes = max(1, round(throttled.retry_after_s / 60))
@@ -70,7 +71,7 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
                              error=f"Too many failed sign-ins. Try again in {minutes} "
                                    f"minute{'s' if minutes != 1 else ''}.",
                              headers={"Retry-After": str(throttled.retry_after_s)})
-    old_session = request.cookies.get(SESSION_COOKIE)
+    old_session = request.cookies.get(cookie_name(request, SESSION_COOKIE))
     try:
         with td.transaction() as tx:
             if old_session:  # no fixation: whatever id the browser had is ended, never reused
@@ -80,11 +81,11 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
         limiter.failed(username, address)
         return _sign_in_form(request, next=target, username=username, status=401,
                              error=exc.message)
-    limiter.succeeded(username)
+    limiter.succeeded(username, address)
     if old_session:
         console_store(request).forget_session(session_key(old_session))
     response = redirect(target)
-    _set_session_cookies(td, response, new.session_id, new.csrf_token)
+    _set_session_cookies(request, response, new.session_id, new.csrf_token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=SIGN_IN_PATH)
     return response
 
@@ -92,13 +93,13 @@ def sign_in(request: Request, data: Annotated[FormData, Depends(form_data)]) -> 
 @router.post("/sign-out")
 def sign_out(request: Request, form: PostedForm) -> Response:
     td = tokendesk(request)
-    session_id = request.cookies.get(SESSION_COOKIE, "")
+    session_id = request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
     with td.transaction() as tx:
         td.auth.sign_out(tx, session_id)
     console_store(request).forget_session(session_key(session_id))
     response = redirect(SIGN_IN_PATH)
     secure = td.settings.secure_cookies
-    for name in (SESSION_COOKIE, CSRF_COOKIE):
+    for name in (cookie_name(request, SESSION_COOKIE), cookie_name(request, CSRF_COOKIE)):
         response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite="lax")
     return response
 
@@ -115,15 +116,24 @@ def _sign_in_form(request: Request, *, next: str, username: str = "",
     return response
 
 
-def _set_session_cookies(td: Tokendesk, response: RedirectResponse, session_id: str,
+def _set_session_cookies(request: Request, response: RedirectResponse, session_id: str,
                          csrf_token: str) -> None:
     """HttpOnly, SameSite=Lax (the provider's redirect back is a top-level GET that must
-    carry the session), Secure when the public URL is https."""
-    for name, value in ((SESSION_COOKIE, session_id), (CSRF_COOKIE, csrf_token)):
+    carry the session), Secure and ``__Host-`` prefixed when the public URL is https."""
+    td = tokendesk(request)
+    for name, value in ((cookie_name(request, SESSION_COOKIE), session_id),
+                        (cookie_name(request, CSRF_COOKIE), csrf_token)):
         response.set_cookie(name, value, max_age=td.settings.session_max_age_s, path="/",
                             httponly=True, samesite="lax", secure=td.settings.secure_cookies)
 
 
-def _limiter(request: Request) -> SignInLimiter:
-    limiter: SignInLimiter = request.app.state.sign_in_limiter
+def _limiter(request: Request) -> SignInLimits:
+    limiter: SignInLimits = request.app.state.sign_in_limiter
     return limiter
+
+
+def _client_address(request: Request) -> str:
+    """The client's address; ``X-Forwarded-For`` only from TOKENDESK_TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.trusted_proxies
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
