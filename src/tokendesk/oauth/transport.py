@@ -20,6 +20,11 @@ import httpx
 from tokendesk.domain.egress import EgressPolicy
 from tokendesk.oauth.egress import GuardedBackend, Lookup, getaddrinfo
 
+# httpx's own defaults (httpcore's pool alone would allow 10 connections, kept alive for ever).
+MAX_CONNECTIONS = 100
+MAX_KEEPALIVE_CONNECTIONS = 20
+KEEPALIVE_EXPIRY_S = 5.0
+
 # Most specific first: the first match names the httpx exception.
 _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
@@ -82,6 +87,9 @@ class GuardedTransport(httpx.BaseTransport):
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             proxy=proxy,
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
             network_backend=GuardedBackend(None if proxy is not None else policy, lookup),
         )
 
