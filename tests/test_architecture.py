@@ -441,3 +441,16 @@ def test_a_table_read_by_the_handout_without_an_epoch_trigger_is_caught(
             conn.execute(text("DROP TRIGGER epoch_connection_roles ON connection_roles"))
 
     assert untriggered(read, epoch_triggered_tables(desk.engine)) == ["connection_roles"]
+
+
+def test_no_fault_injection_switch_ships_in_the_product() -> None:
+    """Tests crash Tokendesk from outside (SIGKILL from the test); the product never kills its
+    own process and has no setting meant for tests only."""
+    from tokendesk.config import Settings
+
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in {"kill", "killpg", "abort"}:
+                pytest.fail(f"{path.relative_to(PACKAGE)} kills a process (line {node.lineno})")
+    for name, field in Settings.model_fields.items():
+        assert "test" not in (field.description or "").lower(), name

@@ -62,9 +62,6 @@ class Settings(BaseSettings):
         default=20.0, gt=0, le=120,
         description="Total deadline of one call to a provider; the refresh lease is 10 s longer.",
     )
-    fault_point: str | None = Field(
-        default=None, description="Tests only: a named point where the process crashes itself."
-    )
     background_refresh: bool = Field(
         default=True, description="Refresh tokens nearing expiry in the background."
     )

@@ -184,7 +184,7 @@ def _wire(
 
     refresher = RefreshCoordinator(
         transaction, keyring, oauth, connections, proxy, audit, metrics, clock,
-        lease_s=settings.provider_timeout_s + LEASE_MARGIN_S, fault_point=settings.fault_point,
+        lease_s=settings.provider_timeout_s + LEASE_MARGIN_S,
     )
     revocations = RevocationQueue(transaction, keyring, oauth, proxy, clock)
     audit_buffer = AuditBuffer(transaction)

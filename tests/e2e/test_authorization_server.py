@@ -670,6 +670,54 @@ def test_drop_response_after_a_rotation_makes_the_old_refresh_token_a_replay(
     assert retry.json()["error"] == "invalid_grant"
 
 
+def held_state(server: AuthorizationServer, want: str, within_s: float = 15.0) -> dict[str, Any]:
+    """The last token request once its ``held`` state is ``want`` (polled, bounded)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        records = server.requests("token")
+        if records and records[-1]["held"] == want:
+            return records[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no token request became held={want!r}: {server.requests('token')}")
+
+
+def test_hold_response_keeps_a_rotated_answer_until_the_client_is_gone(
+    authorization_server: AuthorizationServer, http: httpx.Client
+) -> None:
+    """The server rotated and holds its answer; the client's connection closes (as a killed
+    process's does): the answer is never sent, and the old refresh token is now a replay."""
+    server = authorization_server
+    client = server.client("code-basic")
+    tokens = consent_and_exchange(http, server, client)
+    server.inject_fault(hold_response_ms=60_000, grant_type="refresh_token")
+    auth, credentials = client.auth()
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], **credentials}
+
+    # The client gives up after a second and closes its connection.
+    with pytest.raises(httpx.ReadTimeout), httpx.Client() as doomed:
+        doomed.post(server.token_endpoint, data=form, auth=auth,
+                    timeout=httpx.Timeout(30, read=1.0))
+    gone = held_state(server, "client_gone")
+
+    assert gone["status"] == 200
+    retry = token_request(
+        http, server, client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert retry.json()["error"] == "invalid_grant"
+
+
+def test_hold_response_sends_the_answer_late_when_the_client_waits(
+    authorization_server: AuthorizationServer, http: httpx.Client
+) -> None:
+    server = authorization_server
+    client = server.client("cc-basic")
+    server.inject_fault(hold_response_ms=200)
+    answer = token_request(http, server, client, grant_type="client_credentials")
+    assert answer.status_code == 200
+    assert answer.json()["access_token"]
+    assert server.requests("token")[-1]["held"] == "released"
+
+
 def test_body_faults_patch_truncate_drip_and_oversize(
     authorization_server: AuthorizationServer, http: httpx.Client
 ) -> None:

@@ -2,7 +2,8 @@
 
 Faults that a real socket can cause (a slow drip, a stall, a reset, a refused connection, an
 oversized body, an untrusted certificate) are caused for real by tiny servers on 127.0.0.1;
-the rest (DNS) are httpx exceptions handed to :func:`classify`.
+the rest (DNS) come from a stand-in resolver. Causes are told apart by their types, never by
+the words of a message.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from tokendesk.errors import (
     ProviderUnreachable,
     ProxyRefused,
 )
+from tokendesk.oauth.egress import EgressRefused, GuardedBackend, NameNotResolved, TlsFailed
 from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute, classify
+from tokendesk.oauth.transport import GuardedTransport
 
 DEADLINE_S = 1.0
 # Generous for a loaded CI machine, yet well below the 10 s read timeout it must beat.
@@ -383,7 +386,32 @@ def test_a_forward_proxy_that_cannot_be_reached_is_named_and_its_password_is_not
         assert "proxy-pass-1" not in shown
 
 
-# --- classify: causes named from httpx exceptions -------------------------------------------------
+# --- classify: causes named by their types, never by their text ---------------------------------
+
+
+def no_such_name(text: str) -> Callable[[str, int], list[tuple[object, ...]]]:
+    """A resolver failing as getaddrinfo does for a name that does not exist (a fault a test
+    cannot cause for real without a network)."""
+
+    def lookup(host: str, port: int) -> list[tuple[object, ...]]:
+        raise socket.gaierror(socket.EAI_NONAME, text)
+
+    return lookup
+
+
+def resolving_to(address: str) -> Callable[[str, int], list[tuple[object, ...]]]:
+    def lookup(host: str, port: int) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    return lookup
+
+
+def raised_from(cause: BaseException, exc: httpx.HTTPError) -> httpx.HTTPError:
+    """``exc`` as our transport raises it: chained to its typed cause."""
+    try:
+        raise exc from cause
+    except httpx.HTTPError as chained:
+        return chained
 
 
 @pytest.mark.parametrize(
@@ -393,9 +421,44 @@ def test_a_forward_proxy_that_cannot_be_reached_is_named_and_its_password_is_not
      "[Errno -5] No address associated with hostname"],
 )
 def test_a_name_that_does_not_resolve_is_a_dns_error(text: str) -> None:
-    error = classify(httpx.ConnectError(text), "https://idp.example/token", via_proxy=False)
+    outbound = Outbound(transport=GuardedTransport(lookup=no_such_name(text)))
+    error, _ = post(outbound, "https://idp.example/token")
     assert isinstance(error, ProviderDnsError)
     assert error.message == "The host name idp.example could not be resolved (DNS)."
+
+
+def test_dns_is_recognised_by_the_type_of_the_cause_not_by_words_in_a_message() -> None:
+    typed = raised_from(NameNotResolved("idp.example"), httpx.ConnectError("anything at all"))
+    assert isinstance(classify(typed, "https://idp.example/t", via_proxy=False), ProviderDnsError)
+    words = httpx.ConnectError("[Errno -2] Name or service not known")
+    assert type(classify(words, "https://idp.example/t", via_proxy=False)) is ProviderUnreachable
+
+
+def test_a_proxy_name_that_does_not_resolve_is_the_proxy_not_the_provider() -> None:
+    transport = GuardedTransport(proxy_url="http://proxy.corp:3128",
+                                 lookup=no_such_name("Name or service not known"))
+    route = ProxyRoute(proxy(host="proxy.corp"))
+    error, _ = post(Outbound(transport=transport), "http://idp.example/token", route)
+    assert isinstance(error, ProxyRefused)
+    assert "forward proxy" in error.message
+
+
+def test_a_plain_http_server_on_an_https_address_is_a_tls_error() -> None:
+    with serve(answer_token) as server:
+        error, _ = post(Outbound(), server.url.replace("http://", "https://"))
+    assert isinstance(error, ProviderTlsError)
+    assert_plain(error)
+
+
+def test_a_certificate_for_another_name_is_a_tls_error(self_signed: SelfSigned) -> None:
+    # The certificate names 127.0.0.1; the URL names idp.example, resolved to 127.0.0.1.
+    transport = GuardedTransport(verify=self_signed.trusting_client(),
+                                 lookup=resolving_to("127.0.0.1"))
+    with serve(answer_token, tls=self_signed.server) as server:
+        url = server.url.replace("127.0.0.1", "idp.example")
+        error, _ = post(Outbound(transport=transport), url)
+    assert isinstance(error, ProviderTlsError)
+    assert "idp.example" in error.message
 
 
 @pytest.mark.parametrize(
@@ -405,10 +468,52 @@ def test_a_name_that_does_not_resolve_is_a_dns_error(text: str) -> None:
      "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
      "hostname 'idp.example' doesn't match certificate", "TLSV1_ALERT_PROTOCOL_VERSION"],
 )
-def test_a_failed_handshake_is_a_tls_error(text: str) -> None:
-    error = classify(httpx.ConnectError(text), "https://idp.example/token", via_proxy=False)
+def test_tls_is_recognised_by_the_type_of_the_cause_not_by_words_in_a_message(text: str) -> None:
+    typed = raised_from(TlsFailed("idp.example"), httpx.ConnectError(text))
+    error = classify(typed, "https://idp.example/token", via_proxy=False)
     assert isinstance(error, ProviderTlsError)
     assert_plain(error)
+    words = classify(httpx.ConnectError(text), "https://idp.example/token", via_proxy=False)
+    assert type(words) is ProviderUnreachable
+
+
+def test_an_egress_refusal_carries_the_address_and_its_reason() -> None:
+    backend = GuardedBackend(EgressPolicy())
+    with pytest.raises(EgressRefused) as caught:
+        backend.connect_tcp("127.0.0.1", closed_port())
+    assert (caught.value.host, caught.value.address, caught.value.reason) == \
+        ("127.0.0.1", "127.0.0.1", "loopback")
+
+
+def test_an_egress_refusal_is_recognised_by_its_type_not_by_words_in_a_message() -> None:
+    refusal = EgressRefused("idp.example", "10.0.0.7", "private")
+    typed = raised_from(refusal, httpx.ConnectError("anything at all"))
+    error = classify(typed, "https://idp.example/t", via_proxy=False)
+    assert isinstance(error, EgressDenied)
+    assert error.message.startswith("Idp.example resolves to a private address; add it to ")
+    words = httpx.ConnectError("egress policy: idp.example resolves to a private address")
+    assert not isinstance(classify(words, "https://idp.example/t", via_proxy=False), EgressDenied)
+
+
+def test_the_guard_connects_to_the_address_it_checked_not_to_a_second_answer() -> None:
+    # idp.example "resolves" to 127.0.0.1 once: the connection goes to that checked address,
+    # and a name whose only address is refused is never connected to.
+    answers = iter([resolving_to("127.0.0.1"), resolving_to("169.254.169.254")])
+
+    def rebinding(host: str, port: int) -> list[tuple[object, ...]]:
+        return next(answers)(host, port)
+
+    allowed = EgressPolicy.parse("127.0.0.1")
+    with serve(answer_token) as server:
+        url = server.url.replace("127.0.0.1", "idp.example")
+        transport = GuardedTransport(policy=allowed, lookup=rebinding)
+        reply = Outbound(transport=transport).post_form(url, FORM)
+        assert reply.status == 200
+        error, _ = post(Outbound(transport=GuardedTransport(policy=allowed, lookup=rebinding)),
+                        url)
+    assert isinstance(error, EgressDenied)
+    assert "link-local" in error.message or "metadata" in error.message
+    assert len(server.requests) == 1
 
 
 def test_a_proxy_error_is_a_proxy_refusal() -> None:

@@ -450,7 +450,8 @@ class AuthorizationServer:
         ``scope``, ``resource``, ``redirect_uri``, ``code_verifier_sent``, SHA-256 prefixes of
         ``code`` / ``refresh_token`` / ``token`` (never the values), of the tokens a token
         answer carried (``issued_access_token_sha256``, ``issued_refresh_token_sha256``; see
-        :func:`fingerprint`), ``status``, ``error``, ``fault``."""
+        :func:`fingerprint`), ``status``, ``error``, ``fault``, ``held`` (see the
+        ``hold_response_ms`` fault)."""
         suffix = f"?endpoint={endpoint}" if endpoint else ""
         return list(self._admin("GET", "/requests" + suffix))
 
@@ -486,6 +487,7 @@ class AuthorizationServer:
         server.inject_fault(error="invalid_grant", grant_type="refresh_token")
         server.inject_fault(endpoint="revocation", status=503)
         server.inject_fault(drop_response=True)  # processed, then the connection is cut
+        server.inject_fault(hold_response_ms=30000)  # processed, answer held until the client dies
         server.inject_fault(response_patch={"expires_in": None, "instance_url": "x"})
         """
         self._admin("POST", "/faults", fault)

@@ -32,7 +32,14 @@ from tokendesk.errors import (
     ProviderUnreachable,
     ProxyRefused,
 )
-from tokendesk.oauth.egress import EGRESS_MARK, EgressRefused, GuardedBackend, allowed_addresses
+from tokendesk.oauth.egress import (
+    EgressRefused,
+    NameNotResolved,
+    TlsFailed,
+    allowed_addresses,
+    causes,
+)
+from tokendesk.oauth.transport import GuardedTransport
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 10.0
@@ -87,7 +94,7 @@ class Outbound:
     """
 
     transport: httpx.BaseTransport | None = None
-    verify: ssl.SSLContext | str | bool = True
+    verify: ssl.SSLContext | bool = True
     total_deadline_s: float = TOTAL_DEADLINE_S
     max_body_bytes: int = MAX_BODY_BYTES
     policy: EgressPolicy | None = None
@@ -173,8 +180,8 @@ class Outbound:
             client = self._clients.get((proxy_url, policy))
             if client is None:
                 client = httpx.Client(
-                    transport=self.transport or self._guarded_transport(proxy_url, policy),
-                    verify=self.verify,
+                    transport=self.transport
+                    or GuardedTransport(verify=self.verify, proxy_url=proxy_url, policy=policy),
                     follow_redirects=False,
                     trust_env=False,
                     timeout=httpx.Timeout(
@@ -192,20 +199,9 @@ class Outbound:
         try:
             allowed_addresses(policy, parts.hostname or "", parts.port or 443)
         except EgressRefused as exc:
-            raise EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1])) from None
-        except Exception:
+            raise EgressDenied(exc.sentence()) from None
+        except Exception:  # not resolvable here: the proxy may know it, let it try
             return
-
-    def _guarded_transport(
-        self, proxy_url: str | None, policy: EgressPolicy | None
-    ) -> httpx.HTTPTransport:
-        transport = httpx.HTTPTransport(verify=self.verify, proxy=proxy_url, trust_env=False)
-        if policy is not None:
-            # Direct: the provider's address is checked; through a proxy: the proxy's, so a
-            # proxy named by a host that resolves to a metadata address is refused too.
-            # httpx offers no public hook for the network backend; httpcore's pool keeps it here.
-            transport._pool._network_backend = GuardedBackend(policy)
-        return transport
 
     def _read_bounded(self, response: httpx.Response, deadline: _Deadline) -> bytes:
         declared = response.headers.get("content-length", "")
@@ -347,9 +343,13 @@ def _size_in_words(size: int) -> str:
 def classify(
     exc: httpx.HTTPError | httpx.InvalidURL, url: str, *, via_proxy: bool
 ) -> ProviderError:
-    """A ProviderError naming in plain words why ``url`` could not be used."""
+    """A ProviderError naming in plain words why ``url`` could not be used.
+
+    The cause is recognised by the types of ``exc`` and of the exceptions it was raised from
+    (our transport chains every failure to its typed cause), never by their text.
+    """
     host = urlsplit(url).hostname or url
-    text = str(exc).lower()
+    chain = list(causes(exc))
     if isinstance(exc, _OversizedBody):
         return InvalidProviderResponse(
             f"{host} sent a response larger than {_size_in_words(exc.limit)}; it was not read."
@@ -357,34 +357,24 @@ def classify(
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         where = "forward proxy address" if via_proxy else f"address of {host}"
         return ProviderUnreachable(f"The {where} is not a valid http(s) URL.")
-    if EGRESS_MARK in text:
-        return EgressDenied(_sentence(str(exc).split(EGRESS_MARK + ": ", 1)[-1]))
-    if isinstance(exc, httpx.ProxyError) or (via_proxy and "proxy" in text):
+    refused = next((c for c in chain if isinstance(c, EgressRefused)), None)
+    if refused is not None:
+        return EgressDenied(refused.sentence())
+    if isinstance(exc, httpx.ProxyError):
         return ProxyRefused(f"The forward proxy refused or failed the connection to {host}.")
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeout(f"{host} did not answer in time.")
-    if "certificate" in text or "ssl" in text or "tls" in text:
+    if any(isinstance(c, TlsFailed) for c in chain):
         return ProviderTlsError(
             f"The TLS connection to {host} failed: its certificate is not trusted or does not "
             "match the host name."
         )
-    if any(
-        s in text
-        for s in (
-            "name or service not known",
-            "nodename",
-            "getaddrinfo",
-            "name resolution",
-            "no address associated",
-        )
-    ):
+    if any(isinstance(c, NameNotResolved) for c in chain):
+        if via_proxy:  # the name that did not resolve is the proxy's
+            return ProxyRefused(f"The forward proxy could not be reached to connect to {host}.")
         return ProviderDnsError(f"The host name {host} could not be resolved (DNS).")
     if isinstance(exc, httpx.ConnectError):
         if via_proxy:
             return ProxyRefused(f"The forward proxy could not be reached to connect to {host}.")
         return ProviderUnreachable(f"{host} could not be reached (connection refused or no route).")
     return ProviderUnreachable(f"The connection to {host} broke off before an answer arrived.")
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."

@@ -16,9 +16,7 @@ version it found due, does neither.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -59,9 +57,6 @@ log = logging.getLogger(__name__)
 # under a live call.
 LEASE_MARGIN_S = 10.0
 LEASE_S = TOTAL_DEADLINE_S + LEASE_MARGIN_S
-# Test-only fault point: the process kills itself after the provider answered a refresh and
-# before the answer is stored (the crash window the refresh protocol must survive).
-CRASH_AFTER_REFRESH_RESPONSE = "after_refresh_response"
 LEASE_POLL_S = 0.05
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 
@@ -92,11 +87,9 @@ class RefreshCoordinator:
         clock: Callable[[], datetime],
         *,
         lease_s: float = LEASE_S,
-        fault_point: str | None = None,
     ) -> None:
         self.transaction = transaction
         self.lease_s = lease_s
-        self.fault_point = fault_point
         self.vault = TokenVault(keyring)
         self.oauth = oauth
         self.connections = connections
@@ -223,8 +216,6 @@ class RefreshCoordinator:
         except ProviderError as exc:
             self._record_failure(row, connection, exc)
             raise
-        if self.fault_point == CRASH_AFTER_REFRESH_RESPONSE:
-            os.kill(os.getpid(), signal.SIGKILL)
         return self._persist(row, connection, tokens, reread=reread, sent=call.refresh_token)
 
     def _request(self, call: _Call) -> TokenSet:

@@ -229,7 +229,7 @@ const FAULT_KEYS = new Set([
   'endpoint', 'grant_type', 'client_id', 'count', 'delay_ms',
   'status', 'body', 'content_type', 'headers', 'retry_after', 'error', 'error_description',
   'reset', 'drop_response', 'truncate_bytes', 'drip_interval_ms', 'drip_chunk_bytes',
-  'oversized_bytes', 'response_patch',
+  'oversized_bytes', 'response_patch', 'hold_response_ms',
 ]);
 
 function validateFault(fault) {
@@ -246,9 +246,12 @@ function validateFault(fault) {
   const modes = [
     canned, fault.reset === true, fault.drop_response === true,
     fault.truncate_bytes !== undefined, fault.oversized_bytes !== undefined,
-    fault.response_patch !== undefined,
+    fault.response_patch !== undefined, fault.hold_response_ms !== undefined,
   ].filter(Boolean).length;
-  if (modes > 1) throw new Error('choose one of: canned response (status/body/error), reset, drop_response, truncate_bytes, oversized_bytes, response_patch');
+  if (modes > 1) throw new Error('choose one of: canned response (status/body/error), reset, drop_response, truncate_bytes, oversized_bytes, response_patch, hold_response_ms');
+  if (fault.hold_response_ms !== undefined && (!Number.isInteger(fault.hold_response_ms) || fault.hold_response_ms < 1 || fault.hold_response_ms > 120000)) {
+    throw new Error('hold_response_ms is a whole number of milliseconds from 1 to 120000');
+  }
   if (fault.drip_interval_ms !== undefined && (fault.reset || fault.drop_response || fault.oversized_bytes !== undefined)) {
     throw new Error('drip_interval_ms combines with a real, canned, patched or truncated response only');
   }
@@ -302,7 +305,20 @@ function describeRequest(ctx, endpoint, params) {
     status: null,
     error: null,
     fault: null,
+    // hold_response_ms: 'holding' while the processed answer waits, then 'client_gone' (the
+    // client's connection closed first: the answer is never sent) or 'released' (sent late).
+    held: null,
   };
+}
+
+// Resolves true when the client's connection closes, false after ``ms``, whichever is first.
+function clientGoneWithin(socket, ms) {
+  if (socket.destroyed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { socket.off('close', onClose); resolve(false); }, ms);
+    function onClose() { clearTimeout(timer); resolve(true); }
+    socket.once('close', onClose);
+  });
 }
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
@@ -440,6 +456,14 @@ async function instrumentedRequest(ctx, next, endpoint, settings) {
           ctx.respond = false;
           ctx.req.socket.destroy();
           return;
+        }
+        if (fault.hold_response_ms !== undefined) {
+          // Processed (a refresh token rotated...), and the answer held: a test can kill the
+          // client now, in the window between the provider's answer and its storage.
+          record.held = 'holding';
+          const gone = await clientGoneWithin(ctx.req.socket, fault.hold_response_ms);
+          record.held = gone ? 'client_gone' : 'released';
+          if (gone) ctx.respond = false;
         }
         if (fault.response_patch && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
           const patched = { ...ctx.body };
