@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine, event
 
 from oauth.oauth_fakes import NOW, REVOCATION_URL, TOKEN_URL, FakeTokenEndpoint, token_json
@@ -97,7 +98,7 @@ def desk_settings(database_url: str, data_dir: Path) -> Settings:
         database_url=database_url,
         data_dir=data_dir,
         public_url="https://tokendesk.example.test",
-        encryption_keys=keyring_spec(KeyRing.generate()),  # type: ignore[arg-type]
+        encryption_keys=SecretStr(keyring_spec(KeyRing.generate())),
     )
 
 
