@@ -131,9 +131,13 @@ def create_invited_role(td: Tokendesk) -> None:
         td.accounts.create_role(tx, command_line_principal(), RoleCreate(name=INVITED_ROLE))
 
 
-def principal(td: Tokendesk, username: str, *, roles: Sequence[str] = (INVITED_ROLE,)) -> Principal:
-    """A new user of ``roles``, as its API key authenticates it."""
-    key = make_user(td, username, roles=roles)
+def principal(
+    td: Tokendesk, username: str, *, roles: Sequence[str] = (INVITED_ROLE,),
+    permissions: Sequence[str] = (),
+) -> Principal:
+    """A new user of ``roles`` (and of a role of its own holding ``permissions``), as its
+    API key authenticates it."""
+    key = make_user(td, username, roles=roles, permissions=permissions)
     with td.transaction() as tx:
         return td.auth.authenticate_api_key(tx, key)
 

@@ -18,6 +18,7 @@ from lifecycle_support import (
 
 from oauth.oauth_fakes import oauth_error
 from tokendesk.domain.connections import Connection
+from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import TokenKind, TokenStatus
 from tokendesk.errors import (
@@ -72,6 +73,18 @@ def test_a_principal_whose_role_is_not_invited_is_told_the_connection_does_not_e
 
     with pytest.raises(ConnectionNotFound):
         td.tokens.handout(stranger, CONNECTION, TokenKind.SHARED)
+
+
+def test_a_viewer_whose_role_is_not_invited_sees_the_connection_but_gets_no_token(
+    td: Tokendesk, connection: Connection
+) -> None:
+    viewer = principal(td, "viewer", roles=(), permissions=[Permission.VIEW_CONNECTIONS.value])
+    store_token(td, connection)
+    with td.transaction(read_only=True) as tx:
+        assert td.connections.get(tx, viewer, CONNECTION).id == connection.id
+
+    with pytest.raises(ConnectionNotFound):
+        td.tokens.handout(viewer, CONNECTION, TokenKind.SHARED)
 
 
 def test_a_connection_without_a_shared_token_says_how_to_get_one(
