@@ -10,6 +10,7 @@ import pytest
 from lifecycle_support import (
     FakeProvider,
     ManualClock,
+    create_connection,
     refreshed,
     secrets_of,
     sqlite_only,
@@ -19,7 +20,9 @@ from lifecycle_support import (
 
 from oauth.oauth_fakes import oauth_error
 from support.api import CLIENT_SECRET
+from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.connections import Connection
+from tokendesk.domain.principal import command_line_principal
 from tokendesk.domain.schedule import BACKOFF_BASE_S
 from tokendesk.domain.tokens import REFRESH_MARGIN_S, TokenStatus
 from tokendesk.errors import (
@@ -303,3 +306,60 @@ def test_an_undecryptable_refresh_token_marks_the_token_corrupted_without_a_call
 
     assert token_row(td, stored.id).status is TokenStatus.CORRUPTED
     assert provider.token.requests == []
+
+
+def refresh_events(td: Tokendesk) -> list[tuple[str, dict[str, object]]]:
+    with td.transaction(read_only=True) as tx:
+        found = td.audit.search(tx, command_line_principal(), AuditFilter(action="token.refresh"))
+    return [(event.outcome, event.details) for event in found]
+
+
+def test_each_refresh_is_audited_with_its_outcome_and_never_the_token(
+    td: Tokendesk, connection: Connection, provider: FakeProvider, clock: ManualClock
+) -> None:
+    stored = store_token(td, connection)
+    provider.token.answer(httpx.Response(503), refreshed("rt-2", access_token="at-2"))
+    into_the_refresh_margin(clock)
+    with pytest.raises(ProviderUnavailable):
+        td.refresher.refresh(stored.id, seen_version=stored.version)
+    clock.advance(BACKOFF_BASE_S)
+    td.refresher.refresh(stored.id, seen_version=stored.version)
+
+    events = refresh_events(td)
+
+    assert sorted(events, key=lambda e: e[0]) == [
+        ("failure", {"kind": "shared", "cause": "unavailable"}),
+        ("success", {"kind": "shared", "rotated": True}),
+    ]
+    assert not any(s in repr(events) for s in ("at-1", "rt-1", "at-2", "rt-2"))
+
+
+def test_a_client_credentials_token_is_refreshed_by_asking_for_a_new_one(
+    td: Tokendesk, provider: FakeProvider, clock: ManualClock
+) -> None:
+    connection = create_connection(td, grant_type="client_credentials",
+                                   authorization_url=None, scopes="ledger.read")
+    stored = store_token(td, connection, refresh_token=None)
+    provider.token.answer(refreshed(access_token="at-2"))
+    clock.advance(LIFETIME_S)
+
+    row = td.refresher.refresh(stored.id, seen_version=stored.version)
+
+    assert provider.token.form() == {"grant_type": "client_credentials", "scope": "ledger.read"}
+    assert row is not None and secrets_of(td, row) == ("at-2", None)
+
+
+def test_the_background_refresher_refreshes_only_within_its_lead_and_releases_the_lease(
+    td: Tokendesk, connection: Connection, provider: FakeProvider, clock: ManualClock
+) -> None:
+    stored = store_token(td, connection)
+    clock.advance(LIFETIME_S - REFRESH_MARGIN_S - 10)  # 10 s before the refresh moment
+
+    too_early = td.refresher.refresh_scheduled(stored.id, stored.version, early_s=5)
+    released = token_row(td, stored.id)
+    in_time = td.refresher.refresh_scheduled(stored.id, released.version, early_s=10)
+
+    assert too_early is False
+    assert (released.lease_owner, released.lease_until) == (None, None)
+    assert in_time is True
+    assert len(provider.token.requests) == 1
