@@ -20,6 +20,7 @@ from sqlalchemy import Engine, event
 
 from oauth.oauth_fakes import NOW, REVOCATION_URL, TOKEN_URL, FakeTokenEndpoint, token_json
 from support.api import CLIENT_SECRET, keyring_spec, make_user
+from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection
@@ -104,7 +105,12 @@ def desk_settings(database_url: str, data_dir: Path) -> Settings:
 
 def open_desk(settings: Settings, clock: ManualClock, provider: FakeProvider) -> Tokendesk:
     """A Tokendesk as ``build`` wires it, whose outbound calls reach ``provider``."""
-    return build(settings, clock=clock, outbound=Outbound(transport=httpx.MockTransport(provider)))
+    return build(
+        settings,
+        clock=clock,
+        outbound=Outbound(transport=httpx.MockTransport(provider)),
+        passwords=CHEAP_PASSWORDS,
+    )
 
 
 def create_connection(td: Tokendesk, **changes: Any) -> Connection:
