@@ -443,9 +443,40 @@ def test_a_proxy_name_that_does_not_resolve_is_the_proxy_not_the_provider() -> N
     assert "forward proxy" in error.message
 
 
+@contextmanager
+def plain_http_answering_at_once() -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every connection with a plain HTTP 400 at once,
+    as a web server does to bytes it cannot read; yields its https:// URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.sendall(head(400, length=0))
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}/token"
+    finally:
+        stop.set()
+        acceptor.join(2)
+        listener.close()
+
+
 def test_a_plain_http_server_on_an_https_address_is_a_tls_error() -> None:
-    with serve(answer_token) as server:
-        error, _ = post(Outbound(), server.url.replace("http://", "https://"))
+    # The server answers at once: a server that waited for a request line would answer only
+    # when the TLS hello happened to hold a newline byte, and the test would measure a race.
+    with plain_http_answering_at_once() as url:
+        error, _ = post(Outbound(), url)
     assert isinstance(error, ProviderTlsError)
     assert_plain(error)
 

@@ -59,8 +59,9 @@ def _as_httpx_errors() -> Iterator[None]:
 class GuardedTransport(httpx.BaseTransport):
     """Sends requests through an ``httpcore.ConnectionPool`` over a :class:`GuardedBackend`.
 
-    ``policy`` applies to direct connections; through ``proxy_url`` (credentials in the URL)
-    the proxy is connected to as configured and the target is checked before the call.
+    ``policy`` applies to every connection this transport opens: to the provider directly, or
+    to the forward proxy of ``proxy_url`` (credentials in the URL), whose target is checked
+    before the call.
     ``lookup`` resolves host names (socket.getaddrinfo; injected in tests of DNS faults).
     """
 
@@ -90,7 +91,9 @@ class GuardedTransport(httpx.BaseTransport):
             max_connections=MAX_CONNECTIONS,
             max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
             keepalive_expiry=KEEPALIVE_EXPIRY_S,
-            network_backend=GuardedBackend(None if proxy is not None else policy, lookup),
+            # Direct: the provider's address is checked; through a proxy: the proxy's, so a
+            # proxy named by a host that resolves to a metadata address is refused too.
+            network_backend=GuardedBackend(policy, lookup),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
