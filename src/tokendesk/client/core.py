@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
+
+from tokendesk.client.wire import TokenWire
 
 TokenType = Literal["shared", "user"]
 DEFAULT_TIMEOUT_S = 30.0
@@ -27,16 +29,8 @@ class TokendeskClientError(Exception):
 
 
 @dataclass(frozen=True)
-class AccessToken:
-    """A valid access token; ``repr`` never shows it."""
-
-    access_token: str = field(repr=False)
-    token_type: str
-    expires_at: datetime | None
-    scope: str
-    connection: str
-    kind: str
-    provider_fields: dict[str, Any]
+class AccessToken(TokenWire):
+    """A valid access token; ``repr`` never shows it. Its fields are the wire format's."""
 
     def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
         if self.expires_at is None:
@@ -70,17 +64,7 @@ def _parse(response: httpx.Response) -> AccessToken:
             str(error.get("message", f"HTTP {response.status_code}")),
             error.get("authenticate_url"),
         )
-    doc = response.json()
-    expires = doc.get("expires_at")
-    return AccessToken(
-        access_token=doc["access_token"],
-        token_type=doc.get("token_type", "Bearer"),
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-        scope=doc.get("scope", ""),
-        connection=doc.get("connection", ""),
-        kind=doc.get("kind", ""),
-        provider_fields=doc.get("provider_fields", {}),
-    )
+    return AccessToken.from_json(response.json())
 
 
 class Client:
