@@ -193,12 +193,16 @@ class Interleaved(NamedTuple):
     def ratio(self) -> float:
         return round(self.handout.rps / self.ceiling.rps, 3) if self.ceiling.rps else 0.0
 
+    def lowest_p99_ms(self, what: str) -> float:
+        """The lowest p99 of ``what``'s rounds: like the best requests/s, what it can do when
+        no burst of a neighbour's work lands in the round."""
+        return min(doc["p99_ms"] for doc in self.rounds[what])
+
     @property
     def p99_ratio(self) -> float:
-        """The handout's p99 over the ceiling's (infinite when the ceiling's is 0)."""
-        if not self.ceiling.p99_ms:
-            return float("inf")
-        return round(self.handout.p99_ms / self.ceiling.p99_ms, 3)
+        """The handout's lowest p99 over the ceiling's (infinite when the ceiling's is 0)."""
+        ceiling = self.lowest_p99_ms("ceiling")
+        return round(self.lowest_p99_ms("handout") / ceiling, 3) if ceiling else float("inf")
 
 
 def interleaved(run: Run, backend: str, desk: Desk, label: str) -> Interleaved:
@@ -241,8 +245,9 @@ def measure_throughput(run: Run, backend: str, desk: Desk, serve: ServerProcess)
     run.target("handout-p99", backend,
                f"handout p99 ≤ {MAX_P99_OF_CEILING:g} x the ceiling's p99 at "
                f"{run.args.connections} connections",
-               f"{measured.p99_ratio:.2f} x (p99 {best_handout.p99_ms:.1f} ms vs "
-               f"{best_ceiling.p99_ms:.1f} ms; handout p50 {best_handout.p50_ms:.1f} ms)",
+               f"{measured.p99_ratio:.2f} x (p99 {measured.lowest_p99_ms('handout'):.1f} ms "
+               f"vs {measured.lowest_p99_ms('ceiling'):.1f} ms, the lowest of each side's "
+               f"rounds; handout p50 {best_handout.p50_ms:.1f} ms)",
                measured.p99_ratio <= MAX_P99_OF_CEILING)
     if best_handout.errors:
         run.results["notes"].append(f"{backend}: the handout load had {best_handout.errors} "
