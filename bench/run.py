@@ -73,9 +73,10 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS_DIR = Path(__file__).with_name("results")
 OUT_DIR = Path(__file__).with_name("out")
 
-# Targets of issue 6.
-MIN_SHARE_OF_CEILING = 0.50
-MAX_P99_MS = 15.0
+# Targets of issue 6, as ratios to the ceiling measured in the same run (issue 10): a busy
+# or slower machine slows both sides alike, so it can neither fake nor spoil them.
+MIN_SHARE_OF_CEILING = 0.75  # handout requests/s of the ceiling's
+MAX_P99_OF_CEILING = 1.5  # handout p99 over the ceiling's p99
 MAX_RSS_MB = 200.0
 MIN_SPEED_KEPT = 0.90  # "handout speed unchanged" with 100,000 tokens: at least 90 % of before
 STORED_TOKENS = 100_000
@@ -192,6 +193,17 @@ class Interleaved(NamedTuple):
     def ratio(self) -> float:
         return round(self.handout.rps / self.ceiling.rps, 3) if self.ceiling.rps else 0.0
 
+    def lowest_p99_ms(self, what: str) -> float:
+        """The lowest p99 of ``what``'s rounds: like the best requests/s, what it can do when
+        no burst of a neighbour's work lands in the round."""
+        return min(doc["p99_ms"] for doc in self.rounds[what])
+
+    @property
+    def p99_ratio(self) -> float:
+        """The handout's lowest p99 over the ceiling's (infinite when the ceiling's is 0)."""
+        ceiling = self.lowest_p99_ms("ceiling")
+        return round(self.lowest_p99_ms("handout") / ceiling, 3) if ceiling else float("inf")
+
 
 def interleaved(run: Run, backend: str, desk: Desk, label: str) -> Interleaved:
     """Rounds of the ceiling, then the handout, on a ceiling server started for them: a burst
@@ -224,15 +236,19 @@ def measure_throughput(run: Run, backend: str, desk: Desk, serve: ServerProcess)
     figures["handout"] = best_handout.to_json()
     figures["rounds"] = measured.rounds
     figures["ratio"] = measured.ratio
+    figures["p99_ratio"] = measured.p99_ratio
     figures.setdefault("memory", {})["after_handout"] = serve.memory_mb()
     run.target("handout-vs-ceiling", backend,
                f"handout ≥ {MIN_SHARE_OF_CEILING:.0%} of the ceiling",
                f"{figures['ratio']:.0%} ({best_handout.rps:,.0f} / {best_ceiling.rps:,.0f} req/s)",
                figures["ratio"] >= MIN_SHARE_OF_CEILING)
     run.target("handout-p99", backend,
-               f"handout p99 ≤ {MAX_P99_MS:.0f} ms at {run.args.connections} connections",
-               f"p99 {best_handout.p99_ms:.1f} ms (p50 {best_handout.p50_ms:.1f} ms)",
-               best_handout.p99_ms <= MAX_P99_MS)
+               f"handout p99 ≤ {MAX_P99_OF_CEILING:g} x the ceiling's p99 at "
+               f"{run.args.connections} connections",
+               f"{measured.p99_ratio:.2f} x (p99 {measured.lowest_p99_ms('handout'):.1f} ms "
+               f"vs {measured.lowest_p99_ms('ceiling'):.1f} ms, the lowest of each side's "
+               f"rounds; handout p50 {best_handout.p50_ms:.1f} ms)",
+               measured.p99_ratio <= MAX_P99_OF_CEILING)
     if best_handout.errors:
         run.results["notes"].append(f"{backend}: the handout load had {best_handout.errors} "
                                     "errors or non-2xx answers; see bench/out/<run>/")

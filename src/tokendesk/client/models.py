@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
+
+from tokendesk.client.wire import TokenWire
 
 TokenType = Literal["shared", "user"]
 
 
 @dataclass(frozen=True)
-class AccessToken:
-    """A valid access token; ``repr`` never shows it."""
-
-    access_token: str = field(repr=False)
-    token_type: str
-    expires_at: datetime | None
-    scope: str
-    connection: str
-    kind: str
-    provider_fields: dict[str, Any]
+class AccessToken(TokenWire):
+    """A valid access token; ``repr`` never shows it. Its fields are the wire format's
+    (:class:`~tokendesk.client.wire.TokenWire`)."""
 
     def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
         """True when the token expires within ``seconds`` of ``now`` (never without expiry)."""

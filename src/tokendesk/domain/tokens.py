@@ -60,10 +60,9 @@ class TokenSet:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, weakref_slot=True)
+@dataclass(frozen=True, slots=True)
 class Handout:
-    """An access token handed to a caller (never a refresh token). Weak references let the
-    web layer keep its rendered answer exactly as long as the handout lives."""
+    """An access token handed to a caller (never a refresh token)."""
 
     connection: str
     kind: TokenKind

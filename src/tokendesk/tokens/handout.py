@@ -155,25 +155,17 @@ class TokenService:
         self.record_handout(actor, handout)
         return handout
 
-    def record_handout(
-        self, actor: Principal, handout: Handout, earlier: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def record_handout(self, actor: Principal, handout: Handout) -> dict[str, Any]:
         """Audit one handout (written in batches, never with the token) and count it.
-
-        ``earlier`` is the audit row of the same handout to the same actor, made before:
-        restamped instead of built again (the hot path's cached handouts). Returns the row.
-        """
-        if earlier is None:
-            row = self.audit.row(
-                actor,
-                "token.handout",
-                target_type="token",
-                target=handout.connection,
-                connection_id=handout.connection_id,
-                details={"kind": handout.kind.value},
-            )
-        else:
-            row = earlier | {"at": self.clock()}
+        Returns the audit row written."""
+        row = self.audit.row(
+            actor,
+            "token.handout",
+            target_type="token",
+            target=handout.connection,
+            connection_id=handout.connection_id,
+            details={"kind": handout.kind.value},
+        )
         self.audit_buffer.add(row)
         self.metrics.handout(handout.kind.value, "success")
         return row

@@ -7,6 +7,10 @@ the very next request, on every replica. Concurrent requests share that read
 (:class:`~tokendesk.storage.epoch.SharedEpochReads`) without ever seeing an older one.
 Anything else goes the full way through :class:`~tokendesk.tokens.handout.TokenService`,
 and its result is remembered.
+
+Everything only the cache needs stays in this module: the audit row restamped for a handout
+given again, and the answer the web layer rendered of it, both kept in the cache entry
+(:class:`CachedHandout`) and dropped with it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +35,20 @@ HandoutKey = tuple[str | None, str, TokenKind]
 
 
 @dataclass(slots=True)
-class _Entry:
+class CachedHandout:
+    """A remembered handout, valid for one epoch, and what was made of it once."""
+
     handout: Handout
     refresh_at: datetime | None  # computed once, not on every request
-    audit_row: dict[str, Any] | None = None  # of the first cached handout, restamped after
+    # The audit row of the first handout from memory, restamped for the next ones.
+    audit_row: dict[str, Any] | None = field(default=None, repr=False)
+    body: bytes | None = field(default=None, repr=False)  # carries the token: never shown
+
+    def rendered(self, render: Callable[[Handout], bytes]) -> bytes:
+        """``render(handout)``, computed for the first request and kept with the entry."""
+        if self.body is None:
+            self.body = render(self.handout)
+        return self.body
 
 
 class HandoutCache:
@@ -55,12 +69,13 @@ class HandoutCache:
         self.clock = clock
         self._epoch = -1
         self._principals: dict[str, Principal] = {}
-        self._handouts: dict[HandoutKey, _Entry] = {}
+        self._handouts: dict[HandoutKey, CachedHandout] = {}
         self._lock = threading.Lock()
 
-    async def cached(self, api_key: str, name: str, kind: TokenKind) -> Handout | None:
-        """The remembered handout, audited, when nothing changed since; one (shared) database
-        read, never a provider call, so it runs on the event loop."""
+    async def cached(self, api_key: str, name: str, kind: TokenKind) -> CachedHandout | None:
+        """The remembered handout, audited and counted, when nothing changed since; None
+        otherwise. One (shared) database read, never a provider call, so it runs on the
+        event loop."""
         self._adopt(await self.epochs.read())
         principal = self._principals.get(_digest(api_key))
         if principal is None:
@@ -72,11 +87,18 @@ class HandoutCache:
         if entry.refresh_at is not None and now >= entry.refresh_at:
             return None  # due for refresh: the full path refreshes it, once
         if principal.key_id is not None:
-            self.auth.note_key_use(principal.key_id, now)
-        handout = entry.handout
-        # Entries are by user: every key of the user audits as the same actor.
-        entry.audit_row = self.tokens.record_handout(principal, handout, entry.audit_row)
-        return handout
+            self.auth.note_key_use(principal.key_id)
+        self._record(principal, entry, now)
+        return entry
+
+    def _record(self, principal: Principal, entry: CachedHandout, now: datetime) -> None:
+        """Audit and count one handout from memory. Entries are by user: every key of the
+        user audits as the same actor, so the first row is restamped, not built again."""
+        if entry.audit_row is None:
+            entry.audit_row = self.tokens.record_handout(principal, entry.handout)
+            return
+        self.tokens.audit_buffer.add(entry.audit_row | {"at": now})
+        self.tokens.metrics.handout(entry.handout.kind.value, "success")
 
     def handout(self, api_key: str, name: str, kind: TokenKind) -> Handout:
         """The full way: authenticate, hand out (refreshing if due), remember. Raises what
@@ -109,7 +131,7 @@ class HandoutCache:
                 return
             self._principals[_digest(api_key)] = principal
             key = (principal.user_id, name_key(handout.connection), handout.kind)
-            self._handouts[key] = _Entry(
+            self._handouts[key] = CachedHandout(
                 handout, refresh_due_at(handout.issued_at, handout.expires_at)
             )
 

@@ -1,21 +1,22 @@
-"""The bots' token handout, answered ahead of FastAPI.
+"""The bots' token handout, answered ahead of FastAPI's router: the hot path's one seam.
 
 ``GET /api/v1/connections/{name}/token`` with an API key is asked before every call a bot
-makes, so :class:`HandoutFront` answers it as the outermost ASGI layer: no middleware chain,
-no router, no dependency tree, no model validation -- the security headers and the request
-metric are applied here instead. A cached handout is answered on the event loop after one
-shared database read; anything else (first request, refresh due, errors) runs the full use
-case in the thread pool. Requests it does not recognise as a well-formed bot handout (a
-console session, a malformed header or query) go to FastAPI's route of the same path, which
-also documents it in the OpenAPI document and shares :func:`token_body`.
+makes, so :class:`HandoutFront` answers it as a pure ASGI middleware, added last by
+``create_app`` (``app.add_middleware``, Starlette's public extension point) and so the
+outermost of the app's own middleware: no middleware chain, no router, no dependency tree,
+no model validation -- the security headers and the request metric are applied here
+instead. A cached handout is answered on the event loop after one shared database read;
+anything else (first request, refresh due, errors) runs the full use case in the thread
+pool. Requests it does not recognise as a well-formed bot handout (a console session, a
+malformed header or query) go to FastAPI's route of the same path, which also documents it
+in the OpenAPI document. Both write :class:`~tokendesk.client.wire.TokenWire`, the one
+definition of the answer's JSON shape, which the SDK reads back.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import weakref
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokendesk.client.wire import TokenWire
 from tokendesk.domain.tokens import Handout, TokenKind
 from tokendesk.errors import TokendeskError
 from tokendesk.metrics import Metrics
@@ -35,19 +37,22 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _TOKEN_PATH_RE = re.compile(r"^/api/v1/connections/(?P<name>[^/]+)/token$")
 
 
+def token_wire(handout: Handout) -> TokenWire:
+    """A handout as it travels: the token revealed, for the caller it was handed to."""
+    return TokenWire(
+        access_token=handout.access_token.reveal(),
+        token_type=handout.token_type,
+        expires_at=handout.expires_at,
+        scope=handout.scope,
+        connection=handout.connection,
+        kind=handout.kind.value,
+        provider_fields=handout.extra,
+    )
+
+
 def token_body(handout: Handout) -> bytes:
-    """The JSON wire format of a handout (the SDK reads exactly this)."""
-    return json.dumps(
-        {
-            "access_token": handout.access_token.reveal(),
-            "token_type": handout.token_type,
-            "expires_at": handout.expires_at.isoformat() if handout.expires_at else None,
-            "scope": handout.scope,
-            "connection": handout.connection,
-            "kind": handout.kind.value,
-            "provider_fields": handout.extra,
-        }
-    ).encode()
+    """The answer's body: :class:`TokenWire` as JSON (the SDK reads exactly this)."""
+    return token_wire(handout).to_json()
 
 
 def token_response(handout: Handout) -> Response:
@@ -111,9 +116,6 @@ class HandoutFront:
         headers = [(b"content-type", b"application/json"),
                    *((k.lower().encode(), v.encode()) for k, v in NO_STORE.items())]
         self._headers = add_security_headers(headers, TOKEN_PATH)
-        # Rendered answers by handout identity, dropped when the handout is (the cache holds
-        # each handout until something changes): a cached handout is not rendered again.
-        self._bodies: dict[int, tuple[weakref.ref[Handout], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = bot_handout(scope)
@@ -124,10 +126,11 @@ class HandoutFront:
         status = 500
         try:
             try:
-                handout = await self.hot.cached(*asked)
-                if handout is None:
-                    handout = await run_in_threadpool(self.hot.handout, *asked)
-                body = self._body(handout)
+                hit = await self.hot.cached(*asked)
+                if hit is not None:  # rendered once per cache entry, not on every request
+                    body = hit.rendered(token_body)
+                else:
+                    body = token_body(await run_in_threadpool(self.hot.handout, *asked))
             except TokendeskError as exc:
                 status = await self._answer(error_response(exc), scope, receive, send)
                 return
@@ -142,21 +145,6 @@ class HandoutFront:
         finally:
             self.metrics.observe_request("GET", TOKEN_PATH, status,
                                          time.perf_counter() - started)
-
-    def _body(self, handout: Handout) -> bytes:
-        key = id(handout)
-        known = self._bodies.get(key)
-        if known is not None and known[0]() is handout:
-            return known[1]
-        body = token_body(handout)
-        bodies = self._bodies
-
-        def forget(_: weakref.ref[Handout]) -> None:
-            if (entry := bodies.get(key)) is not None and entry[0]() is None:
-                bodies.pop(key, None)
-
-        bodies[key] = (weakref.ref(handout, forget), body)
-        return body
 
     @staticmethod
     async def _answer(response: Response, scope: Scope, receive: Receive, send: Send) -> int:

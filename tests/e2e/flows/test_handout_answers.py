@@ -11,6 +11,7 @@ import pytest
 
 from support.desk import Desk
 from support.tokendesk_server import Clock
+from tokendesk.client.wire import TokenWire
 from tokendesk.services.auth import LAST_USED_RESOLUTION_S
 
 TOKEN = "/connections/Reports API/token"
@@ -46,6 +47,16 @@ def test_a_handout_from_memory_carries_the_security_headers(connected: Desk) -> 
     assert again.json() == first.json()
     assert set(first.json()) == {"access_token", "token_type", "expires_at", "scope",
                                  "connection", "kind", "provider_fields"}
+
+
+def test_every_answer_is_the_wire_format_the_sdk_reads_byte_for_byte(connected: Desk) -> None:
+    first = connected.bot.get(TOKEN)  # the full way
+    again = connected.bot.get(TOKEN)  # from memory
+    forced = connected.bot.post(TOKEN + "/refresh")  # FastAPI's route
+
+    for response in (first, again, forced):
+        assert response.status_code == 200, response.text
+        assert TokenWire.from_json(response.json()).to_json() == response.content
 
 
 def test_a_refused_handout_has_the_error_shape_and_the_security_headers(

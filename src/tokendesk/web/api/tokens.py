@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import Response as FastAPIResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
+from tokendesk.client.wire import TokenWire
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.tokens.consent import Purpose
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
@@ -24,16 +24,6 @@ router = APIRouter(
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str
-    expires_at: datetime | None
-    scope: str
-    connection: str
-    kind: str
-    provider_fields: dict[str, Any]
-
-
 class AuthorizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token_type: Literal["shared", "user"] = "user"
@@ -44,17 +34,18 @@ class TestIn(BaseModel):
     save_credentials: StrictBool = False
 
 
-@router.get("/token", response_model=TokenOut)
+@router.get("/token", response_model=TokenWire)
 def get_token(
     td: App, caller: Caller, name: str, token_type: Literal["shared", "user"] = "shared"
 ) -> FastAPIResponse:
     """A valid access token (never the refresh token); refreshed first when it is due.
 
-    Served in practice by the lean route of :mod:`tokendesk.web.hotpath` (same answer)."""
+    Bots' requests are answered ahead of this route by :mod:`tokendesk.web.hotpath`, with
+    the same answer: :class:`~tokendesk.client.wire.TokenWire`, the SDK's wire format."""
     return token_response(td.tokens.handout(caller, name, TokenKind(token_type)))
 
 
-@router.post("/token/refresh", response_model=TokenOut)
+@router.post("/token/refresh", response_model=TokenWire)
 def force_refresh(
     td: App, caller: Caller, name: str, token_type: Literal["shared", "user"] = "shared"
 ) -> FastAPIResponse:
