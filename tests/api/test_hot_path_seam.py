@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tokendesk.client.wire import TokenWire
 from tokendesk.web.app import create_app
+from tokendesk.web.console.security import StrictTransport
 from tokendesk.web.hotpath import HandoutFront
 from tokendesk.wiring import Tokendesk
 
@@ -22,7 +23,9 @@ def test_the_app_is_plain_fastapi_with_the_hot_path_as_its_outermost_middleware(
     app = create_app(td)
 
     assert type(app) is FastAPI
-    assert app.user_middleware[0].cls is HandoutFront
+    # On an https desk only the HSTS header layer wraps it (it answers nothing itself).
+    assert td.settings.secure_cookies
+    assert [m.cls for m in app.user_middleware[:2]] == [StrictTransport, HandoutFront]
 
 
 def test_the_openapi_document_describes_the_token_as_the_sdk_reads_it(
