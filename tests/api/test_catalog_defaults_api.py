@@ -62,23 +62,17 @@ def test_client_credentials_from_the_defaults_sends_only_the_graph_default_scope
     admin: Api, endpoint: FakeTokenEndpoint, provider: str
 ) -> None:
     created = create(admin, provider, "client_credentials", placeholders={"tenant": TENANT})
+    code_flow = create(admin, provider, "authorization_code", placeholders={"tenant": TENANT})
     tested = admin.post(f"/connections/{provider} client_credentials/test")
 
     assert created.status_code == 201, created.text
     assert created.json()["scopes"] == [GRAPH_DEFAULT]
+    assert code_flow.json()["scopes"] == ["offline_access", "openid", GRAPH_DEFAULT]
     assert tested.status_code == 200 and tested.json()["ok"] is True, tested.text
     [(url, form)] = endpoint.calls
     assert url == f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"
     assert form["grant_type"] == ["client_credentials"]
     assert form["scope"] == [GRAPH_DEFAULT]
-
-
-def test_the_code_flow_still_starts_from_the_sign_in_scopes(admin: Api) -> None:
-    created = create(admin, "microsoft_entra", "authorization_code",
-                     placeholders={"tenant": TENANT})
-
-    assert created.status_code == 201, created.text
-    assert created.json()["scopes"] == ["offline_access", "openid", GRAPH_DEFAULT]
 
 
 def test_sharepoint_app_only_defaults_to_the_sites_default_scope(admin: Api) -> None:

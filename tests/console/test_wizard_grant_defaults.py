@@ -93,6 +93,8 @@ def test_scopes_a_person_typed_are_kept_when_the_grant_type_changes(admin: Conso
 
     assert moved.headers["location"] == f"{wizard}/test"
     assert scopes_field(back.text) == "api://billing/.default"
+    assert not notes_hidden(back.text, "client_credentials")  # its notes, not the code flow's
+    assert notes_hidden(back.text, "authorization_code")
 
 
 def test_switching_back_restores_the_code_flow_defaults(admin: Console) -> None:
