@@ -71,6 +71,34 @@ class PlaceholderOut(BaseModel):
     help: str
 
 
+class GrantDefaultsOut(BaseModel):
+    """What a connection of one grant type starts with, and what the user must supply."""
+
+    default_scopes: list[str]
+    scopes_required: bool
+    placeholders: list[str]
+    authorization_params: dict[str, str]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, p: Provider, grant_type: str) -> GrantDefaultsOut:
+        defaults = p.defaults(grant_type)
+        return cls(
+            default_scopes=list(defaults.default_scopes),
+            scopes_required=defaults.scopes_required,
+            placeholders=[x.name for x in p.placeholders_for(grant_type)],
+            authorization_params=dict(defaults.authorization_params),
+            notes=list(defaults.notes),
+        )
+
+
+class RefreshTokenOut(BaseModel):
+    absolute_lifetime_days: int | None
+    inactivity_lifetime_days: int | None
+    testing_app_lifetime_days: int | None
+    source: str
+
+
 class ProviderOut(BaseModel):
     key: str
     name: str
@@ -79,14 +107,17 @@ class ProviderOut(BaseModel):
     revocation_url: str | None
     placeholders: list[PlaceholderOut]
     grant_types: list[str]
-    default_scopes: list[str]
+    grants: dict[str, GrantDefaultsOut]
     scope_presets: dict[str, list[str]]
     pkce: bool
     client_auth_method: str
     notes: list[str]
+    documentation_url: str
+    refresh_token: RefreshTokenOut | None
 
     @classmethod
     def of(cls, p: Provider) -> ProviderOut:
+        lifetimes = p.refresh_token
         return cls(
             key=p.key,
             name=p.name,
@@ -97,11 +128,13 @@ class ProviderOut(BaseModel):
                 PlaceholderOut(name=x.name, label=x.label, help=x.help) for x in p.placeholders
             ],
             grant_types=list(p.grant_types),
-            default_scopes=list(p.default_scopes),
+            grants={g: GrantDefaultsOut.of(p, g) for g in p.grant_types},
             scope_presets={k: list(v) for k, v in p.scope_presets.items()},
             pkce=p.pkce,
             client_auth_method=p.client_auth_method,
             notes=list(p.notes),
+            documentation_url=p.documentation_url,
+            refresh_token=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
         )
 
 

@@ -18,11 +18,14 @@ from tokendesk.errors import CatalogError, UnknownProvider, ValidationError
 PROVIDERS_DIR = Path(tokendesk.catalog.__file__).parent / "providers"
 CATALOG = load_catalog()
 
-# The "Examples of key components of OAuth" table of the Control Room procedure.
+# The "Examples of key components of OAuth" table of the Control Room procedure, with the
+# corrections of issue 12 (Google's current endpoints, ServiceNow's full host); the scopes
+# are the defaults of the authorization code grant.
+GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth?prompt=consent&access_type=offline"
 SEED_TABLE = {
     "apigee": (
-        "https://accounts.google.com/o/oauth2/auth?prompt=consent&access_type=offline",
-        "https://accounts.google.com/o/oauth2/token",
+        GOOGLE_AUTHORIZE,
+        "https://oauth2.googleapis.com/token",
         ("https://www.googleapis.com/auth/cloud-platform",),
     ),
     "genesys": (
@@ -31,7 +34,7 @@ SEED_TABLE = {
         (),
     ),
     "google_workspace": (
-        "https://accounts.google.com/o/oauth2/auth?prompt=consent&access_type=offline",
+        GOOGLE_AUTHORIZE,
         "https://oauth2.googleapis.com/token",
         (),
     ),
@@ -62,8 +65,8 @@ SEED_TABLE = {
         ("api", "refresh_token", "offline_access"),
     ),
     "servicenow": (
-        "https://<yourinstance>.service-now.com/oauth_auth.do",
-        "https://<yourinstance>.service-now.com/oauth_token.do",
+        "https://<yourinstance>/oauth_auth.do",
+        "https://<yourinstance>/oauth_token.do",
         (),
     ),
     "sharepoint": (
@@ -117,7 +120,7 @@ def test_each_provider_matches_the_control_room_table(key: str) -> None:
     provider = CATALOG.get(key)
     assert provider.authorization_url == authorization_url
     assert provider.token_url == token_url
-    assert provider.default_scopes == scopes
+    assert provider.defaults("authorization_code").default_scopes == scopes
 
 
 def test_google_workspace_offers_the_four_scope_presets() -> None:
@@ -155,7 +158,8 @@ def test_provider_quirks_are_data() -> None:
 def test_custom_has_no_templates_and_no_suggested_scopes() -> None:
     custom = CATALOG.get("custom")
     assert (custom.authorization_url, custom.token_url, custom.revocation_url) == ("", "", None)
-    assert custom.default_scopes == ()
+    assert custom.defaults("authorization_code").default_scopes == ()
+    assert custom.defaults("client_credentials").default_scopes == ()
     assert custom.placeholders == ()
 
 
@@ -170,8 +174,9 @@ def test_every_template_filled_with_its_examples_is_a_valid_url(provider: Provid
     if provider.authorization_url:
         url = provider.render(provider.authorization_url, values, field="authorization_url")
         assert validate_authorization_url(url) == url
-    for scope in provider.render_scopes(provider.default_scopes, values):
-        assert not find_placeholders(scope)
+    for grant in provider.grant_types:
+        for scope in provider.render_scopes(provider.defaults(grant).default_scopes, values):
+            assert not find_placeholders(scope)
 
 
 def test_providers_are_frozen_and_hashable() -> None:
@@ -219,7 +224,8 @@ def test_rendering_fills_every_placeholder() -> None:
     assert sharepoint.render(sharepoint.authorization_url, values, field="authorization_url") == (
         "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/authorize"
     )
-    assert sharepoint.render_scopes(sharepoint.default_scopes, values) == (
+    code_flow = sharepoint.defaults("authorization_code").default_scopes
+    assert sharepoint.render_scopes(code_flow, values) == (
         "https://contoso.sharepoint.com/AllSites.Manage",
         "offline_access",
         "openid",
@@ -280,11 +286,9 @@ def test_a_value_that_could_change_the_url_is_refused(value: str) -> None:
 
 
 def test_a_single_label_placeholder_refuses_dots() -> None:
-    servicenow = CATALOG.get("servicenow")
+    genesys = CATALOG.get("genesys")
     with pytest.raises(ValidationError):
-        servicenow.render(
-            servicenow.token_url, {"yourinstance": "evil.example.com"}, field="token_url"
-        )
+        genesys.render(genesys.token_url, {"yourinstance": "evil.example.com"}, field="token_url")
 
 
 @given(st.text(max_size=80))
@@ -298,9 +302,10 @@ def test_any_value_renders_to_a_valid_url_or_is_refused(value: str) -> None:
                 continue
             assert validate_endpoint_url(url, field="token_url") == url
             host = url.split("/")[2]
-            assert host.endswith(
-                (".pure.cloud", "login.microsoftonline.com", ".salesforce.com", ".service-now.com")
-            )
+            if provider.key == "servicenow":  # a full host is accepted: custom domains
+                assert host in (value.strip(), value.strip() + ".service-now.com")
+                continue
+            assert host.endswith((".pure.cloud", "login.microsoftonline.com", ".salesforce.com"))
 
 
 # --- refusing bad provider files -------------------------------------------------------------

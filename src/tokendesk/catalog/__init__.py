@@ -4,7 +4,15 @@ Build the catalog at startup with :func:`load_catalog`; nothing is loaded at imp
 """
 
 from tokendesk.catalog.loader import Catalog, load_catalog
-from tokendesk.catalog.schema import Placeholder, Provider
+from tokendesk.catalog.schema import GrantDefaults, Placeholder, Provider, RefreshTokenLifetimes
 from tokendesk.domain.urls import find_placeholders
 
-__all__ = ["Catalog", "Placeholder", "Provider", "find_placeholders", "load_catalog"]
+__all__ = [
+    "Catalog",
+    "GrantDefaults",
+    "Placeholder",
+    "Provider",
+    "RefreshTokenLifetimes",
+    "find_placeholders",
+    "load_catalog",
+]

@@ -12,11 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from tokendesk.domain.scopes import parse_scopes
+from tokendesk.catalog.grants import (
+    GrantDefaults,
+    RefreshTokenLifetimes,
+    checked_https_url,
+    checked_scopes,
+)
 from tokendesk.domain.tokens import ExpiresInUnit
 from tokendesk.domain.urls import (
     PLACEHOLDER_RE,
-    RESERVED_AUTHORIZATION_PARAMS,
     field_label,
     find_placeholders,
     format_placeholders,
@@ -25,7 +29,15 @@ from tokendesk.domain.urls import (
 )
 from tokendesk.errors import ValidationError
 
-__all__ = ["ClientAuthMethod", "GrantType", "Placeholder", "Provider", "find_placeholders"]
+__all__ = [
+    "ClientAuthMethod",
+    "GrantDefaults",
+    "GrantType",
+    "Placeholder",
+    "Provider",
+    "RefreshTokenLifetimes",
+    "find_placeholders",
+]
 
 GrantType = Literal["authorization_code", "client_credentials"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
@@ -50,6 +62,9 @@ class Placeholder(BaseModel):
     help: str = Field(min_length=1, max_length=400)
     pattern: str = Field(min_length=1)
     example: str = Field(min_length=1)
+    # A value without a dot is a short name and gets this suffix (ServiceNow: ``acme`` is
+    # ``acme.service-now.com``), so a full host such as a custom domain is accepted too.
+    short_name_suffix: str | None = Field(default=None, pattern=r"^(?:\.[a-z0-9-]+){2,}$")
 
     @field_validator("pattern")
     @classmethod
@@ -90,6 +105,8 @@ class Placeholder(BaseModel):
                 field=field,
                 placeholders=(self.name,),
             )
+        if self.short_name_suffix and "." not in text:
+            return text + self.short_name_suffix
         return text
 
 
@@ -104,23 +121,25 @@ class Provider(BaseModel):
     # Declared before the templates so that their validators can see the placeholders.
     placeholders: tuple[Placeholder, ...] = ()
     grant_types: tuple[GrantType, ...] = Field(min_length=1)
+    # Defaults per grant type, one section for each of grant_types: [grants.<grant_type>].
+    grants: dict[GrantType, GrantDefaults]
     authorization_url: str = ""
     token_url: str = ""
     revocation_url: str | None = None
-    default_scopes: tuple[str, ...] = ()
     scope_presets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     scope_separator: Literal[" ", ","] = " "
     client_auth_method: ClientAuthMethod = "client_secret_basic"
     pkce: bool = True
-    # Query parameters the authorization request must carry; the URL's own value wins.
-    authorization_params: dict[str, str] = Field(default_factory=dict)
     default_token_lifetime_s: int | None = Field(default=None, gt=0)
     # The unit of the token endpoint's expires_in: seconds per RFC 6749 §5.1, unless the
     # provider's documentation says it sends milliseconds.
     expires_in_unit: ExpiresInUnit = "s"
     keep_response_fields: tuple[str, ...] = ()
+    # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
-    documentation_url: str | None = None
+    # Required: each provider file cites the documentation its data comes from.
+    documentation_url: str
+    refresh_token: RefreshTokenLifetimes | None = None
 
     @field_validator("placeholders")
     @classmethod
@@ -154,12 +173,15 @@ class Provider(BaseModel):
             raise ValueError(exc.message) from None
         return template
 
-    @field_validator("default_scopes")
+    @field_validator("grants")
     @classmethod
-    def _scopes_are_tokens(cls, scopes: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        for scope in scopes:
-            _check_declared(scope, info)
-        return _checked_scopes(scopes)
+    def _grant_scopes_are_tokens(
+        cls, grants: dict[GrantType, GrantDefaults], info: ValidationInfo
+    ) -> dict[GrantType, GrantDefaults]:
+        for defaults in grants.values():
+            for scope in defaults.default_scopes:
+                _check_declared(scope, info)
+        return grants
 
     @field_validator("scope_presets")
     @classmethod
@@ -171,20 +193,8 @@ class Provider(BaseModel):
                 raise ValueError(f"preset {preset!r} needs a name and at least one scope")
             for scope in scopes:
                 _check_declared(scope, info)
-            _checked_scopes(scopes)
+            checked_scopes(scopes)
         return presets
-
-    @field_validator("authorization_params")
-    @classmethod
-    def _params_not_reserved(cls, params: dict[str, str]) -> dict[str, str]:
-        reserved = sorted({name.lower() for name in params} & RESERVED_AUTHORIZATION_PARAMS)
-        if reserved:
-            raise ValueError(f"must not set {', '.join(reserved)}: Tokendesk sets these itself")
-        if not all(
-            name and value.isascii() and value.isprintable() for name, value in params.items()
-        ):
-            raise ValueError("names must be non-empty and values printable ASCII")
-        return params
 
     @field_validator("keep_response_fields")
     @classmethod
@@ -196,13 +206,8 @@ class Provider(BaseModel):
 
     @field_validator("documentation_url")
     @classmethod
-    def _documentation_is_https(cls, url: str | None) -> str | None:
-        if url is not None:
-            try:
-                validate_endpoint_url(url, field="documentation_url")
-            except ValidationError as exc:
-                raise ValueError(exc.message) from None
-        return url
+    def _documentation_is_https(cls, url: str) -> str:
+        return checked_https_url(url, "documentation_url")
 
     @model_validator(mode="after")
     def _templates_fit_together(self) -> Provider:
@@ -214,6 +219,7 @@ class Provider(BaseModel):
             and not self.authorization_url
         ):
             raise ValueError("authorization_url is needed for the authorization_code grant")
+        self._check_grant_sections()
         unused = set(self.placeholder_names()) - set(find_placeholders(self._template_text()))
         if unused:
             raise ValueError(f"placeholders {sorted(unused)} are declared but used nowhere")
@@ -222,6 +228,42 @@ class Provider(BaseModel):
     def __hash__(self) -> int:
         """Return a hash of the key: the dict fields would make the default hash fail."""
         return hash(self.key)
+
+    def _check_grant_sections(self) -> None:
+        """Raise ValueError unless there is one [grants.<grant_type>] per grant type."""
+        missing = [grant for grant in self.grant_types if grant not in self.grants]
+        if missing:
+            raise ValueError(f"grants: add a [grants.{missing[0]}] section with its defaults")
+        extra = sorted(set(self.grants) - set(self.grant_types))
+        if extra:
+            raise ValueError(f"grants: {extra[0]} is not one of grant_types")
+        credentials = self.grants.get("client_credentials")
+        if credentials is not None and credentials.authorization_params:
+            raise ValueError(
+                "grants.client_credentials.authorization_params: client credentials has no "
+                "authorization request"
+            )
+
+    def defaults(self, grant_type: str) -> GrantDefaults:
+        """Return the defaults of ``grant_type``; empty ones for a grant type not offered."""
+        return next((d for g, d in self.grants.items() if g == grant_type), _NO_DEFAULTS)
+
+    @property
+    def authorization_params(self) -> dict[str, str]:
+        """Return the parameters the authorization request (code flow) must carry."""
+        return dict(self.defaults("authorization_code").authorization_params)
+
+    def notes_for(self, grant_type: str) -> tuple[str, ...]:
+        """Return the notes of every grant type, then those of ``grant_type``."""
+        return (*self.notes, *self.defaults(grant_type).notes)
+
+    def placeholders_for(self, grant_type: str) -> tuple[Placeholder, ...]:
+        """Return the placeholders a connection of ``grant_type`` must fill in."""
+        templates = [self.token_url, *self.defaults(grant_type).default_scopes]
+        if grant_type == "authorization_code":
+            templates.append(self.authorization_url)
+        used = set(find_placeholders(" ".join(templates)))
+        return tuple(p for p in self.placeholders if p.name in used)
 
     def placeholder_names(self) -> tuple[str, ...]:
         """Return the names of the placeholders an administrator fills in, in file order."""
@@ -258,8 +300,12 @@ class Provider(BaseModel):
     def _template_text(self) -> str:
         """Return every template of this provider in one string, to look for placeholders."""
         presets = [scope for scopes in self.scope_presets.values() for scope in scopes]
+        defaults = [scope for grant in self.grants.values() for scope in grant.default_scopes]
         parts = [self.authorization_url, self.token_url, self.revocation_url or ""]
-        return " ".join([*parts, *self.default_scopes, *presets])
+        return " ".join([*parts, *defaults, *presets])
+
+
+_NO_DEFAULTS = GrantDefaults()
 
 
 def _check_declared(template: str, info: ValidationInfo) -> None:
@@ -268,14 +314,3 @@ def _check_declared(template: str, info: ValidationInfo) -> None:
     undeclared = set(find_placeholders(template)) - {p.name for p in placeholders}
     if undeclared:
         raise ValueError(f"uses {sorted(undeclared)}, which [[placeholders]] does not declare")
-
-
-def _checked_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
-    """Return ``scopes`` if each is one valid scope, listed once; raise ValueError otherwise."""
-    try:
-        parsed = parse_scopes(scopes)
-    except ValidationError as exc:
-        raise ValueError(exc.message) from None
-    if parsed != scopes:
-        raise ValueError("must list each scope once, one scope per entry")
-    return scopes

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tokendesk.cli.context import JsonFlag, cell, emit, open_tokendesk, print_table
-from tokendesk.views import ProviderOut
+from tokendesk.views import GrantDefaultsOut, ProviderOut, RefreshTokenOut
 
 HELP = "Read the provider catalog."
 
@@ -30,34 +30,68 @@ def show(
     key: Annotated[str, typer.Argument(metavar="KEY", help="Provider key, e.g. salesforce.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show a provider: URL templates, placeholders, suggested scopes, presets and notes."""
+    """Show a provider: URL templates, placeholders, and per grant type the default scopes,
+    what you must supply and the notes; its documentation and refresh-token lifetimes."""
     with open_tokendesk() as td:
         provider = ProviderOut.of(td.catalog.get(key))
     if as_json:
         emit(provider, as_json=True)
         return
-    _describe(provider)
+    for line in _describe(provider):
+        typer.echo(line)
 
 
-def _describe(p: ProviderOut) -> None:
+def _describe(p: ProviderOut) -> list[str]:
     lines = [
         f"{cell(p.name)} ({p.key})",
+        f"  documentation:      {cell(p.documentation_url)}",
         f"  grant types:        {cell(p.grant_types)}",
         f"  authorization URL:  {cell(p.authorization_url or None)}",
         f"  token URL:          {cell(p.token_url or None)}",
         f"  revocation URL:     {cell(p.revocation_url)}",
         f"  PKCE:               {'allowed' if p.pkce else 'not allowed'}",
         f"  client auth:        {p.client_auth_method}",
-        f"  suggested scopes:   {cell(p.default_scopes)}",
     ]
     if p.placeholders:
         lines.append("  placeholders:")
         lines += [f"    <{x.name}>  {cell(x.label)}: {cell(x.help)}" for x in p.placeholders]
+    for grant, defaults in p.grants.items():
+        lines += _describe_grant(grant, defaults)
     if p.scope_presets:
         lines.append("  scope presets:")
         lines += [f"    {cell(name)}: {cell(scopes)}" for name, scopes in p.scope_presets.items()]
     if p.notes:
         lines.append("  notes:")
         lines += [f"    - {cell(note)}" for note in p.notes]
-    for line in lines:
-        typer.echo(line)
+    if p.refresh_token:
+        lines += _describe_refresh_token(p.refresh_token)
+    return lines
+
+
+def _describe_grant(grant: str, d: GrantDefaultsOut) -> list[str]:
+    supply = ["client ID", "client secret", *(f"<{name}>" for name in d.placeholders)]
+    if d.scopes_required:
+        supply.append("at least one scope")
+    lines = [
+        f"  {grant}:",
+        f"    default scopes:   {cell(d.default_scopes)}",
+        f"    you supply:       {', '.join(supply)}",
+    ]
+    if d.authorization_params:
+        params = [f"{k}={v}" for k, v in d.authorization_params.items()]
+        lines.append(f"    authorization parameters: {cell(params)}")
+    lines += [f"    - {cell(note)}" for note in d.notes]
+    return lines
+
+
+def _describe_refresh_token(r: RefreshTokenOut) -> list[str]:
+    figures = [
+        f"{label} {days} days"
+        for label, days in (
+            ("absolute", r.absolute_lifetime_days),
+            ("unused", r.inactivity_lifetime_days),
+            ("app in testing", r.testing_app_lifetime_days),
+        )
+        if days
+    ]
+    return [f"  refresh tokens expire: {', '.join(figures)} ({cell(r.source)})"]

@@ -84,10 +84,7 @@ class ConnectionRules:
             client_id=client_id,
             authorization_url=authorize,
             token_url=token,
-            scopes=provider.render_scopes(
-                parse_scopes(scopes) if scopes is not None else provider.default_scopes,
-                placeholders,
-            ),
+            scopes=granted_scopes(provider, grant_type, scopes, placeholders),
             pkce=provider.pkce if pkce is None else pkce,
             placeholders={k: v.strip() for k, v in placeholders.items()},
         )
@@ -110,7 +107,7 @@ class ConnectionRules:
             data.token_url
             if data.token_url is not None
             else (None if refill else current.token_url),
-            data.scopes if data.scopes is not None else list(current.scopes),
+            data.scopes if data.scopes is not None else _kept_scopes(provider, current, data),
             data.pkce if data.pkce is not None else current.pkce,
             placeholders,
         )
@@ -151,6 +148,43 @@ class ConnectionRules:
         if url is None or not url.strip():
             return None
         return self.callable_url(url, field)
+
+
+def _kept_scopes(
+    provider: Provider, current: Connection, data: ConnectionUpdate
+) -> list[str] | None:
+    """The scopes an edit that types none keeps: the stored ones, or None (the new grant
+    type's defaults) when the grant type changes and the stored scopes are the old one's."""
+    if data.grant_type is None or data.grant_type is current.grant_type:
+        return list(current.scopes)
+    try:
+        old_defaults = granted_scopes(provider, current.grant_type, None, current.placeholders)
+    except ValidationError:
+        return list(current.scopes)
+    return None if tuple(current.scopes) == old_defaults else list(current.scopes)
+
+
+def granted_scopes(
+    provider: Provider,
+    grant_type: GrantType,
+    scopes: list[str] | str | None,
+    placeholders: dict[str, str],
+) -> tuple[str, ...]:
+    """The scopes to ask for: those typed, else the provider's defaults for ``grant_type``.
+
+    Raises ValidationError (field ``scopes``) when the provider needs a scope for this grant
+    type and none is given (Google has no default scope: consent would fail), and as
+    :meth:`Provider.render` does for a placeholder left unfilled.
+    """
+    defaults = provider.defaults(grant_type.value)
+    chosen = parse_scopes(scopes) if scopes is not None else defaults.default_scopes
+    if defaults.scopes_required and not chosen:
+        raise ValidationError(
+            f"Enter at least one scope: {provider.name} has no default scope for the "
+            f"{grant_type.label}.",
+            field="scopes",
+        )
+    return provider.render_scopes(chosen, placeholders)
 
 
 Origin = tuple[str, str, int]

@@ -42,12 +42,36 @@ def apply_template(draft: Draft, provider: Provider) -> None:
                         else provider.grant_types[0])
     draft.authorization_url = provider.authorization_url
     draft.token_url = provider.token_url
-    draft.scopes = ",".join(provider.default_scopes)
+    draft.scopes = default_scopes_text(provider, draft.grant_type)
     draft.placeholders = {}
     draft.client_auth_method = ""
     draft.pkce = provider.pkce
     draft.revocation_url = ""
     draft.template_of = provider.key
+
+
+def default_scopes_text(provider: Provider, grant_type: str) -> str:
+    """The Scope field's text for ``grant_type``'s default scopes (comma-separated)."""
+    return ",".join(provider.defaults(grant_type).default_scopes)
+
+
+def switch_grant_defaults(draft: Draft, provider: Provider, previous: str) -> bool:
+    """Put the new grant type's default scopes in the draft when its grant type changed from
+    ``previous`` and its scopes are still the defaults of ``previous`` (never what was typed).
+
+    Returns True when the scopes changed.
+    """
+    if not previous or draft.grant_type in ("", previous):
+        return False
+    old, new = (default_scopes_text(provider, g) for g in (previous, draft.grant_type))
+    if old == new or _scope_list(draft.scopes) != _scope_list(old):
+        return False
+    draft.scopes = new
+    return True
+
+
+def _scope_list(scopes: str) -> list[str]:
+    return [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
 
 
 def load_connection(draft: Draft, connection: Connection) -> None:

@@ -41,6 +41,7 @@ from tokendesk.web.console.drafts import (
     load_connection,
     merge_presets,
     step_of,
+    switch_grant_defaults,
     update_input,
 )
 from tokendesk.web.console.store import Draft, Verdict
@@ -159,16 +160,23 @@ def post_authentication(request: Request, viewer: CurrentViewer, form: PostedFor
                         draft_id: str) -> Response:
     draft = _draft(request, viewer, draft_id)
     provider = tokendesk(request).catalog.get(draft.provider)
-    _read_details(request, draft, form, provider)
+    switched = _read_details(request, draft, form, provider)
     if form.text("go") == "back":
         return redirect(_at(draft, "settings"))
     errors = _check_details(request, viewer, draft)
     if errors:
         return _render(request, viewer, draft, "authentication", errors=errors, status=422)
+    if switched:  # without JavaScript: show the new grant type's defaults before going on
+        notify(request, viewer, "info", f"The scopes are now the defaults of the "
+               f"{grant_label(draft.grant_type)}. Check them, then choose Next.")
+        return redirect(_at(draft, "authentication"))
     return _advance(draft, "test")
 
 
-def _read_details(request: Request, draft: Draft, form: Form, provider: Provider) -> None:
+def _read_details(request: Request, draft: Draft, form: Form, provider: Provider) -> bool:
+    """Read step 2 into ``draft``; returns True when a change of grant type replaced the
+    previous grant type's default scopes with the new one's."""
+    previous = draft.grant_type
     grant_type = form.text("grant_type")
     draft.grant_type = grant_type if grant_type in provider.grant_types else ""
     draft.client_id = form.text("client_id")
@@ -184,6 +192,7 @@ def _read_details(request: Request, draft: Draft, form: Form, provider: Provider
     draft.client_auth_method = method if method in CLIENT_AUTH_METHODS else ""
     draft.pkce = provider.pkce and form.flag("pkce")
     draft.revocation_url = form.text("revocation_url")
+    return switch_grant_defaults(draft, provider, previous)
 
 
 def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, str]:

@@ -58,19 +58,39 @@
     });
   }
 
+  // Default scopes per grant type: <input data-grant-choice data-default-scopes="a,b">.
+  // Choosing another grant type puts its defaults in the Scope field, unless the field
+  // holds something else than the previous grant type's defaults (typed by the person).
+  var lastGrant = null;
+  function scopeList(text) {
+    return (text || "").split(/[\s,]+/).filter(Boolean).join(",");
+  }
+  function switchDefaults(choice) {
+    var field = document.getElementById("f-scopes");
+    if (field && lastGrant && lastGrant !== choice &&
+        scopeList(field.value) === scopeList(lastGrant.getAttribute("data-default-scopes"))) {
+      field.value = choice.getAttribute("data-default-scopes");
+    }
+    lastGrant = choice;
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button) { event.preventDefault(); copy(button); }
   });
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-scopes]")) { togglePreset(event.target); }
-    if (event.target.matches("[data-grant-choice]")) { showGrantFields(); }
+    if (event.target.matches("[data-grant-choice]")) {
+      switchDefaults(event.target);
+      showGrantFields();
+    }
   });
   document.addEventListener("input", function (event) {
     if (event.target.matches("[data-filter]")) { filterList(event.target); }
   });
   document.addEventListener("DOMContentLoaded", function () {
     showGrantFields();
+    lastGrant = document.querySelector("[data-grant-choice]:checked");
     document.querySelectorAll("[data-filter]").forEach(filterList);
   });
 })();
