@@ -115,6 +115,10 @@ class Provider(BaseModel):
     authorization_params: dict[str, str] = Field(default_factory=dict)
     default_token_lifetime_s: int | None = Field(default=None, gt=0)
     keep_response_fields: tuple[str, ...] = ()
+    # Numbers in a token endpoint error's ``error_codes`` member that mean "try again later",
+    # whatever its ``error`` says (Microsoft's AADSTS50196, a request loop, comes as
+    # invalid_grant): such an answer backs off and never marks a token for re-authentication.
+    transient_error_codes: tuple[int, ...] = ()
     notes: tuple[str, ...] = ()
     documentation_url: str | None = None
 

@@ -140,6 +140,7 @@ class ConnectionService:
             authorization_params=tuple(provider.authorization_params.items()),
             default_token_lifetime_s=provider.default_token_lifetime_s,
             keep_response_fields=tuple(provider.keep_response_fields),
+            transient_error_codes=provider.transient_error_codes,
         )
 
     def mark_status(

@@ -63,6 +63,10 @@ LEASE_S = TOTAL_DEADLINE_S + LEASE_MARGIN_S
 # before the answer is stored (the crash window the refresh protocol must survive).
 CRASH_AFTER_REFRESH_RESPONSE = "after_refresh_response"
 LEASE_POLL_S = 0.05
+# A forced refresh of a token refreshed (or consented) less than this long ago is not sent:
+# the caller gets that fresh token. 30 bots forcing at once, or one bot in a loop, make one
+# provider call per window.
+FORCED_REFRESH_INTERVAL_S = 10.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 
 
@@ -109,12 +113,19 @@ class RefreshCoordinator:
         self._locks_guard = threading.Lock()
 
     def refresh(
-        self, token_id: str, *, seen_version: int, force: bool = False
+        self,
+        token_id: str,
+        *,
+        seen_version: int,
+        force: bool = False,
+        heard: bool = False,
     ) -> TokenRecord | None:
         """Bring the token to a fresh state and return its record (None once deleted).
 
-        Returns at once when someone else refreshed it since ``seen_version``. Raises
-        ProviderError when the provider call fails (the failure is recorded first).
+        Returns at once when someone else refreshed it since ``seen_version``, and without a
+        call when ``force`` comes within FORCED_REFRESH_INTERVAL_S of the last refresh or the
+        connection is misconfigured (unless ``heard``: a person asked). Raises ProviderError
+        when the provider call fails (the failure is recorded first).
         """
         with self._local_lock(token_id):
             deadline = time.monotonic() + self.lease_s + 5
@@ -123,7 +134,9 @@ class RefreshCoordinator:
                     row = TokenRepository(tx).get(token_id)
                 if row is None or row.version != seen_version or not self._due(row, force):
                     return row
-                call = self._lease(token_id, seen_version, early_s=0.0, force=force)
+                call = self._lease(
+                    token_id, seen_version, early_s=0.0, force=force, heard=heard
+                )
                 if call is not None:
                     break
                 if time.monotonic() > deadline:
@@ -162,13 +175,22 @@ class RefreshCoordinator:
             return False
         if row.next_attempt_at is not None and self.clock() < row.next_attempt_at:
             return False  # backing off after a failure: no retry storm
+        force = force and not self._just_refreshed(row)
         return force or needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]
 
-    def _lease(self, token_id: str, version: int, *, early_s: float, force: bool) -> _Call | None:
+    def _just_refreshed(self, row: TokenRecord) -> bool:
+        """True within FORCED_REFRESH_INTERVAL_S of the token set's issue."""
+        window = timedelta(seconds=FORCED_REFRESH_INTERVAL_S)
+        return row.issued_at is not None and self.clock() < row.issued_at + window
+
+    def _lease(
+        self, token_id: str, version: int, *, early_s: float, force: bool, heard: bool = False
+    ) -> _Call | None:
         """In one transaction: take the lease of the token at ``version`` (still valid, not
         backing off), decide, and read what the call needs. None when the lease is not to be
-        had or the token is not due ``early_s`` seconds from now; raises DecryptionError
-        (recorded on the token) when a stored secret cannot be opened."""
+        had, the token is not due ``early_s`` seconds from now (a forced refresh right after
+        another is not), or its connection is misconfigured and nobody ``heard`` asked;
+        raises DecryptionError (recorded on the token) when a stored secret cannot be opened."""
         now = self.clock()
         with self.transaction() as tx:
             repo = TokenRepository(tx)
@@ -178,11 +200,18 @@ class RefreshCoordinator:
             if row is None:
                 return None
             ahead = now + timedelta(seconds=early_s)
+            force = force and not self._just_refreshed(row)
             if not force and not needs_refresh(ahead, row.issued_at, row.expires_at)[0]:
                 repo.finish_lease(token_id, self.owner, NO_CHANGE)
                 return None
             try:
-                return self._prepare(tx, row)
+                call = self._prepare(tx, row)
+                if call.connection.misconfigured and not heard:
+                    # invalid_client: every call would be refused alike until an administrator
+                    # changes the client, or asks himself (test, refresh now).
+                    repo.finish_lease(token_id, self.owner, NO_CHANGE)
+                    return None
+                return call
             except DecryptionError as exc:
                 repo.finish_lease(
                     token_id,
