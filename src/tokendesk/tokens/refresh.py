@@ -35,6 +35,8 @@ from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh
 from tokendesk.errors import (
+    DatabaseBusy,
+    DatabaseUnavailable,
     DecryptionError,
     InvalidClient,
     InvalidGrant,
@@ -51,6 +53,7 @@ from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.tokens import NO_CHANGE, TokenChange, TokenRecord, TokenRepository
+from tokendesk.tokens.pending import PendingTokenSets
 from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,9 @@ LEASE_POLL_S = 0.05
 # the caller gets that fresh token. 30 bots forcing at once, or one bot in a loop, make one
 # provider call per window.
 FORCED_REFRESH_INTERVAL_S = 10.0
+# How long a caller waits for an issued token set the database has not taken yet before it is
+# answered "database busy" (the set stays kept and is stored later: nothing is lost).
+PENDING_WAIT_S = 2.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
 
 
@@ -111,6 +117,7 @@ class RefreshCoordinator:
         self.owner = "p" + secrets.token_hex(8)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.pending = PendingTokenSets()
 
     def refresh(
         self,
@@ -128,6 +135,7 @@ class RefreshCoordinator:
         when the provider call fails (the failure is recorded first).
         """
         with self._local_lock(token_id):
+            self._await_pending(token_id)  # never send a refresh token already rotated
             deadline = time.monotonic() + self.lease_s + 5
             while True:
                 with self.transaction(read_only=True) as tx:
@@ -164,6 +172,8 @@ class RefreshCoordinator:
         since ``version``, another holder has it, it is backing off, or not due). Raises
         ProviderError when the call failed (recorded first).
         """
+        if self.pending.has(token_id):
+            return False  # its new token set is on its way to the database
         call = self._lease(token_id, version, early_s=early_s, force=False)
         if call is None:
             return False
@@ -266,8 +276,45 @@ class RefreshCoordinator:
     def _persist(
         self, row: TokenRecord, connection: Connection, tokens: TokenSet, *, reread: bool
     ) -> TokenRecord | None:
-        now = self.clock()
-        values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
+        """Store the provider's answer. When the database does not take it (busy, away),
+        keep it sealed in memory, stored by a retrying thread, and raise DatabaseBusy unless
+        that succeeds within PENDING_WAIT_S."""
+        values = self.vault.seal(
+            row.id, tokens, now=self.clock(), keep_refresh_ct=row.refresh_token_ct
+        )
+        rotated = tokens.refresh_token is not None
+        try:
+            return self._store(row, connection, values, rotated=rotated, reread=reread)
+        except (DatabaseBusy, DatabaseUnavailable):
+            self.pending.keep(
+                row.id, lambda: self._store(row, connection, values, rotated=rotated, reread=False)
+            )
+        self._await_pending(row.id)
+        if not reread:
+            return None
+        with self.transaction(read_only=True) as tx:
+            return TokenRepository(tx).get(row.id)
+
+    def _await_pending(self, token_id: str) -> None:
+        """Return once no token set of ``token_id`` waits to be stored; raises DatabaseBusy
+        after PENDING_WAIT_S (the set stays kept)."""
+        if not self.pending.wait(token_id, PENDING_WAIT_S):
+            raise DatabaseBusy(
+                "The provider issued a new token, which Tokendesk keeps and stores as soon "
+                "as the database takes it; try again in a moment."
+            )
+
+    def _store(
+        self,
+        row: TokenRecord,
+        connection: Connection,
+        values: TokenChange,
+        *,
+        rotated: bool,
+        reread: bool,
+    ) -> TokenRecord | None:
+        """One transaction: the new token set, the lease released, the connection ok, the
+        audit record; returns the fresh record when ``reread``."""
         with self.transaction() as tx:
             repo = TokenRepository(tx)
             if not repo.finish_lease(row.id, self.owner, values, new_version=True):
@@ -281,7 +328,7 @@ class RefreshCoordinator:
                 target_type="token",
                 target=connection.name,
                 connection_id=connection.id,
-                details={"kind": row.kind, "rotated": tokens.refresh_token is not None},
+                details={"kind": row.kind, "rotated": rotated},
             )
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
