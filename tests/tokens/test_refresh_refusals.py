@@ -17,6 +17,7 @@ import pytest
 from fake_provider_desk import CONNECTION, Desk, RotatingProvider, build_desk
 
 from oauth.oauth_fakes import FakeTokenEndpoint, oauth_error, token_json
+from tokendesk.domain.connections import ConnectionStatus
 from tokendesk.domain.tokens import TokenKind, TokenStatus
 from tokendesk.errors import ConnectionMisconfigured, InvalidClient, ProviderUnavailable
 
@@ -221,3 +222,21 @@ def test_the_same_answer_from_a_provider_without_that_quirk_is_a_revocation(
         desk.td.tokens.handout(desk.bot, CONNECTION, TokenKind.SHARED)
 
     assert desk.row(token.id).status is TokenStatus.NEEDS_REAUTHENTICATION
+
+
+def test_a_connection_marked_misconfigured_meanwhile_is_not_called_nor_waited_for(
+    desk: Desk, endpoint: FakeTokenEndpoint
+) -> None:
+    """The handout read the connection before another request marked it misconfigured: the
+    refresh protocol itself declines, at once."""
+    token = desk.consent(lifetime_s=60)
+    desk.clock.advance(120)
+    connection = desk.connection()
+    with desk.td.transaction() as tx:
+        desk.td.connections.mark_status(
+            tx, connection, ConnectionStatus.MISCONFIGURED, "invalid_client")
+
+    after = desk.td.refresher.refresh(token.id, seen_version=token.version, force=True)
+
+    assert endpoint.requests == []
+    assert after is not None and after.lease_owner is None

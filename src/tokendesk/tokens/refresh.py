@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import Connection as Tx
 
@@ -74,6 +75,15 @@ FORCED_REFRESH_INTERVAL_S = 10.0
 # answered "database busy" (the set stays kept and is stored later: nothing is lost).
 PENDING_WAIT_S = 2.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
+
+
+class Declined(Enum):
+    """The lease's answer when the token's connection may not call its provider now."""
+
+    DECLINED = "declined"
+
+
+DECLINED = Declined.DECLINED
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +155,8 @@ class RefreshCoordinator:
                 call = self._lease(
                     token_id, seen_version, early_s=0.0, force=force, heard=heard
                 )
+                if call is DECLINED:
+                    return row  # its connection is misconfigured: nobody calls the provider
                 if call is not None:
                     break
                 if time.monotonic() > deadline:
@@ -175,7 +187,7 @@ class RefreshCoordinator:
         if self.pending.has(token_id):
             return False  # its new token set is on its way to the database
         call = self._lease(token_id, version, early_s=early_s, force=False)
-        if call is None:
+        if call is None or call is DECLINED:
             return False
         self._call(call, reread=False, slot=slot)
         return True
@@ -195,12 +207,13 @@ class RefreshCoordinator:
 
     def _lease(
         self, token_id: str, version: int, *, early_s: float, force: bool, heard: bool = False
-    ) -> _Call | None:
+    ) -> _Call | Declined | None:
         """In one transaction: take the lease of the token at ``version`` (still valid, not
         backing off), decide, and read what the call needs. None when the lease is not to be
         had, the token is not due ``early_s`` seconds from now (a forced refresh right after
-        another is not), or its connection is misconfigured and nobody ``heard`` asked;
-        raises DecryptionError (recorded on the token) when a stored secret cannot be opened."""
+        another is not); DECLINED when its connection is misconfigured and nobody ``heard``
+        asked; raises DecryptionError (recorded on the token) when a stored secret cannot be
+        opened."""
         now = self.clock()
         with self.transaction() as tx:
             repo = TokenRepository(tx)
@@ -220,7 +233,7 @@ class RefreshCoordinator:
                     # invalid_client: every call would be refused alike until an administrator
                     # changes the client, or asks himself (test, refresh now).
                     repo.finish_lease(token_id, self.owner, NO_CHANGE)
-                    return None
+                    return DECLINED
                 return call
             except DecryptionError as exc:
                 repo.finish_lease(
