@@ -11,6 +11,12 @@ route; one stores the answer, releases the lease and writes the audit record. A 
 reads the row first (read-only, so a storm of waiting callers never queues for the write
 lock) and re-reads it after storing; the background refresher, which already knows the
 version it found due, does neither.
+
+An answer the database does not take (busy, away) is kept sealed in memory and stored by a
+retrying thread (:mod:`tokendesk.tokens.pending`); no refresh of that token starts in this
+process meanwhile. A forced refresh within FORCED_REFRESH_INTERVAL_S of the token set's issue
+is answered with that set, and nothing calls the provider of a misconfigured connection
+unless a person asked (``heard``).
 """
 
 from __future__ import annotations
