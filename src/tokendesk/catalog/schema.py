@@ -135,6 +135,10 @@ class Provider(BaseModel):
     # provider's documentation says it sends milliseconds.
     expires_in_unit: ExpiresInUnit = "s"
     keep_response_fields: tuple[str, ...] = ()
+    # Numbers in a token endpoint error's ``error_codes`` member that mean "try again later",
+    # whatever its ``error`` says (Microsoft's AADSTS50196, a request loop, comes as
+    # invalid_grant): such an answer backs off and never marks a token for re-authentication.
+    transient_error_codes: tuple[int, ...] = ()
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.

@@ -20,10 +20,22 @@ def rotate() -> None:
     )
 
 
-def retire(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
-    """Remove an old encryption key that no stored value uses any more."""
+def retire(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")],
+    accept_unreadable: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unreadable",
+            help="Retire it even though damaged values (that cannot be decrypted) still "
+            "carry it; they stay unreadable. `keys encryption --reseal` lists them.",
+        ),
+    ] = False,
+) -> None:
+    """Remove an old encryption key that no readable stored value uses any more."""
     with open_tokendesk() as td:
-        td.keys.retire(key_id)
+        damaged = td.keys.retire(key_id, accept_unreadable=accept_unreadable)
+    for value in damaged:
+        typer.echo(f"unreadable: {value.kind} {value.id}")
     typer.echo(f"Encryption key {key_id} is retired.")
 
 
@@ -37,9 +49,14 @@ def encryption(
 ) -> None:
     """Show the encryption keys and how many stored values each one seals."""
     with open_tokendesk() as td:
-        if reseal:
-            while td.keys.reseal_some():
-                pass
+        damaged = td.keys.reseal_all() if reseal else []
         for usage in td.keys.usage():
             active = " (active)" if usage.active else ""
             typer.echo(f"{usage.key_id}{active}: {usage.stored_values} stored values")
+    for value in damaged:
+        typer.echo(f"damaged (cannot be decrypted): {value.kind} {value.id}")
+    if damaged:
+        typer.echo(
+            f"{len(damaged)} damaged values stay under their old key: authenticate the tokens "
+            "again or type the secrets again, or retire the key with --accept-unreadable."
+        )

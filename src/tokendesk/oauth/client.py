@@ -35,6 +35,7 @@ class ClientSpec:
     default_token_lifetime_s: int | None = None
     keep_response_fields: tuple[str, ...] = ()
     expires_in_unit: ExpiresInUnit = "s"
+    transient_error_codes: tuple[int, ...] = ()
 
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
@@ -161,7 +162,9 @@ class OAuthClient:
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
         secrets = self._secrets(spec, sent)
         if not 200 <= reply.status < 300:
-            raise_for_error_response(reply, secrets=secrets, now=self.clock())
+            raise_for_error_response(
+                reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes
+            )
         return parse_token_response(
             reply,
             now=sent_at,

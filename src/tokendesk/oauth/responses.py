@@ -127,14 +127,20 @@ def _note_capped(lifetime_s: int | None) -> None:
 
 
 def raise_for_error_response(
-    reply: Reply, *, secrets: Sequence[str], now: datetime | None = None
+    reply: Reply,
+    *,
+    secrets: Sequence[str],
+    now: datetime | None = None,
+    transient: Sequence[int] = (),
 ) -> NoReturn:
     """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
 
     429 and 5xx → ProviderUnavailable with ``retry_after_s`` from Retry-After (relative to
     ``now``, default the wall clock); a redirect or a body without an OAuth error →
-    InvalidProviderResponse; an OAuth error → its ProviderRejected subclass. ``secrets`` (the
-    values sent) are masked out of the provider's words, and the message is bounded.
+    InvalidProviderResponse; an OAuth error → its ProviderRejected subclass, unless its
+    ``error_codes`` member holds one of the provider's ``transient`` numbers (catalog data) →
+    ProviderUnavailable. ``secrets`` (the values sent) are masked out of the provider's words,
+    and the message is bounded.
     """
     if reply.status == 429 or reply.status >= 500:
         retry = retry_after_s(reply.headers.get("retry-after"), now=now)
@@ -149,9 +155,22 @@ def raise_for_error_response(
     description = _description(doc, secrets)
     if error == "invalid_grant" and "redirect" in description.lower():
         error = "redirect_uri_mismatch"
+    if _is_transient(doc, transient):
+        raise ProviderUnavailable(
+            f"The authorization server reported a temporary condition ({error}); Tokendesk "
+            "will retry later." + (f" The provider said: {description}" if description else "")
+        )
     words = _PLAIN_WORDS.get(error, "the provider refused the request")
     message = f"{error}: {words}." + (f" The provider said: {description}" if description else "")
     raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error)
+
+
+def _is_transient(doc: dict[str, Any], transient: Sequence[int]) -> bool:
+    """True when the answer's ``error_codes`` holds one of the ``transient`` numbers."""
+    codes = doc.get("error_codes")
+    if not transient or not isinstance(codes, list):
+        return False
+    return any(isinstance(c, int) and not isinstance(c, bool) and c in transient for c in codes)
 
 
 def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:

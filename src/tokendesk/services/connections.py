@@ -142,6 +142,7 @@ class ConnectionService:
             default_token_lifetime_s=provider.default_token_lifetime_s,
             expires_in_unit=provider.expires_in_unit,
             keep_response_fields=tuple(provider.keep_response_fields),
+            transient_error_codes=provider.transient_error_codes,
         )
 
     def mark_status(

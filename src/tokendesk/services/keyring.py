@@ -15,15 +15,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import Connection as Tx
+
 from tokendesk.crypto import KeyRing, RowRef, write_keyring
 from tokendesk.errors import DecryptionError, EncryptionKeyError, ValidationError
-from tokendesk.storage.ciphertexts import count_by_key, reseal_batch
+from tokendesk.storage.ciphertexts import ResealBatch, count_by_key, reseal_batch, sealed_with
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.settings import KeyCheckRepository
 
 log = logging.getLogger(__name__)
 
 RESEAL_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DamagedValue:
+    """A stored value that cannot be decrypted: which kind (``table.column``) of which row."""
+
+    kind: str
+    id: str
+
+    @classmethod
+    def at(cls, ref: RowRef) -> DamagedValue:
+        return cls(f"{ref.table}.{ref.column}", ref.row_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,9 @@ class KeyRingService:
         self.clock = clock
         self._mtime = path.stat().st_mtime_ns if path and path.exists() else 0
         self._reload_lock = threading.Lock()
+        # Values found damaged while re-sealing: skipped by later batches (they can never be
+        # re-sealed), so re-encryption finishes and never re-reads them in a loop.
+        self._damaged: set[RowRef] = set()
         if path is not None:
             keyring.on_unknown_key = self.reload_if_changed
 
@@ -63,8 +80,10 @@ class KeyRingService:
         self.reload_if_changed()
         return newer.active_key_id
 
-    def retire(self, key_id: str) -> None:
-        """Remove ``key_id`` once nothing uses it; raises ValidationError otherwise."""
+    def retire(self, key_id: str, *, accept_unreadable: bool = False) -> list[DamagedValue]:
+        """Remove ``key_id`` once no readable value uses it, and, only when the operator
+        ``accept_unreadable``, while damaged values (that cannot be decrypted) still carry it;
+        returns those damaged values. Raises ValidationError otherwise, naming them."""
         path = self._file()
         ring = KeyRing.from_json(path.read_text())
         if key_id == ring.active_key_id:
@@ -72,16 +91,35 @@ class KeyRingService:
         if key_id not in ring.key_ids:
             raise ValidationError(f"There is no key {key_id} in the key ring.", field="key_id")
         with self.transaction() as tx:
-            still = count_by_key(tx, key_id)
-            if still:
+            damaged = self._unreadable(tx, key_id)
+            readable = count_by_key(tx, key_id) - len(damaged)
+            if readable:
                 raise ValidationError(
-                    f"{still} stored values still use {key_id}; wait for the "
+                    f"{readable} stored values still use {key_id}; wait for the "
                     "background re-encryption to finish.",
+                    field="key_id",
+                )
+            if damaged and not accept_unreadable:
+                raise ValidationError(
+                    f"{len(damaged)} damaged stored values under {key_id} cannot be decrypted "
+                    f"({_listed(damaged)}); they stay unreadable: accept that to retire the "
+                    "key (tokendesk keys retire --accept-unreadable).",
                     field="key_id",
                 )
             KeyCheckRepository(tx).remove(key_id)
         write_keyring(path, ring.without([key_id]))
         self.reload_if_changed()
+        return damaged
+
+    def _unreadable(self, tx: Tx, key_id: str) -> list[DamagedValue]:
+        """The values sealed with ``key_id`` that do not decrypt."""
+        found = []
+        for ref, stored in sealed_with(tx, key_id):
+            try:
+                self.keyring.decrypt(stored, ref)
+            except DecryptionError:
+                found.append(DamagedValue.at(ref))
+        return sorted(found)
 
     def usage(self) -> list[KeyUsage]:
         with self.transaction() as tx:
@@ -91,16 +129,35 @@ class KeyRingService:
             ]
 
     def reseal_some(self, limit: int = RESEAL_BATCH) -> int:
-        """Re-seal a batch of values still under an older key; returns how many."""
+        """Re-seal a batch of values still under an older key; returns how many were
+        re-sealed (damaged ones are not counted, remembered and skipped from then on)."""
+        return self._reseal_batch(limit).resealed
 
-        def reseal(stored: str, ref: RowRef) -> str:
+    def reseal_all(self) -> list[DamagedValue]:
+        """Re-seal every value under an older key now; returns the damaged ones (which
+        cannot be decrypted, so stay as they are). Ends: each batch re-seals values or finds
+        new damaged ones, which no later batch reads again."""
+        while True:
+            batch = self._reseal_batch(RESEAL_BATCH)
+            if not batch.resealed and not batch.damaged:
+                break
+        return sorted(DamagedValue.at(ref) for ref in self._damaged)
+
+    def _reseal_batch(self, limit: int) -> ResealBatch:
+        def reseal(stored: str, ref: RowRef) -> str | None:
             try:
                 return self.keyring.encrypt(self.keyring.decrypt(stored, ref), ref)
             except DecryptionError:
-                return stored  # damaged already; its token shows the error where it is used
+                return None  # damaged already; its token shows the error where it is used
 
         with self.transaction() as tx:
-            return reseal_batch(tx, self.keyring.active_key_id, limit, reseal)
+            batch = reseal_batch(tx, self.keyring.active_key_id, limit, reseal, self._damaged)
+        for ref in batch.damaged:
+            if ref not in self._damaged:
+                log.warning("stored value %s.%s of %s cannot be decrypted; left under its key",
+                            ref.table, ref.column, ref.row_id)
+        self._damaged.update(batch.damaged)
+        return batch
 
     def reload_if_changed(self) -> None:
         """Adopt the key ring file when another process (``keys rotate``) rewrote it."""
@@ -124,3 +181,9 @@ class KeyRingService:
                 "new key there (last = active) and restart each replica."
             )
         return self.path
+
+
+def _listed(damaged: list[DamagedValue], shown: int = 10) -> str:
+    names = [f"{d.kind} {d.id}" for d in damaged[:shown]]
+    more = f" and {len(damaged) - shown} more" if len(damaged) > shown else ""
+    return ", ".join(names) + more

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
+from tokendesk.domain.connections import ConnectionStatus
 from tokendesk.domain.tokens import StoredToken, TokenKind, TokenStatus
 from tokendesk.storage.tables import authorization_requests, connections, tokens
 
@@ -188,8 +189,10 @@ class TokenRepository:
     def refresh_candidates(
         self, now: datetime, expiring_before: datetime
     ) -> list[RefreshCandidate]:
-        """Valid tokens expiring before ``expiring_before`` and not under a live lease, with
-        their connection's ``token_url``: what the background refresher may soon refresh."""
+        """Valid tokens expiring before ``expiring_before`` and not under a live lease, of a
+        connection not misconfigured (its provider refused the client: nothing calls it until
+        the client changes), with their connection's ``token_url``: what the background
+        refresher may soon refresh."""
         found = self.tx.execute(
             select(
                 tokens.c.id,
@@ -205,6 +208,7 @@ class TokenRepository:
                 tokens.c.expires_at.is_not(None),
                 tokens.c.expires_at < expiring_before,
                 or_(tokens.c.lease_until.is_(None), tokens.c.lease_until < now),
+                connections.c.status != ConnectionStatus.MISCONFIGURED.value,
             )
         )
         return [RefreshCandidate(*row) for row in found]

@@ -132,7 +132,8 @@ class TokenService:
             row = self._first_client_credentials_token(connection)
         if row is None:
             raise self._missing(connection, kind)
-        row = self._fresh(row, connection, kind, force_refresh)
+        heard = force_refresh and actor.can(Permission.MANAGE_CONNECTIONS)
+        row = self._fresh(row, connection, kind, force_refresh, heard=heard)
         try:
             handout = Handout(
                 connection=connection.name,
@@ -183,22 +184,35 @@ class TokenService:
         return TokenRepository(tx).find(connection.id, kind, actor.user_id)
 
     def _fresh(
-        self, row: TokenRecord, connection: Connection, kind: TokenKind, force: bool
+        self,
+        row: TokenRecord,
+        connection: Connection,
+        kind: TokenKind,
+        force: bool,
+        *,
+        heard: bool = False,
     ) -> TokenRecord:
-        self._raise_if_broken(row, connection, kind)
+        """The token refreshed when due or ``force``d; ``heard``: an administrator asked, so a
+        misconfigured connection's provider is called too."""
+        self._raise_if_broken(row, connection, kind, heard=heard)
         if not force and not needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]:
             return row  # the common case: no lease, no second read
-        if connection.misconfigured and not force:
+        if connection.misconfigured and not heard:
             # The provider refused the client itself (invalid_client): every token of the
             # connection would be refused alike, so none asks again until the client
-            # credentials change; meanwhile this one is served while it is valid.
+            # credentials change or an administrator asks; meanwhile this one is served
+            # while it is valid.
             return row
         try:
-            fresh = self.refresher.refresh(row.id, seen_version=row.version, force=force)
+            fresh = self.refresher.refresh(
+                row.id, seen_version=row.version, force=force, heard=heard
+            )
         except ProviderError:
             with self.transaction(read_only=True) as tx:
                 after = TokenRepository(tx).get(row.id)
                 connection = self.connections.get_by_id(tx, connection.id) or connection
+            if after is not None and _newer_and_usable(after, row, self.clock()):
+                return after  # another refresh won the race: its token, not our failure
             if after is not None:
                 self._raise_if_broken(after, connection, kind)  # invalid_grant, invalid_client
             if not is_usable(self.clock(), row.expires_at) or force:
@@ -220,7 +234,7 @@ class TokenService:
         return fresh
 
     def _raise_if_broken(
-        self, row: TokenRecord, connection: Connection, kind: TokenKind
+        self, row: TokenRecord, connection: Connection, kind: TokenKind, *, heard: bool = False
     ) -> None:
         url = self.authenticate_url(connection, kind)
         if row.status is TokenStatus.NEEDS_REAUTHENTICATION:
@@ -234,7 +248,7 @@ class TokenService:
                 f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
                 authenticate_url=url,
             )
-        if connection.misconfigured and not is_usable(self.clock(), row.expires_at):
+        if connection.misconfigured and not heard and not is_usable(self.clock(), row.expires_at):
             raise self._misconfigured(connection)
 
     @staticmethod
@@ -355,7 +369,7 @@ class TokenService:
             row = TokenRepository(tx).find(connection.id, kind, actor.user_id)
         if row is None:
             raise self._missing(connection, kind)
-        self._fresh(row, connection, kind, True)
+        self._fresh(row, connection, kind, True, heard=actor.can(Permission.MANAGE_CONNECTIONS))
         with self.transaction() as tx:
             return self._stored(TokenRepository(tx), row.id)
 
@@ -401,3 +415,13 @@ class TokenService:
                     last_error="the stored token could not be decrypted",
                 ),
             )
+
+
+def _newer_and_usable(after: TokenRecord, before: TokenRecord, now: datetime) -> bool:
+    """True when ``after`` is a token set stored since ``before`` was read, valid and usable."""
+    return (
+        after.version != before.version
+        and after.status is TokenStatus.VALID
+        and after.issued_at != before.issued_at
+        and is_usable(now, after.expires_at)
+    )

@@ -11,6 +11,12 @@ route; one stores the answer, releases the lease and writes the audit record. A 
 reads the row first (read-only, so a storm of waiting callers never queues for the write
 lock) and re-reads it after storing; the background refresher, which already knows the
 version it found due, does neither.
+
+An answer the database does not take (busy, away) is kept sealed in memory and stored by a
+retrying thread (:mod:`tokendesk.tokens.pending`); no refresh of that token starts in this
+process meanwhile. A forced refresh within FORCED_REFRESH_INTERVAL_S of the token set's issue
+is answered with that set, and nothing calls the provider of a misconfigured connection
+unless a person asked (``heard``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import Connection as Tx
 
@@ -33,6 +40,8 @@ from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh, rotated
 from tokendesk.errors import (
+    DatabaseBusy,
+    DatabaseUnavailable,
     DecryptionError,
     InvalidClient,
     InvalidGrant,
@@ -49,6 +58,7 @@ from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.tokens import NO_CHANGE, TokenChange, TokenRecord, TokenRepository
+from tokendesk.tokens.pending import PendingTokenSets
 from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -58,7 +68,23 @@ log = logging.getLogger(__name__)
 LEASE_MARGIN_S = 10.0
 LEASE_S = TOTAL_DEADLINE_S + LEASE_MARGIN_S
 LEASE_POLL_S = 0.05
+# A forced refresh of a token refreshed (or consented) less than this long ago is not sent:
+# the caller gets that fresh token. 30 bots forcing at once, or one bot in a loop, make one
+# provider call per window.
+FORCED_REFRESH_INTERVAL_S = 10.0
+# How long a caller waits for an issued token set the database has not taken yet before it is
+# answered "database busy" (the set stays kept and is stored later: nothing is lost).
+PENDING_WAIT_S = 2.0
 SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
+
+
+class Declined(Enum):
+    """The lease's answer when the token's connection may not call its provider now."""
+
+    DECLINED = "declined"
+
+
+DECLINED = Declined.DECLINED
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +126,36 @@ class RefreshCoordinator:
         self.owner = "p" + secrets.token_hex(8)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.pending = PendingTokenSets()
 
     def refresh(
-        self, token_id: str, *, seen_version: int, force: bool = False
+        self,
+        token_id: str,
+        *,
+        seen_version: int,
+        force: bool = False,
+        heard: bool = False,
     ) -> TokenRecord | None:
         """Bring the token to a fresh state and return its record (None once deleted).
 
-        Returns at once when someone else refreshed it since ``seen_version``. Raises
-        ProviderError when the provider call fails (the failure is recorded first).
+        Returns at once when someone else refreshed it since ``seen_version``, and without a
+        call when ``force`` comes within FORCED_REFRESH_INTERVAL_S of the last refresh or the
+        connection is misconfigured (unless ``heard``: a person asked). Raises ProviderError
+        when the provider call fails (the failure is recorded first).
         """
         with self._local_lock(token_id):
+            self._await_pending(token_id)  # never send a refresh token already rotated
             deadline = time.monotonic() + self.lease_s + 5
             while True:
                 with self.transaction(read_only=True) as tx:
                     row = TokenRepository(tx).get(token_id)
                 if row is None or row.version != seen_version or not self._due(row, force):
                     return row
-                call = self._lease(token_id, seen_version, early_s=0.0, force=force)
+                call = self._lease(
+                    token_id, seen_version, early_s=0.0, force=force, heard=heard
+                )
+                if call is DECLINED:
+                    return row  # its connection is misconfigured: nobody calls the provider
                 if call is not None:
                     break
                 if time.monotonic() > deadline:
@@ -144,8 +183,10 @@ class RefreshCoordinator:
         since ``version``, another holder has it, it is backing off, or not due). Raises
         ProviderError when the call failed (recorded first).
         """
+        if self.pending.has(token_id):
+            return False  # its new token set is on its way to the database
         call = self._lease(token_id, version, early_s=early_s, force=False)
-        if call is None:
+        if call is None or call is DECLINED:
             return False
         self._call(call, reread=False, slot=slot)
         return True
@@ -155,13 +196,23 @@ class RefreshCoordinator:
             return False
         if row.next_attempt_at is not None and self.clock() < row.next_attempt_at:
             return False  # backing off after a failure: no retry storm
+        force = force and not self._just_refreshed(row)
         return force or needs_refresh(self.clock(), row.issued_at, row.expires_at)[0]
 
-    def _lease(self, token_id: str, version: int, *, early_s: float, force: bool) -> _Call | None:
+    def _just_refreshed(self, row: TokenRecord) -> bool:
+        """True within FORCED_REFRESH_INTERVAL_S of the token set's issue."""
+        window = timedelta(seconds=FORCED_REFRESH_INTERVAL_S)
+        return row.issued_at is not None and self.clock() < row.issued_at + window
+
+    def _lease(
+        self, token_id: str, version: int, *, early_s: float, force: bool, heard: bool = False
+    ) -> _Call | Declined | None:
         """In one transaction: take the lease of the token at ``version`` (still valid, not
         backing off), decide, and read what the call needs. None when the lease is not to be
-        had or the token is not due ``early_s`` seconds from now; raises DecryptionError
-        (recorded on the token) when a stored secret cannot be opened."""
+        had, the token is not due ``early_s`` seconds from now (a forced refresh right after
+        another is not); DECLINED when its connection is misconfigured and nobody ``heard``
+        asked; raises DecryptionError (recorded on the token) when a stored secret cannot be
+        opened."""
         now = self.clock()
         with self.transaction() as tx:
             repo = TokenRepository(tx)
@@ -171,11 +222,18 @@ class RefreshCoordinator:
             if row is None:
                 return None
             ahead = now + timedelta(seconds=early_s)
+            force = force and not self._just_refreshed(row)
             if not force and not needs_refresh(ahead, row.issued_at, row.expires_at)[0]:
                 repo.finish_lease(token_id, self.owner, NO_CHANGE)
                 return None
             try:
-                return self._prepare(tx, row)
+                call = self._prepare(tx, row)
+                if call.connection.misconfigured and not heard:
+                    # invalid_client: every call would be refused alike until an administrator
+                    # changes the client, or asks himself (test, refresh now).
+                    repo.finish_lease(token_id, self.owner, NO_CHANGE)
+                    return DECLINED
+                return call
             except DecryptionError as exc:
                 repo.finish_lease(
                     token_id,
@@ -234,8 +292,50 @@ class RefreshCoordinator:
         reread: bool,
         sent: Secret | None = None,
     ) -> TokenRecord | None:
-        now = self.clock()
-        values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
+        """Store the provider's answer. When the database does not take it (busy, away),
+        keep it sealed in memory, stored by a retrying thread, and raise DatabaseBusy unless
+        that succeeds within PENDING_WAIT_S."""
+        values = self.vault.seal(
+            row.id, tokens, now=self.clock(), keep_refresh_ct=row.refresh_token_ct
+        )
+        new_refresh_token = rotated(sent, tokens.refresh_token)
+        try:
+            return self._store(
+                row, connection, values, new_refresh_token=new_refresh_token, reread=reread
+            )
+        except (DatabaseBusy, DatabaseUnavailable):
+            self.pending.keep(
+                row.id,
+                lambda: self._store(
+                    row, connection, values, new_refresh_token=new_refresh_token, reread=False
+                ),
+            )
+        self._await_pending(row.id)
+        if not reread:
+            return None
+        with self.transaction(read_only=True) as tx:
+            return TokenRepository(tx).get(row.id)
+
+    def _await_pending(self, token_id: str) -> None:
+        """Return once no token set of ``token_id`` waits to be stored; raises DatabaseBusy
+        after PENDING_WAIT_S (the set stays kept)."""
+        if not self.pending.wait(token_id, PENDING_WAIT_S):
+            raise DatabaseBusy(
+                "The provider issued a new token, which Tokendesk keeps and stores as soon "
+                "as the database takes it; try again in a moment."
+            )
+
+    def _store(
+        self,
+        row: TokenRecord,
+        connection: Connection,
+        values: TokenChange,
+        *,
+        new_refresh_token: bool,
+        reread: bool,
+    ) -> TokenRecord | None:
+        """One transaction: the new token set, the lease released, the connection ok, the
+        audit record; returns the fresh record when ``reread``."""
         with self.transaction() as tx:
             repo = TokenRepository(tx)
             if not repo.finish_lease(row.id, self.owner, values, new_version=True):
@@ -249,7 +349,7 @@ class RefreshCoordinator:
                 target_type="token",
                 target=connection.name,
                 connection_id=connection.id,
-                details={"kind": row.kind, "rotated": rotated(sent, tokens.refresh_token)},
+                details={"kind": row.kind, "rotated": new_refresh_token},
             )
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
