@@ -5,6 +5,7 @@ API key it saw or can decrypt."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +19,7 @@ from support.desk import BOT_ROLE, Desk
 from support.processes import ServeProcess, replica_env
 from tokendesk.crypto import RowRef
 from tokendesk.storage.tables import authorization_requests, tokens
+from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 
 PROXY_PASSWORD = "pr0xy-secret-Quokka"
 WRONG_SECRET = "wrong-secret-Narwhal"
@@ -135,11 +137,13 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     landing = browser.get(callback)
     page = seen.keep(browser.get(debug_serve.url + landing.headers["location"]))
-    handouts = [
-        bot.get("/connections/Reports/token"),
-        bot.get("/connections/Graph/token"),
-        bot.post("/connections/Graph/token/refresh"),
-    ]
+    first = [bot.get("/connections/Reports/token"), bot.get("/connections/Graph/token")]
+    # A forced refresh within FORCED_REFRESH_INTERVAL_S of the consent is answered without a
+    # provider call; wait it out, so the refresh path (and its DEBUG lines) really runs.
+    time.sleep(FORCED_REFRESH_INTERVAL_S + 0.5)
+    refreshes_before = desk.oauth.token_calls("refresh_token")
+    handouts = [*first, bot.post("/connections/Graph/token/refresh")]
+    assert desk.oauth.token_calls("refresh_token") == refreshes_before + 1
     seen.keep(bot.get("/connections/Graph/token", params={"token_type": "user"}))
     seen.keep(bot.get("/connections/Graph/token", headers={"Authorization": "Bearer td_bogus"}))
     seen.keep(admin.get("/connections/Graph/tokens"))
