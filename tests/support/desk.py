@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -42,6 +42,9 @@ class Desk:
         body.update(overrides)
         response = self.admin.post("/connections", json=body)
         assert response.status_code == 201, response.text
+        if code_flow:  # register the connection's own callback URL, as an admin would
+            self.oauth.register_client(replace(client, redirect_uris=(
+                *client.redirect_uris, response.json()["callback_url"])))
         return dict(response.json())
 
     def browser(self) -> httpx.Client:

@@ -200,7 +200,7 @@ class ConsentService:
                 "user_id": actor.user_id,
                 "purpose": purpose.value,
                 "stage": stage,
-                "redirect_uri": self.callback_url,
+                "redirect_uri": connection.callback_url(self.callback_url),
                 "token_url": connection.token_url,
                 "created_at": now,
                 "expires_at": expires,
@@ -233,7 +233,10 @@ class ConsentService:
         )
         spec = self.connections.client_spec(tx, connection)
         url = authorization_url(
-            spec, redirect_uri=self.callback_url, state=state, code_verifier=verifier
+            spec,
+            redirect_uri=connection.callback_url(self.callback_url),
+            state=state,
+            code_verifier=verifier,
         )
         return StartedFlow(request_id, url, binding, expires)
 
@@ -259,17 +262,32 @@ class ConsentService:
     # --- the callback -------------------------------------------------------------------
 
     def complete(
-        self, params: Mapping[str, str], *, browser_binding: str | None, session_user_id: str | None
+        self,
+        params: Mapping[str, str],
+        *,
+        browser_binding: str | None,
+        session_user_id: str | None,
+        connection_id: str | None = None,
     ) -> CallbackOutcome:
         """Accept the provider's redirect: check state, then exchange the code exactly once.
 
-        Raises AuthorizationRejected, before any call to a token endpoint, for a missing,
-        unknown, expired, replayed or foreign state.
+        ``connection_id`` is the one in the callback URL the answer came to (None for the
+        shared ``/oauth/callback``). Raises AuthorizationRejected, before any call to a token
+        endpoint, for a missing, unknown, expired, replayed or foreign state, or a state of a
+        flow whose redirect URI is not the one the answer came to (RFC 9700 §4.4.2).
         """
+        arrived_at = self.callback_url + (f"/{connection_id}" if connection_id else "")
         with self.transaction() as tx:
             row, connection = self._claim(
                 tx, params.get("state", ""), browser_binding, session_user_id
             )
+            if not hmac.compare_digest(row.redirect_uri, arrived_at):
+                # Fail closed: a mix-up attack brings one server's answer to another
+                # connection's flow; its own redirect URI is what tells them apart.
+                raise AuthorizationRejected(
+                    "This answer came to the callback URL of another connection; the code was "
+                    "not used. Check the callback URL registered at the provider."
+                )
             spec = self.connections.client_spec(tx, connection)
             route = self.proxy.route(tx)
             verifier = (

@@ -1,4 +1,4 @@
-"""The OAuth callback ``/oauth/callback``, one-time start links, and the result page."""
+"""The OAuth callbacks ``/oauth/callback[/<connection id>]``, one-time start links, and the result page."""
 
 from __future__ import annotations
 
@@ -33,13 +33,26 @@ def open_link(request: Request, link: str) -> Response:
 
 @router.get("/callback")
 def callback(request: Request) -> Response:
+    """The shared redirect URI of connections created before callback URLs were per
+    connection."""
+    return _callback(request, None)
+
+
+@router.get("/callback/{connection_id}")
+def connection_callback(request: Request, connection_id: str) -> Response:
+    """A connection's own redirect URI: the answer must belong to a flow of that connection."""
+    return _callback(request, connection_id)
+
+
+def _callback(request: Request, connection_id: str | None) -> Response:
     """The provider's redirect: exchange the code once, then show a clean result URL."""
     td = get_tokendesk(request)
     binding = request.cookies.get(FLOW_COOKIE)
     session_user = _session_user(td, request)
     try:
         outcome = td.consent.complete(dict(request.query_params), browser_binding=binding,
-                                      session_user_id=session_user)
+                                      session_user_id=session_user,
+                                      connection_id=connection_id)
     except AuthorizationRejected as exc:
         return _page(request, ok=False, message=exc.message, status=400)
     return RedirectResponse(f"/oauth/done/{outcome.request_id}", status_code=303,

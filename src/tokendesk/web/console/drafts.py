@@ -53,6 +53,7 @@ def apply_template(draft: Draft, provider: Provider) -> None:
 def load_connection(draft: Draft, connection: Connection) -> None:
     """Make ``draft`` show ``connection`` as stored (its secret stays stored)."""
     draft.editing = connection.name
+    draft.connection_id, draft.shared_callback = connection.id, connection.shared_callback
     draft.provider = connection.provider
     draft.template_of = connection.provider
     draft.name = connection.name
