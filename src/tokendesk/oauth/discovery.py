@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,8 +28,9 @@ class MetadataCache:
     rule off by failing to answer once.
     """
 
-    def __init__(self, outbound: Outbound) -> None:
+    def __init__(self, outbound: Outbound, clock: Callable[[], float] = time.monotonic) -> None:
         self.outbound = outbound
+        self.clock = clock
         self._found: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -39,13 +41,13 @@ class MetadataCache:
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
             cached = self._found.get(origin)
-        if cached is not None and time.monotonic() - cached[0] < METADATA_TTL_S:
+        if cached is not None and self.clock() - cached[0] < METADATA_TTL_S:
             return cached[1]
         metadata = self._fetch(origin, route)
         if metadata is None:
             return cached[1] if cached is not None else {}
         with self._lock:
-            self._found[origin] = (time.monotonic(), metadata)
+            self._found[origin] = (self.clock(), metadata)
         return metadata
 
     def _fetch(self, origin: str, route: ProxyRoute) -> dict[str, Any] | None:

@@ -91,14 +91,14 @@ def test_callbacks_with_missing_unknown_or_foreign_state_never_reach_the_token_e
 
 
 def test_an_error_from_the_provider_is_shown_escaped(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"], approve=False)
     state = parse_qs(urlsplit(callback).query)["state"][0]
 
     landing = browser.get(
-        desk.server.callback_url,
+        graph["callback_url"],
         params={
             "state": state,
             "error": "access_denied",
@@ -290,14 +290,14 @@ def test_changing_only_the_client_secret_keeps_tokens_working(desk: Desk, clock:
 
 
 def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     query = parse_qs(urlsplit(callback).query)
     assert query["iss"] == [desk.oauth.issuer]  # RFC 9207: the server says who it is
 
-    landing = browser.get(desk.server.callback_url, params={
+    landing = browser.get(graph["callback_url"], params={
         "code": query["code"][0], "state": query["state"][0],
         "iss": "https://attacker.example.com"})
     page = browser.get(desk.server.url + landing.headers["location"])
@@ -321,14 +321,14 @@ def test_a_sign_in_that_took_longer_than_ten_minutes_is_refused(desk: Desk, cloc
 
 
 def test_an_answer_without_iss_from_a_server_that_announces_it_is_refused(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     query = parse_qs(urlsplit(callback).query)
     assert desk.oauth.metadata["authorization_response_iss_parameter_supported"] is True
 
-    landing = browser.get(desk.server.callback_url, params={
+    landing = browser.get(graph["callback_url"], params={
         "code": query["code"][0], "state": query["state"][0]})  # iss stripped on the way
     page = browser.get(desk.server.url + landing.headers["location"])
 
