@@ -4,6 +4,7 @@ fetched from is believed, and a failed fetch is neither kept nor forgets what wa
 from __future__ import annotations
 
 import json
+
 import httpx
 
 from tokendesk.oauth.discovery import METADATA_TTL_S, MetadataCache

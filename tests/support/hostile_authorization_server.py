@@ -76,7 +76,7 @@ class HostileAuthorizationServer:
 
 def _handler(hostile: HostileAuthorizationServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             path = urlsplit(self.path).path
             if path in METADATA_PATHS:
                 hostile.metadata_requests += 1
@@ -86,7 +86,7 @@ def _handler(hostile: HostileAuthorizationServer) -> type[BaseHTTPRequestHandler
             else:
                 self._json(404, {"error": "not_found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             form = parse_qs(self.rfile.read(length).decode())
             hostile.token_requests.append({k: v[0] for k, v in form.items()})
@@ -111,7 +111,7 @@ def _handler(hostile: HostileAuthorizationServer) -> type[BaseHTTPRequestHandler
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler
