@@ -160,7 +160,7 @@ def test_a_user_authenticates_his_own_token_and_only_he_can_use_it(desk: Desk) -
     other = desk.server.api(make_user(desk.server.td, "carol", roles=[BOT_ROLE]))
 
     before = desk.bot.get("/connections/Graph/token", params={"token_type": "user"})
-    desk.consent(link.json()["url"])
+    desk.consent(link.json()["url"], as_user="bot")
     mine = desk.bot.get("/connections/Graph/token", params={"token_type": "user"})
     hers = other.get("/connections/Graph/token", params={"token_type": "user"})
 
@@ -232,7 +232,8 @@ def test_deleting_a_connection_revokes_its_tokens_at_the_provider(desk: Desk) ->
     desk.create_connection("Graph", "code-basic")
     save_shared_token(desk)
     desk.consent(
-        desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"}).json()["url"]
+        desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"}).json()["url"],
+        as_user="bot",
     )
 
     response = desk.admin.delete("/connections/Graph")
