@@ -6,6 +6,7 @@ API key it saw or can decrypt."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -110,7 +111,7 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(
             },
         )
     )
-    seen.keep(
+    graph = seen.keep(
         admin.post(
             "/connections",
             json={
@@ -125,6 +126,8 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(
             },
         )
     )
+    desk.oauth.register_client(  # the connection's own callback URL, as an admin would
+        replace(code, redirect_uris=(*code.redirect_uris, graph.json()["callback_url"])))
     seen.keep(admin.post("/connections/Reports/test", json={"save_credentials": True}))
     seen.keep(admin.post("/connections/Wrong/test"))
     # An authorization server that echoes the secret back in its error description:
