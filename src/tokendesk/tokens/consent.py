@@ -322,7 +322,7 @@ class ConsentService:
             row, connection = self._claim(
                 tx, params.get("state", ""), browser_binding, session_user_id
             )
-            if not hmac.compare_digest(row.redirect_uri, arrived_at):
+            if row.redirect_uri != arrived_at:  # not a secret: a plain comparison
                 # Fail closed: a mix-up attack brings one server's answer to another
                 # connection's flow; its own redirect URI is what tells them apart.
                 raise AuthorizationRejected(
