@@ -131,7 +131,8 @@ class Settings(BaseSettings):
 
     @property
     def callback_url(self) -> str:
-        """The one redirect URI registered at every provider: ``<public_url>/oauth/callback``."""
+        """The shared redirect URI ``<public_url>/oauth/callback``: of connections created before
+        migration 0007; each newer one has its own under it (see Connection.callback_url)."""
         return self.public_url + CALLBACK_PATH
 
     @property

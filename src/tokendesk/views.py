@@ -42,6 +42,8 @@ class ConnectionOut(BaseModel):
 
     @classmethod
     def of(cls, connection: Connection, callback_url: str) -> ConnectionOut:
+        """``connection`` as the API shows it; ``callback_url`` is the shared one
+        (``<public_url>/oauth/callback``), from which the connection's own derives."""
         return cls(
             name=connection.name,
             description=connection.description,
@@ -57,7 +59,7 @@ class ConnectionOut(BaseModel):
             revocation_url=connection.revocation_url,
             placeholders=connection.placeholders,
             invited_roles=list(connection.invited_roles),
-            callback_url=callback_url,
+            callback_url=connection.callback_url(callback_url),
             created_at=connection.created_at,
             updated_at=connection.updated_at,
             created_by=connection.created_by,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -29,7 +30,9 @@ def test_an_admin_registers_a_salesforce_connection_with_the_seed_fields(admin: 
     assert body["token_url"] == "https://acme.salesforce.com/services/oauth2/token"
     assert body["scopes"] == ["api", "refresh_token", "offline_access"]
     assert body["pkce"] is True
-    assert body["callback_url"] == "https://tokendesk.example.test/oauth/callback"
+    # its own redirect URI (RFC 9700 §4.4.2 mix-up defence), not the shared one
+    assert re.fullmatch(r"https://tokendesk\.example\.test/oauth/callback/[0-9a-f]{32}",
+                        body["callback_url"])
     assert body["client_secret_stored"] is True
     assert "client_secret" not in body
 

@@ -80,5 +80,5 @@ def test_the_callback_url_and_links_ignore_the_host_header(admin: Console) -> No
     wizard = admin.http.get(start.headers["location"], headers=poisoned)
 
     assert start.headers["location"].startswith("/wizard/")
-    assert f'value="{PUBLIC_URL}/oauth/callback"' in wizard.text
+    assert f'value="{PUBLIC_URL}/oauth/callback/' in wizard.text  # the connection's own
     assert "evil.example" not in wizard.text

@@ -26,7 +26,8 @@ def serve(
     password_file = ensure_first_administrator(td)
     typer.echo(f"Tokendesk is running at {settings.public_url}/")
     typer.echo(f"  API:       {settings.public_url}/api/v1  (OpenAPI: /api/v1/docs)")
-    typer.echo(f"  Callback:  {settings.callback_url}  (register this at your providers)")
+    typer.echo(f"  Callbacks: {settings.callback_url}/<connection id>  "
+               "(register the one each connection shows)")
     if password_file is not None:
         typer.echo(f"  Sign in as '{INITIAL_ADMIN}' with the password in {password_file}")
         typer.echo("  (read it once, sign in, then change it and delete the file).")

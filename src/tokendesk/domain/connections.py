@@ -62,10 +62,19 @@ class Connection:
     updated_at: datetime
     created_by: str
     updated_by: str
+    # Older connections share one redirect URI; newer ones have their own (see callback_url).
+    shared_callback: bool = False
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""
         return not principal.role_ids.isdisjoint(self.invited_role_ids)
+
+    def callback_url(self, shared: str) -> str:
+        """The redirect URI to register at the provider for this connection: its own
+        ``<shared>/<id>``, so that an answer without ``iss`` still says which connection it is
+        for (RFC 9700 §4.4.2 mix-up defence); ``shared`` itself for a connection created
+        before redirect URIs were per connection."""
+        return shared if self.shared_callback else f"{shared}/{self.id}"
 
     @property
     def misconfigured(self) -> bool:

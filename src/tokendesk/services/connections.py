@@ -224,8 +224,12 @@ class ConnectionService:
 
     # --- changing ---------------------------------------------------------------------
 
-    def create(self, tx: Tx, actor: Principal, data: ConnectionCreate) -> Connection:
-        """Register a connection. Raises ValidationError, DuplicateName, PermissionDenied."""
+    def create(
+        self, tx: Tx, actor: Principal, data: ConnectionCreate, *, connection_id: str | None = None
+    ) -> Connection:
+        """Register a connection (with ``connection_id`` when its callback URL was shown
+        before it existed, as the console wizard does). Raises ValidationError, DuplicateName,
+        PermissionDenied."""
         actor.require(Permission.MANAGE_CONNECTIONS)
         repo = ConnectionRepository(tx)
         provider = self.catalog.get(data.provider)
@@ -246,7 +250,7 @@ class ConnectionService:
         invited = self.accounts.resolve_roles(
             tx, data.invited_roles, field="invited_roles", custom_only=True
         )
-        connection_id, now = new_id(), self.clock()
+        connection_id, now = connection_id or new_id(), self.clock()
         repo.insert(
             {
                 "id": connection_id,

@@ -137,6 +137,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         updated_at=row.updated_at,
         created_by=row.created_by,
         updated_by=row.updated_by,
+        shared_callback=row.shared_callback,
     )
 
 

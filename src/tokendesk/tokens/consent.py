@@ -72,6 +72,21 @@ class FlowLink:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkFor:
+    """Whom and what a one-time link's consent is for, shown before it goes to the provider."""
+
+    connection: str
+    purpose: Purpose
+    user_id: str
+    username: str
+
+    @property
+    def bound_to_user(self) -> bool:
+        """A user-specific token must be consented by its own user (in his session)."""
+        return self.purpose is Purpose.USER
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackOutcome:
     request_id: str
     connection: str
@@ -149,8 +164,36 @@ class ConsentService:
         )
         return FlowLink(f"{self.public_url}/oauth/start/{link}", expires)
 
-    def open_link(self, tx: Tx, link: str, browser_binding: str | None = None) -> StartedFlow:
-        """Bind a one-time link to this browser and send it on to the provider."""
+    def link_for(self, tx: Tx, link: str) -> LinkFor:
+        """Whom and what the one-time ``link`` is for; raises AuthorizationRejected when it is
+        unknown, used or expired."""
+        row, connection = self._link(tx, link)
+        return LinkFor(connection.name, Purpose(row.purpose), row.user_id,
+                       _username(tx, row.user_id))
+
+    def open_link(
+        self,
+        tx: Tx,
+        link: str,
+        browser_binding: str | None = None,
+        session_user_id: str | None = None,
+    ) -> StartedFlow:
+        """Bind a one-time link to this browser and send it on to the provider.
+
+        A link for a user-specific token opens only in a session of its own user
+        (``session_user_id``): anyone else's provider account would become his token.
+        Raises AuthorizationRejected."""
+        row, connection = self._link(tx, link)
+        if Purpose(row.purpose) is Purpose.USER and session_user_id != row.user_id:
+            raise AuthorizationRejected(
+                f"This link is for the Tokendesk user '{_username(tx, row.user_id)}'; sign in "
+                "as that user to continue."
+            )
+        if not AuthorizationRequestRepository(tx).open_link(row.id):
+            raise AuthorizationRejected("This sign-in link was already used; ask for a new one.")
+        return self._send(tx, row.id, connection, browser_binding)
+
+    def _link(self, tx: Tx, link: str) -> tuple[Any, Connection]:
         row = AuthorizationRequestRepository(tx).find_by_state(_digest(link))
         if row is None or row.stage != "link" or row.expires_at <= self.clock():
             raise AuthorizationRejected(
@@ -158,9 +201,7 @@ class ConsentService:
             )
         connection = ConnectionRepository(tx).get(row.connection_id)
         assert connection is not None  # requests are deleted with their connection
-        if not AuthorizationRequestRepository(tx).open_link(row.id):
-            raise AuthorizationRejected("This sign-in link was already used; ask for a new one.")
-        return self._send(tx, row.id, connection, browser_binding)
+        return row, connection
 
     def _startable(self, tx: Tx, actor: Principal, name: str, purpose: Purpose) -> Connection:
         connection = self.connections.get(tx, actor, name)
@@ -200,7 +241,7 @@ class ConsentService:
                 "user_id": actor.user_id,
                 "purpose": purpose.value,
                 "stage": stage,
-                "redirect_uri": self.callback_url,
+                "redirect_uri": connection.callback_url(self.callback_url),
                 "token_url": connection.token_url,
                 "created_at": now,
                 "expires_at": expires,
@@ -233,7 +274,10 @@ class ConsentService:
         )
         spec = self.connections.client_spec(tx, connection)
         url = authorization_url(
-            spec, redirect_uri=self.callback_url, state=state, code_verifier=verifier
+            spec,
+            redirect_uri=connection.callback_url(self.callback_url),
+            state=state,
+            code_verifier=verifier,
         )
         return StartedFlow(request_id, url, binding, expires)
 
@@ -259,17 +303,32 @@ class ConsentService:
     # --- the callback -------------------------------------------------------------------
 
     def complete(
-        self, params: Mapping[str, str], *, browser_binding: str | None, session_user_id: str | None
+        self,
+        params: Mapping[str, str],
+        *,
+        browser_binding: str | None,
+        session_user_id: str | None,
+        connection_id: str | None = None,
     ) -> CallbackOutcome:
         """Accept the provider's redirect: check state, then exchange the code exactly once.
 
-        Raises AuthorizationRejected, before any call to a token endpoint, for a missing,
-        unknown, expired, replayed or foreign state.
+        ``connection_id`` is the one in the callback URL the answer came to (None for the
+        shared ``/oauth/callback``). Raises AuthorizationRejected, before any call to a token
+        endpoint, for a missing, unknown, expired, replayed or foreign state, or a state of a
+        flow whose redirect URI is not the one the answer came to (RFC 9700 §4.4.2).
         """
+        arrived_at = self.callback_url + (f"/{connection_id}" if connection_id else "")
         with self.transaction() as tx:
             row, connection = self._claim(
                 tx, params.get("state", ""), browser_binding, session_user_id
             )
+            if row.redirect_uri != arrived_at:  # not a secret: a plain comparison
+                # Fail closed: a mix-up attack brings one server's answer to another
+                # connection's flow; its own redirect URI is what tells them apart.
+                raise AuthorizationRejected(
+                    "This answer came to the callback URL of another connection; the code was "
+                    "not used. Check the callback URL registered at the provider."
+                )
             spec = self.connections.client_spec(tx, connection)
             route = self.proxy.route(tx)
             verifier = (
@@ -333,6 +392,11 @@ class ConsentService:
             )
         if session_user_id is not None and session_user_id != row.user_id:
             raise AuthorizationRejected("This sign-in was started by another user.")
+        if Purpose(row.purpose) is Purpose.USER and session_user_id is None:
+            # Fail closed: a user-specific token is saved only in its own user's session.
+            raise AuthorizationRejected(
+                "Sign in to Tokendesk as the user this token is for, then start again."
+            )
         if not repo.consume(row.id, self.clock(), "sent"):
             raise AuthorizationRejected(
                 "This sign-in was already completed; it cannot be used twice."

@@ -4,6 +4,8 @@ permissions and validation errors. Every page is searched for the client secret.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 from browser_support import (
@@ -28,6 +30,13 @@ def fill_settings(page: Any, name: str, provider: str = "custom",
     page.fill("#f-description", description)
 
 
+def register_callback_url(scene: Scene, client_id: str, callback_url: str) -> None:
+    """Add a connection's own callback URL to its client at the provider, as an admin would."""
+    client = scene.oauth.clients[client_id]
+    scene.oauth.register_client(
+        replace(client, redirect_uris=(*client.redirect_uris, callback_url)))
+
+
 def test_an_admin_creates_a_client_credentials_connection_and_a_bot_gets_its_token(
     scene: Scene, page: Any,
 ) -> None:
@@ -38,7 +47,8 @@ def test_an_admin_creates_a_client_credentials_connection_and_a_bot_gets_its_tok
 
     page.click("#create-connection")
     fill_settings(page, "Billing API", description="Invoices for the billing bots")
-    expect(page.locator("#callback-url")).to_have_value(scene.server.callback_url)
+    expect(page.locator("#callback-url")).to_have_value(  # the connection's own
+        re.compile(re.escape(scene.server.callback_url) + "/[0-9a-f]{32}$"))
     screenshot(page, "wizard-1-connection-settings")
     page.click("#next")
 
@@ -93,6 +103,7 @@ def test_an_authorization_code_connection_with_saved_login_credentials_gets_a_sh
     sign_in(page, scene.url, "admin")
     page.goto(scene.url + "/wizard/new")
     fill_settings(page, "Graph")
+    register_callback_url(scene, "code-basic", page.input_value("#callback-url"))
     page.click("#next")
 
     page.check("#f-grant_type-authorization_code")
@@ -137,6 +148,7 @@ def test_an_invited_user_authenticates_his_own_token_from_my_settings(
         "token_url": scene.oauth.token_endpoint, "scopes": "openid offline_access api:read",
         "client_auth_method": "client_secret_post", "invited_roles": [BOT_ROLE]})
     assert created.status_code == 201, created.text
+    register_callback_url(scene, "code-post", created.json()["callback_url"])
     carol_key = make_user(scene.server.td, "carol", roles=[BOT_ROLE])
     sign_in(page, scene.url, "carol", ADMIN_PASSWORD)
 

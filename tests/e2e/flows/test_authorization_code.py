@@ -91,14 +91,14 @@ def test_callbacks_with_missing_unknown_or_foreign_state_never_reach_the_token_e
 
 
 def test_an_error_from_the_provider_is_shown_escaped(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"], approve=False)
     state = parse_qs(urlsplit(callback).query)["state"][0]
 
     landing = browser.get(
-        desk.server.callback_url,
+        graph["callback_url"],
         params={
             "state": state,
             "error": "access_denied",
@@ -160,7 +160,7 @@ def test_a_user_authenticates_his_own_token_and_only_he_can_use_it(desk: Desk) -
     other = desk.server.api(make_user(desk.server.td, "carol", roles=[BOT_ROLE]))
 
     before = desk.bot.get("/connections/Graph/token", params={"token_type": "user"})
-    desk.consent(link.json()["url"])
+    desk.consent(link.json()["url"], as_user="bot")
     mine = desk.bot.get("/connections/Graph/token", params={"token_type": "user"})
     hers = other.get("/connections/Graph/token", params={"token_type": "user"})
 
@@ -232,7 +232,8 @@ def test_deleting_a_connection_revokes_its_tokens_at_the_provider(desk: Desk) ->
     desk.create_connection("Graph", "code-basic")
     save_shared_token(desk)
     desk.consent(
-        desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"}).json()["url"]
+        desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"}).json()["url"],
+        as_user="bot",
     )
 
     response = desk.admin.delete("/connections/Graph")
@@ -290,14 +291,14 @@ def test_changing_only_the_client_secret_keeps_tokens_working(desk: Desk, clock:
 
 
 def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     query = parse_qs(urlsplit(callback).query)
     assert query["iss"] == [desk.oauth.issuer]  # RFC 9207: the server says who it is
 
-    landing = browser.get(desk.server.callback_url, params={
+    landing = browser.get(graph["callback_url"], params={
         "code": query["code"][0], "state": query["state"][0],
         "iss": "https://attacker.example.com"})
     page = browser.get(desk.server.url + landing.headers["location"])
@@ -321,14 +322,14 @@ def test_a_sign_in_that_took_longer_than_ten_minutes_is_refused(desk: Desk, cloc
 
 
 def test_an_answer_without_iss_from_a_server_that_announces_it_is_refused(desk: Desk) -> None:
-    desk.create_connection("Graph", "code-basic")
+    graph = desk.create_connection("Graph", "code-basic")
     browser = desk.browser()
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     callback = desk.oauth.complete_consent(browser, link.json()["authorize_url"])
     query = parse_qs(urlsplit(callback).query)
     assert desk.oauth.metadata["authorization_response_iss_parameter_supported"] is True
 
-    landing = browser.get(desk.server.callback_url, params={
+    landing = browser.get(graph["callback_url"], params={
         "code": query["code"][0], "state": query["state"][0]})  # iss stripped on the way
     page = browser.get(desk.server.url + landing.headers["location"])
 

@@ -55,7 +55,7 @@ def test_authorize_prints_a_one_time_link_that_starts_the_consent(desk: Desk) ->
     desk.create_connection("Graph", "code-basic")
 
     code, output = cli(desk, "connections", "authorize", "Graph", "--user", "bot")
-    landing = desk.consent(output.strip().splitlines()[0])
+    landing = desk.consent(output.strip().splitlines()[0], as_user="bot")
 
     assert code == 0, output
     assert landing.status_code == 303

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -112,7 +113,7 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(
             },
         )
     )
-    seen.keep(
+    graph = seen.keep(
         admin.post(
             "/connections",
             json={
@@ -127,6 +128,8 @@ def test_no_secret_reaches_logs_errors_audit_or_pages(
             },
         )
     )
+    desk.oauth.register_client(  # the connection's own callback URL, as an admin would
+        replace(code, redirect_uris=(*code.redirect_uris, graph.json()["callback_url"])))
     seen.keep(admin.post("/connections/Reports/test", json={"save_credentials": True}))
     seen.keep(admin.post("/connections/Wrong/test"))
     # An authorization server that echoes the secret back in its error description:

@@ -361,7 +361,7 @@ def test_a_refused_client_secret_marks_the_connection_once_until_an_admin_fixes_
 ) -> None:
     shared = connect(desk)
     mine = desk.bot.post("/connections/Graph/authorize", json={"token_type": "user"})
-    desk.consent(mine.json()["url"])
+    desk.consent(mine.json()["url"], as_user="bot")
     own = handout(desk, token_type="user").json()["access_token"]
     old = desk.oauth.clients["code-basic"]
     new = desk.oauth.register_client(replace(old, client_secret=f"as-rotated-{old.client_id}-1f3a"))

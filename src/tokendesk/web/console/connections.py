@@ -93,7 +93,7 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
              for t in tokens if t.kind is TokenKind.USER and t.user_id != principal.user_id]
     return page(request, viewer, "console/connection.html", connection=connection,
                 provider=td.catalog.get(connection.provider), shared=shared, users=users,
-                events=events, callback_url=td.settings.callback_url,
+                events=events, callback_url=connection.callback_url(td.settings.callback_url),
                 invited=connection.invites(principal),
                 may_manage=viewer.can(Permission.MANAGE_CONNECTIONS),
                 grant_label=grant_label(connection.grant_type.value),

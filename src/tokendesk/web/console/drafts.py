@@ -77,6 +77,7 @@ def _scope_list(scopes: str) -> list[str]:
 def load_connection(draft: Draft, connection: Connection) -> None:
     """Make ``draft`` show ``connection`` as stored (its secret stays stored)."""
     draft.editing = connection.name
+    draft.connection_id, draft.shared_callback = connection.id, connection.shared_callback
     draft.provider = connection.provider
     draft.template_of = connection.provider
     draft.name = connection.name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +82,15 @@ class Draft:
     errors: dict[str, str] = field(default_factory=dict)
     verdict: Verdict | None = None
     expires_at: datetime = datetime.max
+    # The id the connection gets when Create stores it, known in advance so that step 1 can
+    # show its own callback URL (to register at the provider before it exists).
+    connection_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # True when editing a connection that still uses the shared callback URL.
+    shared_callback: bool = False
+
+    def callback_url(self, shared: str) -> str:
+        """The callback URL the connection of this draft has (see Connection.callback_url)."""
+        return shared if self.shared_callback else f"{shared}/{self.connection_id}"
 
     @property
     def saved_as(self) -> str | None:

@@ -115,7 +115,7 @@ def _render(request: Request, viewer: Viewer, draft: Draft, step: str, *,
     return page(request, viewer, f"console/wizard_{step}.html", status=status, draft=draft,
                 steps=STEPS, step=step, number=STEP_NUMBERS[step], errors=errors or {},
                 provider=provider, providers=td.catalog.providers(), q=q,
-                callback_url=td.settings.callback_url, grant_label=grant_label,
+                callback_url=draft.callback_url(td.settings.callback_url), grant_label=grant_label,
                 auth_methods=CLIENT_AUTH_METHODS, code_flow=_code_flow(draft), **context)
 
 
@@ -256,7 +256,8 @@ def _save(request: Request, viewer: Viewer, draft: Draft) -> str | None:
         with td.transaction() as tx:
             if draft.editing is None:
                 connection = td.connections.create(tx, viewer.principal,
-                                                   create_input(draft, secret or ""))
+                                                   create_input(draft, secret or ""),
+                                                   connection_id=draft.connection_id)
             else:
                 connection = td.connections.update(tx, viewer.principal, draft.editing,
                                                    update_input(draft, secret))
