@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     @property
     def callback_url(self) -> str:
         """The shared redirect URI ``<public_url>/oauth/callback``: of connections created before
-        migration 0007; each newer one has its own under it (see Connection.callback_url)."""
+        migration 0008; each newer one has its own under it (see Connection.callback_url)."""
         return self.public_url + CALLBACK_PATH
 
     @property

@@ -1,4 +1,4 @@
-"""Migration 0007: connections that existed keep the shared callback URL registered at their
+"""Migration 0008: connections that existed keep the shared callback URL registered at their
 provider; every connection created afterwards gets its own."""
 
 from __future__ import annotations

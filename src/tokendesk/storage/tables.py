@@ -174,7 +174,7 @@ connections = Table(
     Column("last_error", String(500), nullable=True),
     Column("created_by", String(64), nullable=False, server_default=""),
     Column("updated_by", String(64), nullable=False, server_default=""),
-    # True for connections older than migration 0007: they keep the one shared
+    # True for connections older than migration 0008: they keep the one shared
     # <public_url>/oauth/callback; every newer one has <public_url>/oauth/callback/<id>.
     Column("shared_callback", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
