@@ -8,8 +8,9 @@ Catch :class:`TokendeskError` for all of them, or a branch for what you can act 
     ├── ProtocolError              Tokendesk answered something that is not its wire format
     └── APIError                   Tokendesk refused: ``{"error": {"code", "message"}}``
         ├── AuthenticationFailed   401: the API key is missing, wrong, revoked or disabled
-        ├── NotInvited             403: the key's user may not do this
-        ├── NotFound               404: no such connection, or none the key's user is invited to
+        ├── NotInvited             403: the key's user may not do this (``not_invited``: he
+        │                          sees the connection; ``invited_roles`` names who may use it)
+        ├── NotFound               404: no such connection, or none the key's user may see
         ├── InvalidRequest         400, 422: the request itself is not acceptable
         ├── TokenUnavailable       409: no usable token; ``authenticate_url`` says where to consent
         │   ├── NotAuthenticated          nobody has consented yet
@@ -85,7 +86,7 @@ class NotInvited(APIError):
 
 
 class NotFound(APIError):
-    """No such connection, or none that the key's user is invited to (not revealed)."""
+    """No such connection, or none that the key's user may see (not revealed)."""
 
 
 class InvalidRequest(APIError):

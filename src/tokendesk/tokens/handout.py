@@ -96,10 +96,11 @@ class TokenService:
     ) -> Handout:
         """A valid access token of connection ``name`` for ``actor``.
 
-        Only users of an invited role get one; any other connection is 'not found'. Expired
-        tokens are refreshed first. Raises TokenUnavailable subclasses (with the URL to
-        authenticate at), ConnectionNotFound, or ProviderError when a refresh failed and the
-        current token is no longer usable.
+        Only users of an invited role get one; a caller who may view connections is told he
+        is not invited (NotInvited, naming the invited roles), to anyone else the connection
+        is 'not found'. Expired tokens are refreshed first. Raises TokenUnavailable
+        subclasses (with the URL to authenticate at), NotInvited, ConnectionNotFound, or
+        ProviderError when a refresh failed and the current token is no longer usable.
         """
         try:
             return self._handout(actor, name, kind, force_refresh)
