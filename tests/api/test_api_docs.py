@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
 
+import tokendesk
 import tokendesk.web
 from tokendesk.web.api_docs import SWAGGER_UI_VERSION
 
@@ -58,3 +60,15 @@ def test_the_old_cdn_docs_route_and_its_oauth_redirect_are_gone(http: TestClient
 
     assert DOCS not in document["paths"]
     assert http.get(DOCS + "/oauth2-redirect").status_code == 404
+
+
+def test_the_package_data_ships_the_vendored_files() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["tokendesk"]
+    package = Path(tokendesk.__file__).parent
+
+    shipped = {path for pattern in globs for path in package.glob(pattern) if path.is_file()}
+
+    assert {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"} <= {
+        path.name for path in VENDORED.iterdir()}
+    assert set(VENDORED.iterdir()) <= shipped
