@@ -155,6 +155,18 @@ class PermissionDenied(TokendeskError):
     status = 403
 
 
+class NotInvited(PermissionDenied):
+    """The caller may view the connection, but none of his roles is invited to use its
+    tokens; ``invited_roles`` names those that are (a caller who may not view the
+    connection is told it does not exist instead)."""
+
+    code = "not_invited"
+
+    def __init__(self, message: str, *, invited_roles: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.invited_roles = invited_roles
+
+
 class TooManyAttempts(TokendeskError):
     code = "too_many_attempts"
     status = 429

@@ -13,7 +13,12 @@ from support.api import connection_body, key_for, make_user
 from support.cli import Cli, one_error_line
 from support.tokendesk_server import TokendeskServer, free_port
 from tokendesk.cli.exit_codes import exit_code_for
-from tokendesk.errors import AuthenticationRequired, ConnectionNotFound, NotAuthenticated
+from tokendesk.errors import (
+    AuthenticationRequired,
+    ConnectionNotFound,
+    NotAuthenticated,
+    NotInvited,
+)
 
 BOT_ROLE = "Sales bots"
 
@@ -58,6 +63,21 @@ def test_an_unknown_connection_and_a_wrong_key_exit_with_their_table_codes(
     assert wrong_key.exit_code == no_key.exit_code == exit_code_for(AuthenticationRequired)
     assert "TOKENDESK_API_KEY" in one_error_line(no_key)
     assert "td_not-a-key" not in wrong_key.output
+
+
+def test_the_administrator_not_invited_exits_not_permitted_and_hears_which_roles_are(
+    server: TokendeskServer,
+) -> None:
+    admin = bot_cli(server, key_for(server.td, "admin"))
+    stranger = bot_cli(server, make_user(server.td, "stranger"))
+
+    refused = admin("token", "Salesforce prod")
+    hidden = stranger("token", "Salesforce prod")
+
+    assert refused.exit_code == exit_code_for(NotInvited) == 5
+    assert BOT_ROLE in one_error_line(refused)
+    assert hidden.exit_code == exit_code_for(ConnectionNotFound) == 3
+    assert BOT_ROLE not in hidden.output
 
 
 def test_an_unreachable_tokendesk_exits_unavailable_in_one_line() -> None:

@@ -64,6 +64,7 @@ MODES = pytest.mark.parametrize("mode", ["sync", "async"])
     (401, "authentication_required", AuthenticationFailed),
     (401, "invalid_credentials", AuthenticationFailed),
     (403, "permission_denied", NotInvited),
+    (403, "not_invited", NotInvited),
     (404, "connection_not_found", NotFound),
     (404, "not_found", NotFound),
     (422, "validation_error", InvalidRequest),
@@ -204,3 +205,23 @@ def test_a_good_answer_still_gives_the_token(mode: str) -> None:
     token = get_token(mode, refusing(token_answer("tok-1")))
 
     assert token.access_token == "tok-1" and token.authorization == "Bearer tok-1"
+
+
+@MODES
+def test_not_being_invited_names_the_invited_roles(mode: str) -> None:
+    answer = error_answer(403, "not_invited", "None of your roles is invited.",
+                          invited_roles=["Sales bots", "Reporting"])
+
+    with pytest.raises(NotInvited) as caught:
+        get_token(mode, refusing(answer))
+
+    assert caught.value.invited_roles == ("Sales bots", "Reporting")
+    assert (caught.value.status, caught.value.code) == (403, "not_invited")
+
+
+def test_the_not_invited_code_is_mapped_by_code_not_only_by_status() -> None:
+    # A proxy in front may turn the status into something else; the code still decides.
+    refused = error_from_response(error_answer(400, "not_invited", invited_roles="not a list"))
+
+    assert type(refused) is NotInvited
+    assert refused.invited_roles == ()

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from lifecycle_support import (
     CONNECTION,
+    INVITED_ROLE,
     FakeProvider,
     ManualClock,
     principal,
@@ -24,6 +25,7 @@ from tokendesk.domain.tokens import TokenKind, TokenStatus
 from tokendesk.errors import (
     ConnectionNotFound,
     NotAuthenticated,
+    NotInvited,
     ProviderUnavailable,
     ReauthenticationRequired,
     RefreshBackingOff,
@@ -83,8 +85,13 @@ def test_a_viewer_whose_role_is_not_invited_sees_the_connection_but_gets_no_toke
     with td.transaction(read_only=True) as tx:
         assert td.connections.get(tx, viewer, CONNECTION).id == connection.id
 
-    with pytest.raises(ConnectionNotFound):
+    with pytest.raises(NotInvited) as refused:
         td.tokens.handout(viewer, CONNECTION, TokenKind.SHARED)
+
+    # He sees the connection, so he is told why he gets no token, and whom it invites.
+    assert refused.value.status == 403 and refused.value.code == "not_invited"
+    assert refused.value.invited_roles == (INVITED_ROLE,)
+    assert INVITED_ROLE in refused.value.message
 
 
 def test_a_connection_without_a_shared_token_says_how_to_get_one(

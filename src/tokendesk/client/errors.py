@@ -8,8 +8,9 @@ Catch :class:`TokendeskError` for all of them, or a branch for what you can act 
     ├── ProtocolError              Tokendesk answered something that is not its wire format
     └── APIError                   Tokendesk refused: ``{"error": {"code", "message"}}``
         ├── AuthenticationFailed   401: the API key is missing, wrong, revoked or disabled
-        ├── NotInvited             403: the key's user may not do this
-        ├── NotFound               404: no such connection, or none the key's user is invited to
+        ├── NotInvited             403: the key's user may not do this (``not_invited``: he
+        │                          sees the connection; ``invited_roles`` names who may use it)
+        ├── NotFound               404: no such connection, or none the key's user may see
         ├── InvalidRequest         400, 422: the request itself is not acceptable
         ├── TokenUnavailable       409: no usable token; ``authenticate_url`` says where to consent
         │   ├── NotAuthenticated          nobody has consented yet
@@ -74,11 +75,18 @@ class AuthenticationFailed(APIError):
 
 
 class NotInvited(APIError):
-    """The API key's user is not permitted to do this."""
+    """The API key's user is not permitted to do this. With the code ``not_invited`` he may
+    view the connection but none of his roles is invited; ``invited_roles`` names those that
+    are (empty when the answer names none)."""
+
+    def __init__(self, message: str, *, invited_roles: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.invited_roles = invited_roles
 
 
 class NotFound(APIError):
-    """No such connection, or none that the key's user is invited to (not revealed)."""
+    """No such connection, or none that the key's user may see (not revealed)."""
 
 
 class InvalidRequest(APIError):
@@ -123,6 +131,7 @@ ERRORS_BY_CODE: dict[str, type[APIError]] = {
     "authentication_required": AuthenticationFailed,
     "invalid_credentials": AuthenticationFailed,
     "permission_denied": NotInvited,
+    "not_invited": NotInvited,
     "validation_error": InvalidRequest,
     "malformed_json": InvalidRequest,
     "malformed_body": InvalidRequest,
@@ -164,6 +173,10 @@ def error_from_response(response: httpx.Response) -> APIError:
                               "authenticate_url": url if isinstance(url, str) else None}
     if issubclass(kind, Unavailable):
         return kind(message, retry_after=retry_after_s(response), **common)
+    if issubclass(kind, NotInvited):
+        roles = error.get("invited_roles")
+        invited = tuple(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else ()
+        return kind(message, invited_roles=invited, **common)
     if issubclass(kind, ProviderFailed):
         cause = error.get("cause")
         return kind(message, cause=cause if isinstance(cause, str) else None, **common)

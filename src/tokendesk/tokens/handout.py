@@ -29,6 +29,7 @@ from tokendesk.errors import (
     DecryptionError,
     InvalidClient,
     NotAuthenticated,
+    NotInvited,
     ProviderError,
     ReauthenticationRequired,
     TokenCorrupted,
@@ -95,16 +96,17 @@ class TokenService:
     ) -> Handout:
         """A valid access token of connection ``name`` for ``actor``.
 
-        Only users of an invited role get one; any other connection is 'not found'. Expired
-        tokens are refreshed first. Raises TokenUnavailable subclasses (with the URL to
-        authenticate at), ConnectionNotFound, or ProviderError when a refresh failed and the
-        current token is no longer usable.
+        Only users of an invited role get one; a caller who may view connections is told he
+        is not invited (NotInvited, naming the invited roles), to anyone else the connection
+        is 'not found'. Expired tokens are refreshed first. Raises TokenUnavailable
+        subclasses (with the URL to authenticate at), NotInvited, ConnectionNotFound, or
+        ProviderError when a refresh failed and the current token is no longer usable.
         """
         try:
             return self._handout(actor, name, kind, force_refresh)
         except TokendeskError as exc:
             # Refusals are audited too (batched, like handouts): who asked for what, and why not.
-            outcome = "denied" if isinstance(exc, ConnectionNotFound) else "failure"
+            outcome = "denied" if isinstance(exc, ConnectionNotFound | NotInvited) else "failure"
             self.audit_buffer.add(
                 self.audit.row(
                     actor,
@@ -173,10 +175,19 @@ class TokenService:
 
     def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
         connection = self.connections.get(tx, actor, name)
-        if not connection.invites(actor):
-            # Existence is not revealed to callers who may not use it.
+        if connection.invites(actor):
+            return connection
+        if not actor.can(Permission.VIEW_CONNECTIONS):
+            # Existence is not revealed to callers who may neither see nor use it.
             raise ConnectionNotFound(f"There is no connection named '{name}'.")
-        return connection
+        # He sees it (the console lists it to him): say why he gets no token.
+        invited = connection.invited_roles
+        raise NotInvited(
+            f"None of your roles is invited to connection '{connection.name}'; "
+            + (f"it invites: {', '.join(invited)}." if invited else "it invites no role yet.")
+            + " Someone who may manage connections can invite one of your roles.",
+            invited_roles=invited,
+        )
 
     def _row(
         self, tx: Tx, connection: Connection, kind: TokenKind, actor: Principal

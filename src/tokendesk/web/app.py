@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
 from tokendesk.web.api import accounts, connections, misc, tokens
+from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
 from tokendesk.web.deps import require_metrics_token
@@ -47,7 +48,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
         version="0.1.0",
         summary="Self-hosted OAuth 2.0 connection desk",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # ours, with Swagger UI served from the package: see api_docs.py
         redoc_url=None,
     )
     app.state.tokendesk = td
@@ -60,6 +61,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(accounts.router)
     app.include_router(api)
     app.include_router(oauth.router)
+    install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 
     @app.get("/metrics", include_in_schema=False)

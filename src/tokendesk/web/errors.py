@@ -16,6 +16,7 @@ from starlette.routing import Match
 
 from tokendesk.errors import (
     AuthenticationRequired,
+    NotInvited,
     ProviderError,
     TokendeskError,
     TokenUnavailable,
@@ -105,6 +106,8 @@ def error_response(exc: TokendeskError) -> JSONResponse:
         body["error"]["authenticate_url"] = exc.authenticate_url
     if isinstance(exc, ProviderError):
         body["error"]["cause"] = exc.kind
+    if isinstance(exc, NotInvited):
+        body["error"]["invited_roles"] = list(exc.invited_roles)
     return JSONResponse(body, exc.status, headers=headers)
 
 

@@ -22,6 +22,10 @@ class ErrorDetail(BaseModel):
         default=None, description="Where a person (re-)authenticates the connection"
     )
     cause: str | None = Field(default=None, description="Why the provider call failed")
+    invited_roles: list[str] | None = Field(
+        default=None,
+        description="With `not_invited`: the roles the connection invites (none of the caller's)",
+    )
 
 
 class ErrorOut(BaseModel):
@@ -35,7 +39,8 @@ class ErrorOut(BaseModel):
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The request body cannot be read (not JSON, or not UTF-8)",
     401: "No API key or session, or not a valid one",
-    403: "The caller lacks the permission, or the CSRF token is missing",
+    403: "The caller lacks the permission, or the CSRF token is missing, or (`not_invited`) "
+         "may view the connection but none of his roles is invited to use its tokens",
     404: "Nothing of that name, or nothing the caller may see",
     409: "A name already in use, or no usable token (authenticate first)",
     422: "The input is not valid; `field` names where",
