@@ -22,9 +22,20 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import ConnectionNotFound, DuplicateName
+from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.client_keys import (
+    CLIENT_KEY_REF,
+    CredentialEdit,
+    KeyState,
+    credential_changes,
+    given_certificate,
+    given_key,
+    key_columns,
+    uses_key,
+)
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
@@ -120,12 +131,27 @@ class ConnectionService:
             return None
         return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_SECRET_REF, connection.id)))
 
+    def client_key(self, tx: Tx, connection: Connection) -> Secret | None:
+        """The decrypted client key (PEM) of private_key_jwt; never for output."""
+        stored = ConnectionRepository(tx).client_key_ciphertext(connection.id)
+        if stored is None:
+            return None
+        return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_KEY_REF, connection.id)))
+
+    def _client_key_spec(self, tx: Tx, connection: Connection, method: str) -> ClientKey | None:
+        key = self.client_key(tx, connection) if uses_key(method) else None
+        if key is None:
+            return None
+        header = self.catalog.get(connection.provider).assertion_certificate_header
+        return ClientKey(key, connection.client_certificate, header)
+
     def client_spec(self, tx: Tx, connection: Connection) -> ClientSpec:
         """What the OAuth layer needs to call this connection's provider (secret included).
 
         Raises DecryptionError when the stored client secret cannot be opened.
         """
         provider = self.catalog.get(connection.provider)
+        method = connection.client_auth_method or provider.client_auth_method
         return ClientSpec(
             client_id=connection.client_id,
             client_secret=self.client_secret(tx, connection),
@@ -136,7 +162,8 @@ class ConnectionService:
             ),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
-            client_auth_method=connection.client_auth_method or provider.client_auth_method,
+            client_auth_method=method,
+            client_key=self._client_key_spec(tx, connection, method),
             pkce=connection.pkce,
             authorization_params=tuple(provider.authorization_params.items()),
             default_token_lifetime_s=provider.default_token_lifetime_s,
@@ -246,6 +273,15 @@ class ConnectionService:
             tx, data.invited_roles, field="invited_roles", custom_only=True
         )
         connection_id, now = new_id(), self.clock()
+        method = data.client_auth_method or provider.client_auth_method
+        secret = data.client_secret.get_secret_value()
+        key, certificate = given_key(data.client_key), given_certificate(data.client_certificate)
+        credential = key_columns(
+            self.keyring,
+            provider,
+            connection_id,
+            KeyState(method, key, key is not None, certificate, certificate is not None),
+        )
         repo.insert(
             {
                 "id": connection_id,
@@ -257,9 +293,11 @@ class ConnectionService:
                     label="Description",
                     max_length=DESCRIPTION_MAX,
                 ),
-                "client_secret_ct": self._seal_secret(
-                    connection_id, data.client_secret.get_secret_value()
-                ),
+                # private_key_jwt needs no secret; one given is kept for a switch back.
+                "client_secret_ct": self._seal_secret(connection_id, secret)
+                if secret.strip() or not uses_key(method)
+                else None,
+                **credential,
                 **columns(fields),
                 "client_auth_method": data.client_auth_method,
                 "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
@@ -305,13 +343,21 @@ class ConnectionService:
             endpoints(provider, stored_fields(current)),
             endpoints(provider, {**stored_fields(current), **values}),
         )
-        if data.client_secret is None:
-            require_secret_for(moved)  # fail closed before anything is written
-        else:
-            values["client_secret_ct"] = self._seal_secret(
-                current.id, data.client_secret.get_secret_value()
+        method = values.get("client_auth_method", current.client_auth_method)
+        edit = self._credential_edit(current, data, method or provider.client_auth_method)
+        # Fails closed before anything is written.
+        values.update(
+            credential_changes(
+                self.keyring, provider, current.id, edit, moved,
+                lambda: _reveal(self.client_key(tx, current)),
             )
-        if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
+        )
+        if edit.secret is not None:
+            values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
+        if {
+            "client_id", "client_secret", "client_auth_method", "token_url", "client_key",
+            "client_certificate",
+        } & set(changed):
             # The refusal was of the old client.
             values.update(status=ConnectionStatus.OK.value, last_error=None)
         repo.update(current.id, values)
@@ -338,6 +384,25 @@ class ConnectionService:
             },
         )
         return self._reload(repo, current.id)
+
+    @staticmethod
+    def _credential_edit(
+        current: Connection, data: ConnectionUpdate, method: str
+    ) -> CredentialEdit:
+        """What ``data`` gives of the client credential; an empty secret with
+        private_key_jwt is no secret (a form sends one)."""
+        secret = None if data.client_secret is None else data.client_secret.get_secret_value()
+        if secret is not None and not secret.strip() and uses_key(method):
+            secret = None
+        return CredentialEdit(
+            method=method,
+            secret=secret,
+            key=given_key(data.client_key),
+            certificate=given_certificate(data.client_certificate),
+            has_secret=current.has_client_secret,
+            has_key=current.has_client_key,
+            stored_certificate=current.client_certificate,
+        )
 
     @staticmethod
     def _renamed(repo: ConnectionRepository, current: Connection, data: ConnectionUpdate
@@ -423,3 +488,7 @@ class ConnectionService:
         assert connection is not None  # written in this transaction
         return connection
 
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return None if secret is None else secret.reveal()
