@@ -18,8 +18,10 @@ from tokendesk.domain.client_keys import (
     load_client_key,
     public_certificate,
 )
+from tokendesk.domain.connections import Connection
 from tokendesk.errors import ClientKeyRequired, ValidationError
 from tokendesk.services.connection_rules import ENDPOINT_LABELS, check_secret, require_secret_for
+from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 
 CLIENT_KEY_REF = ("connections", "client_key_ct")
 
@@ -157,3 +159,42 @@ def credential_changes(
         values.update(client_key_ct=None, client_certificate=None)
     state = KeyState(edit.method, None, edit.key is not None, None, edit.certificate is not None)
     return {**values, **key_columns(keyring, provider, connection_id, state)}
+
+
+def credential_edit(current: Connection, data: ConnectionUpdate, method: str) -> CredentialEdit:
+    """What ``data`` gives of the client credential of ``current``; an empty secret with
+    private_key_jwt is no secret (a form sends one)."""
+    secret = None if data.client_secret is None else data.client_secret.get_secret_value()
+    if secret is not None and not secret.strip() and uses_key(method):
+        secret = None
+    return CredentialEdit(
+        method=method,
+        secret=secret,
+        key=given_key(data.client_key),
+        certificate=given_certificate(data.client_certificate),
+        has_secret=current.has_client_secret,
+        has_key=current.has_client_key,
+        stored_certificate=current.client_certificate,
+    )
+
+
+def check_key(
+    keyring: KeyRing,
+    provider: Provider,
+    data: ConnectionCreate,
+    current: Connection | None,
+    moved: list[str],
+    stored_key: Callable[[], str | None],
+) -> None:
+    """The key and certificate of ``data`` checked as create (``current`` None) or the
+    update of ``current`` would check them; stores nothing. Raises ValidationError."""
+    key, cert = given_key(data.client_key), given_certificate(data.client_certificate)
+    if current is None:
+        state = KeyState(PRIVATE_KEY_JWT, key, key is not None, cert, cert is not None)
+        key_columns(keyring, provider, "check", state)
+        return
+    edit = CredentialEdit(
+        PRIVATE_KEY_JWT, None, key, cert, current.has_client_secret,
+        current.has_client_key, current.client_certificate,
+    )
+    credential_changes(keyring, provider, current.id, edit, moved, stored_key)

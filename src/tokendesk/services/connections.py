@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.catalog import Catalog
+from tokendesk.catalog import Catalog, Provider
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.connections import (
     DESCRIPTION_MAX,
@@ -28,9 +28,10 @@ from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.client_keys import (
     CLIENT_KEY_REF,
-    CredentialEdit,
     KeyState,
+    check_key,
     credential_changes,
+    credential_edit,
     given_certificate,
     given_key,
     key_columns,
@@ -235,14 +236,37 @@ class ConnectionService:
         )
         revocation_url = rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
-        if secret or not secret_stored:
+        after = {**columns(fields), "revocation_url": revocation_url}
+        if uses_key(data.client_auth_method or provider.client_auth_method):
+            self._check_key(tx, actor, provider, data, editing, after)
+        elif secret or not secret_stored:
             check_secret(secret)
         elif editing is not None:
             before = stored_fields(self.get(tx, actor, editing))
-            after = {**columns(fields), "revocation_url": revocation_url}
             require_secret_for(
                 moved_endpoints(endpoints(provider, before), endpoints(provider, after))
             )
+
+    def _check_key(
+        self,
+        tx: Tx,
+        actor: Principal,
+        provider: Provider,
+        data: ConnectionCreate,
+        editing: str | None,
+        after: dict[str, Any],
+    ) -> None:
+        """check_details for private_key_jwt, as create (or the update of ``editing``) would."""
+        current = self.get(tx, actor, editing) if editing is not None else None
+        moved = (
+            moved_endpoints(endpoints(provider, stored_fields(current)), endpoints(provider, after))
+            if current is not None
+            else []
+        )
+        check_key(
+            self.keyring, provider, data, current, moved,
+            lambda: _reveal(self.client_key(tx, current) if current else None),
+        )
 
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
@@ -344,7 +368,7 @@ class ConnectionService:
             endpoints(provider, {**stored_fields(current), **values}),
         )
         method = values.get("client_auth_method", current.client_auth_method)
-        edit = self._credential_edit(current, data, method or provider.client_auth_method)
+        edit = credential_edit(current, data, method or provider.client_auth_method)
         # Fails closed before anything is written.
         values.update(
             credential_changes(
@@ -384,25 +408,6 @@ class ConnectionService:
             },
         )
         return self._reload(repo, current.id)
-
-    @staticmethod
-    def _credential_edit(
-        current: Connection, data: ConnectionUpdate, method: str
-    ) -> CredentialEdit:
-        """What ``data`` gives of the client credential; an empty secret with
-        private_key_jwt is no secret (a form sends one)."""
-        secret = None if data.client_secret is None else data.client_secret.get_secret_value()
-        if secret is not None and not secret.strip() and uses_key(method):
-            secret = None
-        return CredentialEdit(
-            method=method,
-            secret=secret,
-            key=given_key(data.client_key),
-            certificate=given_certificate(data.client_certificate),
-            has_secret=current.has_client_secret,
-            has_key=current.has_client_key,
-            stored_certificate=current.client_certificate,
-        )
 
     @staticmethod
     def _renamed(repo: ConnectionRepository, current: Connection, data: ConnectionUpdate
