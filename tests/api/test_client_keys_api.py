@@ -32,6 +32,7 @@ from support.listener import Listener, Seen, listening
 from tokendesk.config import Settings
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.oauth.assertion import client_assertion
+from tokendesk.storage.ciphertexts import count_by_key
 from tokendesk.storage.tables import audit_events, connections
 from tokendesk.wiring import Tokendesk
 
@@ -293,3 +294,14 @@ def test_the_key_never_appears_in_any_answer_or_audit_row(
         assert secret_part[:40] not in answer.text
         assert secret_part[-40:] not in answer.text
     assert secret_part[:40] not in audit
+
+
+def test_the_sealed_key_is_counted_and_resealed_by_key_rotation(
+    admin: Api, td: Tokendesk, provider: Listener
+) -> None:
+    create(admin, provider)  # no secret: the key is the one stored value
+
+    with td.transaction() as tx:
+        counted = count_by_key(tx, td.keyring.active_key_id)
+
+    assert counted == 1
