@@ -305,3 +305,19 @@ def test_the_sealed_key_is_counted_and_resealed_by_key_rotation(
         counted = count_by_key(tx, td.keyring.active_key_id)
 
     assert counted == 1
+
+
+def test_a_stored_secret_unused_by_private_key_jwt_is_forgotten_when_the_token_url_moves(
+    admin: Api, provider: Listener, listener: Listener
+) -> None:
+    create(admin, provider, client_secret="kept-for-a-switch-back")
+
+    moved = admin.patch(f"/connections/{NAME}", json={
+        "token_url": f"{listener.url}/token", "client_key": key_pair().key_pem})
+    switched_back = admin.patch(f"/connections/{NAME}",
+                                json={"client_auth_method": "client_secret_post"})
+
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["client_secret_stored"] is False
+    refused(switched_back, "client_secret")
+    assert listener.requests == []
