@@ -38,7 +38,7 @@ def client_assertion(client_id: str, audience: str, key: ClientKey, now: datetim
     The header carries the certificate's thumbprint when ``key.certificate_header`` names one
     (RFC 7515 §4.1.7/§4.1.8). Raises ValidationError when the key cannot sign.
     """
-    signing_key = load_client_key(key.private_key.reveal())
+    signing_key = load_client_key(key.private_key.reveal(), stored=True)
     issued = int(now.timestamp())
     claims: dict[str, str | int] = {
         "iss": client_id,
