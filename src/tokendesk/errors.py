@@ -89,6 +89,13 @@ class ClientSecretRequired(ValidationError):
     code = "client_secret_required"
 
 
+class ClientKeyRequired(ValidationError):
+    """The same rule for a ``private_key_jwt`` connection: an edit moves the token URL (or
+    another endpoint) to another origin without the client key given again."""
+
+    code = "client_key_required"
+
+
 class ProxyPasswordRequired(ValidationError):
     """An edit moves the forward proxy to another origin without its password typed again."""
 

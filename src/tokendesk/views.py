@@ -13,10 +13,34 @@ from pydantic import BaseModel
 from tokendesk.catalog import Provider
 from tokendesk.domain.accounts import ApiKey, Role, User
 from tokendesk.domain.audit import AuditEvent
+from tokendesk.domain.client_keys import certificate_info
 from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.tokens import StoredToken, TokenStatus
+
+
+class CertificateOut(BaseModel):
+    """The public facts of a client certificate (private_key_jwt); never the key."""
+
+    thumbprint_sha1: str  # hex, as Microsoft Entra lists it
+    x5t: str  # base64url SHA-1 thumbprint (RFC 7515 §4.1.7)
+    x5t_s256: str  # base64url SHA-256 thumbprint (RFC 7515 §4.1.8)
+    not_before: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, pem: str | None) -> CertificateOut | None:
+        if not pem:
+            return None
+        info = certificate_info(pem)
+        return cls(
+            thumbprint_sha1=info.sha1_hex,
+            x5t=info.thumbprint_sha1,
+            x5t_s256=info.thumbprint_sha256,
+            not_before=info.not_before,
+            expires_at=info.not_after,
+        )
 
 
 class ConnectionOut(BaseModel):
@@ -31,6 +55,10 @@ class ConnectionOut(BaseModel):
     scopes: list[str]
     pkce: bool
     client_auth_method: str | None
+    # private_key_jwt: whether a private key is stored (the key itself never leaves) and
+    # the public facts of the certificate.
+    has_client_key: bool = False
+    client_certificate: CertificateOut | None = None
     revocation_url: str | None
     placeholders: dict[str, str]
     invited_roles: list[str]
@@ -56,6 +84,8 @@ class ConnectionOut(BaseModel):
             scopes=list(connection.scopes),
             pkce=connection.pkce,
             client_auth_method=connection.client_auth_method,
+            has_client_key=connection.has_client_key,
+            client_certificate=CertificateOut.of(connection.client_certificate),
             revocation_url=connection.revocation_url,
             placeholders=connection.placeholders,
             invited_roles=list(connection.invited_roles),

@@ -184,6 +184,27 @@ def client_credentials_client(
     )
 
 
+def private_key_jwt_client(
+    client_id: str,
+    public_jwk: Mapping[str, Any],
+    *,
+    grant_types: tuple[str, ...] = (CLIENT_CREDENTIALS,),
+    redirect_uris: Iterable[str] = (),
+    scope: str | None = " ".join(DEFAULT_API_SCOPES),
+) -> Client:
+    """A client that authenticates with signed assertions (RFC 7523, ``private_key_jwt``),
+    its public key registered as ``jwks`` (RFC 7591 §2); it has no secret."""
+    return Client(
+        client_id=client_id,
+        client_secret=None,
+        grant_types=grant_types,
+        redirect_uris=tuple(redirect_uris),
+        token_endpoint_auth_method="private_key_jwt",
+        scope=scope,
+        extra={"jwks": {"keys": [dict(public_jwk)]}},
+    )
+
+
 def default_clients(redirect_uris: Iterable[str]) -> list[Client]:
     """The clients a server starts with unless told otherwise (fresh secrets each time).
 

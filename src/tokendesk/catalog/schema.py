@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 GrantType = Literal["authorization_code", "client_credentials"]
+# A provider's default is a secret method: private_key_jwt needs a key each connection
+# gives, so a connection chooses it (services/inputs.py), never the catalog.
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 MAX_PLACEHOLDER_VALUE_CHARS = 253
@@ -129,6 +131,9 @@ class Provider(BaseModel):
     scope_presets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     scope_separator: Literal[" ", ","] = " "
     client_auth_method: ClientAuthMethod = "client_secret_basic"
+    # For private_key_jwt: the JWS header that names the client's certificate (RFC 7515
+    # §4.1.7 x5t, §4.1.8 x5t#S256); a provider that sets it needs the certificate.
+    assertion_certificate_header: Literal["x5t#S256", "x5t"] | None = None
     pkce: bool = True
     default_token_lifetime_s: int | None = Field(default=None, gt=0)
     # The unit of the token endpoint's expires_in: seconds per RFC 6749 §5.1, unless the

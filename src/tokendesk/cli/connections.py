@@ -6,6 +6,8 @@ argument (arguments end up in shell history and process listings), and never pri
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +30,13 @@ from tokendesk.views import ConnectionOut
 
 HELP = "Manage OAuth connections."
 
+
+class ClientAuthMethod(StrEnum):
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+
 COLUMNS = ("name", "provider", "grant_type", "client_id", "scopes", "invited_roles")
 SECRET_PROMPT = "Client secret"
 SECRET_STDIN = "--client-secret-stdin"
@@ -44,6 +53,17 @@ Pkce = Annotated[bool | None, typer.Option(
 Description = Annotated[str | None, typer.Option("--description")]
 SecretStdin = Annotated[bool, typer.Option(
     SECRET_STDIN, help="Read the client secret from one line of standard input.")]
+AuthMethod = Annotated[ClientAuthMethod | None, typer.Option(
+    "--client-auth-method",
+    help="client_secret_basic, client_secret_post, or private_key_jwt (a signed assertion, "
+         "RFC 7523: give --client-key-file). Default: the provider's.")]
+# Files, not values: a key in an argument would stay in shell history and process listings.
+KeyFile = Annotated[Path | None, typer.Option(
+    "--client-key-file", exists=True, dir_okay=False, readable=True,
+    help="PEM private key for private_key_jwt; stored encrypted, never shown.")]
+CertificateFile = Annotated[Path | None, typer.Option(
+    "--client-certificate-file", exists=True, dir_okay=False, readable=True,
+    help="PEM certificate of the key (Microsoft needs it: its thumbprint names the key).")]
 
 
 def list_connections(
@@ -82,14 +102,23 @@ def create(
     description: Annotated[str, typer.Option("--description")] = "",
     pkce: Pkce = None,
     client_secret_stdin: SecretStdin = False,
+    client_auth_method: AuthMethod = None,
+    client_key_file: KeyFile = None,
+    client_certificate_file: CertificateFile = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a connection; the client secret is asked for at a hidden prompt."""
-    secret = read_secret(SECRET_PROMPT, client_secret_stdin, stdin_option=SECRET_STDIN)
+    """Register a connection; the client secret is asked for at a hidden prompt (not with
+    private_key_jwt, which takes --client-key-file instead)."""
+    secret = ""
+    if client_secret_stdin or client_auth_method is not ClientAuthMethod.PRIVATE_KEY_JWT:
+        secret = read_secret(SECRET_PROMPT, client_secret_stdin, stdin_option=SECRET_STDIN)
     data = ConnectionCreate(
         name=name, description=description, provider=provider, grant_type=grant_type,
         client_id=client_id, client_secret=SecretStr(secret), authorization_url=authorization_url,
         token_url=token_url, scopes=scopes, pkce=pkce,
+        client_auth_method=client_auth_method.value if client_auth_method else None,
+        client_key=_read_key(client_key_file),
+        client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder or [], field="placeholders"),
         invited_roles=invite or [],
     )
@@ -118,6 +147,9 @@ def edit(
     client_secret_stdin: SecretStdin = False,
     new_client_secret: Annotated[bool, typer.Option(
         "--new-client-secret", help="Type a new client secret at a hidden prompt.")] = False,
+    client_auth_method: AuthMethod = None,
+    client_key_file: KeyFile = None,
+    client_certificate_file: CertificateFile = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; what is not given stays, the stored client secret included."""
@@ -127,6 +159,9 @@ def edit(
         name=new_name, description=description, grant_type=grant_type, client_id=client_id,
         client_secret=_new_secret(client_secret_stdin, new_client_secret),
         authorization_url=authorization_url, token_url=token_url, scopes=scopes, pkce=pkce,
+        client_auth_method=client_auth_method.value if client_auth_method else None,
+        client_key=_read_key(client_key_file),
+        client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder, field="placeholders") if placeholder else None,
         invited_roles=[] if no_invites else (invite or None),
     )
@@ -154,3 +189,19 @@ def _new_secret(from_stdin: bool, prompt: bool) -> SecretStr | None:
     if not (from_stdin or prompt):
         return None
     return SecretStr(read_secret(SECRET_PROMPT, from_stdin, stdin_option=SECRET_STDIN))
+
+
+def _read_text(path: Path | None, field: str) -> str | None:
+    """A PEM file's text; raises ValidationError naming ``field`` when it cannot be read."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        message = f"{path.name} is not a readable PEM text file."
+        raise ValidationError(message, field=field) from None
+
+
+def _read_key(path: Path | None) -> SecretStr | None:
+    text = _read_text(path, "client_key")
+    return None if text is None else SecretStr(text)

@@ -29,7 +29,7 @@ class ConnectionStatus(StrEnum):
     MISCONFIGURED = "misconfigured"
 
 
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 CLIENT_ID_MAX = 500
 CLIENT_SECRET_MAX = 4000
 DESCRIPTION_MAX = 1000
@@ -64,6 +64,10 @@ class Connection:
     updated_by: str
     # Older connections share one redirect URI; newer ones have their own (see callback_url).
     shared_callback: bool = False
+    # private_key_jwt: whether a private key is stored (never the key), and the public
+    # certificate (PEM) when one was given.
+    has_client_key: bool = False
+    client_certificate: str | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

@@ -11,9 +11,11 @@ from urllib.parse import quote_plus, unquote_plus, urlencode, urlsplit, urlunspl
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from tokendesk.domain.client_keys import PRIVATE_KEY_JWT
 from tokendesk.domain.scopes import format_scopes
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import ExpiresInUnit, TokenSet
+from tokendesk.oauth.assertion import CLIENT_ASSERTION_TYPE, ClientKey, client_assertion
 from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute
 from tokendesk.oauth.responses import parse_token_response, raise_for_error_response
 
@@ -36,6 +38,8 @@ class ClientSpec:
     keep_response_fields: tuple[str, ...] = ()
     expires_in_unit: ExpiresInUnit = "s"
     transient_error_codes: tuple[int, ...] = ()
+    # For client_auth_method private_key_jwt (RFC 7523 §2.2): the key that signs assertions.
+    client_key: ClientKey | None = None
 
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
@@ -152,7 +156,8 @@ class OAuthClient:
         reply = self.outbound.post_form(spec.revocation_url, data, route=route, basic_auth=basic)
         # §2.2 names 200, but any 2xx (some servers answer 204) means the token is gone.
         if not 200 <= reply.status < 300:
-            raise_for_error_response(reply, secrets=self._secrets(spec, [token]), now=self.clock())
+            secrets = self._secrets(spec, [token], data)
+            raise_for_error_response(reply, secrets=secrets, now=self.clock())
 
     def _token_request(
         self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute, sent: Sequence[Secret]
@@ -160,7 +165,7 @@ class OAuthClient:
         data, basic = self._authenticate(spec, form)
         sent_at = self.clock()  # RFC 6749 §5.1: the lifetime counts from here, not the answer
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
-        secrets = self._secrets(spec, sent)
+        secrets = self._secrets(spec, sent, data)
         if not 200 <= reply.status < 300:
             raise_for_error_response(
                 reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes
@@ -174,11 +179,22 @@ class OAuthClient:
             expires_in_unit=spec.expires_in_unit,
         )
 
-    @staticmethod
     def _authenticate(
-        spec: ClientSpec, form: dict[str, str]
+        self, spec: ClientSpec, form: dict[str, str]
     ) -> tuple[dict[str, str], tuple[str, str] | None]:
-        """Client authentication (RFC 6749 §2.3.1): HTTP Basic or form parameters."""
+        """Client authentication (RFC 6749 §2.3.1): HTTP Basic or form parameters; or, for
+        ``private_key_jwt``, a fresh single-use signed assertion (RFC 7523 §2.2)."""
+        if spec.client_auth_method == PRIVATE_KEY_JWT and spec.client_key is not None:
+            # RFC 7523 §3: the audience is the token endpoint, for a revocation too.
+            assertion = client_assertion(
+                spec.client_id, spec.token_url, spec.client_key, self.clock()
+            )
+            return {
+                **form,
+                "client_id": spec.client_id,
+                "client_assertion_type": CLIENT_ASSERTION_TYPE,
+                "client_assertion": assertion,
+            }, None
         secret = spec.client_secret.reveal() if spec.client_secret else None
         if spec.client_auth_method == "client_secret_basic" and secret is not None:
             # §2.3.1: id and secret are form-urlencoded before Basic encoding.
@@ -189,10 +205,12 @@ class OAuthClient:
         return data, None
 
     @staticmethod
-    def _secrets(spec: ClientSpec, sent: Sequence[Secret]) -> list[str]:
+    def _secrets(spec: ClientSpec, sent: Sequence[Secret], data: dict[str, str]) -> list[str]:
         """Every secret of one request as Tokendesk sent it, for masking in the answer: the
-        tokens, the client secret and its HTTP Basic credentials (RFC 7617)."""
+        tokens, the client secret and its HTTP Basic credentials (RFC 7617), the assertion."""
         values = [s.reveal() for s in sent]
+        if "client_assertion" in data:
+            values.append(data["client_assertion"])
         if spec.client_secret:
             values.append(spec.client_secret.reveal())
             values += basic_credentials(spec.client_id, spec.client_secret.reveal())

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.catalog import Catalog
+from tokendesk.catalog import Catalog, Provider
 from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.connections import (
     DESCRIPTION_MAX,
@@ -22,9 +22,21 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import ConnectionNotFound, DuplicateName
+from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.client_keys import (
+    CLIENT_KEY_REF,
+    KeyState,
+    check_key,
+    credential_changes,
+    credential_edit,
+    given_certificate,
+    given_key,
+    key_columns,
+    uses_key,
+)
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
@@ -120,12 +132,27 @@ class ConnectionService:
             return None
         return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_SECRET_REF, connection.id)))
 
+    def client_key(self, tx: Tx, connection: Connection) -> Secret | None:
+        """The decrypted client key (PEM) of private_key_jwt; never for output."""
+        stored = ConnectionRepository(tx).client_key_ciphertext(connection.id)
+        if stored is None:
+            return None
+        return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_KEY_REF, connection.id)))
+
+    def _client_key_spec(self, tx: Tx, connection: Connection, method: str) -> ClientKey | None:
+        key = self.client_key(tx, connection) if uses_key(method) else None
+        if key is None:
+            return None
+        header = self.catalog.get(connection.provider).assertion_certificate_header
+        return ClientKey(key, connection.client_certificate, header)
+
     def client_spec(self, tx: Tx, connection: Connection) -> ClientSpec:
         """What the OAuth layer needs to call this connection's provider (secret included).
 
         Raises DecryptionError when the stored client secret cannot be opened.
         """
         provider = self.catalog.get(connection.provider)
+        method = connection.client_auth_method or provider.client_auth_method
         return ClientSpec(
             client_id=connection.client_id,
             client_secret=self.client_secret(tx, connection),
@@ -136,7 +163,8 @@ class ConnectionService:
             ),
             scopes=connection.scopes,
             scope_separator=provider.scope_separator,
-            client_auth_method=connection.client_auth_method or provider.client_auth_method,
+            client_auth_method=method,
+            client_key=self._client_key_spec(tx, connection, method),
             pkce=connection.pkce,
             authorization_params=tuple(provider.authorization_params.items()),
             default_token_lifetime_s=provider.default_token_lifetime_s,
@@ -209,14 +237,37 @@ class ConnectionService:
         )
         revocation_url = rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
-        if secret or not secret_stored:
+        after = {**columns(fields), "revocation_url": revocation_url}
+        if uses_key(data.client_auth_method or provider.client_auth_method):
+            self._check_key(tx, actor, provider, data, editing, after)
+        elif secret or not secret_stored:
             check_secret(secret)
         elif editing is not None:
             before = stored_fields(self.get(tx, actor, editing))
-            after = {**columns(fields), "revocation_url": revocation_url}
             require_secret_for(
                 moved_endpoints(endpoints(provider, before), endpoints(provider, after))
             )
+
+    def _check_key(
+        self,
+        tx: Tx,
+        actor: Principal,
+        provider: Provider,
+        data: ConnectionCreate,
+        editing: str | None,
+        after: dict[str, Any],
+    ) -> None:
+        """check_details for private_key_jwt, as create (or the update of ``editing``) would."""
+        current = self.get(tx, actor, editing) if editing is not None else None
+        moved = (
+            moved_endpoints(endpoints(provider, stored_fields(current)), endpoints(provider, after))
+            if current is not None
+            else []
+        )
+        check_key(
+            self.keyring, provider, data, current, moved,
+            lambda: _reveal(self.client_key(tx, current) if current else None),
+        )
 
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
@@ -251,6 +302,15 @@ class ConnectionService:
             tx, data.invited_roles, field="invited_roles", custom_only=True
         )
         connection_id, now = connection_id or new_id(), self.clock()
+        method = data.client_auth_method or provider.client_auth_method
+        secret = data.client_secret.get_secret_value()
+        key, certificate = given_key(data.client_key), given_certificate(data.client_certificate)
+        credential = key_columns(
+            self.keyring,
+            provider,
+            connection_id,
+            KeyState(method, key, key is not None, certificate, certificate is not None),
+        )
         repo.insert(
             {
                 "id": connection_id,
@@ -262,9 +322,11 @@ class ConnectionService:
                     label="Description",
                     max_length=DESCRIPTION_MAX,
                 ),
-                "client_secret_ct": self._seal_secret(
-                    connection_id, data.client_secret.get_secret_value()
-                ),
+                # private_key_jwt needs no secret; one given is kept for a switch back.
+                "client_secret_ct": self._seal_secret(connection_id, secret)
+                if secret.strip() or not uses_key(method)
+                else None,
+                **credential,
                 **columns(fields),
                 "client_auth_method": data.client_auth_method,
                 "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
@@ -310,13 +372,21 @@ class ConnectionService:
             endpoints(provider, stored_fields(current)),
             endpoints(provider, {**stored_fields(current), **values}),
         )
-        if data.client_secret is None:
-            require_secret_for(moved)  # fail closed before anything is written
-        else:
-            values["client_secret_ct"] = self._seal_secret(
-                current.id, data.client_secret.get_secret_value()
+        method = values.get("client_auth_method", current.client_auth_method)
+        edit = credential_edit(current, data, method or provider.client_auth_method)
+        # Fails closed before anything is written.
+        values.update(
+            credential_changes(
+                self.keyring, provider, current.id, edit, moved,
+                lambda: _reveal(self.client_key(tx, current)),
             )
-        if {"client_id", "client_secret", "client_auth_method", "token_url"} & set(changed):
+        )
+        if edit.secret is not None:
+            values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
+        if {
+            "client_id", "client_secret", "client_auth_method", "token_url", "client_key",
+            "client_certificate",
+        } & set(changed):
             # The refusal was of the old client.
             values.update(status=ConnectionStatus.OK.value, last_error=None)
         repo.update(current.id, values)
@@ -428,3 +498,7 @@ class ConnectionService:
         assert connection is not None  # written in this transaction
         return connection
 
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return None if secret is None else secret.reveal()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, Strict
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 
-ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 class StrictInput(BaseModel):
@@ -30,12 +30,16 @@ class ConnectionCreate(StrictInput):
     provider: str = Field(default="custom", max_length=64)
     grant_type: GrantType
     client_id: str = Field(max_length=2000)
-    client_secret: SecretStr = Field(max_length=8000)
+    # Not needed with client_auth_method private_key_jwt, which takes client_key instead.
+    client_secret: SecretStr = Field(default=SecretStr(""), max_length=8000)
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
     pkce: StrictBool | None = None
     client_auth_method: ClientAuthMethod | None = None
+    # private_key_jwt: the private key (PEM, write-only) and the public certificate (PEM).
+    client_key: SecretStr | None = Field(default=None, max_length=20000)
+    client_certificate: str | None = Field(default=None, max_length=20000)
     revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] = Field(default_factory=dict)
     invited_roles: list[str] = Field(default_factory=list)
@@ -54,6 +58,9 @@ class ConnectionUpdate(StrictInput):
     scopes: list[str] | str | None = None
     pkce: StrictBool | None = None
     client_auth_method: ClientAuthMethod | None = None
+    # An absent key keeps the stored one; an absent certificate keeps the stored one.
+    client_key: SecretStr | None = Field(default=None, max_length=20000)
+    client_certificate: str | None = Field(default=None, max_length=20000)
     revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] | None = None
     invited_roles: list[str] | None = None

@@ -86,6 +86,11 @@ class ConnectionRepository:
             select(connections.c.client_secret_ct).where(connections.c.id == connection_id)
         ).scalar_one_or_none()
 
+    def client_key_ciphertext(self, connection_id: str) -> str | None:
+        return self.tx.execute(
+            select(connections.c.client_key_ct).where(connections.c.id == connection_id)
+        ).scalar_one_or_none()
+
     def set_invited_roles(self, connection_id: str, role_ids: Iterable[str]) -> None:
         self.tx.execute(
             delete(connection_roles).where(connection_roles.c.connection_id == connection_id)
@@ -121,6 +126,8 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         grant_type=GrantType(row.grant_type),
         client_id=row.client_id,
         has_client_secret=row.client_secret_ct is not None,
+        has_client_key=row.client_key_ct is not None,
+        client_certificate=row.client_certificate,
         authorization_url=row.authorization_url,
         token_url=row.token_url,
         scopes=tuple(row.scopes),

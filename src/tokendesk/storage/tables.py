@@ -159,6 +159,10 @@ connections = Table(
     Column("grant_type", String(32), nullable=False),
     Column("client_id", String(500), nullable=False),
     Column("client_secret_ct", Text, nullable=True),
+    # private_key_jwt (RFC 7523): the private key, encrypted like the secret; the public
+    # certificate (PEM) a provider may need the thumbprint of.
+    Column("client_key_ct", Text, nullable=True),
+    Column("client_certificate", Text, nullable=True),
     Column("authorization_url", String(2048), nullable=False, server_default=""),
     Column("token_url", String(2048), nullable=False),
     Column("scopes", JSON, nullable=False),

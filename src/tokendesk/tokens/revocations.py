@@ -22,6 +22,7 @@ from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import DecryptionError, ProviderError
+from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.oauth.outbound import ProxyRoute
 from tokendesk.services.proxy import ProxyService
@@ -124,9 +125,18 @@ class RevocationQueue:
 def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
     secret = spec.client_secret.reveal() if spec.client_secret else None
     shallow = {f.name: getattr(spec, f.name) for f in fields(spec)}  # asdict would copy the Secret
-    return json.dumps(
-        {"spec": {**shallow, "client_secret": secret}, "token": token.reveal(), "hint": hint}
+    key = spec.client_key
+    # The client key travels sealed like the secret: a queued revocation authenticates too.
+    sealed_key = (
+        {"private_key": key.private_key.reveal(), "certificate": key.certificate,
+         "certificate_header": key.certificate_header}
+        if key else None
     )
+    return json.dumps({
+        "spec": {**shallow, "client_secret": secret, "client_key": sealed_key},
+        "token": token.reveal(),
+        "hint": hint,
+    })
 
 
 def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
@@ -140,10 +150,23 @@ def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
                 "scopes": tuple(spec["scopes"]),
                 "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
                 "keep_response_fields": tuple(spec["keep_response_fields"]),
+                "client_key": _client_key(spec.get("client_key")),
             }
         ),
         Secret(doc["token"]),
         str(doc["hint"]),
+    )
+
+
+def _client_key(doc: dict[str, str | None] | None) -> ClientKey | None:
+    """The client key of a sealed payload; None for a secret client (or an older payload)."""
+    if not doc or not doc.get("private_key"):
+        return None
+    header = doc.get("certificate_header")
+    return ClientKey(
+        Secret(str(doc["private_key"])),
+        doc.get("certificate"),
+        "x5t" if header == "x5t" else "x5t#S256" if header == "x5t#S256" else None,
     )
 
 

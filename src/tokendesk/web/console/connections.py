@@ -12,6 +12,7 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.tokens.consent import Purpose
+from tokendesk.views import CertificateOut
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -92,6 +93,7 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
     users = [(usernames.get(t.user_id or "", "unknown"), token_state(t, connection, now))
              for t in tokens if t.kind is TokenKind.USER and t.user_id != principal.user_id]
     return page(request, viewer, "console/connection.html", connection=connection,
+                certificate=CertificateOut.of(connection.client_certificate),
                 provider=td.catalog.get(connection.provider), shared=shared, users=users,
                 events=events, callback_url=connection.callback_url(td.settings.callback_url),
                 invited=connection.invites(principal),

@@ -24,11 +24,11 @@ FIELD_STEPS = {
     "provider": "settings", "name": "settings", "description": "settings",
     "invited_roles": "roles",
 }  # every other field is an authentication detail
-CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 # The fields an edit compares with the stored connection; only those that differ are sent.
 EDITABLE = ("name", "description", "grant_type", "client_id", "authorization_url",
             "token_url", "scopes", "placeholders", "client_auth_method", "pkce",
-            "revocation_url", "invited_roles")
+            "revocation_url", "invited_roles", "client_certificate")
 
 
 def step_of(field: str | None) -> str:
@@ -86,6 +86,9 @@ def load_connection(draft: Draft, connection: Connection) -> None:
     draft.client_id = connection.client_id
     draft.secret_ciphertext = None
     draft.secret_stored = connection.has_client_secret
+    draft.key_ciphertext = None
+    draft.key_stored = connection.has_client_key
+    draft.client_certificate = (connection.client_certificate or "").strip()
     draft.authorization_url = connection.authorization_url
     draft.token_url = connection.token_url
     draft.scopes = ",".join(connection.scopes)
@@ -107,16 +110,17 @@ def merge_presets(scopes: str, provider: Provider, chosen: list[str]) -> str:
     return ",".join(s.strip() for s in current)
 
 
-def create_input(draft: Draft, secret: str) -> ConnectionCreate:
+def create_input(draft: Draft, secret: str, key: str | None = None) -> ConnectionCreate:
     """The draft as ConnectionCreate; raises ValidationError naming the field."""
     return build_input(ConnectionCreate, {
         "name": draft.name, "description": draft.description, "provider": draft.provider,
         **_details(draft), "client_secret": SecretStr(secret),
+        "client_key": SecretStr(key) if key else None,
         "invited_roles": list(draft.invited_roles),
     })
 
 
-def update_input(draft: Draft, secret: str | None) -> ConnectionUpdate:
+def update_input(draft: Draft, secret: str | None, key: str | None = None) -> ConnectionUpdate:
     """The fields the draft changed since it was loaded, and a newly typed secret."""
     now = _snapshot(draft)
     values: dict[str, Any] = {k: v for k, v in now.items() if draft.original.get(k) != v}
@@ -128,6 +132,8 @@ def update_input(draft: Draft, secret: str | None) -> ConnectionUpdate:
         values.pop("client_auth_method")
     if secret:
         values["client_secret"] = SecretStr(secret)
+    if key:
+        values["client_key"] = SecretStr(key)
     return build_input(ConnectionUpdate, values)
 
 
@@ -143,6 +149,7 @@ def _details(draft: Draft) -> dict[str, Any]:
         "client_auth_method": draft.client_auth_method or None,
         "pkce": draft.pkce,
         "revocation_url": draft.revocation_url or None,
+        "client_certificate": draft.client_certificate or None,
         "invited_roles": list(draft.invited_roles),
         "name": draft.name,
         "description": draft.description,
@@ -157,4 +164,5 @@ def _snapshot(draft: Draft) -> dict[str, object]:
         "placeholders": dict(draft.placeholders),
         "client_auth_method": draft.client_auth_method, "pkce": draft.pkce,
         "revocation_url": draft.revocation_url, "invited_roles": sorted(draft.invited_roles),
+        "client_certificate": draft.client_certificate,
     }

@@ -68,6 +68,10 @@ class Draft:
     client_id: str = ""
     secret_ciphertext: str | None = None
     secret_stored: bool = False
+    # private_key_jwt: the typed private key only as ciphertext; the certificate is public.
+    key_ciphertext: str | None = None
+    key_stored: bool = False
+    client_certificate: str = ""
     authorization_url: str = ""
     token_url: str = ""
     scopes: str = ""
@@ -159,6 +163,16 @@ class ConsoleStore:
             return None
         return self._keyring.decrypt(draft.secret_ciphertext, _secret_ref(draft))
 
+    def keep_key(self, draft: Draft, key: str) -> None:
+        """Hold a typed client key (PEM) for ``draft``, encrypted and bound to it."""
+        draft.key_ciphertext = self._keyring.encrypt(key, _key_ref(draft))
+
+    def key(self, draft: Draft) -> str | None:
+        """The client key typed into ``draft``, for the service call that stores it."""
+        if draft.key_ciphertext is None:
+            return None
+        return self._keyring.decrypt(draft.key_ciphertext, _key_ref(draft))
+
     # --- notices and consents ---------------------------------------------------------------
 
     def notify(self, session_key: str, tone: str, text: str) -> None:
@@ -212,3 +226,7 @@ class ConsoleStore:
 
 def _secret_ref(draft: Draft) -> RowRef:
     return RowRef("console_drafts", "client_secret", draft.id)
+
+
+def _key_ref(draft: Draft) -> RowRef:
+    return RowRef("console_drafts", "client_key", draft.id)

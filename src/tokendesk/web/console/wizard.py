@@ -183,6 +183,10 @@ def _read_details(request: Request, draft: Draft, form: Form, provider: Provider
     secret = form.text("client_secret")
     if secret.strip():
         console_store(request).keep_secret(draft, secret)
+    key = form.text("client_key")
+    if key.strip():
+        console_store(request).keep_key(draft, key)
+    draft.client_certificate = form.text("client_certificate").strip()
     draft.authorization_url = form.text("authorization_url")
     draft.token_url = form.text("token_url")
     draft.scopes = merge_presets(form.text("scopes"), provider, form.values("scope_preset"))
@@ -200,7 +204,8 @@ def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, 
         return {"grant_type": "Choose a grant type."}
     td = tokendesk(request)
     try:
-        data = create_input(draft, console_store(request).secret(draft) or "")
+        store = console_store(request)
+        data = create_input(draft, store.secret(draft) or "", store.key(draft))
         with td.transaction() as tx:
             td.connections.check_details(tx, viewer.principal, data,
                                          secret_stored=draft.secret_stored,
@@ -255,12 +260,13 @@ def _save(request: Request, viewer: Viewer, draft: Draft) -> str | None:
     try:
         with td.transaction() as tx:
             if draft.editing is None:
-                connection = td.connections.create(tx, viewer.principal,
-                                                   create_input(draft, secret or ""),
-                                                   connection_id=draft.connection_id)
+                connection = td.connections.create(
+                    tx, viewer.principal, create_input(draft, secret or "", store.key(draft)),
+                    connection_id=draft.connection_id)
             else:
-                connection = td.connections.update(tx, viewer.principal, draft.editing,
-                                                   update_input(draft, secret))
+                connection = td.connections.update(
+                    tx, viewer.principal, draft.editing,
+                    update_input(draft, secret, store.key(draft)))
     except (ValidationError, DuplicateName) as exc:
         key = _error_key(exc) if isinstance(exc, ValidationError) else exc.field or "name"
         draft.errors = {key: exc.message}
