@@ -16,7 +16,7 @@ from tokendesk.domain.audit import AuditEvent
 from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
-from tokendesk.domain.tokens import StoredToken, TokenStatus
+from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenStatus
 
 
 class ConnectionOut(BaseModel):
@@ -276,6 +276,9 @@ class TokenStatusOut(BaseModel):
     last_error: str | None
     refreshable: bool
     needs_reauthentication: bool
+    # Where valid_until comes from, in words ("the provider's introspection said"); None
+    # when not recorded.
+    valid_until_source: str | None = None
 
     @classmethod
     def of(cls, t: StoredToken) -> TokenStatusOut:
@@ -290,6 +293,7 @@ class TokenStatusOut(BaseModel):
             # A refused client secret (misconfigured) needs an administrator, not a consent.
             needs_reauthentication=t.status
             in (TokenStatus.NEEDS_REAUTHENTICATION, TokenStatus.CORRUPTED),
+            valid_until_source=EXPIRY_SOURCE_WORDS[t.expiry_source] if t.expiry_source else None,
         )
 
 

@@ -31,7 +31,9 @@ from tokendesk.services.connection_rules import (
     columns,
     endpoints,
     field_changes,
+    introspection_url_in_force,
     moved_endpoints,
+    post_connection_step,
     require_secret_for,
     revocation_url_in_force,
     stored_fields,
@@ -142,6 +144,10 @@ class ConnectionService:
             default_token_lifetime_s=provider.default_token_lifetime_s,
             expires_in_unit=provider.expires_in_unit,
             keep_response_fields=tuple(provider.keep_response_fields),
+            introspection_url=introspection_url_in_force(
+                provider, connection.token_url, connection.placeholders
+            ),
+            post_connection=post_connection_step(provider),
         )
 
     def mark_status(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
-from tokendesk.domain.tokens import StoredToken, TokenKind, TokenStatus
+from tokendesk.domain.tokens import ExpirySource, StoredToken, TokenKind, TokenStatus
 from tokendesk.storage.tables import authorization_requests, connections, tokens
 
 SHARED_OWNER = ""
@@ -49,6 +49,7 @@ class TokenRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    expiry_source: str | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> TokenRecord:
@@ -84,6 +85,7 @@ class TokenChange:
     issued_at: datetime | Keep | None = KEEP
     expires_at: datetime | Keep | None = KEEP
     last_refresh_at: datetime | Keep | None = KEEP
+    expiry_source: str | Keep | None = KEEP
 
     def columns(self) -> dict[str, Any]:
         """The column values to write (statuses as their stored text)."""
@@ -270,6 +272,7 @@ def to_stored(row: TokenRecord) -> StoredToken:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        expiry_source=ExpirySource(row.expiry_source) if row.expiry_source else None,
     )
 
 

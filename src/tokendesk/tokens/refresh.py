@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection as Tx
 
@@ -31,7 +32,14 @@ from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh, rotated
+from tokendesk.domain.tokens import (
+    TokenSet,
+    TokenStatus,
+    is_usable,
+    needs_refresh,
+    rotated,
+    with_fields_kept,
+)
 from tokendesk.errors import (
     DecryptionError,
     InvalidClient,
@@ -235,6 +243,7 @@ class RefreshCoordinator:
         sent: Secret | None = None,
     ) -> TokenRecord | None:
         now = self.clock()
+        tokens = with_fields_kept(tokens, self._stored_fields(row))
         values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
         with self.transaction() as tx:
             repo = TokenRepository(tx)
@@ -254,6 +263,13 @@ class RefreshCoordinator:
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
         return fresh
+
+    def _stored_fields(self, row: TokenRecord) -> dict[str, Any]:
+        """The provider fields stored with ``row``; none when they cannot be decrypted."""
+        try:
+            return self.vault.extra(row)
+        except DecryptionError:
+            return {}
 
     def _record_failure(
         self, row: TokenRecord, connection: Connection, exc: ProviderError

@@ -124,6 +124,7 @@ class RevocationQueue:
 def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
     secret = spec.client_secret.reveal() if spec.client_secret else None
     shallow = {f.name: getattr(spec, f.name) for f in fields(spec)}  # asdict would copy the Secret
+    shallow.pop("post_connection", None)  # a revocation makes no request after consent
     return json.dumps(
         {"spec": {**shallow, "client_secret": secret}, "token": token.reveal(), "hint": hint}
     )
