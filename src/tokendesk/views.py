@@ -65,10 +65,17 @@ class ConnectionOut(BaseModel):
         )
 
 
+class PlaceholderChoiceOut(BaseModel):
+    value: str
+    label: str
+
+
 class PlaceholderOut(BaseModel):
     name: str
     label: str
     help: str
+    # The allowed values when the placeholder is a choice (Genesys Cloud regions).
+    choices: list[PlaceholderChoiceOut] = []
 
 
 class GrantDefaultsOut(BaseModel):
@@ -114,6 +121,8 @@ class ProviderOut(BaseModel):
     notes: list[str]
     documentation_url: str
     refresh_token: RefreshTokenOut | None
+    # What to do at the provider to end a token, when it has no revocation endpoint.
+    revocation_note: str | None = None
 
     @classmethod
     def of(cls, p: Provider) -> ProviderOut:
@@ -125,7 +134,12 @@ class ProviderOut(BaseModel):
             token_url=p.token_url,
             revocation_url=p.revocation_url,
             placeholders=[
-                PlaceholderOut(name=x.name, label=x.label, help=x.help) for x in p.placeholders
+                PlaceholderOut(
+                    name=x.name, label=x.label, help=x.help,
+                    choices=[PlaceholderChoiceOut(value=c.value, label=c.label)
+                             for c in x.choices],
+                )
+                for x in p.placeholders
             ],
             grant_types=list(p.grant_types),
             grants={g: GrantDefaultsOut.of(p, g) for g in p.grant_types},
@@ -135,6 +149,7 @@ class ProviderOut(BaseModel):
             notes=list(p.notes),
             documentation_url=p.documentation_url,
             refresh_token=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
+            revocation_note=p.revocation_note,
         )
 
 
