@@ -1,16 +1,21 @@
-"""Issue 12 in the wizard: Genesys Cloud's region is a <select> of the documented regions
+"""Issue 12 in the console: Genesys Cloud's region is a <select> of the documented regions
 (https://developer.genesys.cloud/platform/api/), not free text, and a value outside it is
-refused at that field; the chosen region's login host becomes the token URL."""
+refused at that field; the chosen region's login host becomes the token URL. A token's page
+says where its expiry came from (Salesforce: the provider's introspection)."""
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 from console_support import Console, field_error
 
-from support.api import CLIENT_SECRET
+from support.api import CLIENT_SECRET, connection_body
 from tokendesk.domain.principal import command_line_principal
+from tokendesk.domain.secret import Secret
+from tokendesk.domain.tokens import ExpirySource, TokenKind, TokenSet
+from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.wiring import Tokendesk
 
 
@@ -78,3 +83,19 @@ def test_the_chosen_region_stays_selected_and_gives_the_token_url(
     with td.transaction() as tx:
         connection = td.connections.get(tx, command_line_principal(), "Contact centre")
     assert connection.token_url == "https://login.mypurecloud.com.au/oauth/token"
+
+
+def test_the_connection_page_says_where_the_tokens_expiry_came_from(
+    admin: Console, td: Tokendesk
+) -> None:
+    with td.transaction() as tx:  # Salesforce: no expires_in, its introspection said
+        td.connections.create(tx, command_line_principal(),
+                              ConnectionCreate.model_validate(connection_body()))
+        connection = td.connections.get(tx, command_line_principal(), "Salesforce prod")
+        td.tokens.store(tx, connection, TokenKind.SHARED, None, TokenSet(
+            Secret("at-1"), "Bearer", td.clock() + timedelta(minutes=15),
+            expiry_source=ExpirySource.INTROSPECTION))
+
+    page = admin.get("/connections/Salesforce prod").text
+
+    assert "<span class=\"muted\" data-expiry-source>(the provider&#39;s introspection said)" in page
