@@ -17,7 +17,7 @@ from tokendesk.domain.client_keys import certificate_info
 from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
-from tokendesk.domain.tokens import StoredToken, TokenStatus
+from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenStatus
 
 
 class CertificateOut(BaseModel):
@@ -97,10 +97,17 @@ class ConnectionOut(BaseModel):
         )
 
 
+class PlaceholderChoiceOut(BaseModel):
+    value: str
+    label: str
+
+
 class PlaceholderOut(BaseModel):
     name: str
     label: str
     help: str
+    # The allowed values when the placeholder is a choice (Genesys Cloud regions).
+    choices: list[PlaceholderChoiceOut] = []
 
 
 class GrantDefaultsOut(BaseModel):
@@ -146,6 +153,8 @@ class ProviderOut(BaseModel):
     notes: list[str]
     documentation_url: str
     refresh_token: RefreshTokenOut | None
+    # What to do at the provider to end a token, when it has no revocation endpoint.
+    revocation_note: str | None = None
 
     @classmethod
     def of(cls, p: Provider) -> ProviderOut:
@@ -157,7 +166,12 @@ class ProviderOut(BaseModel):
             token_url=p.token_url,
             revocation_url=p.revocation_url,
             placeholders=[
-                PlaceholderOut(name=x.name, label=x.label, help=x.help) for x in p.placeholders
+                PlaceholderOut(
+                    name=x.name, label=x.label, help=x.help,
+                    choices=[PlaceholderChoiceOut(value=c.value, label=c.label)
+                             for c in x.choices],
+                )
+                for x in p.placeholders
             ],
             grant_types=list(p.grant_types),
             grants={g: GrantDefaultsOut.of(p, g) for g in p.grant_types},
@@ -167,6 +181,7 @@ class ProviderOut(BaseModel):
             notes=list(p.notes),
             documentation_url=p.documentation_url,
             refresh_token=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
+            revocation_note=p.revocation_note,
         )
 
 
@@ -308,6 +323,9 @@ class TokenStatusOut(BaseModel):
     last_error: str | None
     refreshable: bool
     needs_reauthentication: bool
+    # Where valid_until comes from, in words ("the provider's introspection said"); None
+    # when not recorded.
+    valid_until_source: str | None = None
 
     @classmethod
     def of(cls, t: StoredToken) -> TokenStatusOut:
@@ -322,6 +340,7 @@ class TokenStatusOut(BaseModel):
             # A refused client secret (misconfigured) needs an administrator, not a consent.
             needs_reauthentication=t.status
             in (TokenStatus.NEEDS_REAUTHENTICATION, TokenStatus.CORRUPTED),
+            valid_until_source=EXPIRY_SOURCE_WORDS[t.expiry_source] if t.expiry_source else None,
         )
 
 

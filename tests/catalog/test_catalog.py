@@ -19,7 +19,8 @@ PROVIDERS_DIR = Path(tokendesk.catalog.__file__).parent / "providers"
 CATALOG = load_catalog()
 
 # The "Examples of key components of OAuth" table of the Control Room procedure, with the
-# corrections of issue 12 (Google's current endpoints, ServiceNow's full host); the scopes
+# corrections of issue 12 (Google's current endpoints, ServiceNow's full host, Genesys Cloud's
+# login host chosen per region: the seed's login.<yourinstance>.pure.cloud misses six); the scopes
 # are the defaults of the authorization code grant.
 GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth?prompt=consent&access_type=offline"
 SEED_TABLE = {
@@ -29,8 +30,8 @@ SEED_TABLE = {
         ("https://www.googleapis.com/auth/cloud-platform",),
     ),
     "genesys": (
-        "https://login.<yourinstance>.pure.cloud/oauth/authorize",
-        "https://login.<yourinstance>.pure.cloud/oauth/token",
+        "https://login.<region>/oauth/authorize",
+        "https://login.<region>/oauth/token",
         (),
     ),
     "google_workspace": (
@@ -85,7 +86,10 @@ def copy_catalog(tmp_path: Path) -> Path:
 
 
 def example_values(provider: Provider) -> dict[str, str]:
-    return {placeholder.name: placeholder.example for placeholder in provider.placeholders}
+    return {
+        placeholder.name: placeholder.example or placeholder.choices[0].value
+        for placeholder in provider.placeholders
+    }
 
 
 # --- what ships ------------------------------------------------------------------------------
@@ -401,7 +405,7 @@ def test_an_authorization_url_setting_a_reserved_parameter_is_refused(tmp_path: 
 def test_a_declared_placeholder_used_nowhere_is_refused(tmp_path: Path) -> None:
     directory = copy_catalog(tmp_path)
     target = directory / "genesys.toml"
-    text = target.read_text(encoding="utf-8").replace("<yourinstance>", "usw2")
+    text = target.read_text(encoding="utf-8").replace("<region>", "usw2.pure.cloud")
     target.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogError, match="used nowhere"):
         load_catalog(directory)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from tokendesk.catalog.facts import PlaceholderChoice, PostConnection
 from tokendesk.catalog.grants import (
     GrantDefaults,
     RefreshTokenLifetimes,
@@ -34,6 +35,8 @@ __all__ = [
     "GrantDefaults",
     "GrantType",
     "Placeholder",
+    "PlaceholderChoice",
+    "PostConnection",
     "Provider",
     "RefreshTokenLifetimes",
     "find_placeholders",
@@ -62,15 +65,19 @@ class Placeholder(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)
     label: str = Field(min_length=1, max_length=80)
     help: str = Field(min_length=1, max_length=400)
-    pattern: str = Field(min_length=1)
-    example: str = Field(min_length=1)
+    # Free text matching ``pattern`` (``example`` shown as a hint), or one of ``choices``.
+    pattern: str | None = Field(default=None, min_length=1)
+    example: str | None = Field(default=None, min_length=1)
+    choices: tuple[PlaceholderChoice, ...] = ()
     # A value without a dot is a short name and gets this suffix (ServiceNow: ``acme`` is
     # ``acme.service-now.com``), so a full host such as a custom domain is accepted too.
     short_name_suffix: str | None = Field(default=None, pattern=r"^(?:\.[a-z0-9-]+){2,}$")
 
     @field_validator("pattern")
     @classmethod
-    def _pattern_is_safe(cls, pattern: str) -> str:
+    def _pattern_is_safe(cls, pattern: str | None) -> str | None:
+        if pattern is None:
+            return None
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
@@ -82,19 +89,35 @@ class Placeholder(BaseModel):
 
     @model_validator(mode="after")
     def _example_fits(self) -> Placeholder:
+        if self.choices:
+            return self._choices_alone()
+        if self.pattern is None or self.example is None:
+            raise ValueError("give a pattern and an example, or a list of choices")
         if not (
             re.fullmatch(self.pattern, self.example) and _SAFE_VALUE_RE.fullmatch(self.example)
         ):
             raise ValueError(f"example {self.example!r} does not match the pattern")
         return self
 
-    def accept(self, value: str, *, field: str) -> str:
-        """Return the value a person typed for this placeholder, stripped.
+    def _choices_alone(self) -> Placeholder:
+        if self.pattern is not None or self.example is not None or self.short_name_suffix:
+            raise ValueError("a placeholder with choices takes no pattern, example or suffix")
+        values = [choice.value for choice in self.choices]
+        if len(set(values)) != len(values):
+            raise ValueError("choices: the same value is listed twice")
+        return self
 
-        Raises ValidationError (``field`` set) unless it matches the placeholder's pattern
-        and holds only characters that cannot change a URL's host or path.
+    def accept(self, value: str, *, field: str) -> str:
+        """Return the value a person typed (or chose) for this placeholder, stripped.
+
+        Raises ValidationError (``field`` set) unless it is one of the choices, or else
+        matches the placeholder's pattern and holds only characters that cannot change a
+        URL's host or path.
         """
         text = value.strip()
+        if self.choices:
+            return self._chosen(text, field)
+        assert self.pattern is not None  # _example_fits: a pattern when there are no choices
         if (
             len(text) > MAX_PLACEHOLDER_VALUE_CHARS
             or not _SAFE_VALUE_RE.fullmatch(text)
@@ -110,6 +133,19 @@ class Placeholder(BaseModel):
         if self.short_name_suffix and "." not in text:
             return text + self.short_name_suffix
         return text
+
+    def _chosen(self, text: str, field: str) -> str:
+        """Return ``text`` if it is one of the choices; raise ValidationError listing them."""
+        if any(choice.value == text for choice in self.choices):
+            return text
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        allowed = ", ".join(f"{c.value} ({c.label})" for c in self.choices)
+        raise ValidationError(
+            f"{shown!r} is not a {self.label} for <{self.name}> in the {field_label(field)}. "
+            f"Choose one of: {allowed}.",
+            field=field,
+            placeholders=(self.name,),
+        )
 
 
 class Provider(BaseModel):
@@ -128,6 +164,14 @@ class Provider(BaseModel):
     authorization_url: str = ""
     token_url: str = ""
     revocation_url: str | None = None
+    # Said when a token is disconnected and the provider has no revocation endpoint:
+    # where a person ends the token's validity by hand.
+    revocation_note: str | None = Field(default=None, min_length=1, max_length=400)
+    # RFC 7662 introspection, asked for a token's ``exp`` when the token response has no
+    # expires_in (Salesforce); same placeholders and client authentication as token_url.
+    introspection_url: str | None = None
+    # A request made after consent for what the token response lacks (Atlassian cloud id).
+    post_connection: PostConnection | None = None
     scope_presets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     scope_separator: Literal[" ", ","] = " "
     client_auth_method: ClientAuthMethod = "client_secret_basic"
@@ -165,10 +209,12 @@ class Provider(BaseModel):
             raise ValueError("must not repeat an entry or hold an empty one")
         return values
 
-    @field_validator("authorization_url", "token_url", "revocation_url")
+    @field_validator("authorization_url", "token_url", "revocation_url", "introspection_url")
     @classmethod
     def _template_is_a_url(cls, template: str | None, info: ValidationInfo) -> str | None:
-        if template is None or (template == "" and info.field_name != "revocation_url"):
+        if template is None or (
+            template == "" and info.field_name not in ("revocation_url", "introspection_url")
+        ):
             return template
         _check_declared(template, info)
         field = info.field_name or "url"
@@ -229,6 +275,8 @@ class Provider(BaseModel):
         ):
             raise ValueError("authorization_url is needed for the authorization_code grant")
         self._check_grant_sections()
+        if self.revocation_note and self.revocation_url:
+            raise ValueError("revocation_note is for a provider without a revocation_url")
         unused = set(self.placeholder_names()) - set(find_placeholders(self._template_text()))
         if unused:
             raise ValueError(f"placeholders {sorted(unused)} are declared but used nowhere")
@@ -310,7 +358,8 @@ class Provider(BaseModel):
         """Return every template of this provider in one string, to look for placeholders."""
         presets = [scope for scopes in self.scope_presets.values() for scope in scopes]
         defaults = [scope for grant in self.grants.values() for scope in grant.default_scopes]
-        parts = [self.authorization_url, self.token_url, self.revocation_url or ""]
+        parts = [self.authorization_url, self.token_url, self.revocation_url or "",
+                 self.introspection_url or ""]
         return " ".join([*parts, *defaults, *presets])
 
 

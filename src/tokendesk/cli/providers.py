@@ -48,13 +48,15 @@ def _describe(p: ProviderOut) -> list[str]:
         f"  grant types:        {cell(p.grant_types)}",
         f"  authorization URL:  {cell(p.authorization_url or None)}",
         f"  token URL:          {cell(p.token_url or None)}",
-        f"  revocation URL:     {cell(p.revocation_url)}",
+        f"  revocation URL:     {cell(p.revocation_url or p.revocation_note)}",
         f"  PKCE:               {'allowed' if p.pkce else 'not allowed'}",
         f"  client auth:        {p.client_auth_method}",
     ]
     if p.placeholders:
         lines.append("  placeholders:")
-        lines += [f"    <{x.name}>  {cell(x.label)}: {cell(x.help)}" for x in p.placeholders]
+        for x in p.placeholders:
+            lines.append(f"    <{x.name}>  {cell(x.label)}: {cell(x.help)}")
+            lines += [f"      {cell(c.value):<26}{cell(c.label)}" for c in x.choices]
     for grant, defaults in p.grants.items():
         lines += _describe_grant(grant, defaults)
     if p.scope_presets:

@@ -83,8 +83,9 @@ def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
                user: UserOption = None) -> None:
     """Forget a token, revoking it at the provider where it has a revocation endpoint."""
     with open_tokendesk() as td:
-        td.tokens.disconnect(_acting(td, user), name, TokenKind(token_type))
-    typer.echo(f"The {token_type} token of '{name}' is disconnected.")
+        note = td.tokens.disconnect(_acting(td, user), name, TokenKind(token_type))
+    said = f"The {token_type} token of '{name}' is disconnected."
+    typer.echo(f"{said} {note}" if note else said)
 
 
 def token(name: ConnectionName, token_type: TypeOption = "shared",

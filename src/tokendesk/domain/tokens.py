@@ -6,7 +6,7 @@ import base64
 import binascii
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -48,6 +48,30 @@ class TokenStatus(StrEnum):
     MISCONFIGURED = "misconfigured"
 
 
+class ExpirySource(StrEnum):
+    """Where a token's expiry came from, shown with its state."""
+
+    EXPIRES_IN = "expires_in"
+    INTROSPECTION = "introspection"
+    CATALOG_DEFAULT = "catalog_default"
+    # The catalog default, because the provider's introspection endpoint gave no answer.
+    INTROSPECTION_FAILED = "introspection_failed"
+    JWT_EXP = "jwt_exp"
+    UNKNOWN = "unknown"
+
+
+EXPIRY_SOURCE_WORDS = {
+    ExpirySource.EXPIRES_IN: "the token response's expires_in",
+    ExpirySource.INTROSPECTION: "the provider's introspection said",
+    ExpirySource.CATALOG_DEFAULT: "catalog default",
+    ExpirySource.INTROSPECTION_FAILED: (
+        "catalog default (the provider's introspection endpoint did not answer)"
+    ),
+    ExpirySource.JWT_EXP: "the access token's exp claim",
+    ExpirySource.UNKNOWN: "not known",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class TokenSet:
     """What a token endpoint handed out, validated. Secrets mask themselves in ``repr``."""
@@ -58,6 +82,7 @@ class TokenSet:
     refresh_token: Secret | None = None
     scope: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    expiry_source: ExpirySource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +121,7 @@ class StoredToken:
     version: int
     created_at: datetime
     updated_at: datetime
+    expiry_source: ExpirySource | None = None
 
 
 def expires_in_s(expires_in: Any, unit: ExpiresInUnit = "s") -> int | None:
@@ -142,6 +168,25 @@ def expiry_from(
         return min(now + timedelta(seconds=default_lifetime_s), latest)
     exp = jwt_expiry(access_token)
     return min(exp, latest) if exp is not None else None
+
+
+def expiry_source_of(
+    expires_in: Any, *, access_token: str, default_lifetime_s: int | None,
+    unit: ExpiresInUnit = "s",
+) -> ExpirySource:
+    """Which source :func:`expiry_from` takes the expiry from, for the same arguments
+    (an ``expires_in`` it accepts)."""
+    if expires_in_s(expires_in, unit) is not None:
+        return ExpirySource.EXPIRES_IN
+    if default_lifetime_s is not None:
+        return ExpirySource.CATALOG_DEFAULT
+    return ExpirySource.JWT_EXP if jwt_expiry(access_token) else ExpirySource.UNKNOWN
+
+
+def with_fields_kept(tokens: TokenSet, stored: dict[str, Any]) -> TokenSet:
+    """``tokens`` with the provider fields stored before that its answer lacks (a refresh
+    answer does not repeat what consent learned, such as Atlassian's cloud id)."""
+    return replace(tokens, extra={**stored, **tokens.extra})
 
 
 def rotated(sent: Secret | None, received: Secret | None) -> bool:

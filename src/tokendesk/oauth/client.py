@@ -4,8 +4,9 @@ client credentials (§4.4) and revocation (RFC 7009), with the provider's quirks
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -14,10 +15,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from tokendesk.domain.client_keys import PRIVATE_KEY_JWT
 from tokendesk.domain.scopes import format_scopes
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import ExpiresInUnit, TokenSet
+from tokendesk.domain.tokens import ExpiresInUnit, ExpirySource, TokenSet
+from tokendesk.errors import ProviderError
 from tokendesk.oauth.assertion import CLIENT_ASSERTION_TYPE, ClientKey, client_assertion
+from tokendesk.oauth.facts import PostConnectionStep, introspected_expiry, post_connection_fields
 from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute
 from tokendesk.oauth.responses import parse_token_response, raise_for_error_response
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,10 @@ class ClientSpec:
     transient_error_codes: tuple[int, ...] = ()
     # For client_auth_method private_key_jwt (RFC 7523 §2.2): the key that signs assertions.
     client_key: ClientKey | None = None
+    # Provider facts (oauth/facts.py): RFC 7662 introspection for a token response without
+    # expires_in, and the request made after consent.
+    introspection_url: str | None = None
+    post_connection: PostConnectionStep | None = None
 
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
@@ -119,7 +128,12 @@ class OAuthClient:
         if code_verifier is not None:
             form["code_verifier"] = code_verifier.reveal()
         sent = [code] + ([code_verifier] if code_verifier else [])
-        return self._token_request(spec, form, route, sent)
+        tokens = self._token_request(spec, form, route, sent)
+        if spec.post_connection is None:
+            return tokens
+        step = spec.post_connection
+        reply = self.outbound.get(step.url, route=route, bearer=tokens.access_token)
+        return replace(tokens, extra={**tokens.extra, **post_connection_fields(reply, step)})
 
     def refresh(
         self, spec: ClientSpec, refresh_token: Secret, *, route: ProxyRoute = NO_PROXY
@@ -128,14 +142,7 @@ class OAuthClient:
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
         tokens = self._token_request(spec, form, route, [refresh_token])
         if tokens.refresh_token is None:
-            return TokenSet(
-                tokens.access_token,
-                tokens.token_type,
-                tokens.expires_at,
-                refresh_token,
-                tokens.scope,
-                tokens.extra,
-            )
+            return replace(tokens, refresh_token=refresh_token)
         return tokens
 
     def client_credentials(self, spec: ClientSpec, *, route: ProxyRoute = NO_PROXY) -> TokenSet:
@@ -170,7 +177,7 @@ class OAuthClient:
             raise_for_error_response(
                 reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes
             )
-        return parse_token_response(
+        tokens = parse_token_response(
             reply,
             now=sent_at,
             default_lifetime_s=spec.default_token_lifetime_s,
@@ -178,6 +185,28 @@ class OAuthClient:
             secrets=secrets,
             expires_in_unit=spec.expires_in_unit,
         )
+        if tokens.expiry_source is ExpirySource.CATALOG_DEFAULT and spec.introspection_url:
+            return self._introspected(spec, tokens, route, sent_at)
+        return tokens
+
+    def _introspected(
+        self, spec: ClientSpec, tokens: TokenSet, route: ProxyRoute, sent_at: datetime
+    ) -> TokenSet:
+        """``tokens`` expiring when the introspection endpoint says (RFC 7662 §2), with the
+        same client authentication; the catalog default, said so, when it cannot answer."""
+        assert spec.introspection_url is not None
+        form = {"token": tokens.access_token.reveal(), "token_type_hint": "access_token"}
+        data, basic = self._authenticate(spec, form)
+        try:
+            reply = self.outbound.post_form(
+                spec.introspection_url, data, route=route, basic_auth=basic
+            )
+            expires_at = introspected_expiry(reply, now=sent_at)
+        except ProviderError as exc:
+            log.warning("introspection gave no expiry, the catalog default applies: %s",
+                        exc.message)
+            return replace(tokens, expiry_source=ExpirySource.INTROSPECTION_FAILED)
+        return replace(tokens, expires_at=expires_at, expiry_source=ExpirySource.INTROSPECTION)
 
     def _authenticate(
         self, spec: ClientSpec, form: dict[str, str]

@@ -121,9 +121,12 @@ class Outbound:
         """
         return self._send("POST", url, data, route=route, basic_auth=basic_auth)
 
-    def get(self, url: str, *, route: ProxyRoute = NO_PROXY) -> Reply:
-        """GET ``url`` (metadata documents), with the same policy, deadline and size cap."""
-        return self._send("GET", url, None, route=route, basic_auth=None)
+    def get(
+        self, url: str, *, route: ProxyRoute = NO_PROXY, bearer: Secret | None = None
+    ) -> Reply:
+        """GET ``url`` (metadata documents; with ``bearer``, a provider's API after consent),
+        with the same policy, deadline and size cap."""
+        return self._send("GET", url, None, route=route, basic_auth=None, bearer=bearer)
 
     def _send(
         self,
@@ -133,6 +136,7 @@ class Outbound:
         *,
         route: ProxyRoute,
         basic_auth: tuple[str, str] | None,
+        bearer: Secret | None = None,
     ) -> Reply:
         proxy_url = route.url_for(url)
         policy = route.egress if route.egress is not None else self.policy
@@ -150,6 +154,8 @@ class Outbound:
                 # identity: a compressed body could expand far past the size cap in one chunk
                 headers={"Accept": "application/json", "Accept-Encoding": "identity"},
             )
+            if bearer is not None:  # RFC 6750 §2.1
+                request.headers["Authorization"] = f"Bearer {bearer.reveal()}"
             with deadline:
                 response = client.send(request, stream=True, auth=auth)
                 try:

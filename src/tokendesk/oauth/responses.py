@@ -22,6 +22,7 @@ from tokendesk.domain.tokens import (
     TokenSet,
     expires_in_s,
     expiry_from,
+    expiry_source_of,
     has_control_characters,
 )
 from tokendesk.errors import (
@@ -96,6 +97,8 @@ def parse_token_response(
     try:
         expires_at = expiry_from(now, doc.get("expires_in"), access_token=access,
                                  default_lifetime_s=default_lifetime_s, unit=expires_in_unit)
+        source = expiry_source_of(doc.get("expires_in"), access_token=access,
+                                  default_lifetime_s=default_lifetime_s, unit=expires_in_unit)
         _note_capped(expires_in_s(doc.get("expires_in"), expires_in_unit))
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
@@ -115,6 +118,7 @@ def parse_token_response(
         extra={
             k: doc[k] for k in keep_fields if k in doc and not is_secret_key(k) and _plain(doc[k])
         },
+        expiry_source=source,
     )
 
 

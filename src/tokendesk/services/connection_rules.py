@@ -13,6 +13,7 @@ from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
 from tokendesk.errors import ClientSecretRequired, ValidationError
+from tokendesk.oauth.facts import PostConnectionStep
 from tokendesk.services.inputs import ConnectionUpdate
 
 # Where the stored client secret (and the tokens issued with it) may go; the labels name an
@@ -199,6 +200,30 @@ def revocation_url_in_force(
     if not provider.revocation_url:
         return None
     return provider.render(provider.revocation_url, placeholders, field="revocation_url")
+
+
+def introspection_url_in_force(
+    provider: Provider, token_url: str, placeholders: dict[str, str]
+) -> str | None:
+    """The provider's introspection URL filled in, when it shares the token URL's origin
+    (the client secret goes nowhere else); None otherwise: the catalog default applies."""
+    if not provider.introspection_url:
+        return None
+    try:
+        url = provider.render(provider.introspection_url, placeholders, field="token_url")
+    except ValidationError:
+        return None
+    same = (urlsplit(url).scheme, urlsplit(url).netloc) == (
+        urlsplit(token_url).scheme, urlsplit(token_url).netloc)
+    return url if same else None
+
+
+def post_connection_step(provider: Provider) -> PostConnectionStep | None:
+    """The provider's post-connection request as the OAuth layer takes it."""
+    step = provider.post_connection
+    if step is None:
+        return None
+    return PostConnectionStep(step.url, tuple(step.keep.items()), step.several_as)
 
 
 def endpoints(provider: Provider, fields: dict[str, Any]) -> dict[str, str | None]:

@@ -43,7 +43,9 @@ from tokendesk.services.connection_rules import (
     columns,
     endpoints,
     field_changes,
+    introspection_url_in_force,
     moved_endpoints,
+    post_connection_step,
     require_secret_for,
     revocation_url_in_force,
     stored_fields,
@@ -171,6 +173,10 @@ class ConnectionService:
             expires_in_unit=provider.expires_in_unit,
             keep_response_fields=tuple(provider.keep_response_fields),
             transient_error_codes=provider.transient_error_codes,
+            introspection_url=introspection_url_in_force(
+                provider, connection.token_url, connection.placeholders
+            ),
+            post_connection=post_connection_step(provider),
         )
 
     def mark_status(

@@ -220,6 +220,8 @@ tokens = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
     *_timestamps(),
+    # Where expires_at came from (domain ExpirySource); NULL for rows stored before 0008.
+    Column("expiry_source", String(32), nullable=True),
     UniqueConstraint("connection_id", "owner_key", name="uq_tokens_connection_owner"),
     CheckConstraint("kind IN ('shared', 'user')", name="kind"),
     Index("ix_tokens_expires_at", "expires_at"),

@@ -17,7 +17,7 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from tokendesk.domain.connections import ConnectionStatus
-from tokendesk.domain.tokens import StoredToken, TokenKind, TokenStatus
+from tokendesk.domain.tokens import ExpirySource, StoredToken, TokenKind, TokenStatus
 from tokendesk.storage.tables import authorization_requests, connections, tokens
 
 SHARED_OWNER = ""
@@ -50,6 +50,7 @@ class TokenRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    expiry_source: str | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> TokenRecord:
@@ -85,6 +86,7 @@ class TokenChange:
     issued_at: datetime | Keep | None = KEEP
     expires_at: datetime | Keep | None = KEEP
     last_refresh_at: datetime | Keep | None = KEEP
+    expiry_source: str | Keep | None = KEEP
 
     def columns(self) -> dict[str, Any]:
         """The column values to write (statuses as their stored text)."""
@@ -274,6 +276,7 @@ def to_stored(row: TokenRecord) -> StoredToken:
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        expiry_source=ExpirySource(row.expiry_source) if row.expiry_source else None,
     )
 
 

@@ -384,8 +384,12 @@ class TokenService:
         with self.transaction() as tx:
             return self._stored(TokenRepository(tx), row.id)
 
-    def disconnect(self, actor: Principal, name: str, kind: TokenKind) -> None:
-        """Forget a token, revoking it at the provider where possible (RFC 7009)."""
+    def disconnect(self, actor: Principal, name: str, kind: TokenKind) -> str | None:
+        """Forget a token, revoking it at the provider where possible (RFC 7009).
+
+        Returns None when the provider was asked to revoke it; else what a person must do at
+        the provider to end it now (the provider has no revocation endpoint).
+        """
         self._require_token_owner(actor, kind)
         with self.transaction() as tx:
             connection = self.connections.get(tx, actor, name)
@@ -393,6 +397,7 @@ class TokenService:
             if row is None:
                 raise self._missing(connection, kind)
             spec = self.connections.client_spec(tx, connection)
+            note = None if spec.revocation_url else self._not_revoked_note(connection)
             queued = self.revocations.enqueue_rows(tx, spec, [row])
             TokenRepository(tx).delete(row.id)
             self.audit.record(
@@ -402,9 +407,19 @@ class TokenService:
                 target_type="token",
                 target=connection.name,
                 connection_id=connection.id,
-                details={"kind": kind.value},
+                details={"kind": kind.value}
+                | ({"not_revoked_at_provider": note} if note else {}),
             )
         self.revocations.drain(queued)  # after the commit; failures are retried later
+        return note
+
+    def _not_revoked_note(self, connection: Connection) -> str:
+        """What to say of a token the provider cannot be asked to revoke (catalog data)."""
+        provider = self.connections.catalog.get(connection.provider)
+        return provider.revocation_note or (
+            f"The token was not revoked at {provider.name}: the connection has no revocation "
+            "URL. It stays valid until it expires."
+        )
 
     @staticmethod
     def _stored(repo: TokenRepository, token_id: str) -> StoredToken:

@@ -30,6 +30,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import Connection as Tx
 
@@ -38,7 +39,14 @@ from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
-from tokendesk.domain.tokens import TokenSet, TokenStatus, is_usable, needs_refresh, rotated
+from tokendesk.domain.tokens import (
+    TokenSet,
+    TokenStatus,
+    is_usable,
+    needs_refresh,
+    rotated,
+    with_fields_kept,
+)
 from tokendesk.errors import (
     DatabaseBusy,
     DatabaseUnavailable,
@@ -295,6 +303,7 @@ class RefreshCoordinator:
         """Store the provider's answer. When the database does not take it (busy, away),
         keep it sealed in memory, stored by a retrying thread, and raise DatabaseBusy unless
         that succeeds within PENDING_WAIT_S."""
+        tokens = with_fields_kept(tokens, self._stored_fields(row))
         values = self.vault.seal(
             row.id, tokens, now=self.clock(), keep_refresh_ct=row.refresh_token_ct
         )
@@ -354,6 +363,13 @@ class RefreshCoordinator:
             fresh = repo.get(row.id) if reread else None
         self.metrics.refresh("success")
         return fresh
+
+    def _stored_fields(self, row: TokenRecord) -> dict[str, Any]:
+        """The provider fields stored with ``row``; none when they cannot be decrypted."""
+        try:
+            return self.vault.extra(row)
+        except DecryptionError:
+            return {}
 
     def _record_failure(
         self, row: TokenRecord, connection: Connection, exc: ProviderError

@@ -132,6 +132,7 @@ def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
          "certificate_header": key.certificate_header}
         if key else None
     )
+    shallow.pop("post_connection", None)  # a revocation makes no request after consent
     return json.dumps({
         "spec": {**shallow, "client_secret": secret, "client_key": sealed_key},
         "token": token.reveal(),

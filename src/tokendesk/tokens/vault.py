@@ -39,6 +39,7 @@ class TokenVault:
             scope=tokens.scope[:4000],
             issued_at=now,
             expires_at=tokens.expires_at,
+            expiry_source=tokens.expiry_source.value if tokens.expiry_source else None,
             status=TokenStatus.VALID,
             last_refresh_at=now,
             last_error=None,

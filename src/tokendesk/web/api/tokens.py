@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
 from fastapi.responses import Response as FastAPIResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
@@ -27,6 +28,13 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class AuthorizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token_type: Literal["shared", "user"] = "user"
+
+
+class NotRevokedOut(BaseModel):
+    """A token forgotten by Tokendesk that its provider could not be asked to revoke."""
+
+    revoked_at_provider: Literal[False] = False
+    message: str
 
 
 class TestIn(BaseModel):
@@ -68,12 +76,21 @@ def refresh_token(
     return TokenStatusOut.of(td.tokens.refresh_now(caller, name, TokenKind(token_type)))
 
 
-@router.delete("/tokens/{token_type}", status_code=204)
+@router.delete(
+    "/tokens/{token_type}",
+    status_code=204,
+    responses={200: {"model": NotRevokedOut,
+                     "description": "Forgotten, but the provider could not revoke it"}},
+)
 def disconnect_token(
     td: App, caller: Caller, name: str, token_type: Literal["shared", "user"]
 ) -> Response:
-    td.tokens.disconnect(caller, name, TokenKind(token_type))
-    return Response(status_code=204)
+    """Forget a token: 204 when the provider was asked to revoke it; 200 with what to do at
+    the provider when it has no revocation endpoint."""
+    note = td.tokens.disconnect(caller, name, TokenKind(token_type))
+    if note is None:
+        return Response(status_code=204)
+    return JSONResponse(NotRevokedOut(message=note).model_dump())
 
 
 @router.post("/authorize")

@@ -159,8 +159,9 @@ def _token_action(request: Request, viewer: Viewer, name: str, action: str) -> R
                    f"{token.expires_at:%Y-%m-%d %H:%M UTC}." if token.expires_at
                    else "The shared token was refreshed.")
         else:
-            td.tokens.disconnect(viewer.principal, name, TokenKind.SHARED)
-            notify(request, viewer, "ok", "The shared token was revoked and deleted.")
+            note = td.tokens.disconnect(viewer.principal, name, TokenKind.SHARED)
+            notify(request, viewer, "ok", f"The shared token was deleted here. {note}"
+                   if note else "The shared token was revoked and deleted.")
     except TokendeskError as exc:
         if exc.status in (401, 403, 404):
             raise

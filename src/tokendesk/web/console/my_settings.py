@@ -89,8 +89,9 @@ def _token_action(request: Request, viewer: Viewer, name: str, action: str) -> R
             td.tokens.refresh_now(viewer.principal, name, TokenKind.USER)
             notify(request, viewer, "ok", "Your token was refreshed.")
         else:
-            td.tokens.disconnect(viewer.principal, name, TokenKind.USER)
-            notify(request, viewer, "ok", "Your token was revoked and deleted.")
+            note = td.tokens.disconnect(viewer.principal, name, TokenKind.USER)
+            notify(request, viewer, "ok", f"Your token was deleted here. {note}"
+                   if note else "Your token was revoked and deleted.")
     except TokendeskError as exc:
         if exc.status in (401, 403, 404):
             raise

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokendesk.domain.connections import Connection, GrantType
-from tokendesk.domain.tokens import StoredToken, TokenKind, TokenStatus
+from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenKind, TokenStatus
 from tokendesk.services.connections import ConnectionFilter
 
 STATUS_FILTERS = (
@@ -37,6 +37,12 @@ class TokenState:
             "none": "",
             "hidden": "",
         }[self.key]
+
+    @property
+    def valid_until_source(self) -> str:
+        """Where the token's expiry came from, in words; empty when not recorded."""
+        source = self.token.expiry_source if self.token else None
+        return EXPIRY_SOURCE_WORDS[source] if source else ""
 
 
 HIDDEN = TokenState("hidden", "—", "none", None)

@@ -1,0 +1,77 @@
+"""Provider facts a provider file states beyond its URL templates: the choices of a
+placeholder (Genesys Cloud regions), and the post-connection step that fetches what the
+token response lacks (Atlassian's cloud id). Unknown fields are refused, as everywhere."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tokendesk.catalog.grants import checked_https_url
+
+__all__ = ["PlaceholderChoice", "PostConnection"]
+
+# A choice's value goes into a URL's host: RFC 3986 unreserved characters, dots between
+# non-empty runs, so no choice can move a URL to another host or path.
+_CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*")
+_FIELD_NAME_RE = r"^[a-z][a-z0-9_]*$"
+# Fields that would carry a secret out with the access token.
+_SECRET_NAMES = frozenset({"access_token", "refresh_token", "id_token", "client_secret"})
+
+
+class PlaceholderChoice(BaseModel):
+    """One allowed value of a placeholder, with the label a person chooses it by."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str = Field(min_length=1, max_length=253)
+    label: str = Field(min_length=1, max_length=80)
+
+    @field_validator("value")
+    @classmethod
+    def _value_is_host_safe(cls, value: str) -> str:
+        if not _CHOICE_VALUE_RE.fullmatch(value):
+            raise ValueError(f"{value!r} may hold only letters, digits, '-', '_', '~' and dots")
+        return value
+
+
+class PostConnection(BaseModel):
+    """A GET the desk makes with a fresh access token after consent: ``[post_connection]``.
+
+    The answer is a JSON object or a list of them; ``keep`` maps each member to keep to the
+    provider field it becomes. One entry gives the fields themselves; several give a list
+    of them under ``several_as`` (an Atlassian account with several sites).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    keep: dict[str, str] = Field(min_length=1)
+    several_as: str = Field(default="sites", pattern=_FIELD_NAME_RE)
+    # The documentation page that describes the request.
+    source: str
+
+    @field_validator("url", "source")
+    @classmethod
+    def _is_https(cls, url: str, info: object) -> str:
+        return checked_https_url(url, getattr(info, "field_name", None) or "url")
+
+    @field_validator("keep")
+    @classmethod
+    def _keeps_plain_names(cls, keep: dict[str, str]) -> dict[str, str]:
+        for member, name in keep.items():
+            if not member or not re.fullmatch(_FIELD_NAME_RE, name):
+                raise ValueError(f"keep: {member!r} = {name!r} is not a plain field name")
+        secret = sorted((set(keep) | set(keep.values())) & _SECRET_NAMES)
+        if secret:
+            raise ValueError(f"keep: must not keep {', '.join(secret)}: it is a secret")
+        if len(set(keep.values())) != len(keep):
+            raise ValueError("keep: two members become the same field")
+        return keep
+
+    @model_validator(mode="after")
+    def _list_name_is_free(self) -> PostConnection:
+        if self.several_as in self.keep.values():
+            raise ValueError(f"several_as {self.several_as!r} is also a kept field")
+        return self
