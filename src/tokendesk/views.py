@@ -152,7 +152,7 @@ class ProviderOut(BaseModel):
     client_auth_method: str
     notes: list[str]
     documentation_url: str
-    refresh_token: RefreshTokenOut | None
+    refresh_token_lifetimes: RefreshTokenOut | None
     # What to do at the provider to end a token, when it has no revocation endpoint.
     revocation_note: str | None = None
 
@@ -180,7 +180,7 @@ class ProviderOut(BaseModel):
             client_auth_method=p.client_auth_method,
             notes=list(p.notes),
             documentation_url=p.documentation_url,
-            refresh_token=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
+            refresh_token_lifetimes=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
             revocation_note=p.revocation_note,
         )
 

@@ -162,4 +162,4 @@ def test_the_provider_api_shows_defaults_per_grant_type(admin: Api) -> None:
     assert entra["grants"]["client_credentials"]["placeholders"] == ["tenant"]
     assert entra["documentation_url"].startswith("https://learn.microsoft.com/")
     assert google["grants"]["authorization_code"]["scopes_required"] is True
-    assert google["refresh_token"]["testing_app_lifetime_days"] == 7
+    assert google["refresh_token_lifetimes"]["testing_app_lifetime_days"] == 7

@@ -33,11 +33,13 @@ def cli(env: dict[str, str]) -> Cli:
 
 
 def _tokendesk(env: dict[str, str]) -> Tokendesk:
-    """Tokendesk on the command line's database and key ring, with the tests' cheap hasher."""
+    """Tokendesk on the command line's database and key ring (the given keys, or else the
+    data folder's key ring file, as the command would use), with the tests' cheap hasher."""
+    keys = env.get("TOKENDESK_ENCRYPTION_KEYS")
     return build(Settings(
         database_url=env["TOKENDESK_DATABASE_URL"],
         data_dir=Path(env["TOKENDESK_DATA_DIR"]),
-        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],
+        encryption_keys=keys,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
         public_url=PUBLIC_URL,
     ), passwords=CHEAP_PASSWORDS)
 

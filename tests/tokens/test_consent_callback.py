@@ -42,10 +42,13 @@ def query(flow: StartedFlow) -> dict[str, str]:
 
 def complete(td: Tokendesk, flow: StartedFlow, actor: Principal, *, state: str | None = None,
              code: str = "code-1") -> CallbackOutcome:
+    # The answer comes back to the redirect URI the flow sent: the connection's own callback.
+    own_callback = query(flow)["redirect_uri"]
     return td.consent.complete(
         {"state": query(flow)["state"] if state is None else state, "code": code},
         browser_binding=flow.browser_binding,
         session_user_id=actor.user_id,
+        connection_id=own_callback.removeprefix(CALLBACK_URL + "/") or None,
     )
 
 
@@ -71,7 +74,8 @@ def test_a_consent_stores_the_user_specific_token_of_the_user_who_gave_it(
     assert stored(td, connection, TokenKind.SHARED, None) is None
     assert provider.token.form()["grant_type"] == "authorization_code"
     assert provider.token.form()["code"] == "code-1"
-    assert provider.token.form()["redirect_uri"] == CALLBACK_URL
+    # RFC 6749 §4.1.3: the same redirect URI as the authorization request, the connection's own.
+    assert provider.token.form()["redirect_uri"] == f"{CALLBACK_URL}/{connection.id}"
 
 
 def test_save_login_credentials_stores_the_shared_token(

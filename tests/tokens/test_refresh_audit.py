@@ -61,9 +61,11 @@ def refresh_once(td: Tokendesk) -> dict[str, Any]:
         td.connections.create(tx, actor, ConnectionCreate.model_validate(connection_body()))
         connection = td.connections.get(tx, actor, "Salesforce prod")
         stored = td.tokens.store(tx, connection, TokenKind.SHARED, None, TokenSet(
-            Secret("at-old"), "Bearer", td.clock() + timedelta(seconds=30),
+            Secret("at-old"), "Bearer", td.clock() - timedelta(seconds=1),
             Secret(FIRST_REFRESH_TOKEN)))
-    td.refresher.refresh(stored.id, seen_version=stored.version, force=True)
+    # Due (it has expired), not forced: a forced refresh right after the token was issued
+    # is answered with that token, without a provider call.
+    td.refresher.refresh(stored.id, seen_version=stored.version)
     with td.engine.connect() as conn:
         event = conn.execute(select(audit_events).where(
             audit_events.c.action == "token.refresh")).one()

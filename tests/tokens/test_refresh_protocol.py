@@ -32,6 +32,7 @@ from tokendesk.errors import (
     ReauthenticationRequired,
 )
 from tokendesk.storage.tokens import TokenChange, TokenRepository
+from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 from tokendesk.wiring import Tokendesk
 
 pytestmark = sqlite_only
@@ -77,9 +78,11 @@ def test_a_token_in_its_refresh_margin_is_refreshed_with_its_refresh_token(
 
 
 def test_a_forced_refresh_calls_the_provider_for_a_fresh_token(
-    td: Tokendesk, connection: Connection, provider: FakeProvider
+    td: Tokendesk, connection: Connection, provider: FakeProvider, clock: ManualClock
 ) -> None:
     stored = store_token(td, connection)
+    # Past the window in which a forced refresh gets the token just issued, without a call.
+    clock.advance(FORCED_REFRESH_INTERVAL_S + 1)
 
     row = td.refresher.refresh(stored.id, seen_version=stored.version, force=True)
 
