@@ -180,7 +180,9 @@ class ProviderOut(BaseModel):
             client_auth_method=p.client_auth_method,
             notes=list(p.notes),
             documentation_url=p.documentation_url,
-            refresh_token_lifetimes=RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None,
+            refresh_token_lifetimes=(
+                RefreshTokenOut(**lifetimes.model_dump()) if lifetimes else None
+            ),
             revocation_note=p.revocation_note,
         )
 

@@ -65,8 +65,8 @@ def _describe(p: ProviderOut) -> list[str]:
     if p.notes:
         lines.append("  notes:")
         lines += [f"    - {cell(note)}" for note in p.notes]
-    if p.refresh_token:
-        lines += _describe_refresh_token(p.refresh_token)
+    if p.refresh_token_lifetimes:
+        lines += _describe_refresh_token(p.refresh_token_lifetimes)
     return lines
 
 
