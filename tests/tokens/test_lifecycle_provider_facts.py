@@ -34,6 +34,7 @@ from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.storage.tables import audit_events
 from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 from tokendesk.views import TokenStatusOut
 from tokendesk.wiring import Tokendesk, build
 
@@ -79,8 +80,16 @@ def consent(td: Tokendesk, name: str) -> None:
     state = parse_qs(urlsplit(flow.provider_url).query)["state"][0]
     outcome = td.consent.complete({"state": state, "code": "code-1"},
                                   browser_binding=flow.browser_binding,
-                                  session_user_id=admin.user_id)
+                                  session_user_id=admin.user_id,
+                                  connection_id=own_callback_id(flow.provider_url))
     assert outcome.ok, outcome.message
+
+
+def own_callback_id(provider_url: str) -> str | None:
+    """The connection id in the redirect URI the flow sent: the answer comes back there."""
+    redirect_uri = parse_qs(urlsplit(provider_url).query)["redirect_uri"][0]
+    _, _, connection_id = redirect_uri.partition("/oauth/callback/")
+    return connection_id or None
 
 
 # --- Salesforce: the org's session timeout, by introspection -------------------------------
@@ -169,10 +178,11 @@ def test_the_cloud_id_is_fetched_after_consent_and_handed_out_with_the_token(
 
 
 def test_the_cloud_id_survives_a_refresh(
-    desk: Callable[[Emulator], Tokendesk]
+    desk: Callable[[Emulator], Tokendesk], clock: ManualClock
 ) -> None:
     cloud = AtlassianCloud()
     td, bot = jira(desk, cloud)
+    clock.advance(FORCED_REFRESH_INTERVAL_S + 1)  # past the window that answers without a call
 
     refreshed = td.tokens.handout(bot, "Jira", TokenKind.SHARED, force_refresh=True)
 
@@ -206,7 +216,8 @@ def test_a_consent_whose_sites_cannot_be_listed_fails_and_says_why(
 
     outcome = td.consent.complete({"state": state, "code": "code-1"},
                                   browser_binding=flow.browser_binding,
-                                  session_user_id=admin.user_id)
+                                  session_user_id=admin.user_id,
+                                  connection_id=own_callback_id(flow.provider_url))
 
     assert not outcome.ok
     assert "lists nothing this token may reach" in outcome.message
