@@ -81,25 +81,13 @@ class Server:
 
 
 @contextmanager
-def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[Server]:
-    """Run ``handler(conn, stop)`` for each connection to a fresh port on 127.0.0.1."""
+def accepting(on_connect: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """Call ``on_connect(conn, stop)`` in a thread for each connection to a fresh port on
+    127.0.0.1 (yielded); every thread is joined, bounded, when the block ends."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
-    port = listener.getsockname()[1]
-    server = Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}/token", [])
     workers: list[threading.Thread] = []
-
-    def handle(conn: socket.socket) -> None:
-        try:
-            if tls is not None:
-                conn = tls.wrap_socket(conn, server_side=True)
-            server.requests.append(read_request(conn))
-            handler(conn, stop)
-        except OSError:
-            pass  # the client gave up, which is what most tests want
-        finally:
-            conn.close()
 
     def accept() -> None:
         while not stop.is_set():
@@ -110,20 +98,41 @@ def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[Serve
             except OSError:
                 return
             conn.settimeout(5)
-            worker = threading.Thread(target=handle, args=(conn,), daemon=True)
+            worker = threading.Thread(target=on_connect, args=(conn, stop), daemon=True)
             workers.append(worker)
             worker.start()
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
     try:
-        yield server
+        yield listener.getsockname()[1]
     finally:
         stop.set()
         acceptor.join(2)
         listener.close()
         for worker in workers:
             worker.join(2)
+
+
+@contextmanager
+def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[Server]:
+    """Run ``handler(conn, stop)`` for each connection to a fresh port on 127.0.0.1, after
+    reading its request (kept in ``Server.requests``)."""
+    requests: list[bytes] = []
+
+    def handle(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            if tls is not None:
+                conn = tls.wrap_socket(conn, server_side=True)
+            requests.append(read_request(conn))
+            handler(conn, stop)
+        except OSError:
+            pass  # the client gave up, which is what most tests want
+        finally:
+            conn.close()
+
+    with accepting(handle) as port:
+        yield Server(f"{'https' if tls else 'http'}://127.0.0.1:{port}/token", requests)
 
 
 def head(status: int = 200, length: int | None = None, extra: str = "") -> bytes:
@@ -447,29 +456,13 @@ def test_a_proxy_name_that_does_not_resolve_is_the_proxy_not_the_provider() -> N
 def plain_http_answering_at_once() -> Iterator[str]:
     """A server on 127.0.0.1 that answers every connection with a plain HTTP 400 at once,
     as a web server does to bytes it cannot read; yields its https:// URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(head(400, length=0))
+    def answer(conn: socket.socket, _: threading.Event) -> None:
+        with conn:
+            conn.sendall(head(400, length=0))
 
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}/token"
-    finally:
-        stop.set()
-        acceptor.join(2)
-        listener.close()
+    with accepting(answer) as port:
+        yield f"https://127.0.0.1:{port}/token"
 
 
 def test_a_plain_http_server_on_an_https_address_is_a_tls_error() -> None:

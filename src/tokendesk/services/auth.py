@@ -101,11 +101,14 @@ class AuthService:
         self.note_key_use(record.id, stored=record.last_used_at)
         return replace(self.principal_for(tx, user, Via.API_KEY), key_id=record.id)
 
-    def note_key_use(self, key_id: str, *, stored: datetime | None = None) -> None:
-        """Move the key's "last used" time to now when what was last noted (here, or
-        ``stored`` in the database) is older than ``LAST_USED_RESOLUTION_S``. Written off the
-        request path: a reading request stays a read, and a busy database cannot fail it."""
-        now = self.clock()
+    def note_key_use(
+        self, key_id: str, *, at: datetime | None = None, stored: datetime | None = None
+    ) -> None:
+        """Move the key's "last used" time to ``at`` (default: now) when what was last noted
+        (here, or ``stored`` in the database) is older than ``LAST_USED_RESOLUTION_S``.
+        Written off the request path: a reading request stays a read, and a busy database
+        cannot fail it."""
+        now = at or self.clock()
         noted = self._last_noted.get(key_id)
         last = stored if noted is None or (stored is not None and stored > noted) else noted
         if last is not None and now - last <= _LAST_USED_RESOLUTION:

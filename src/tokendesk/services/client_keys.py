@@ -20,7 +20,7 @@ from tokendesk.domain.client_keys import (
 )
 from tokendesk.domain.connections import Connection
 from tokendesk.errors import ClientKeyRequired, ValidationError
-from tokendesk.services.connection_rules import ENDPOINT_LABELS, check_secret, require_secret_for
+from tokendesk.services.connection_rules import check_secret, moved_sentence, require_secret_for
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 
 CLIENT_KEY_REF = ("connections", "client_key_ct")
@@ -100,13 +100,8 @@ def require_key_for(moved: list[str]) -> None:
     origins it was given for. Raises ClientKeyRequired."""
     if not moved:
         return
-    labels = [ENDPOINT_LABELS[field] for field in moved]
-    what = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-    verb = "points" if len(labels) == 1 else "point"
     raise ClientKeyRequired(
-        f"The {what} now {verb} at another server; enter the client key again.",
-        field="client_key",
-        moved=moved,
+        moved_sentence(moved, "the client key"), field="client_key", moved=moved
     )
 
 

@@ -289,14 +289,18 @@ def require_secret_for(moved: list[str]) -> None:
     """
     if not moved:
         return
+    raise ClientSecretRequired(
+        moved_sentence(moved, "the client secret"), field="client_secret", moved=moved
+    )
+
+
+def moved_sentence(moved: list[str], credential: str) -> str:
+    """'The token URL now points at another server; enter <credential> again.' for the
+    endpoint fields in ``moved`` (one sentence for the secret, the key and their kin)."""
     labels = [ENDPOINT_LABELS[field] for field in moved]
     what = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     verb = "points" if len(labels) == 1 else "point"
-    raise ClientSecretRequired(
-        f"The {what} now {verb} at another server; enter the client secret again.",
-        field="client_secret",
-        moved=moved,
-    )
+    return f"The {what} now {verb} at another server; enter {credential} again."
 
 
 def check_secret(secret: str) -> None:

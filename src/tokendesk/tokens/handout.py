@@ -169,9 +169,16 @@ class TokenService:
             connection_id=handout.connection_id,
             details={"kind": handout.kind.value},
         )
-        self.audit_buffer.add(row)
-        self.metrics.handout(handout.kind.value, "success")
+        self.record_handout_again(row, handout)
         return row
+
+    def record_handout_again(
+        self, row: dict[str, Any], handout: Handout, at: datetime | None = None
+    ) -> None:
+        """Audit and count a handout whose audit ``row`` was built before: the same row,
+        restamped ``at`` (the cache hands one handout out many times)."""
+        self.audit_buffer.add(row if at is None else row | {"at": at})
+        self.metrics.handout(handout.kind.value, "success")
 
     def _usable_connection(self, tx: Tx, actor: Principal, name: str) -> Connection:
         connection = self.connections.get(tx, actor, name)

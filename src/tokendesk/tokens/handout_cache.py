@@ -87,7 +87,7 @@ class HandoutCache:
         if entry.refresh_at is not None and now >= entry.refresh_at:
             return None  # due for refresh: the full path refreshes it, once
         if principal.key_id is not None:
-            self.auth.note_key_use(principal.key_id)
+            self.auth.note_key_use(principal.key_id, at=now)  # one clock read per request
         self._record(principal, entry, now)
         return entry
 
@@ -97,8 +97,7 @@ class HandoutCache:
         if entry.audit_row is None:
             entry.audit_row = self.tokens.record_handout(principal, entry.handout)
             return
-        self.tokens.audit_buffer.add(entry.audit_row | {"at": now})
-        self.tokens.metrics.handout(entry.handout.kind.value, "success")
+        self.tokens.record_handout_again(entry.audit_row, entry.handout, now)
 
     def handout(self, api_key: str, name: str, kind: TokenKind) -> Handout:
         """The full way: authenticate, hand out (refreshing if due), remember. Raises what
