@@ -33,6 +33,7 @@ from tokendesk.services.egress import EgressService
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
+from tokendesk.services.sign_in import SignInLimits
 from tokendesk.storage.db import (
     READ_ONLY,
     create_db_engine,
@@ -90,6 +91,7 @@ class Tokendesk:
     hot: HandoutCache
     keys: KeyRingService
     background: BackgroundRefresher
+    sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -241,6 +243,7 @@ def _wire(
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
+        sign_in=SignInLimits(transaction, clock),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tokendesk.domain.sign_in import parse_trusted_proxies
-from tokendesk.services.sign_in import SignInLimits
 from tokendesk.web.console import (
     admin,
     api_keys,
@@ -34,8 +33,6 @@ def install(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.tokendesk`` is already set)."""
     td: Tokendesk = app.state.tokendesk
     app.state.console_store = ConsoleStore(td.keyring, td.clock)
-    # Counted in the database, so every replica sees the same failures.
-    app.state.sign_in_limiter = SignInLimits(td.transaction, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, wizard, connections, my_settings, admin, api_keys, network,

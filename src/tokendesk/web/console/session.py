@@ -128,8 +128,7 @@ def _set_session_cookies(request: Request, response: RedirectResponse, session_i
 
 
 def _limiter(request: Request) -> SignInLimits:
-    limiter: SignInLimits = request.app.state.sign_in_limiter
-    return limiter
+    return tokendesk(request).sign_in
 
 
 def _client_address(request: Request) -> str:
