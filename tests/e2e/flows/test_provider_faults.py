@@ -28,8 +28,11 @@ from support.desk import Desk
 from support.tokendesk_server import Clock, TokendeskServer
 
 PROVIDER_TIMEOUT_S = 2.0
-# Slack on top of the deadline for one handout: thread hand-offs, database, a loaded machine.
-DEADLINE_SLACK_S = 2.5
+# Slack on top of the deadline for one handout: thread hand-offs, database, a loaded CI
+# machine running two workers and a browser. The hang below outlasts deadline + slack by far,
+# so a handout that waited for the provider instead of its deadline cannot pass.
+DEADLINE_SLACK_S = 6.0
+HANG_MS = 20_000
 ACCESS_TOKEN_TTL_S = 60  # the server's default; refresh is due after half of it (30 s)
 INSIDE_MARGIN_S = 50  # due for refresh, still valid
 PAST_EXPIRY_S = ACCESS_TOKEN_TTL_S + 5
@@ -44,7 +47,7 @@ TIMED_OUT = rf"did not (answer in time|finish answering within {PROVIDER_TIMEOUT
 # The faults after which the server has *not* used the refresh token: (fault, the cause
 # Tokendesk names, a pattern of its message).
 TRANSIENT: dict[str, tuple[dict[str, Any], str, str]] = {
-    "timeout": ({"delay_ms": 3500, "reset": True}, "timeout", TIMED_OUT),
+    "timeout": ({"delay_ms": HANG_MS, "reset": True}, "timeout", TIMED_OUT),
     "connection reset": ({"reset": True}, "unreachable", "broke off before an answer arrived"),
     "HTTP 500": ({"status": 500}, "unavailable", r"failed \(HTTP 500\)"),
     "HTTP 502": ({"status": 502}, "unavailable", r"failed \(HTTP 502\)"),
@@ -293,14 +296,13 @@ def test_a_lost_answer_means_one_retry_then_success_or_a_clear_reauthentication(
     desk.oauth.inject_fault(**PROCESSED_THEN_LOST[fault_name])
     clock.advance(INSIDE_MARGIN_S)
 
-    during, elapsed = timed_handout(desk)
+    during = handout(desk)  # (the deadline itself is proven by the hang of TRANSIENT)
     wait_until_processed(desk)  # the provider really used the refresh token
     clock.advance(FIRST_BACKOFF_S + 1)
     retried = handout(desk)
     again = handout(desk)
 
     assert during.status_code == 200 and during.json()["access_token"] == current
-    assert elapsed < PROVIDER_TIMEOUT_S + DEADLINE_SLACK_S
     calls = refreshes(desk)
     assert len(calls) == 2  # one retry, no loop
     assert calls[1]["refresh_token_sha256"] == calls[0]["refresh_token_sha256"]
