@@ -1,0 +1,183 @@
+"""A commercial provider's documented behaviour on 127.0.0.1, in front of the real server.
+
+Tokendesk's end-to-end tests cannot reach Salesforce, Entra or Google. An emulator stands in
+for one of them: it listens on 127.0.0.1, answers at *the provider's own paths*
+(``/<tenant>/oauth2/v2.0/token``, ``/services/oauth2/token`` ...) and keeps the real work --
+clients, consent, codes, refresh-token rotation and reuse detection, revocation -- with the
+real authorization server of ``tests/e2e/authorization_server`` (oidc-provider), adding only
+the provider's quirks as a thin layer: parameters it requires, fields it leaves out or adds,
+its error bodies. Each quirk cites the documentation page that describes it.
+
+A provider emulator subclasses :class:`ProviderEmulator` and lists its routes; a handler
+takes the request as ``httpx.Request`` and answers an ``httpx.Response``, usually after
+:meth:`ProviderEmulator.forward`-ing it (rewritten) to the real server. Connections are made
+from the catalog's defaults, placeholders filled as a user would, with the provider's origin
+swapped for the emulator's by :meth:`ProviderEmulator.at` (paths are kept as documented).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from support.authorization_server import AuthorizationServer
+
+Handler = Callable[[httpx.Request], httpx.Response]
+FORWARD_TIMEOUT_S = 30.0
+# Not copied between the two hops: the emulator sets its own framing.
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
+              "content-encoding", "host"}
+
+
+def form_of(request: httpx.Request) -> dict[str, str]:
+    """The request's urlencoded form (the token, revocation and introspection requests)."""
+    return dict(parse_qsl(request.content.decode(), keep_blank_values=True))
+
+
+def query_of(request: httpx.Request) -> dict[str, str]:
+    return dict(parse_qsl(request.url.query.decode(), keep_blank_values=True))
+
+
+def json_response(status: int, body: Mapping[str, Any],
+                  headers: Mapping[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=dict(body), headers={"Cache-Control": "no-store",
+                                                             **(headers or {})})
+
+
+class ProviderEmulator:
+    """One provider's documented endpoints on 127.0.0.1, backed by ``server``.
+
+    Subclasses set ``documentation`` (the pages the behaviour comes from) and return their
+    routes from :meth:`routes`: ``{("POST", "/services/oauth2/token"): handler}``. A path may
+    hold ``*`` for one path segment (a tenant, an instance name).
+    """
+
+    documentation: ClassVar[tuple[str, ...]] = ()
+    # The provider's documented origin(s), replaced by the emulator's in catalog URLs.
+    origins: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, server: AuthorizationServer) -> None:
+        self.server = server
+        self.requests: list[httpx.Request] = []
+        self._upstream = httpx.Client(base_url=server.issuer, timeout=FORWARD_TIMEOUT_S,
+                                      trust_env=False, follow_redirects=False)
+        self._routes = self.routes()
+        self._http: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        raise NotImplementedError
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> ProviderEmulator:
+        emulator = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(self.command, f"{emulator.url}{self.path}",
+                                        headers=list(self.headers.items()), content=body)
+                response = emulator.handle(request)
+                content = response.read()
+                self.send_response(response.status_code)
+                for name, value in response.headers.multi_items():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # quiet: the requests are kept in emulator.requests
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        self._upstream.close()
+
+    def __enter__(self) -> ProviderEmulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- routing ------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        handler = self._route(request.method, request.url.path)
+        if handler is None:
+            return json_response(404, {"error": "not_found",
+                                       "error_description": f"no {request.url.path} here"})
+        return handler(request)
+
+    def _route(self, method: str, path: str) -> Handler | None:
+        parts = path.strip("/").split("/")
+        for (want_method, pattern), handler in self._routes.items():
+            want = pattern.strip("/").split("/")
+            if want_method == method and len(want) == len(parts) and all(
+                w in ("*", p) for w, p in zip(want, parts, strict=True)
+            ):
+                return handler
+        return None
+
+    def requests_to(self, path_end: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path.endswith(path_end)]
+
+    # -- the real server behind ----------------------------------------------------------
+
+    def forward(self, request: httpx.Request, path: str, *,
+                form: Mapping[str, str] | None = None) -> httpx.Response:
+        """``request`` sent on to the real server's ``path`` (its form replaced by ``form``
+        when given), the answer read whole."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        content = urlencode(dict(form)).encode() if form is not None else request.content
+        answer = self._upstream.request(request.method, path, headers=headers,
+                                        content=content, params=request.url.query.decode())
+        answer.read()
+        return answer
+
+    def redirect_to_authorization(self, params: Mapping[str, str]) -> httpx.Response:
+        """The browser sent on to the real server's authorization endpoint with ``params``:
+        login, consent and the code come from there."""
+        target = f"{self.server.authorization_endpoint}?{urlencode(dict(params))}"
+        return httpx.Response(302, headers={"Location": target})
+
+    @staticmethod
+    def body_of(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = json.loads(response.content or b"{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    # -- catalog URLs --------------------------------------------------------------------
+
+    def at(self, url: str) -> str:
+        """A catalog URL (placeholders already filled) with the provider's origin replaced
+        by the emulator's; the path, as documented, stays."""
+        parts = urlsplit(url)
+        mine = urlsplit(self.url)
+        return urlunsplit((mine.scheme, mine.netloc, parts.path, parts.query, parts.fragment))
