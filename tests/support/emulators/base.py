@@ -100,7 +100,7 @@ class ProviderEmulator:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: the requests are kept in emulator.requests
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
