@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from console_support import PASSWORD, PUBLIC_URL, Console
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from support.api import keyring_spec
 from support.passwords import CHEAP_PASSWORDS
@@ -42,12 +42,12 @@ def td(settings: Settings) -> Iterator[Tokendesk]:
 
 
 @pytest.fixture
-def app(td: Tokendesk) -> FastAPI:
+def app(td: Tokendesk) -> ASGIApp:
     return create_app(td)
 
 
 @pytest.fixture
-def browser(app: FastAPI) -> Iterator[Callable[[], Console]]:
+def browser(app: ASGIApp) -> Iterator[Callable[[], Console]]:
     """Open a new 'browser' (its own cookie jar) on the console."""
     clients: list[TestClient] = []
 

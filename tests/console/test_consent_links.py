@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from console_support import PUBLIC_URL, Console, add_user
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from support.api import Api, connection_body, key_for
 from tokendesk.domain.principal import command_line_principal
@@ -32,7 +32,7 @@ def people(td: Tokendesk) -> None:
             connection_body(name=NAME, invited_roles=["Sales"])))
 
 
-def link_of(app: FastAPI, td: Tokendesk, username: str, token_type: str = "user") -> str:
+def link_of(app: ASGIApp, td: Tokendesk, username: str, token_type: str = "user") -> str:
     """The path of a one-time link ``username`` asked for through the API."""
     with TestClient(app, base_url=PUBLIC_URL) as http:
         answer = Api(http, key_for(td, username)).post(
@@ -48,7 +48,7 @@ def goes_to_the_provider(response: object) -> bool:
 
 @pytest.mark.usefixtures("people")
 def test_a_users_link_opened_without_a_session_asks_him_to_sign_in_then_continues(
-    app: FastAPI, td: Tokendesk, browser: Callable[[], Console],
+    app: ASGIApp, td: Tokendesk, browser: Callable[[], Console],
 ) -> None:
     link = link_of(app, td, "alice")
     anyone = browser()
@@ -70,7 +70,7 @@ def test_a_users_link_opened_without_a_session_asks_him_to_sign_in_then_continue
 
 @pytest.mark.usefixtures("people")
 def test_a_users_link_in_another_users_session_is_refused_and_stays_his(
-    app: FastAPI, td: Tokendesk, browser: Callable[[], Console],
+    app: ASGIApp, td: Tokendesk, browser: Callable[[], Console],
 ) -> None:
     link = link_of(app, td, "alice")
     bob = browser()
@@ -92,7 +92,7 @@ def test_a_users_link_in_another_users_session_is_refused_and_stays_his(
 
 @pytest.mark.usefixtures("people")
 def test_a_user_specific_answer_is_refused_in_a_browser_without_his_session(
-    app: FastAPI, td: Tokendesk, browser: Callable[[], Console],
+    app: ASGIApp, td: Tokendesk, browser: Callable[[], Console],
 ) -> None:
     link = link_of(app, td, "alice")
     alice = browser()
@@ -111,7 +111,7 @@ def test_a_user_specific_answer_is_refused_in_a_browser_without_his_session(
 
 @pytest.mark.usefixtures("people")
 def test_an_administrators_shared_token_link_still_opens_in_any_browser(
-    app: FastAPI, td: Tokendesk, browser: Callable[[], Console],
+    app: ASGIApp, td: Tokendesk, browser: Callable[[], Console],
 ) -> None:
     link = link_of(app, td, "admin", token_type="shared")
 

@@ -1,4 +1,5 @@
-"""``create_app``: the REST API, the OAuth callback, the console and operations endpoints."""
+"""``create_app``: the REST API, the OAuth callback, the console and operations endpoints,
+composed as one ASGI application with the bots' handout in front (``web/hotpath.py``)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,24 @@ from tokendesk.wiring import Tokendesk
 API_PREFIX = "/api/v1"
 
 
-def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
+def create_app(td: Tokendesk, *, background: bool = False) -> ASGIApp:
     """The ASGI application serving ``td``; built once per process at startup.
+
+    Plain ASGI composition, outermost first: ``StrictTransport`` (HSTS, on an https desk
+    only; it answers nothing itself), ``HandoutFront`` (answers a bot's token handout), and
+    the FastAPI application of :func:`create_api` for everything else. Nothing else runs
+    before a bot gets its token.
+    """
+    app = create_api(td, background=background)
+    desk: ASGIApp = hotpath.HandoutFront(app, hot=td.hot, metrics=td.metrics)
+    if td.settings.secure_cookies:
+        # HSTS on every answer of an https desk, the hot path's included: outside it.
+        desk = StrictTransport(desk)
+    return desk
+
+
+def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
+    """The FastAPI application: every route, the console, the OpenAPI document.
 
     With ``background`` the refresher runs while the app is served. Either way a clean
     shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
@@ -72,12 +89,6 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
         return Response(body, media_type=content_type)
 
     app.add_middleware(RequestMetrics, metrics=td.metrics)
-    # Added last, so the outermost of our middleware: the hot path's one seam (see
-    # docs/architecture.md). Bots' handouts are answered here, everything else passes on.
-    app.add_middleware(hotpath.HandoutFront, hot=td.hot, metrics=td.metrics)
-    if td.settings.secure_cookies:
-        # HSTS on every answer of an https desk, the hot path's included: outside it.
-        app.add_middleware(StrictTransport)
     return app
 
 

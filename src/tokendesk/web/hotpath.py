@@ -1,9 +1,9 @@
 """The bots' token handout, answered ahead of FastAPI's router: the hot path's one seam.
 
 ``GET /api/v1/connections/{name}/token`` with an API key is asked before every call a bot
-makes, so :class:`HandoutFront` answers it as a pure ASGI middleware, added last by
-``create_app`` (``app.add_middleware``, Starlette's public extension point) and so the
-outermost of the app's own middleware: no middleware chain, no router, no dependency tree,
+makes, so :class:`HandoutFront` answers it as a pure ASGI application wrapped around the
+FastAPI one by ``create_app`` (plain ASGI composition): no middleware chain, no router, no
+dependency tree,
 no model validation -- the security headers and the request metric are applied here
 instead. A cached handout is answered on the event loop after one shared database read;
 anything else (first request, refresh due, errors) runs the full use case in the thread
