@@ -78,6 +78,13 @@ class ValidationError(TokendeskError):
     status = 422
 
 
+class IssuerMetadataError(ValidationError):
+    """An issuer's metadata could not be read or was not acceptable (RFC 8414)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="issuer")
+
+
 class UnknownProvider(ValidationError):
     code = "unknown_provider"
 

@@ -18,6 +18,7 @@ from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
 from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenStatus
+from tokendesk.oauth.discovery import IssuerMetadata
 
 
 class CertificateOut(BaseModel):
@@ -367,3 +368,29 @@ class FlowLinkOut(BaseModel):
 
     url: str
     expires_at: datetime
+
+
+class IssuerMetadataOut(BaseModel):
+    """What an issuer's metadata would fill in a custom connection (RFC 8414)."""
+
+    issuer: str
+    authorization_url: str | None
+    token_url: str
+    revocation_url: str | None
+    scopes_supported: list[str]
+    pkce: bool
+    client_auth_method: str | None
+    sends_iss: bool
+
+    @classmethod
+    def of(cls, found: IssuerMetadata) -> IssuerMetadataOut:
+        return cls(
+            issuer=found.issuer,
+            authorization_url=found.authorization_endpoint,
+            token_url=found.token_endpoint,
+            revocation_url=found.revocation_endpoint,
+            scopes_supported=list(found.scopes_supported),
+            pkce=found.pkce_s256,
+            client_auth_method=found.client_auth_method,
+            sends_iss=found.sends_iss,
+        )

@@ -49,6 +49,7 @@ from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
+from tokendesk.tokens.issuer import IssuerDiscovery
 from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
@@ -85,6 +86,7 @@ class Tokendesk:
     tokens: TokenService
     consent: ConsentService
     tester: ConnectionTester
+    discovery: IssuerDiscovery
     revocations: RevocationQueue
     removal: ConnectionRemoval
     audit_buffer: AuditBuffer
@@ -238,6 +240,7 @@ def _wire(
         tokens=tokens,
         consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
+        discovery=IssuerDiscovery(transaction, outbound, proxy),
         revocations=revocations,
         removal=ConnectionRemoval(transaction, connections, revocations),
         audit_buffer=audit_buffer,

@@ -105,6 +105,10 @@ def create(
     client_auth_method: AuthMethod = None,
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
+    issuer: Annotated[str | None, typer.Option(
+        "--issuer", help="Custom connections: the authorization server's issuer URL; its "
+        "published metadata fills the URLs, PKCE and the client authentication method "
+        "not given.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a connection; the client secret is asked for at a hidden prompt (not with
@@ -121,9 +125,12 @@ def create(
         client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder or [], field="placeholders"),
         invited_roles=invite or [],
+        issuer=issuer,
     )
-    with open_tokendesk() as td, td.transaction() as tx:
-        connection = td.connections.create(tx, operator(), data)
+    with open_tokendesk() as td:
+        data = td.discovery.fill(operator(), data)
+        with td.transaction() as tx:
+            connection = td.connections.create(tx, operator(), data)
     emit(ConnectionOut.of(connection, td.settings.callback_url), as_json)
 
 

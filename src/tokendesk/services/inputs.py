@@ -43,6 +43,9 @@ class ConnectionCreate(StrictInput):
     revocation_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] = Field(default_factory=dict)
     invited_roles: list[str] = Field(default_factory=list)
+    # A custom connection's issuer: its RFC 8414 / OpenID Connect metadata fills the URLs,
+    # PKCE and the client authentication method left open above.
+    issuer: str | None = Field(default=None, max_length=2000)
 
 
 class ConnectionUpdate(StrictInput):

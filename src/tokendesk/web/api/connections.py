@@ -23,6 +23,8 @@ def list_connections(td: App, caller: Caller, provider: str | None = None,
 
 @router.post("", status_code=201)
 def create_connection(td: App, caller: Caller, body: ConnectionCreate) -> ConnectionOut:
+    """With ``issuer`` (custom connections), the issuer's metadata fills what is left open."""
+    body = td.discovery.fill(caller, body)
     with td.transaction() as tx:
         connection = td.connections.create(tx, caller, body)
     return ConnectionOut.of(connection, td.settings.callback_url)

@@ -12,7 +12,13 @@ from pydantic import BeforeValidator
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
-from tokendesk.views import AuditEventOut, EgressAllowlistOut, ProviderOut, ProxyOut
+from tokendesk.views import (
+    AuditEventOut,
+    EgressAllowlistOut,
+    IssuerMetadataOut,
+    ProviderOut,
+    ProxyOut,
+)
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
@@ -38,6 +44,15 @@ def list_providers(td: App, caller: Caller) -> list[ProviderOut]:
 @router.get("/providers/{key}", tags=["providers"])
 def show_provider(td: App, caller: Caller, key: str) -> ProviderOut:
     return ProviderOut.of(td.catalog.find(key))
+
+
+@router.get("/issuer-metadata", tags=["providers"])
+def read_issuer_metadata(
+    td: App, caller: Caller, issuer: Annotated[str, Query(max_length=2000)]
+) -> IssuerMetadataOut:
+    """What a custom connection with this ``issuer`` would be filled with (RFC 8414 / OpenID
+    Connect Discovery), after checking the metadata names that issuer."""
+    return IssuerMetadataOut.of(td.discovery.describe(caller, issuer))
 
 
 def _iso_8601(value: object) -> object:
