@@ -85,6 +85,12 @@ class IssuerMetadataError(ValidationError):
         super().__init__(message, field="issuer")
 
 
+class TokenRefused(ValidationError):
+    """The provider did not accept an imported refresh token; nothing was stored."""
+
+    code = "token_refused"
+
+
 class UnknownProvider(ValidationError):
     code = "unknown_provider"
 

@@ -49,6 +49,7 @@ from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
+from tokendesk.tokens.importing import TokenImporter
 from tokendesk.tokens.issuer import IssuerDiscovery
 from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
@@ -87,6 +88,7 @@ class Tokendesk:
     consent: ConsentService
     tester: ConnectionTester
     discovery: IssuerDiscovery
+    importer: TokenImporter
     revocations: RevocationQueue
     removal: ConnectionRemoval
     audit_buffer: AuditBuffer
@@ -241,6 +243,7 @@ def _wire(
         consent=consent,
         tester=ConnectionTester(transaction, connections, consent, tokens, oauth, proxy, audit),
         discovery=IssuerDiscovery(transaction, outbound, proxy),
+        importer=TokenImporter(transaction, connections, accounts, tokens, oauth, proxy, audit),
         revocations=revocations,
         removal=ConnectionRemoval(transaction, connections, revocations),
         audit_buffer=audit_buffer,

@@ -24,6 +24,7 @@ from tokendesk.cli import (
     schema,
     serve,
     settings,
+    token_import,
     tokens,
     users,
 )
@@ -82,6 +83,7 @@ COMMANDS = CommandLine(
             ("authorize", tokens.authorize), ("tokens", tokens.token_statuses),
             ("refresh", tokens.refresh), ("disconnect", tokens.disconnect),
         )),
+        Group("tokens", token_import.HELP, (("import", token_import.import_tokens),)),
         Group("providers", providers.HELP, (
             ("list", providers.list_providers), ("show", providers.show),
         )),

@@ -21,6 +21,7 @@ from tokendesk.errors import (
     RefreshBackingOff,
     SchemaMismatch,
     TokendeskError,
+    TokenRefused,
     TokenUnavailable,
     TooManyAttempts,
     ValidationError,
@@ -36,6 +37,7 @@ PROTOCOL_EXIT_CODE = 76
 
 # The first row whose class the error is an instance of decides: subclasses come first.
 EXIT_CODES: tuple[tuple[type[TokendeskError], int, str], ...] = (
+    (TokenRefused, 7, "the provider refused an imported refresh token"),
     (ValidationError, USAGE_EXIT_CODE, "invalid input or usage"),
     (NotFound, 3, "not found"),
     (Conflict, 4, "conflict (already exists, or changed meanwhile)"),

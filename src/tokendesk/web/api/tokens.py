@@ -7,11 +7,13 @@ from typing import Literal
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from fastapi.responses import Response as FastAPIResponse
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool
 
 from tokendesk.client.wire import TokenWire
+from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
 from tokendesk.web.deps import App, Caller
@@ -100,6 +102,25 @@ def authorize(td: App, caller: Caller, name: str, body: AuthorizeIn | None = Non
     with td.transaction() as tx:
         link = td.consent.create_link(tx, caller, name, purpose)
     return FlowLinkOut(url=link.url, expires_at=link.expires_at)
+
+
+class TokenImportIn(BaseModel):
+    """A refresh token brought from another token store (never echoed back)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_type: Literal["shared", "user"]
+    user: str | None = Field(default=None, max_length=200)
+    refresh_token: SecretStr = Field(max_length=REFRESH_TOKEN_MAX)
+    replace: StrictBool = False
+
+
+@router.post("/token-imports", status_code=201)
+def import_token(td: App, caller: Caller, name: str, body: TokenImportIn) -> TokenStatusOut:
+    """Bring a token in without a new consent: the refresh token is proven with one refresh
+    at the provider and stored only if the provider accepts it (``token_refused`` else)."""
+    item = TokenImport(TokenKind(body.token_type), Secret(body.refresh_token.get_secret_value()),
+                       body.user)
+    return TokenStatusOut.of(td.importer.import_token(caller, name, item, replace=body.replace))
 
 
 @router.post("/test")
