@@ -43,6 +43,8 @@ class ClientSpec:
     keep_response_fields: tuple[str, ...] = ()
     expires_in_unit: ExpiresInUnit = "s"
     transient_error_codes: tuple[int, ...] = ()
+    # Plain verdicts for numbers of an error's ``error_codes`` (catalog ``error_verdicts``).
+    error_verdicts: tuple[tuple[int, str], ...] = ()
     # For client_auth_method private_key_jwt (RFC 7523 §2.2): the key that signs assertions.
     client_key: ClientKey | None = None
     # Provider facts (oauth/facts.py): RFC 7662 introspection for a token response without
@@ -175,7 +177,8 @@ class OAuthClient:
         secrets = self._secrets(spec, sent, data)
         if not 200 <= reply.status < 300:
             raise_for_error_response(
-                reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes
+                reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes,
+                verdicts=dict(spec.error_verdicts),
             )
         tokens = parse_token_response(
             reply,
