@@ -1,0 +1,412 @@
+"""The Microsoft identity platform (v2.0 endpoints) on 127.0.0.1, and SharePoint's REST API.
+
+What it reproduces, each from Microsoft's documentation:
+
+- ``/{tenant}/oauth2/v2.0/authorize`` and ``/{tenant}/oauth2/v2.0/token``; a refresh token
+  only when ``offline_access`` was asked for; refresh tokens replaced at every use
+  (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
+  https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens).
+- Client credentials take exactly one ``<resource>/.default`` scope, else AADSTS1002012
+  (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+- Certificate credentials: an RS256 assertion whose ``aud`` is the token endpoint, whose
+  header names the certificate by ``x5t#S256`` (or ``x5t``), single use, checked here
+  (https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials).
+- Error bodies ``{"error", "error_description": "AADSTSnnnn: ...", "error_codes": [nnnn],
+  "timestamp", "trace_id", "correlation_id"}`` with the numbers of
+  https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+  (7000215, 7000222, 700016, 700027, 65001, 50173, 70008, 700082, 1002012, 90014, 50196).
+- SharePoint app-only: SharePoint's REST API refuses an app-only token the app obtained with a
+  client secret ("Unsupported app only token"); only certificate credentials do
+  (https://learn.microsoft.com/en-us/sharepoint/dev/solution-guidance/security-apponly-azuread).
+
+The real work -- login, consent, codes, PKCE, tokens, rotation, revocation -- is the real
+oidc-provider server's. This layer keeps Entra's *app registrations* (:class:`App`): each is
+registered at the real server as a ``client_secret_post`` client whose redirect URI is the
+emulator's own return address, so the emulator can take the RFC 9207 ``iss`` out of the
+authorization response as Entra (which does not send it) would. Microsoft scopes are
+translated to the real server's (``openid``/``offline_access`` kept, any resource scope ->
+``api:read``) and back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from support.authorization_server import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
+from support.authorization_server import Client as RealClient
+from support.client_keys import KeyPair
+from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
+
+OIDC_SCOPES = ("openid", "offline_access", "profile", "email")
+REAL_API_SCOPE = "api:read"
+RETURN_PATH = "/emulator/return"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLOCK_SKEW_S = 300  # Entra tolerates five minutes of clock skew on an assertion
+LOOP_WINDOW_REQUESTS = 10_000  # no loop detected unless a test lowers loop_limit
+
+# What each AADSTS number says (reference-error-codes), and its OAuth error.
+AADSTS: dict[int, tuple[str, str]] = {
+    7000215: ("invalid_client", "Invalid client secret provided. Ensure the secret being sent in "
+              "the request is the client secret value, not the client secret ID."),
+    7000222: ("invalid_client", "The provided client secret keys for app '{app}' are expired. "
+              "Visit the Azure portal to create new keys for your app."),
+    700016: ("unauthorized_client", "Application with identifier '{app}' was not found in the "
+             "directory '{tenant}'. This can happen if the application has not been installed "
+             "by the administrator of the tenant or consented to by any user in the tenant."),
+    700027: ("invalid_client", "Client assertion failed signature validation."),
+    65001: ("invalid_grant", "The user or administrator has not consented to use the "
+            "application with ID '{app}'. Send an interactive authorization request for this "
+            "user and resource."),
+    50173: ("invalid_grant", "The provided grant has expired due to it being revoked, a fresh "
+            "auth token is needed. The user might have changed or reset their password."),
+    70008: ("invalid_grant", "The provided authorization code or refresh token has expired due "
+            "to inactivity. Send a new interactive authorization request for this user and "
+            "resource."),
+    700082: ("invalid_grant", "The refresh token has expired due to inactivity. The token was "
+             "issued on a date and was inactive for longer than its lifetime."),
+    1002012: ("invalid_scope", "The provided value for scope {scope} is not valid. Client "
+              "credential flows must have a scope value with /.default suffixed to the "
+              "resource identifier (application ID URI)."),
+    90014: ("invalid_request", "The request body must contain the following parameter: "
+            "'{name}'."),
+    50196: ("invalid_grant", "The server terminated an operation because it encountered a "
+            "client request loop. Please contact your app vendor."),
+    50011: ("invalid_request", "The redirect URI '{redirect_uri}' specified in the request does "
+            "not match the redirect URIs configured for the application '{app}'."),
+    70000: ("invalid_grant", "The request was denied because one or more grants are invalid."),
+    70011: ("invalid_scope", "The provided value for the input parameter 'scope' is not valid."),
+}
+
+
+def aadsts_error(number: int, **values: str) -> httpx.Response:
+    """The token endpoint's error answer for AADSTS ``number`` (401 for invalid_client)."""
+    error, text = AADSTS[number]
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    description = (f"AADSTS{number}: {text.format_map(_Blank(values))}\r\nTrace ID: {trace}"
+                   f"\r\nCorrelation ID: {correlation}\r\nTimestamp: {now}")
+    body: dict[str, Any] = {"error": error, "error_description": description,
+                            "error_codes": [number], "timestamp": now, "trace_id": trace,
+                            "correlation_id": correlation}
+    if number == 65001:
+        body["suberror"] = "consent_required"
+    return json_response(401 if error == "invalid_client" else 400, body)
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+@dataclass
+class App:
+    """An app registration in Entra: its client ID, credentials and redirect URIs, and what an
+    administrator did to it (secret expired, consent withdrawn, sessions revoked)."""
+
+    client_id: str
+    client_secret: str | None
+    certificate: KeyPair | None
+    redirect_uris: tuple[str, ...]
+    upstream_secret: str
+    secret_expired: bool = False
+    consented: bool = True
+    # The AADSTS number a refused refresh token gets: 70008 unless the grant ended otherwise.
+    refresh_refusal: int = 70008
+    issued_refresh_tokens: list[str] = field(default_factory=list)
+    resource_scopes: tuple[str, ...] = ()
+
+
+class MicrosoftEmulator(ProviderEmulator):
+    """Entra's v2.0 endpoints (any tenant) and SharePoint's ``/_api/web``, see the module."""
+
+    documentation: ClassVar[tuple[str, ...]] = (
+        "https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow",
+        "https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow",
+        "https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens",
+        "https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes",
+        "https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials",
+        "https://learn.microsoft.com/en-us/sharepoint/dev/solution-guidance/security-apponly-azuread",
+    )
+    origins: ClassVar[tuple[str, ...]] = ("https://login.microsoftonline.com",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.apps: dict[str, App] = {}
+        self.loop_limit: int = LOOP_WINDOW_REQUESTS
+        self._same_requests: dict[tuple[str, ...], int] = {}
+        self._pending: dict[str, tuple[str, str]] = {}  # state -> (client_id, redirect_uri)
+        self._used_assertions: set[str] = set()
+        # Access tokens of client credentials, by fingerprint: obtained with a "secret" or a
+        # "certificate" (SharePoint's REST API tells them apart).
+        self.app_only_tokens: dict[str, str] = {}
+        super().__init__(*args, **kwargs)
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {
+            ("GET", "/*/oauth2/v2.0/authorize"): self.authorize,
+            ("GET", RETURN_PATH): self.authorization_returns,
+            ("POST", "/*/oauth2/v2.0/token"): self.token,
+            ("GET", "/_api/web"): self.sharepoint_web,
+        }
+
+    # -- app registrations (what an administrator does in the Entra admin center) ----------
+
+    def register_app(self, client_id: str, *, client_secret: str | None = None,
+                     certificate: KeyPair | None = None,
+                     redirect_uris: tuple[str, ...] = ()) -> App:
+        """An app registration with a secret and/or a certificate, registered at the real
+        server as the client that does the work behind it."""
+        upstream = client_secret or f"upstream-{secrets.token_urlsafe(18)}"
+        app = App(client_id, client_secret, certificate, tuple(redirect_uris), upstream)
+        self.apps[client_id] = app
+        self.server.register_client(RealClient(
+            client_id=client_id, client_secret=upstream,
+            grant_types=(AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS),
+            redirect_uris=(self.url + RETURN_PATH,), token_endpoint_auth_method="client_secret_post",
+            scope=None))
+        return app
+
+    def revoke_sessions(self, client_id: str, *, because: int) -> None:
+        """End every refresh token of the app for real (RFC 7009 at the real server); a later
+        refresh is refused with AADSTS ``because`` (50173 password change, 70008 revoked,
+        700082 inactivity)."""
+        app = self.apps[client_id]
+        app.refresh_refusal = because
+        for token in app.issued_refresh_tokens:
+            answer = self._upstream.post(self.server.revocation_endpoint, data={
+                "token": token, "token_type_hint": "refresh_token", "client_id": client_id,
+                "client_secret": app.upstream_secret})
+            assert answer.status_code == 200, answer.text
+
+    # -- /{tenant}/oauth2/v2.0/authorize --------------------------------------------------
+
+    def authorize(self, request: httpx.Request) -> httpx.Response:
+        params = query_of(request)
+        app = self.apps.get(params.get("client_id", ""))
+        if app is None:
+            return aadsts_error(700016, app=params.get("client_id", ""), tenant=_tenant(request))
+        if params.get("redirect_uri") not in app.redirect_uris:
+            return aadsts_error(50011, redirect_uri=params.get("redirect_uri", ""),
+                                app=app.client_id)
+        requested = params.get("scope", "").split()
+        app.resource_scopes = tuple(s for s in requested if s not in OIDC_SCOPES)
+        self._pending[params.get("state", "")] = (app.client_id, params["redirect_uri"])
+        forwarded = {**params, "redirect_uri": self.url + RETURN_PATH,
+                     "scope": real_scopes(requested)}
+        if "offline_access" in requested:
+            # Entra issues a refresh token for offline_access alone; oidc-provider (OpenID
+            # Connect Core §11) also wants prompt=consent, so the emulator adds it.
+            forwarded["prompt"] = "consent"
+        return self.redirect_to_authorization(forwarded)
+
+    def authorization_returns(self, request: httpx.Request) -> httpx.Response:
+        """The real server's answer, sent on to the app's redirect URI without ``iss``."""
+        params = query_of(request)
+        pending = self._pending.pop(params.get("state", ""), None)
+        if pending is None:
+            return json_response(400, {"error": "invalid_request",
+                                       "error_description": "no authorization request pending"})
+        kept = {k: v for k, v in params.items() if k != "iss"}
+        return httpx.Response(302, headers={"Location": f"{pending[1]}?{urlencode(kept)}"})
+
+    # -- /{tenant}/oauth2/v2.0/token ------------------------------------------------------
+
+    def token(self, request: httpx.Request) -> httpx.Response:
+        form = {**_basic_credentials(request), **form_of(request)}
+        missing = _missing_field(form)
+        if missing:
+            return aadsts_error(90014, name=missing)
+        app = self.apps.get(form["client_id"])
+        if app is None:
+            return aadsts_error(700016, app=form["client_id"], tenant=_tenant(request))
+        refused = self._client_refused(app, form, str(request.url))
+        if refused is not None:
+            return refused
+        grant = form["grant_type"]
+        if grant == CLIENT_CREDENTIALS and not _one_default_scope(form.get("scope", "")):
+            return aadsts_error(1002012, scope=form.get("scope", ""))
+        if grant != CLIENT_CREDENTIALS and not app.consented:
+            return aadsts_error(65001, app=app.client_id)
+        if self._looping(app, form):
+            return aadsts_error(50196)
+        return self._forwarded(request, app, form)
+
+    def _client_refused(self, app: App, form: dict[str, str], url: str) -> httpx.Response | None:
+        """The client's authentication as Entra checks it: a secret, or a certificate
+        assertion (certificate-credentials); None when it is accepted."""
+        if form.get("client_assertion_type") == ASSERTION_TYPE:
+            if not self._assertion_good(app, form.get("client_assertion", ""), url):
+                return aadsts_error(700027)
+            return None
+        if app.client_secret is None or form.get("client_secret") != app.client_secret:
+            return aadsts_error(7000215)
+        if app.secret_expired:
+            return aadsts_error(7000222, app=app.client_id)
+        return None
+
+    def _assertion_good(self, app: App, assertion: str, url: str) -> bool:
+        if app.certificate is None or assertion in self._used_assertions:
+            return False
+        try:
+            token = jwt.decode(assertion, RSAKey.import_key(app.certificate.public_jwk()),
+                               algorithms=["RS256", "PS256"])
+        except (JoseError, ValueError):
+            return False
+        claims, header = token.claims, token.header
+        thumbprint = _thumbprints(app.certificate)
+        now = datetime.now(UTC).timestamp()
+        good = (claims.get("aud") == url and claims.get("iss") == app.client_id
+                and claims.get("sub") == app.client_id and bool(claims.get("jti"))
+                and int(claims.get("exp", 0)) > now - CLOCK_SKEW_S
+                and int(claims.get("nbf", 0)) < now + CLOCK_SKEW_S
+                and (header.get("x5t#S256") == thumbprint[0] or header.get("x5t") == thumbprint[1]))
+        if good:
+            self._used_assertions.add(assertion)
+        return good
+
+    def _looping(self, app: App, form: dict[str, str]) -> bool:
+        key = (app.client_id, form["grant_type"], form.get("scope", ""),
+               fingerprint(form.get("refresh_token", "")))
+        self._same_requests[key] = self._same_requests.get(key, 0) + 1
+        return self._same_requests[key] > self.loop_limit
+
+    def _forwarded(self, request: httpx.Request, app: App, form: dict[str, str]) -> httpx.Response:
+        grant = form["grant_type"]
+        if grant == AUTHORIZATION_CODE and form.get("redirect_uri") not in app.redirect_uris:
+            return aadsts_error(50011, redirect_uri=form.get("redirect_uri", ""),
+                                app=app.client_id)
+        upstream = {k: v for k, v in form.items()
+                    if k not in ("client_assertion", "client_assertion_type", "scope")}
+        upstream["client_secret"] = app.upstream_secret
+        if grant == AUTHORIZATION_CODE:
+            upstream["redirect_uri"] = self.url + RETURN_PATH
+        if grant == CLIENT_CREDENTIALS:
+            upstream["scope"] = REAL_API_SCOPE
+        # The client authenticated here; the real server knows it by its upstream secret.
+        bare = httpx.Request(request.method, request.url, content=request.content, headers={
+            k: v for k, v in request.headers.items() if k.lower() != "authorization"})
+        answer = self.forward(bare, urlsplit(self.server.token_endpoint).path, form=upstream)
+        doc = self.body_of(answer)
+        if answer.status_code != 200:
+            return self._translated_error(app, grant, doc)
+        return self._translated_tokens(app, form, doc)
+
+    def _translated_error(self, app: App, grant: str, doc: dict[str, Any]) -> httpx.Response:
+        if doc.get("error") == "invalid_grant":
+            return aadsts_error(app.refresh_refusal if grant == REFRESH_TOKEN else 70000)
+        if doc.get("error") == "invalid_client":
+            return aadsts_error(7000215)
+        return aadsts_error(70011)
+
+    def _translated_tokens(self, app: App, form: dict[str, str],
+                           doc: dict[str, Any]) -> httpx.Response:
+        """The real server's tokens in Entra's shape: its scopes named back in Microsoft's
+        words, ``ext_expires_in`` beside ``expires_in``."""
+        body: dict[str, Any] = {"token_type": "Bearer", "expires_in": doc["expires_in"],
+                                "ext_expires_in": doc["expires_in"],
+                                "access_token": doc["access_token"]}
+        if form["grant_type"] == CLIENT_CREDENTIALS:
+            how = "certificate" if "client_assertion" in form else "secret"
+            self.app_only_tokens[fingerprint(doc["access_token"])] = how
+            return json_response(200, body)
+        body["scope"] = " ".join(app.resource_scopes)
+        if doc.get("refresh_token"):
+            body["refresh_token"] = doc["refresh_token"]
+            app.issued_refresh_tokens.append(doc["refresh_token"])
+        if doc.get("id_token"):
+            body["id_token"] = doc["id_token"]
+        return json_response(200, body)
+
+    # -- SharePoint's REST API -----------------------------------------------------------
+
+    def sharepoint_web(self, request: httpx.Request) -> httpx.Response:
+        """``GET https://<domain>.sharepoint.com/_api/web``: an app-only token obtained with a
+        secret is refused, as SharePoint does; one obtained with a certificate is served."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        how = self.app_only_tokens.get(fingerprint(token))
+        if how == "secret":
+            return json_response(401, {"error_description": "Unsupported app only token."},
+                                 headers={"x-ms-diagnostics": '3001000;reason="Unsupported app '
+                                          'only token.";category="invalid_client"'})
+        if how != "certificate" or not self._active(token):
+            return json_response(401, {"error_description": "Invalid JWT token."})
+        return json_response(200, {"Title": "Team site", "Url": "/sites/team"})
+
+    def site(self, access_token: str) -> httpx.Response:
+        """What a bot does with a SharePoint token: ``GET /_api/web`` at the emulator."""
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            return http.get(self.url + "/_api/web",
+                            headers={"Authorization": f"Bearer {access_token}"})
+
+    def _active(self, token: str) -> bool:
+        """Whether the real server still holds ``token`` active (RFC 7662)."""
+        app = next(iter(self.apps.values()))
+        answer = self._upstream.post(self.server.introspection_endpoint, data={
+            "token": token, "client_id": app.client_id, "client_secret": app.upstream_secret})
+        return answer.status_code == 200 and answer.json().get("active") is True
+
+
+def real_scopes(requested: list[str]) -> str:
+    """Microsoft's scopes in the real server's words: OpenID scopes kept, resource scopes
+    (``https://graph.microsoft.com/Mail.Read``, ``.../.default``) -> ``api:read``."""
+    kept = [s for s in requested if s in OIDC_SCOPES]
+    if any(s not in OIDC_SCOPES for s in requested):
+        kept.append(REAL_API_SCOPE)
+    return " ".join(kept)
+
+
+def _missing_field(form: dict[str, str]) -> str | None:
+    """The first parameter Entra requires that the token request lacks (AADSTS90014)."""
+    needed = ["grant_type", "client_id"]
+    needed += {AUTHORIZATION_CODE: ["code", "redirect_uri"], REFRESH_TOKEN: ["refresh_token"],
+               CLIENT_CREDENTIALS: ["scope"]}.get(form.get("grant_type", ""), [])
+    return next((name for name in needed if not form.get(name)), None)
+
+
+def _one_default_scope(scope: str) -> bool:
+    """client-creds-grant-flow: exactly one scope, ``<resource>/.default``."""
+    scopes = scope.split()
+    return len(scopes) == 1 and scopes[0].endswith("/.default") and "://" in scopes[0]
+
+
+def _basic_credentials(request: httpx.Request) -> dict[str, str]:
+    """client_id and client_secret sent as HTTP Basic credentials (RFC 6749 §2.3.1)."""
+    import base64
+    from urllib.parse import unquote_plus
+
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return {}
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return {"client_id": unquote_plus(user), "client_secret": unquote_plus(password)}
+
+
+def _tenant(request: httpx.Request) -> str:
+    return request.url.path.strip("/").split("/")[0]
+
+
+def _thumbprints(pair: KeyPair) -> tuple[str, str]:
+    """The certificate's x5t#S256 and x5t header values (base64url SHA-256 / SHA-1)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+
+    cert = pair.certificate()
+    return tuple(  # type: ignore[return-value]
+        base64.urlsafe_b64encode(cert.fingerprint(h)).rstrip(b"=").decode()
+        for h in (hashes.SHA256(), hashes.SHA1())  # noqa: S303 - x5t is SHA-1 by definition
+    )
