@@ -22,6 +22,7 @@ from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 TENANT = "contoso.onmicrosoft.com"
 SHAREPOINT = "contoso.sharepoint.com"
 SECRET = "entra-secret~Value.7Q"
+TOKEN_LIFETIME_S = 120  # more than the real server's access token lifetime (60 s)
 Start = Callable[[type[MicrosoftEmulator]], MicrosoftEmulator]
 
 
@@ -172,3 +173,154 @@ def test_a_sharepoint_app_only_connection_by_certificate_reads_the_site(
     assert all("client_secret" not in f for f in forms)
     assert disconnected.status_code == 200, disconnected.text
     assert disconnected.json()["revoked_at_provider"] is False  # Microsoft has no RFC 7009
+
+
+def test_sharepoint_refuses_an_app_only_token_obtained_with_a_client_secret(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    microsoft.register_app("sharepoint-secret-app", client_secret=SECRET)
+    create_from_catalog(
+        desk, microsoft, "Intranet", provider="sharepoint", grant_type="client_credentials",
+        placeholders={"tenant-id": TENANT, "domain-name": SHAREPOINT},
+        client_id="sharepoint-secret-app", client_secret=SECRET)
+
+    verdict = desk.admin.post("/connections/Intranet/test", json={"save_credentials": True})
+    token = desk.bot.get("/connections/Intranet/token")
+    site = microsoft.site(token.json()["access_token"])
+    provider = desk.admin.get("/providers/sharepoint").json()
+
+    assert verdict.json()["ok"] is True  # Entra issues the token...
+    assert site.status_code == 401  # ...which SharePoint refuses, as documented
+    assert site.json()["error_description"] == "Unsupported app only token."
+    assert any("certificate" in note for note in str(provider).split("', '"))
+
+
+# --- each documented failure, as a plain verdict ---------------------------------------------
+
+
+def test_a_wrong_client_secret_is_named_in_the_connection_test(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    verdict = app_only(desk, microsoft, "Graph", secret="the-secret-id-not-its-value")
+
+    assert verdict["ok"] is False and verdict["cause"] == "invalid_client"
+    assert "the client secret is wrong: enter the current one" in verdict["message"]
+    assert "AADSTS7000215" in verdict["message"]
+    assert "the-secret-id-not-its-value" not in str(verdict)
+
+
+def test_an_app_missing_from_the_tenant_is_named_in_the_connection_test(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    verdict = app_only(desk, microsoft, "Graph", registered=False)
+
+    assert verdict["ok"] is False
+    assert "not found in the tenant: check the tenant and the client ID" in verdict["message"]
+    assert "AADSTS700016" in verdict["message"]
+
+
+def test_a_scope_other_than_resource_default_is_refused_for_client_credentials(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    verdict = app_only(desk, microsoft, "Graph",
+                       scopes="offline_access https://graph.microsoft.com/.default")
+
+    assert verdict["ok"] is False and verdict["cause"] == "invalid_scope"
+    assert "not allowed for client credentials: use the one scope <resource>/.default" in (
+        verdict["message"])
+    assert "AADSTS1002012" in verdict["message"]
+
+
+def test_a_request_without_a_required_field_is_named(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    verdict = app_only(desk, microsoft, "Graph", scopes="")
+
+    assert "scope" not in token_answers(microsoft)[0]
+    assert verdict["ok"] is False
+    assert "a required field is missing" in verdict["message"]
+    assert "AADSTS90014" in verdict["message"] and "'scope'" in verdict["message"]
+
+
+def test_a_request_loop_is_temporary_and_retried_later(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    microsoft.loop_limit = 1  # Entra stops the same request made again and again
+    first = app_only(desk, microsoft, "Graph")
+
+    looped = desk.admin.post("/connections/Graph/test").json()
+
+    assert first["ok"] is True
+    assert looped["ok"] is False and looped["cause"] == "unavailable"
+    assert "request loop" in looped["message"] and "retry later" in looped["message"]
+
+
+def test_an_expired_client_secret_reaches_the_test_the_token_and_the_bot(
+    desk: Desk, microsoft: MicrosoftEmulator, clock: Clock
+) -> None:
+    assert app_only(desk, microsoft, "Graph")["ok"] is True
+    microsoft.apps[f"app-{fingerprint('Graph')}"].secret_expired = True
+
+    refused = forced_refresh(desk, clock, "Graph")
+    clock.advance(TOKEN_LIFETIME_S)  # the token in hand has expired: a bot needs a new one
+    handout = desk.bot.get("/connections/Graph/token")
+    verdict = desk.admin.post("/connections/Graph/test").json()
+    expired = "the client secret has expired in Entra: create a new one and enter it"
+
+    assert refused.status_code != 200
+    assert expired in refused.json()["error"]["message"]
+    assert expired in token_state(desk, "Graph")["last_error"]
+    assert handout.status_code != 200 and expired in handout.json()["error"]["message"]
+    assert verdict["ok"] is False and expired in verdict["message"]
+    assert SECRET not in refused.text + handout.text + str(verdict)
+
+
+@pytest.mark.parametrize(("because", "words"), [
+    (50173, "the refresh token has expired or was revoked (for example by a password change)"),
+    (70008, "the refresh token has expired or was revoked: authenticate again"),
+    (700082, "the refresh token has expired after being unused: authenticate again"),
+])
+def test_a_refresh_token_ended_at_microsoft_asks_to_authenticate_again(
+    desk: Desk, microsoft: MicrosoftEmulator, clock: Clock, because: int, words: str
+) -> None:
+    client_id = code_flow(desk, microsoft, "Graph")
+    microsoft.revoke_sessions(client_id, because=because)
+
+    refused = forced_refresh(desk, clock, "Graph")
+    handout = desk.bot.get("/connections/Graph/token", params={"token_type": "shared"})
+    state = token_state(desk, "Graph")
+
+    assert refused.status_code != 200
+    assert words in refused.json()["error"]["message"]
+    assert f"AADSTS{because}" in refused.json()["error"]["message"]
+    assert state["needs_reauthentication"] is True and words in state["last_error"]
+    assert handout.status_code != 200 and words in handout.json()["error"]["message"]
+
+
+def test_withdrawn_consent_asks_an_administrator_to_consent(
+    desk: Desk, microsoft: MicrosoftEmulator, clock: Clock
+) -> None:
+    client_id = code_flow(desk, microsoft, "Graph")
+    microsoft.apps[client_id].consented = False  # an administrator removed the permissions
+
+    refused = forced_refresh(desk, clock, "Graph")
+    state = token_state(desk, "Graph")
+    words = "an administrator must consent to the app's permissions"
+
+    assert refused.status_code != 200 and words in refused.json()["error"]["message"]
+    assert "AADSTS65001" in state["last_error"] and words in state["last_error"]
+
+
+def test_without_offline_access_entra_issues_no_refresh_token(
+    desk: Desk, microsoft: MicrosoftEmulator, clock: Clock
+) -> None:
+    client_id = code_flow(desk, microsoft, "Graph",
+                          scopes="openid https://graph.microsoft.com/Mail.Read")
+
+    clock.advance(TOKEN_LIFETIME_S)  # the token in hand has expired
+    refused = desk.bot.get("/connections/Graph/token", params={"token_type": "shared"})
+
+    assert microsoft.apps[client_id].issued_refresh_tokens == []
+    assert refused.status_code != 200
+    assert "add offline_access" in refused.json()["error"]["message"]
+    assert [f["grant_type"] for f in token_answers(microsoft)] == ["authorization_code"]
