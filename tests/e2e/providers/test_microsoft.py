@@ -187,12 +187,13 @@ def test_sharepoint_refuses_an_app_only_token_obtained_with_a_client_secret(
     verdict = desk.admin.post("/connections/Intranet/test", json={"save_credentials": True})
     token = desk.bot.get("/connections/Intranet/token")
     site = microsoft.site(token.json()["access_token"])
-    provider = desk.admin.get("/providers/sharepoint").json()
+    provider = desk.admin.get("/providers/sharepoint")
 
     assert verdict.json()["ok"] is True  # Entra issues the token...
     assert site.status_code == 401  # ...which SharePoint refuses, as documented
     assert site.json()["error_description"] == "Unsupported app only token."
-    assert any("certificate" in note for note in str(provider).split("', '"))
+    notes = provider.json()["grants"]["client_credentials"]["notes"]
+    assert any("only when the app authenticates with a certificate" in n for n in notes)
 
 
 # --- each documented failure, as a plain verdict ---------------------------------------------

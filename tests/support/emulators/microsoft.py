@@ -30,15 +30,16 @@ translated to the real server's (``openid``/``offline_access`` kept, any resourc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 import httpx
+from cryptography.hazmat.primitives import hashes
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -47,67 +48,14 @@ from support.authorization_server import AUTHORIZATION_CODE, CLIENT_CREDENTIALS,
 from support.authorization_server import Client as RealClient
 from support.client_keys import KeyPair
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
+from support.emulators.microsoft_errors import aadsts_error
 
 OIDC_SCOPES = ("openid", "offline_access", "profile", "email")
 REAL_API_SCOPE = "api:read"
 RETURN_PATH = "/emulator/return"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW_S = 300  # Entra tolerates five minutes of clock skew on an assertion
-LOOP_WINDOW_REQUESTS = 10_000  # no loop detected unless a test lowers loop_limit
-
-# What each AADSTS number says (reference-error-codes), and its OAuth error.
-AADSTS: dict[int, tuple[str, str]] = {
-    7000215: ("invalid_client", "Invalid client secret provided. Ensure the secret being sent in "
-              "the request is the client secret value, not the client secret ID."),
-    7000222: ("invalid_client", "The provided client secret keys for app '{app}' are expired. "
-              "Visit the Azure portal to create new keys for your app."),
-    700016: ("unauthorized_client", "Application with identifier '{app}' was not found in the "
-             "directory '{tenant}'. This can happen if the application has not been installed "
-             "by the administrator of the tenant or consented to by any user in the tenant."),
-    700027: ("invalid_client", "Client assertion failed signature validation."),
-    65001: ("invalid_grant", "The user or administrator has not consented to use the "
-            "application with ID '{app}'. Send an interactive authorization request for this "
-            "user and resource."),
-    50173: ("invalid_grant", "The provided grant has expired due to it being revoked, a fresh "
-            "auth token is needed. The user might have changed or reset their password."),
-    70008: ("invalid_grant", "The provided authorization code or refresh token has expired due "
-            "to inactivity. Send a new interactive authorization request for this user and "
-            "resource."),
-    700082: ("invalid_grant", "The refresh token has expired due to inactivity. The token was "
-             "issued on a date and was inactive for longer than its lifetime."),
-    1002012: ("invalid_scope", "The provided value for scope {scope} is not valid. Client "
-              "credential flows must have a scope value with /.default suffixed to the "
-              "resource identifier (application ID URI)."),
-    90014: ("invalid_request", "The request body must contain the following parameter: "
-            "'{name}'."),
-    50196: ("invalid_grant", "The server terminated an operation because it encountered a "
-            "client request loop. Please contact your app vendor."),
-    50011: ("invalid_request", "The redirect URI '{redirect_uri}' specified in the request does "
-            "not match the redirect URIs configured for the application '{app}'."),
-    70000: ("invalid_grant", "The request was denied because one or more grants are invalid."),
-    70011: ("invalid_scope", "The provided value for the input parameter 'scope' is not valid."),
-}
-
-
-def aadsts_error(number: int, **values: str) -> httpx.Response:
-    """The token endpoint's error answer for AADSTS ``number`` (401 for invalid_client)."""
-    error, text = AADSTS[number]
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    description = (f"AADSTS{number}: {text.format_map(_Blank(values))}\r\nTrace ID: {trace}"
-                   f"\r\nCorrelation ID: {correlation}\r\nTimestamp: {now}")
-    body: dict[str, Any] = {"error": error, "error_description": description,
-                            "error_codes": [number], "timestamp": now, "trace_id": trace,
-                            "correlation_id": correlation}
-    if number == 65001:
-        body["suberror"] = "consent_required"
-    return json_response(401 if error == "invalid_client" else 400, body)
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
+NO_LOOP_LIMIT = 10**9  # Entra's thresholds are not documented: no loop unless a test sets one
 
 def fingerprint(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
@@ -146,7 +94,7 @@ class MicrosoftEmulator(ProviderEmulator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.apps: dict[str, App] = {}
-        self.loop_limit: int = LOOP_WINDOW_REQUESTS
+        self.loop_limit: int = NO_LOOP_LIMIT
         self._same_requests: dict[tuple[str, ...], int] = {}
         self._pending: dict[str, tuple[str, str]] = {}  # state -> (client_id, redirect_uri)
         self._used_assertions: set[str] = set()
@@ -385,9 +333,6 @@ def _one_default_scope(scope: str) -> bool:
 
 def _basic_credentials(request: httpx.Request) -> dict[str, str]:
     """client_id and client_secret sent as HTTP Basic credentials (RFC 6749 §2.3.1)."""
-    import base64
-    from urllib.parse import unquote_plus
-
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return {}
@@ -400,13 +345,10 @@ def _tenant(request: httpx.Request) -> str:
 
 
 def _thumbprints(pair: KeyPair) -> tuple[str, str]:
-    """The certificate's x5t#S256 and x5t header values (base64url SHA-256 / SHA-1)."""
-    import base64
-
-    from cryptography.hazmat.primitives import hashes
-
+    """The certificate's x5t#S256 and x5t header values (base64url of SHA-256 / SHA-1)."""
     cert = pair.certificate()
-    return tuple(  # type: ignore[return-value]
-        base64.urlsafe_b64encode(cert.fingerprint(h)).rstrip(b"=").decode()
-        for h in (hashes.SHA256(), hashes.SHA1())  # noqa: S303 - x5t is SHA-1 by definition
-    )
+
+    def b64url(digest: bytes) -> str:
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    return b64url(cert.fingerprint(hashes.SHA256())), b64url(cert.fingerprint(hashes.SHA1()))  # noqa: S303 - x5t is SHA-1 (RFC 7515 §4.1.7)
