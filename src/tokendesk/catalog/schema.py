@@ -193,6 +193,9 @@ class Provider(BaseModel):
     # member (Microsoft's AADSTS codes): ``[error_verdicts]`` ``7000215 = "the client secret
     # is wrong: enter the current one"``. They replace the generic words of the OAuth error.
     error_verdicts: dict[int, str] = Field(default_factory=dict)
+    # The refresh request carries the connection's scopes (RFC 6749 §6 makes ``scope``
+    # optional; Microsoft's v2.0 token endpoint documents it as required).
+    refresh_scope: bool = False
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.

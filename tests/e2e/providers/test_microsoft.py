@@ -115,6 +115,8 @@ def test_an_entra_connection_from_the_catalog_consents_hands_out_rotates_and_dis
     issued = microsoft.apps[client_id].issued_refresh_tokens
     assert len(issued) == 3 and len(set(issued)) == 3  # a new refresh token at every use
     assert sent == issued[:2]  # each refresh used the token the previous answer rotated in
+    refreshes = [f for f in token_answers(microsoft) if f["grant_type"] == "refresh_token"]
+    assert {f["scope"] for f in refreshes} == {authorize["scope"]}  # required by Entra
     assert {f["client_secret"] for f in token_answers(microsoft)} == {SECRET}  # secret_post
     assert disconnected.status_code == 200, disconnected.text
     assert disconnected.json()["revoked_at_provider"] is False  # Microsoft has no RFC 7009

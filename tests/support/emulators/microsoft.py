@@ -318,9 +318,12 @@ def real_scopes(requested: list[str]) -> str:
 
 
 def _missing_field(form: dict[str, str]) -> str | None:
-    """The first parameter Entra requires that the token request lacks (AADSTS90014)."""
+    """The first parameter Entra requires that the token request lacks (AADSTS90014): the
+    tables of v2-oauth2-auth-code-flow (``scope`` is required when refreshing) and
+    v2-oauth2-client-creds-grant-flow."""
     needed = ["grant_type", "client_id"]
-    needed += {AUTHORIZATION_CODE: ["code", "redirect_uri"], REFRESH_TOKEN: ["refresh_token"],
+    needed += {AUTHORIZATION_CODE: ["code", "redirect_uri"],
+               REFRESH_TOKEN: ["refresh_token", "scope"],
                CLIENT_CREDENTIALS: ["scope"]}.get(form.get("grant_type", ""), [])
     return next((name for name in needed if not form.get(name)), None)
 
