@@ -98,9 +98,9 @@ class MicrosoftEmulator(ProviderEmulator):
         self._same_requests: dict[tuple[str, ...], int] = {}
         self._pending: dict[str, tuple[str, str]] = {}  # state -> (client_id, redirect_uri)
         self._used_assertions: set[str] = set()
-        # Access tokens of client credentials, by fingerprint: obtained with a "secret" or a
-        # "certificate" (SharePoint's REST API tells them apart).
-        self.app_only_tokens: dict[str, str] = {}
+        # Access tokens of client credentials, by fingerprint: the app, and whether it used a
+        # "secret" or a "certificate" (SharePoint's REST API tells them apart).
+        self.app_only_tokens: dict[str, tuple[App, str]] = {}
         super().__init__(*args, **kwargs)
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -269,7 +269,7 @@ class MicrosoftEmulator(ProviderEmulator):
                                 "access_token": doc["access_token"]}
         if form["grant_type"] == CLIENT_CREDENTIALS:
             how = "certificate" if "client_assertion" in form else "secret"
-            self.app_only_tokens[fingerprint(doc["access_token"])] = how
+            self.app_only_tokens[fingerprint(doc["access_token"])] = (app, how)
             return json_response(200, body)
         body["scope"] = " ".join(app.resource_scopes)
         if doc.get("refresh_token"):
@@ -285,12 +285,12 @@ class MicrosoftEmulator(ProviderEmulator):
         """``GET https://<domain>.sharepoint.com/_api/web``: an app-only token obtained with a
         secret is refused, as SharePoint does; one obtained with a certificate is served."""
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        how = self.app_only_tokens.get(fingerprint(token))
+        app, how = self.app_only_tokens.get(fingerprint(token), (None, ""))
         if how == "secret":
             return json_response(401, {"error_description": "Unsupported app only token."},
                                  headers={"x-ms-diagnostics": '3001000;reason="Unsupported app '
                                           'only token.";category="invalid_client"'})
-        if how != "certificate" or not self._active(token):
+        if app is None or how != "certificate" or not self._active(app, token):
             return json_response(401, {"error_description": "Invalid JWT token."})
         return json_response(200, {"Title": "Team site", "Url": "/sites/team"})
 
@@ -300,9 +300,8 @@ class MicrosoftEmulator(ProviderEmulator):
             return http.get(self.url + "/_api/web",
                             headers={"Authorization": f"Bearer {access_token}"})
 
-    def _active(self, token: str) -> bool:
-        """Whether the real server still holds ``token`` active (RFC 7662)."""
-        app = next(iter(self.apps.values()))
+    def _active(self, app: App, token: str) -> bool:
+        """Whether the real server still holds ``app``'s ``token`` active (RFC 7662)."""
         answer = self._upstream.post(self.server.introspection_endpoint, data={
             "token": token, "client_id": app.client_id, "client_secret": app.upstream_secret})
         return answer.status_code == 200 and answer.json().get("active") is True
