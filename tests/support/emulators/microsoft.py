@@ -117,7 +117,8 @@ class MicrosoftEmulator(ProviderEmulator):
                      certificate: KeyPair | None = None,
                      redirect_uris: tuple[str, ...] = ()) -> App:
         """An app registration with a secret and/or a certificate, registered at the real
-        server as the client that does the work behind it."""
+        server as the client that does the work behind it (with the app's secret, which the
+        real server checks; a certificate-only app gets a secret only the emulator knows)."""
         upstream = client_secret or f"upstream-{secrets.token_urlsafe(18)}"
         app = App(client_id, client_secret, certificate, tuple(redirect_uris), upstream)
         self.apps[client_id] = app
@@ -200,11 +201,9 @@ class MicrosoftEmulator(ProviderEmulator):
             if not self._assertion_good(app, form.get("client_assertion", ""), url):
                 return aadsts_error(700027)
             return None
-        if app.client_secret is None or form.get("client_secret") != app.client_secret:
-            return aadsts_error(7000215)
-        if app.secret_expired:
+        if app.secret_expired and form.get("client_secret") == app.client_secret:
             return aadsts_error(7000222, app=app.client_id)
-        return None
+        return None  # the real server checks the secret: invalid_client becomes 7000215
 
     def _assertion_good(self, app: App, assertion: str, url: str) -> bool:
         if app.certificate is None or assertion in self._used_assertions:
@@ -239,12 +238,14 @@ class MicrosoftEmulator(ProviderEmulator):
                                 app=app.client_id)
         upstream = {k: v for k, v in form.items()
                     if k not in ("client_assertion", "client_assertion_type", "scope")}
-        upstream["client_secret"] = app.upstream_secret
+        if "client_assertion" in form:
+            # The certificate was checked here; the real server knows the app by its secret.
+            upstream["client_secret"] = app.upstream_secret
         if grant == AUTHORIZATION_CODE:
             upstream["redirect_uri"] = self.url + RETURN_PATH
         if grant == CLIENT_CREDENTIALS:
             upstream["scope"] = REAL_API_SCOPE
-        # The client authenticated here; the real server knows it by its upstream secret.
+        # Basic credentials, if any, are in the form now (Entra reads either).
         bare = httpx.Request(request.method, request.url, content=request.content, headers={
             k: v for k, v in request.headers.items() if k.lower() != "authorization"})
         answer = self.forward(bare, urlsplit(self.server.token_endpoint).path, form=upstream)
