@@ -111,6 +111,7 @@ def test_an_entra_connection_from_the_catalog_consents_hands_out_rotates_and_dis
     assert first.status_code == renewed.status_code == again.status_code == 200, renewed.text
     assert len({first.json()["access_token"], renewed.json()["access_token"],
                 again.json()["access_token"]}) == 3
+    assert again.json()["scope"] == "https://graph.microsoft.com/.default"  # Microsoft's words
     sent = [f["refresh_token"] for f in token_answers(microsoft) if "refresh_token" in f]
     issued = microsoft.apps[client_id].issued_refresh_tokens
     assert len(issued) == 3 and len(set(issued)) == 3  # a new refresh token at every use
