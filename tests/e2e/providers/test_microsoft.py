@@ -5,6 +5,7 @@ refresh, disconnection; and each documented AADSTS failure shown as a plain verd
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -313,6 +314,27 @@ def test_withdrawn_consent_asks_an_administrator_to_consent(
 
     assert refused.status_code != 200 and words in refused.json()["error"]["message"]
     assert "AADSTS65001" in state["last_error"] and words in state["last_error"]
+
+
+def test_a_consent_the_administrator_has_not_given_is_named_on_the_result_page(
+    desk: Desk, microsoft: MicrosoftEmulator
+) -> None:
+    client_id = f"app-{fingerprint('Graph')}"
+    created = create_from_catalog(
+        desk, microsoft, "Graph", provider="microsoft_entra", grant_type="authorization_code",
+        placeholders={"tenant": TENANT}, client_id=client_id, client_secret=SECRET)
+    microsoft.register_app(client_id, client_secret=SECRET,
+                           redirect_uris=(created["callback_url"],)).consented = False
+    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+
+    browser = desk.browser()
+    answer = browser.get(desk.oauth.complete_consent(browser, link.json()["authorize_url"]))
+    landing = browser.get(answer.headers["location"])
+    page = browser.get(desk.server.url + landing.headers["location"])
+
+    assert landing.status_code == 303, landing.text
+    assert "an administrator must consent to the app" in html.unescape(page.text)
+    assert "AADSTS65001" in page.text
 
 
 def test_without_offline_access_entra_issues_no_refresh_token(
