@@ -217,3 +217,14 @@ def test_notes_and_placeholders_are_told_per_grant_type() -> None:
     sharepoint = CATALOG.get("sharepoint")
     assert [p.name for p in sharepoint.placeholders_for("client_credentials")] == [
         "tenant-id", "domain-name"]
+
+
+# --- error verdicts (AADSTS numbers) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ['12345 = "  "', '0 = "zero is no error number"',
+                                  'AADSTS7000215 = "a name, not a number"'])
+def test_an_error_verdict_must_be_a_number_with_plain_words(tmp_path: Path, line: str) -> None:
+    error = refused(tmp_path, "microsoft_entra", "[error_verdicts]\n",
+                    f"[error_verdicts]\n{line}\n")
+    assert "error_verdicts" in error.message

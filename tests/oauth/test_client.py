@@ -95,6 +95,19 @@ def test_refresh_sends_the_refresh_token_grant(oauth: OAuthClient,
     assert form["refresh_token"] == "rt-old"
 
 
+def test_refresh_sends_no_scope_unless_the_provider_wants_it(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    scopes = ("offline_access", "https://graph.microsoft.com/.default")
+    oauth.refresh(client_spec(scopes=scopes), Secret("rt-old"))
+    plain = endpoint.form()
+    oauth.refresh(client_spec(scopes=scopes, refresh_scope=True), Secret("rt-old"))
+    microsoft = endpoint.form()
+
+    assert "scope" not in plain  # RFC 6749 §6: omitted means the scopes of the grant
+    assert microsoft["scope"] == "offline_access https://graph.microsoft.com/.default"
+
+
 def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one(
     oauth: OAuthClient, endpoint: FakeTokenEndpoint
 ) -> None:

@@ -48,6 +48,7 @@ GrantType = Literal["authorization_code", "client_credentials"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 MAX_PLACEHOLDER_VALUE_CHARS = 253
+MAX_VERDICT_CHARS = 200
 # Whatever a provider file's pattern says, a value may only hold RFC 3986 unreserved
 # characters with dots between non-empty runs: no '/', '?', '#', '@', ':', '%', whitespace,
 # and no '.' or '..' path segment, so it can never move a URL to another host or path.
@@ -188,11 +189,29 @@ class Provider(BaseModel):
     # whatever its ``error`` says (Microsoft's AADSTS50196, a request loop, comes as
     # invalid_grant): such an answer backs off and never marks a token for re-authentication.
     transient_error_codes: tuple[int, ...] = ()
+    # Plain verdicts, naming the fix, for numbers in a token endpoint error's ``error_codes``
+    # member (Microsoft's AADSTS codes): ``[error_verdicts]`` ``7000215 = "the client secret
+    # is wrong: enter the current one"``. They replace the generic words of the OAuth error.
+    error_verdicts: dict[int, str] = Field(default_factory=dict)
+    # The refresh request carries the connection's scopes (RFC 6749 §6 makes ``scope``
+    # optional; Microsoft's v2.0 token endpoint documents it as required).
+    refresh_scope: bool = False
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.
     documentation_url: str
     refresh_token: RefreshTokenLifetimes | None = None
+
+    @field_validator("error_verdicts")
+    @classmethod
+    def _verdicts_are_plain(cls, verdicts: dict[int, str]) -> dict[int, str]:
+        for code, verdict in verdicts.items():
+            if code <= 0 or not verdict.strip() or len(verdict) > MAX_VERDICT_CHARS:
+                raise ValueError(
+                    f"{code}: give a positive error number and a verdict of 1 to "
+                    f"{MAX_VERDICT_CHARS} characters"
+                )
+        return verdicts
 
     @field_validator("placeholders")
     @classmethod

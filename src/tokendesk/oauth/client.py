@@ -43,6 +43,10 @@ class ClientSpec:
     keep_response_fields: tuple[str, ...] = ()
     expires_in_unit: ExpiresInUnit = "s"
     transient_error_codes: tuple[int, ...] = ()
+    # Plain verdicts for numbers of an error's ``error_codes`` (catalog ``error_verdicts``).
+    error_verdicts: tuple[tuple[int, str], ...] = ()
+    # Send the scopes with a refresh too (catalog ``refresh_scope``).
+    refresh_scope: bool = False
     # For client_auth_method private_key_jwt (RFC 7523 §2.2): the key that signs assertions.
     client_key: ClientKey | None = None
     # Provider facts (oauth/facts.py): RFC 7662 introspection for a token response without
@@ -138,8 +142,11 @@ class OAuthClient:
     def refresh(
         self, spec: ClientSpec, refresh_token: Secret, *, route: ProxyRoute = NO_PROXY
     ) -> TokenSet:
-        """Use a refresh token (RFC 6749 §6); the old one is kept when none comes back."""
+        """Use a refresh token (RFC 6749 §6), with the connection's scopes when the provider
+        wants them (``refresh_scope``); the old one is kept when none comes back."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token.reveal()}
+        if spec.refresh_scope and spec.scopes:
+            form["scope"] = format_scopes(spec.scopes, spec.scope_separator)
         tokens = self._token_request(spec, form, route, [refresh_token])
         if tokens.refresh_token is None:
             return replace(tokens, refresh_token=refresh_token)
@@ -175,7 +182,8 @@ class OAuthClient:
         secrets = self._secrets(spec, sent, data)
         if not 200 <= reply.status < 300:
             raise_for_error_response(
-                reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes
+                reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes,
+                verdicts=dict(spec.error_verdicts),
             )
         tokens = parse_token_response(
             reply,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
@@ -136,6 +136,7 @@ def raise_for_error_response(
     secrets: Sequence[str],
     now: datetime | None = None,
     transient: Sequence[int] = (),
+    verdicts: Mapping[int, str] | None = None,
 ) -> NoReturn:
     """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
 
@@ -143,8 +144,10 @@ def raise_for_error_response(
     ``now``, default the wall clock); a redirect or a body without an OAuth error →
     InvalidProviderResponse; an OAuth error → its ProviderRejected subclass, unless its
     ``error_codes`` member holds one of the provider's ``transient`` numbers (catalog data) →
-    ProviderUnavailable. ``secrets`` (the values sent) are masked out of the provider's words,
-    and the message is bounded.
+    ProviderUnavailable. When ``error_codes`` holds a number of the provider's ``verdicts``
+    (catalog data), that verdict, which names the fix, replaces the generic words of the
+    error. ``secrets`` (the values sent) are masked out of the provider's words, and the
+    message is bounded.
     """
     if reply.status == 429 or reply.status >= 500:
         retry = retry_after_s(reply.headers.get("retry-after"), now=now)
@@ -159,13 +162,16 @@ def raise_for_error_response(
     description = _description(doc, secrets)
     if error == "invalid_grant" and "redirect" in description.lower():
         error = "redirect_uri_mismatch"
+    verdict = _verdict(doc, verdicts or {})
+    said = f" The provider said: {description}" if description else ""
     if _is_transient(doc, transient):
+        what = f": {verdict}" if verdict else ""
         raise ProviderUnavailable(
-            f"The authorization server reported a temporary condition ({error}); Tokendesk "
-            "will retry later." + (f" The provider said: {description}" if description else "")
+            f"The authorization server reported a temporary condition ({error}{what}); "
+            "Tokendesk will retry later." + said
         )
-    words = _PLAIN_WORDS.get(error, "the provider refused the request")
-    message = f"{error}: {words}." + (f" The provider said: {description}" if description else "")
+    words = verdict or _PLAIN_WORDS.get(error, "the provider refused the request")
+    message = f"{error}: {words}." + said
     raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error)
 
 
@@ -175,6 +181,15 @@ def _is_transient(doc: dict[str, Any], transient: Sequence[int]) -> bool:
     if not transient or not isinstance(codes, list):
         return False
     return any(isinstance(c, int) and not isinstance(c, bool) and c in transient for c in codes)
+
+
+def _verdict(doc: dict[str, Any], verdicts: Mapping[int, str]) -> str | None:
+    """The provider's plain verdict for the first number of ``error_codes`` it has one for."""
+    codes = doc.get("error_codes")
+    if not verdicts or not isinstance(codes, list):
+        return None
+    return next((verdicts[c] for c in codes
+                 if isinstance(c, int) and not isinstance(c, bool) and c in verdicts), None)
 
 
 def retry_after_s(value: str | None, *, now: datetime | None = None) -> float | None:
