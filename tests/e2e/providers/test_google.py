@@ -52,7 +52,7 @@ def authorization_requests(google: GoogleEmulator) -> list[dict[str, str]]:
             for r in google.requests_to("/o/oauth2/v2/auth")]
 
 
-def test_a_google_workspace_connection_from_the_catalog_consents_hands_out_refreshes_and_disconnects(  # noqa: E501
+def test_a_google_workspace_connection_from_the_catalog_consents_hands_out_refreshes_and_disconnects(
     scene: Scene, google: GoogleEmulator, clock: Clock
 ) -> None:
     workspace(scene)
