@@ -52,7 +52,7 @@ def authorization_requests(google: GoogleEmulator) -> list[dict[str, str]]:
             for r in google.requests_to("/o/oauth2/v2/auth")]
 
 
-def test_a_google_workspace_connection_from_the_catalog_consents_hands_out_refreshes_and_disconnects(
+def test_a_workspace_connection_from_the_catalog_consents_hands_out_refreshes_and_disconnects(
     scene: Scene, google: GoogleEmulator, clock: Clock
 ) -> None:
     workspace(scene)
@@ -101,8 +101,8 @@ def test_a_second_consent_gets_a_refresh_token_again_because_the_catalog_asks_pr
 def test_without_prompt_consent_google_gives_no_refresh_token_after_the_first_consent(
     scene: Scene, google: GoogleEmulator
 ) -> None:
-    url = google.at("https://accounts.google.com/o/oauth2/v2/auth?access_type=offline"
-                    "&prompt=select_account")
+    endpoint = scene.provider("google_workspace")["authorization_url"].split("?")[0]
+    url = google.at(endpoint + "?access_type=offline&prompt=select_account")  # typed over
     workspace(scene, authorization_url=url)
     scene.consent(scene.consent_link("Calendar"))
     assert scene.token_state("Calendar")["refreshable"] is True  # the first consent

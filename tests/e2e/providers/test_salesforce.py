@@ -70,7 +70,7 @@ def lifetime_s(handout: httpx.Response) -> float:
     return (expires_at - datetime.now(expires_at.tzinfo)).total_seconds()
 
 
-def test_a_web_server_flow_connection_from_the_catalog_consents_hands_out_refreshes_and_disconnects(
+def test_a_web_server_flow_connection_from_the_catalog_consents_hands_out_refreshes_revokes(
     scene: Scene, salesforce: SalesforceEmulator, clock: Clock
 ) -> None:
     web_server_flow(scene)
