@@ -46,6 +46,10 @@ GrantType = Literal["authorization_code", "client_credentials"]
 # A provider's default is a secret method: private_key_jwt needs a key each connection
 # gives, so a connection chooses it (services/inputs.py), never the catalog.
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+# The error codes of RFC 6749 §5.2 (token endpoint) and §4.1.2.1 a provider's own may alias.
+StandardError = Literal["invalid_request", "invalid_client", "invalid_grant",
+                        "unauthorized_client", "unsupported_grant_type", "invalid_scope",
+                        "access_denied"]
 
 MAX_PLACEHOLDER_VALUE_CHARS = 253
 # Whatever a provider file's pattern says, a value may only hold RFC 3986 unreserved
@@ -188,6 +192,9 @@ class Provider(BaseModel):
     # whatever its ``error`` says (Microsoft's AADSTS50196, a request loop, comes as
     # invalid_grant): such an answer backs off and never marks a token for re-authentication.
     transient_error_codes: tuple[int, ...] = ()
+    # A provider's own error codes that mean a standard one (RFC 6749 §5.2), so the verdict
+    # names the fix: Salesforce answers invalid_client_id for a consumer key it does not know.
+    error_aliases: dict[str, StandardError] = Field(default_factory=dict)
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
@@ -136,6 +136,7 @@ def raise_for_error_response(
     secrets: Sequence[str],
     now: datetime | None = None,
     transient: Sequence[int] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> NoReturn:
     """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
 
@@ -143,7 +144,8 @@ def raise_for_error_response(
     ``now``, default the wall clock); a redirect or a body without an OAuth error →
     InvalidProviderResponse; an OAuth error → its ProviderRejected subclass, unless its
     ``error_codes`` member holds one of the provider's ``transient`` numbers (catalog data) →
-    ProviderUnavailable. ``secrets`` (the values sent) are masked out of the provider's words,
+    ProviderUnavailable. A provider's own code listed in ``aliases`` (catalog data) is read as
+    the standard code it means, and still quoted. ``secrets`` (the values sent) are masked out of the provider's words,
     and the message is bounded.
     """
     if reply.status == 429 or reply.status >= 500:
@@ -157,6 +159,9 @@ def raise_for_error_response(
     if error is None or doc is None:
         raise InvalidProviderResponse(_no_oauth_error(reply))
     description = _description(doc, secrets)
+    if aliases and error in aliases:
+        description = f"{error}, {description}" if description else error
+        error = aliases[error]
     if error == "invalid_grant" and "redirect" in description.lower():
         error = "redirect_uri_mismatch"
     if _is_transient(doc, transient):

@@ -173,6 +173,7 @@ class ConnectionService:
             expires_in_unit=provider.expires_in_unit,
             keep_response_fields=tuple(provider.keep_response_fields),
             transient_error_codes=provider.transient_error_codes,
+            error_aliases=tuple(provider.error_aliases.items()),
             introspection_url=introspection_url_in_force(
                 provider, connection.token_url, connection.placeholders
             ),
