@@ -145,8 +145,8 @@ def raise_for_error_response(
     InvalidProviderResponse; an OAuth error → its ProviderRejected subclass, unless its
     ``error_codes`` member holds one of the provider's ``transient`` numbers (catalog data) →
     ProviderUnavailable. A provider's own code listed in ``aliases`` (catalog data) is read as
-    the standard code it means, and still quoted. ``secrets`` (the values sent) are masked out of the provider's words,
-    and the message is bounded.
+    the standard code it means, and still quoted. ``secrets`` (the values sent) are masked
+    out of the provider's words, and the message is bounded.
     """
     if reply.status == 429 or reply.status >= 500:
         retry = retry_after_s(reply.headers.get("retry-after"), now=now)
