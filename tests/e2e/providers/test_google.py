@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from support.authorization_server import AuthorizationServer
+from support.authorization_server import AuthorizationError, AuthorizationServer
 from support.emulators.google import EXPIRED_OR_REVOKED, SERVER_OPTIONS, GoogleEmulator
 from support.emulators.scene import Scene, client_for
 from support.tokendesk_server import Clock, TokendeskServer
@@ -112,6 +112,19 @@ def test_without_prompt_consent_google_gives_no_refresh_token_after_the_first_co
     assert scene.token_state("Calendar")["refreshable"] is False
 
 
+def test_access_type_online_gets_no_refresh_token_even_at_the_first_consent(
+    scene: Scene, google: GoogleEmulator
+) -> None:
+    endpoint = scene.provider("google_workspace")["authorization_url"].split("?")[0]
+    workspace(scene, authorization_url=google.at(endpoint + "?access_type=online"))
+
+    scene.consent(scene.consent_link("Calendar"))
+
+    [asked] = authorization_requests(google)
+    assert (asked["access_type"], asked["prompt"]) == ("online", "consent")
+    assert scene.token_state("Calendar")["refreshable"] is False
+
+
 def test_a_wrong_client_secret_gets_a_verdict_naming_invalid_client(
     scene: Scene, google: GoogleEmulator
 ) -> None:
@@ -170,3 +183,19 @@ def test_an_apigee_connection_from_the_catalog_uses_googles_endpoints_end_to_end
     assert renewed.json()["access_token"] != first.json()["access_token"]
     assert disconnected.status_code == 204
     assert google.requests_to("/revoke")
+
+
+def test_a_scope_google_does_not_know_stops_on_googles_page_before_any_consent(
+    scene: Scene, google: GoogleEmulator
+) -> None:
+    scene.catalog_connection("Calendar", "google_workspace", "authorization_code",
+                             client_for("calendar.apps.googleusercontent.com",
+                                        "authorization_code"),
+                             scopes="https://www.googleapis.com/auth/calender")  # a typo
+
+    with pytest.raises(AuthorizationError) as shown:
+        scene.consent(scene.consent_link("Calendar"))
+
+    assert "invalid_scope" in shown.value.error
+    assert "auth/calender" in shown.value.description
+    assert google.server.stats()["authorization"]["total"] == 0

@@ -187,3 +187,15 @@ def test_a_revoked_refresh_token_asks_for_reauthentication_in_salesforces_words(
     assert state["needs_reauthentication"] is True
     assert EXPIRED_TOKEN in state["last_error"]
 
+
+
+def test_a_user_who_denies_access_gets_a_verdict_in_salesforces_words(
+    scene: Scene, salesforce: SalesforceEmulator
+) -> None:
+    web_server_flow(scene)
+    salesforce.server.update_settings(auto_approve_user=None)  # show the consent page
+
+    page = scene.verdict(scene.consent_link("CRM"), approve=False)
+
+    assert "access_denied" in page and "end-user denied authorization" in page
+    assert salesforce.server.token_calls() == 0

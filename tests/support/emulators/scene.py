@@ -102,21 +102,24 @@ class Scene:
     def browser(self) -> httpx.Client:
         return httpx.Client(trust_env=False, timeout=30, follow_redirects=False)
 
-    def consent(self, link: str, browser: httpx.Client | None = None) -> httpx.Response:
-        """Open a Tokendesk link in a browser, consent at the provider, and come back through
-        the provider's redirect to Tokendesk's callback; returns Tokendesk's answer."""
+    def consent(self, link: str, browser: httpx.Client | None = None, *,
+                approve: bool = True) -> httpx.Response:
+        """Open a Tokendesk link in a browser, consent at the provider (or deny), and come
+        back through the provider's redirect to Tokendesk's callback; returns Tokendesk's
+        answer."""
         browser = browser or self.browser()
-        url = complete_consent(browser, link)
+        url = complete_consent(browser, link, approve=approve)
         while url.startswith(self.emulator.url):  # the provider's own answer, then on
             answer = browser.get(url)
             assert answer.is_redirect, answer.text
             url = answer.headers["location"]
         return browser.get(url)
 
-    def verdict(self, link: str) -> str:
-        """Consent through ``link`` and read the result page Tokendesk shows afterwards."""
+    def verdict(self, link: str, *, approve: bool = True) -> str:
+        """Consent through ``link`` (or deny) and read the result page Tokendesk shows
+        afterwards."""
         browser = self.browser()
-        landing = self.consent(link, browser)
+        landing = self.consent(link, browser, approve=approve)
         assert landing.status_code == 303, landing.text
         page = browser.get(self.tokendesk.url + landing.headers["location"])
         assert page.status_code == 200, page.text
