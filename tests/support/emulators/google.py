@@ -162,6 +162,9 @@ class GoogleEmulator(ProviderEmulator):
         """Step 5 (exchange) and "Refreshing an access token (offline access)"."""
         form = form_of(request)
         grant_type = form.get("grant_type", "")
+        if form.get("client_id") and form["client_id"] not in self.server.clients:
+            return json_response(401, {"error": "invalid_client",
+                                       "error_description": "The OAuth client was not found."})
         if grant_type == "authorization_code":
             exchanged = self.relay.exchange_form(form)
             if exchanged is None:
