@@ -132,7 +132,8 @@ class GoogleEmulator(ProviderEmulator):
 
     def consent_returned(self, request: httpx.Request) -> httpx.Response:
         """Step 4: Google's answer at the client's redirect URI -- ``code`` (or ``error``),
-        ``state``, ``scope`` and Google's ``iss``."""
+        ``state``, ``scope``, ``authuser`` and ``iss``, Google's issuer (RFC 9207; Google
+        sends it in its callbacks, its discovery document does not announce it)."""
         returned = self.relay.returned(request)
         if returned is None:
             return error_page(400, "invalid_request", "Unknown authorization request.")
@@ -140,7 +141,7 @@ class GoogleEmulator(ProviderEmulator):
         if "code" in answer:
             with self._lock:
                 self._offline_consented.add(pending.client_id)
-            answer["scope"] = pending.scope
+            answer.update(scope=pending.scope, authuser="0")
         answer["iss"] = self.url
         return self.relay.back_to_client(pending, answer)
 
