@@ -80,7 +80,7 @@ class GoogleEmulator(ProviderEmulator):
     def __init__(self, server: AuthorizationServer) -> None:
         super().__init__(server)
         self.relay = ConsentRelay(self)
-        self._offline_consented: set[str] = set()
+        self._consented: set[str] = set()
         self._lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -127,7 +127,7 @@ class GoogleEmulator(ProviderEmulator):
         asks_again = "consent" in params.get("prompt", "").split()
         with self._lock:
             refresh = offline and (asks_again or params["client_id"] not in
-                                   self._offline_consented)
+                                   self._consented)
         return " ".join([*scopes, "offline_access"] if refresh else scopes)
 
     def consent_returned(self, request: httpx.Request) -> httpx.Response:
@@ -140,7 +140,7 @@ class GoogleEmulator(ProviderEmulator):
         pending, answer = returned
         if "code" in answer:
             with self._lock:
-                self._offline_consented.add(pending.client_id)
+                self._consented.add(pending.client_id)
             answer.update(scope=pending.scope, authuser="0")
         answer["iss"] = self.url
         return self.relay.back_to_client(pending, answer)
