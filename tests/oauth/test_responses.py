@@ -330,6 +330,27 @@ def test_an_oauth_error_becomes_its_own_permanent_error(
     assert raised.message.startswith(f"{error}: ")
 
 
+def test_a_providers_own_error_code_named_in_the_catalog_reads_as_the_standard_one(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    answer = oauth_error(400, "invalid_client_id", "client identifier invalid")
+
+    raised = refused(oauth, endpoint, answer, InvalidClient,
+                     error_aliases=(("invalid_client_id", "invalid_client"),))
+
+    assert raised.oauth_error == "invalid_client"
+    assert raised.message.startswith("invalid_client: the client ID or client secret")
+    assert "invalid_client_id, client identifier invalid" in raised.message  # still quoted
+
+
+def test_an_error_code_without_an_alias_stays_the_providers_own(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    raised = refused(oauth, endpoint, oauth_error(400, "invalid_client_id"), ProviderRejected)
+
+    assert raised.oauth_error == "invalid_client_id"
+
+
 def test_an_unknown_oauth_error_is_a_plain_rejection(oauth: OAuthClient,
                                                      endpoint: FakeTokenEndpoint) -> None:
     raised = refused(oauth, endpoint, oauth_error(400, "unsupported_grant_type"), ProviderRejected)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from tokendesk.catalog import Provider
 from tokendesk.domain.connections import CLIENT_ID_MAX, CLIENT_SECRET_MAX, Connection, GrantType
@@ -205,17 +205,26 @@ def revocation_url_in_force(
 def introspection_url_in_force(
     provider: Provider, token_url: str, placeholders: dict[str, str]
 ) -> str | None:
-    """The provider's introspection URL filled in, when it shares the token URL's origin
-    (the client secret goes nowhere else); None otherwise: the catalog default applies."""
+    """The provider's introspection path at the token URL's origin, or None when the provider
+    names no introspection endpoint (the catalog default lifetime then applies).
+
+    The introspection request carries the client authentication, so it goes only where the
+    client secret already goes: the token URL's origin. That origin is the org the tokens
+    come from, also when it is not the catalog's template (a sandbox at test.salesforce.com,
+    a custom domain).
+    """
     if not provider.introspection_url:
         return None
-    try:
-        url = provider.render(provider.introspection_url, placeholders, field="token_url")
-    except ValidationError:
-        return None
-    same = (urlsplit(url).scheme, urlsplit(url).netloc) == (
-        urlsplit(token_url).scheme, urlsplit(token_url).netloc)
-    return url if same else None
+    template = urlsplit(provider.introspection_url)
+    path = template.path
+    if "<" in path:
+        try:
+            path = urlsplit(provider.render(provider.introspection_url, placeholders,
+                                            field="token_url")).path
+        except ValidationError:
+            return None
+    origin = urlsplit(token_url)
+    return urlunsplit((origin.scheme, origin.netloc, path, template.query, ""))
 
 
 def post_connection_step(provider: Provider) -> PostConnectionStep | None:

@@ -151,6 +151,7 @@ def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
                 "scopes": tuple(spec["scopes"]),
                 "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
                 "keep_response_fields": tuple(spec["keep_response_fields"]),
+                "error_aliases": tuple((k, v) for k, v in spec.get("error_aliases", ())),
                 "client_key": _client_key(spec.get("client_key")),
             }
         ),

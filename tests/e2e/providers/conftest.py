@@ -1,12 +1,15 @@
-"""Provider emulators in front of the real authorization server, with Tokendesk served for
-real on SQLite and PostgreSQL.
+"""Certified providers end to end: provider emulators in front of the real authorization
+server, Tokendesk served for real on SQLite and PostgreSQL, its clock in the test's hand.
+
+``admin``, ``bot``
+    API clients of the administrator and of a bot of the invited role.
+
+``desk``
+    The same as one ``support.desk.Desk``, with the module's real authorization server.
 
 ``emulator(EmulatorClass)``
     Starts that provider's emulator (``tests/support/emulators``) in front of the module's
     real authorization server; stopped when the test ends.
-
-``desk``
-    Tokendesk, an administrator and a bot of the invited role (``support.desk.Desk``).
 
 Connections are made the way a user makes them: from the catalog's defaults, placeholders
 filled in, with the provider's origin swapped for the emulator's
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 
 from support.api import key_for, make_user
@@ -43,14 +47,28 @@ def tokendesk(database_url: str, tmp_path: Path, clock: Clock) -> Iterator[Token
 
 
 @pytest.fixture
-def desk(tokendesk: TokendeskServer, authorization_server: AuthorizationServer) -> Iterator[Desk]:
-    td = tokendesk.td
-    admin = tokendesk.api(key_for(td, "admin"))
-    admin.post("/roles", json={"name": BOT_ROLE, "permissions": []}).raise_for_status()
-    bot = tokendesk.api(make_user(td, "bot", roles=[BOT_ROLE]))
-    yield Desk(tokendesk, authorization_server, admin, bot)
-    admin.close()
-    bot.close()
+def admin(tokendesk: TokendeskServer) -> Iterator[httpx.Client]:
+    client = tokendesk.api(key_for(tokendesk.td, "admin"))
+    client.post("/roles", json={"name": BOT_ROLE, "permissions": []}).raise_for_status()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def bot(tokendesk: TokendeskServer, admin: httpx.Client) -> Iterator[httpx.Client]:
+    client = tokendesk.api(make_user(tokendesk.td, "bot", roles=[BOT_ROLE]))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def desk(
+    tokendesk: TokendeskServer,
+    authorization_server: AuthorizationServer,
+    admin: httpx.Client,
+    bot: httpx.Client,
+) -> Desk:
+    return Desk(tokendesk, authorization_server, admin, bot)
 
 
 @pytest.fixture
