@@ -24,7 +24,8 @@ from typing import ClassVar
 import httpx
 
 from support.authorization_server import AuthorizationServer
-from support.emulators.base import Handler, ProviderEmulator, form_of, json_response
+from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
+from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 
 # The documented list of login hosts, by region value (login.<value>).
 REGIONS = (
@@ -48,6 +49,7 @@ class GenesysEmulator(ProviderEmulator):
             raise ValueError(f"{region} is not a Genesys Cloud region")
         super().__init__(server)
         self.region = region
+        self.relay = CallbackRelay(server)
 
     @property
     def origin(self) -> str:
@@ -57,10 +59,12 @@ class GenesysEmulator(ProviderEmulator):
         return {
             ("GET", "/oauth/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
+            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
-        return self.redirect_to_authorization(dict(httpx.QueryParams(request.url.query)))
+        return self.redirect_to_authorization(
+            self.relay.authorization_params(self.url, query_of(request)))
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """Client credentials only with HTTP Basic; the answer without scope or id_token."""
@@ -73,7 +77,8 @@ class GenesysEmulator(ProviderEmulator):
                                                       "HTTP Basic authentication",
                                        "error_description": "client credentials must be sent "
                                                             "with HTTP Basic authentication"})
-        answer = self.forward(request, self.server.token_endpoint)
+        answer = self.forward(request, self.server.token_endpoint,
+                              form=self.relay.token_form(self.url, form))
         body = self.body_of(answer)
         if answer.status_code != 200:
             if body.get("error") == "invalid_client":

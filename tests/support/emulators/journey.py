@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from support.authorization_server import AuthorizationServer, Client
-from support.desk import BOT_ROLE
+from support.desk import BOT_ROLE, Desk
 from support.emulators.base import ProviderEmulator
 
 
@@ -67,7 +67,9 @@ def connection_from_catalog(
     })
     assert created.status_code == 201, created.text
     filled = created.json()
-    swap: dict[str, str] = {"token_url": emulator.at(filled["token_url"])}
+    # The secret goes with the new endpoints: Tokendesk sends no stored secret to a new host.
+    swap: dict[str, Any] = {"token_url": emulator.at(filled["token_url"]),
+                            "client_secret": client.client_secret}
     if filled["authorization_url"]:
         swap["authorization_url"] = emulator.at(filled["authorization_url"])
     revocation = admin.get(f"/providers/{provider}").json()["revocation_url"]
@@ -85,3 +87,19 @@ def connection_from_catalog(
 def register_callback(server: AuthorizationServer, client: Client, callback_url: str) -> None:
     """Register the connection's own callback URL at the provider, as an admin would."""
     server.register_client(replace(client, redirect_uris=(*client.redirect_uris, callback_url)))
+
+
+def consent(desk: Desk, link: str, browser: httpx.Client | None = None) -> httpx.Response:
+    """Open a Tokendesk consent link in a browser, log in and consent at the provider, come
+    back through the emulator's callback relay (support/emulators/callbacks.py); returns
+    Tokendesk's answer at the connection's callback URL."""
+    browser = browser or desk.browser()
+    answer = browser.get(desk.oauth.complete_consent(browser, link))  # the emulator's relay
+    assert answer.status_code == 302, answer.text
+    return browser.get(answer.headers["location"])
+
+
+def verdict_page(desk: Desk, browser: httpx.Client, landing: httpx.Response) -> str:
+    """The text of the result page Tokendesk's callback sent the browser to."""
+    assert landing.status_code == 303, landing.text
+    return browser.get(desk.server.url + landing.headers["location"]).text

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import httpx
 
 from support.authorization_server import AuthorizationServer
+from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
 
 INSTANCE = "acme.service-now.com"
@@ -52,6 +53,7 @@ class ServiceNowEmulator(ProviderEmulator):
         self.instance = instance
         self._lock = threading.Lock()
         self._client_of_token: dict[str, str] = {}
+        self.relay = CallbackRelay(server)
 
     @property
     def origin(self) -> str:
@@ -63,10 +65,12 @@ class ServiceNowEmulator(ProviderEmulator):
             ("POST", "/oauth_token.do"): self.token,
             ("POST", "/oauth_revoke_token.do"): self.revoke,
             ("GET", "/oauth_revoke_token.do"): self.revoke,
+            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
-        return self.redirect_to_authorization(query_of(request))
+        return self.redirect_to_authorization(
+            self.relay.authorization_params(self.url, query_of(request)))
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """URL-encoded body only, the client's credentials in it; ServiceNow's wording for
@@ -75,7 +79,8 @@ class ServiceNowEmulator(ProviderEmulator):
         form = form_of(request)
         if kind != "application/x-www-form-urlencoded" or not form.get("client_secret"):
             return json_response(401, ACCESS_DENIED)
-        answer = self.forward(request, self.server.token_endpoint)
+        answer = self.forward(request, self.server.token_endpoint,
+                              form=self.relay.token_form(self.url, form))
         body = self.body_of(answer)
         if answer.status_code != 200:
             if body.get("error") in ("invalid_client", "invalid_grant"):
