@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from tokendesk.catalog.facts import PlaceholderChoice, PostConnection
+from tokendesk.catalog.facts import ErrorAnswer, PlaceholderChoice, PostConnection
 from tokendesk.catalog.grants import (
     GrantDefaults,
     RefreshTokenLifetimes,
@@ -188,6 +188,8 @@ class Provider(BaseModel):
     # whatever its ``error`` says (Microsoft's AADSTS50196, a request loop, comes as
     # invalid_grant): such an answer backs off and never marks a token for re-authentication.
     transient_error_codes: tuple[int, ...] = ()
+    # The provider's own wording of standard token errors (catalog/facts.py ErrorAnswer).
+    error_answers: tuple[ErrorAnswer, ...] = ()
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.

@@ -27,7 +27,6 @@ from support.emulators.atlassian import (
     SITE_URL,
     UNKNOWN_REFRESH_TOKEN,
     AtlassianEmulator,
-    Site,
     server_options,
 )
 from support.emulators.journey import (
@@ -170,7 +169,8 @@ def test_a_wrong_client_secret_gets_a_plain_verdict_without_the_secret(
 
     page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
 
-    assert "access_denied" in page
+    assert "invalid_client: the client ID or client secret was not accepted" in page
+    assert "access_denied Unauthorized" in page  # Atlassian's own words
     assert "not-the-jira-secret" not in page
     assert desk.bot.get(f"/connections/{NAME}/token").status_code == 409
 

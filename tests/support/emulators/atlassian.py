@@ -36,7 +36,6 @@ from typing import Any, ClassVar
 import httpx
 
 from support.authorization_server import AuthorizationServer
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 from support.emulators.base import (
     Handler,
     ProviderEmulator,
@@ -44,6 +43,7 @@ from support.emulators.base import (
     json_response,
     query_of,
 )
+from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 
 AUDIENCE = "api.atlassian.com"
 # Atlassian's resource server, as the real server's resource indicator (an absolute URI).

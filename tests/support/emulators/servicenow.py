@@ -14,6 +14,9 @@ Documented behaviour reproduced here:
   (https://www.servicenow.com/docs/r/zurich/platform-security/authentication/t_RevokeOAuthToken.html):
   ``oauth_revoke_token.do`` with the access or refresh token as ``token``; "This endpoint
   access does not require authentication. The token in this request is marked as expired."
+- "OAuth scopes" (https://www.servicenow.com/docs/r/platform-security/authentication/oauth-scopes.html):
+  an OAuth application's requests without a scope get its default scope, ``useraccount``
+  (all that the signed-in user may reach); scopes are not required of the client.
 - A refused client or refresh token: ServiceNow answers ``401`` with
   ``{"error_description":"access_denied","error":"server_error"}`` (its own wording, not
   RFC 6749's ``invalid_client`` / ``invalid_grant``; ServiceNow support KB0820012 and the
@@ -29,10 +32,11 @@ from typing import Any, ClassVar
 import httpx
 
 from support.authorization_server import AuthorizationServer
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
+from support.emulators.callbacks import RELAY_PATH, CallbackRelay
 
 INSTANCE = "acme.service-now.com"
+DEFAULT_SCOPE = "useraccount"
 ACCESS_DENIED = {"error_description": "access_denied", "error": "server_error"}
 
 
@@ -54,6 +58,7 @@ class ServiceNowEmulator(ProviderEmulator):
         self._lock = threading.Lock()
         self._client_of_token: dict[str, str] = {}
         self.relay = CallbackRelay(server)
+        self.issued_refresh_tokens: list[str] = []
 
     @property
     def origin(self) -> str:
@@ -69,8 +74,11 @@ class ServiceNowEmulator(ProviderEmulator):
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
-        return self.redirect_to_authorization(
-            self.relay.authorization_params(self.url, query_of(request)))
+        """No scope asked: the application's default scope, useraccount."""
+        params = query_of(request)
+        if not params.get("scope", "").strip():
+            params["scope"] = DEFAULT_SCOPE
+        return self.redirect_to_authorization(self.relay.authorization_params(self.url, params))
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """URL-encoded body only, the client's credentials in it; ServiceNow's wording for
@@ -109,6 +117,8 @@ class ServiceNowEmulator(ProviderEmulator):
             for name in ("access_token", "refresh_token"):
                 if isinstance(body.get(name), str):
                     self._client_of_token[body[name]] = client_id
+            if isinstance(body.get("refresh_token"), str):
+                self.issued_refresh_tokens.append(body["refresh_token"])
 
     def is_active(self, token: str) -> bool:
         """Whether the real server still takes ``token`` (for tests: was it revoked?)."""
@@ -119,6 +129,3 @@ class ServiceNowEmulator(ProviderEmulator):
                             timeout=30, data={"token": token, **extra})
         return self.body_of(answer).get("active") is True
 
-    def tokens_issued(self) -> list[str]:
-        with self._lock:
-            return list(self._client_of_token)
