@@ -143,6 +143,7 @@ def test_a_refresh_token_servicenow_refuses_asks_for_consent_again(
 
     [refused] = [r for r in servicenow.requests_to("/oauth_token.do")
                  if b"grant_type=refresh_token" in r.content]
+    assert b"client_secret=" in refused.content  # ServiceNow reads the client from the body
     assert handout.status_code == again.status_code == 409, handout.text
     assert handout.json()["error"]["code"] == "reauthentication_required"
     assert "authenticate again" in handout.json()["error"]["message"].lower()
