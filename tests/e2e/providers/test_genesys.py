@@ -94,3 +94,21 @@ def test_a_wrong_client_secret_gets_a_plain_verdict_without_the_secret(
     assert verdict["ok"] is False
     assert verdict["cause"] == "invalid_client"
     assert "not-the-genesys-secret" not in str(verdict)
+
+
+def test_a_region_typed_the_old_way_is_refused_with_the_list_to_choose_from(
+    open_desk: Callable[..., Desk]
+) -> None:
+    desk = open_desk()
+    client = desk.oauth.client("genesys-cc")
+
+    refused = desk.admin.post("/connections", json={
+        "name": NAME, "provider": "genesys", "grant_type": "client_credentials",
+        "client_id": client.client_id, "client_secret": client.client_secret,
+        "placeholders": {"region": "usw2"}})
+
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["error"]["message"]
+    assert "'usw2' is not a Genesys Cloud region" in message
+    assert "usw2.pure.cloud (Americas (US West) us-west-2)" in message
+    assert "mypurecloud.de (EMEA (Frankfurt) eu-central-1)" in message
