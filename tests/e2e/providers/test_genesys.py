@@ -10,21 +10,36 @@ from typing import Any
 
 import pytest
 
-from support.authorization_server import AuthorizationServer, client_credentials_client
+from support.authorization_server import (
+    DEFAULT_API_SCOPES,
+    AuthorizationServer,
+    authorization_code_client,
+    client_credentials_client,
+)
 from support.desk import Desk
 from support.emulators.genesys import GenesysEmulator
-from support.emulators.journey import connection_from_catalog
+from support.emulators.journey import (
+    connection_from_catalog,
+    consent,
+    register_callback,
+    verdict_page,
+)
 from support.tokendesk_server import Clock
 
 REGION = "mypurecloud.de"  # EMEA (Frankfurt), one the old template could not express
 NAME = "Genesys Frankfurt"
 ONE_DAY_S = 24 * 3600
+FIRST_CALLBACK = "http://127.0.0.1:1/oauth/callback"
 
 
 @pytest.fixture(scope="module")
 def authorization_server_options() -> dict[str, Any]:
-    # A Genesys OAuth client's roles, not scopes, say what its token may do: no scope.
-    return {"clients": [client_credentials_client("genesys-cc", scope=None)]}
+    # A Genesys OAuth client's roles, not scopes, say what its token may do: no scope. The
+    # code grant's client is given the API's scopes; its answer always has a refresh token.
+    return {"clients": [client_credentials_client("genesys-cc", scope=None),
+                        authorization_code_client("genesys-app", [FIRST_CALLBACK],
+                                                  scope=" ".join(DEFAULT_API_SCOPES))],
+            "refresh_token_policy": "always"}
 
 
 @pytest.fixture
@@ -67,6 +82,39 @@ def test_a_genesys_connection_from_the_catalog_hands_out_renews_and_disconnects(
     assert "Admin > OAuth" in message  # what to do there
     assert desk.oauth.requests("revocation") == []
     assert desk.admin.get(f"/connections/{NAME}/tokens").json() == []
+
+
+def test_a_genesys_consent_hands_out_refreshes_and_says_how_to_end_the_token(
+    open_desk: Callable[..., Desk], genesys: GenesysEmulator, clock: Clock
+) -> None:
+    desk = open_desk()
+    client = desk.oauth.client("genesys-app")
+    connection = connection_from_catalog(
+        desk.admin, genesys, name=NAME, provider="genesys", grant_type="authorization_code",
+        client=client, placeholders={"region": REGION})
+    register_callback(desk.oauth, client, connection["callback_url"])
+    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
+    browser = desk.browser()
+
+    page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+    first = desk.bot.get(f"/connections/{NAME}/token")
+    clock.advance(ONE_DAY_S)
+    second = desk.bot.get(f"/connections/{NAME}/token")
+    disconnected = desk.admin.delete(f"/connections/{NAME}/tokens/shared")
+
+    assert connection["catalog_urls"]["authorization_url"] == (
+        f"https://login.{REGION}/oauth/authorize")
+    assert "The connection works" in page
+    assert first.status_code == 200 and second.status_code == 200, first.text + second.text
+    assert first.json()["access_token"] != second.json()["access_token"]
+    token_requests = desk.oauth.requests("token")
+    assert [(r["grant_type"], r["status"]) for r in token_requests] == [
+        ("authorization_code", 200), ("refresh_token", 200)]
+    assert token_requests[0]["code_verifier_sent"] is True  # PKCE
+    assert all(r["client_auth_method"] == "client_secret_basic" for r in token_requests)
+    assert disconnected.status_code == 200
+    assert "Genesys Cloud offers no revocation endpoint" in disconnected.json()["message"]
+    assert desk.oauth.requests("revocation") == []
 
 
 def test_an_oauth_client_genesys_does_not_know_gets_a_plain_verdict(

@@ -8,8 +8,9 @@ Documented behaviour reproduced here:
   Basic (``Authorization: Basic base64(client_id:client_secret)``) and a form body
   ``grant_type=client_credentials``; it takes no scope (the roles given to the OAuth client
   decide what the token may do) and answers ``access_token``, ``token_type`` "bearer" and
-  ``expires_in`` (seconds), with no refresh token. There is no RFC 7009 revocation endpoint
-  at the login host.
+  ``expires_in`` (seconds), with no refresh token. The authorization code grant (PKCE
+  allowed) answers a refresh token as well; without a scope the token carries every scope the
+  OAuth client was given. There is no RFC 7009 revocation endpoint at the login host.
 - https://developer.genesys.cloud/platform/api/ -- the regions and their hosts
   (``mypurecloud.com``, ``mypurecloud.de``, ``usw2.pure.cloud``, ...).
 
@@ -63,8 +64,12 @@ class GenesysEmulator(ProviderEmulator):
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
-        return self.redirect_to_authorization(
-            self.relay.authorization_params(self.url, query_of(request)))
+        """No scope asked: the scopes the OAuth client was given."""
+        params = query_of(request)
+        client = self.server.clients.get(params.get("client_id", ""))
+        if not params.get("scope", "").strip() and client is not None and client.scope:
+            params["scope"] = client.scope
+        return self.redirect_to_authorization(self.relay.authorization_params(self.url, params))
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """Client credentials only with HTTP Basic; the answer without scope or id_token."""
