@@ -23,6 +23,7 @@ from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
+from tokendesk.oauth.outbound import Outbound
 from tokendesk.web.app import create_app
 from tokendesk.wiring import Tokendesk, build
 
@@ -59,6 +60,7 @@ class TokendeskServer:
         clock: Callable[[], datetime],
         keyring_file: bool = False,
         egress_allowlist: str = "127.0.0.1",
+        outbound: Outbound | None = None,
         **settings: Any,
     ) -> None:
         self.port = free_port()
@@ -74,7 +76,10 @@ class TokendeskServer:
             encryption_keys=None if keyring_file else keyring_spec(KeyRing.generate()),
             **settings,
         )
-        self.td: Tokendesk = build(self.settings, clock=clock, passwords=CHEAP_PASSWORDS)
+        # ``outbound``: how Tokendesk reaches providers, when a test must route a host the
+        # catalog names (a provider emulator's) itself; default: the production Outbound.
+        self.td: Tokendesk = build(self.settings, clock=clock, passwords=CHEAP_PASSWORDS,
+                                   outbound=outbound)
         with self.td.transaction() as tx:
             self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
         config = uvicorn.Config(

@@ -1,6 +1,8 @@
 """Provider facts a provider file states beyond its URL templates: the choices of a
-placeholder (Genesys Cloud regions), and the post-connection step that fetches what the
-token response lacks (Atlassian's cloud id). Unknown fields are refused, as everywhere."""
+placeholder (Genesys Cloud regions), the post-connection step that fetches what the
+token response lacks (Atlassian's cloud id), and the provider's own wording of standard
+token errors (ServiceNow's ``server_error`` / ``access_denied``). Unknown fields are
+refused, as everywhere."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tokendesk.catalog.grants import checked_https_url
 
-__all__ = ["PlaceholderChoice", "PostConnection"]
+__all__ = ["ErrorAnswer", "PlaceholderChoice", "PostConnection"]
 
 # A choice's value goes into a URL's host: RFC 3986 unreserved characters, dots between
 # non-empty runs, so no choice can move a URL to another host or path.
@@ -75,3 +77,47 @@ class PostConnection(BaseModel):
         if self.several_as in self.keep.values():
             raise ValueError(f"several_as {self.several_as!r} is also a kept field")
         return self
+
+
+# RFC 6749 §5.2 errors an answer may be read as; the token requests it may answer.
+_STANDARD_ERRORS = ("invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                    "unsupported_grant_type", "invalid_scope")
+_TOKEN_GRANTS = ("authorization_code", "client_credentials", "refresh_token")
+
+
+class ErrorAnswer(BaseModel):
+    """A provider's own wording of a standard token error: ``[[error_answers]]``.
+
+    An answer to a token request of one of ``grant_types`` with ``status`` (any when
+    absent), ``error`` and ``error_description`` (any when absent) means the RFC 6749 §5.2
+    error ``means``. ``source`` cites where the provider's answer is described.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: int | None = Field(default=None, ge=400, le=499)
+    error: str = Field(min_length=1, max_length=64)
+    error_description: str | None = Field(default=None, min_length=1, max_length=200)
+    means: str
+    grant_types: tuple[str, ...] = Field(min_length=1)
+    source: str
+
+    @field_validator("means")
+    @classmethod
+    def _is_standard(cls, means: str) -> str:
+        if means not in _STANDARD_ERRORS:
+            raise ValueError(f"means: {means!r} is none of {', '.join(_STANDARD_ERRORS)}")
+        return means
+
+    @field_validator("grant_types")
+    @classmethod
+    def _are_token_grants(cls, grant_types: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(grant_types) - set(_TOKEN_GRANTS))
+        if unknown:
+            raise ValueError(f"grant_types: {', '.join(unknown)} is no token request's grant")
+        return grant_types
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_https(cls, source: str) -> str:
+        return checked_https_url(source, "source")

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from tokendesk.catalog.facts import PlaceholderChoice, PostConnection
+from tokendesk.catalog.facts import ErrorAnswer, PlaceholderChoice, PostConnection
 from tokendesk.catalog.grants import (
     GrantDefaults,
     RefreshTokenLifetimes,
@@ -203,6 +203,8 @@ class Provider(BaseModel):
     # A provider's own error codes that mean a standard one (RFC 6749 §5.2), so the verdict
     # names the fix: Salesforce answers invalid_client_id for a consumer key it does not know.
     error_aliases: dict[str, StandardError] = Field(default_factory=dict)
+    # The provider's own wording of standard token errors (catalog/facts.py ErrorAnswer).
+    error_answers: tuple[ErrorAnswer, ...] = ()
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.
     notes: tuple[str, ...] = ()
     # Required: each provider file cites the documentation its data comes from.

@@ -18,6 +18,7 @@ from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import ExpiresInUnit, ExpirySource, TokenSet
 from tokendesk.errors import ProviderError
 from tokendesk.oauth.assertion import CLIENT_ASSERTION_TYPE, ClientKey, client_assertion
+from tokendesk.oauth.error_answers import ErrorAnswer, in_standard_words
 from tokendesk.oauth.facts import PostConnectionStep, introspected_expiry, post_connection_fields
 from tokendesk.oauth.outbound import NO_PROXY, Outbound, ProxyRoute
 from tokendesk.oauth.responses import parse_token_response, raise_for_error_response
@@ -55,6 +56,8 @@ class ClientSpec:
     # expires_in, and the request made after consent.
     introspection_url: str | None = None
     post_connection: PostConnectionStep | None = None
+    # The provider's own wording of standard token errors (oauth/error_answers.py).
+    error_answers: tuple[ErrorAnswer, ...] = ()
 
 
 # Parameters of the authorization request that Tokendesk sets itself (RFC 6749 §4.1.1,
@@ -184,6 +187,7 @@ class OAuthClient:
         reply = self.outbound.post_form(spec.token_url, data, route=route, basic_auth=basic)
         secrets = self._secrets(spec, sent, data)
         if not 200 <= reply.status < 300:
+            reply = in_standard_words(reply, form["grant_type"], spec.error_answers)
             raise_for_error_response(
                 reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes,
                 verdicts=dict(spec.error_verdicts),

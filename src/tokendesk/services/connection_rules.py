@@ -13,6 +13,7 @@ from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.scopes import parse_scopes
 from tokendesk.domain.urls import validate_authorization_url, validate_endpoint_url
 from tokendesk.errors import ClientSecretRequired, ValidationError
+from tokendesk.oauth.error_answers import ErrorAnswer
 from tokendesk.oauth.facts import PostConnectionStep
 from tokendesk.services.inputs import ConnectionUpdate
 
@@ -225,6 +226,15 @@ def introspection_url_in_force(
             return None
     origin = urlsplit(token_url)
     return urlunsplit((origin.scheme, origin.netloc, path, template.query, ""))
+
+
+def error_answers(provider: Provider) -> tuple[ErrorAnswer, ...]:
+    """The provider's own wording of standard token errors, as the OAuth layer reads them."""
+    return tuple(
+        ErrorAnswer(error=a.error, means=a.means, grant_types=a.grant_types, status=a.status,
+                    description=a.error_description)
+        for a in provider.error_answers
+    )
 
 
 def post_connection_step(provider: Provider) -> PostConnectionStep | None:

@@ -42,6 +42,7 @@ from tokendesk.services.connection_rules import (
     check_secret,
     columns,
     endpoints,
+    error_answers,
     field_changes,
     introspection_url_in_force,
     moved_endpoints,
@@ -180,6 +181,7 @@ class ConnectionService:
                 provider, connection.token_url, connection.placeholders
             ),
             post_connection=post_connection_step(provider),
+            error_answers=error_answers(provider),
         )
 
     def mark_status(

@@ -133,6 +133,7 @@ def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
         if key else None
     )
     shallow.pop("post_connection", None)  # a revocation makes no request after consent
+    shallow.pop("error_answers", None)  # nor a token request
     return json.dumps({
         "spec": {**shallow, "client_secret": secret, "client_key": sealed_key},
         "token": token.reveal(),

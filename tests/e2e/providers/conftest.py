@@ -7,6 +7,10 @@ server, Tokendesk served for real on SQLite and PostgreSQL, its clock in the tes
 ``desk``
     The same as one ``support.desk.Desk``, with the module's real authorization server.
 
+``open_desk(outbound=None)``
+    A Tokendesk of its own, with ``outbound`` when the test must route a host the catalog
+    names outright (``api.atlassian.com``) to an emulator.
+
 ``emulator(EmulatorClass)``
     Starts that provider's emulator (``tests/support/emulators``) in front of the module's
     real authorization server; stopped when the test ends.
@@ -30,6 +34,7 @@ from support.authorization_server import AuthorizationServer
 from support.desk import BOT_ROLE, Desk
 from support.emulators.base import ProviderEmulator
 from support.tokendesk_server import Clock, TokendeskServer
+from tokendesk.oauth.outbound import Outbound
 
 E = TypeVar("E", bound=ProviderEmulator)
 
@@ -84,3 +89,28 @@ def emulator(authorization_server: AuthorizationServer) -> Iterator[Callable[[ty
     yield start
     for emulator in reversed(started):
         emulator.stop()
+
+
+@pytest.fixture
+def open_desk(
+    database_url: str, tmp_path: Path, clock: Clock, authorization_server: AuthorizationServer
+) -> Iterator[Callable[..., Desk]]:
+    """``open_desk(outbound=None)``: Tokendesk started (with ``outbound`` when the test must
+    route a host the catalog names), an admin and a bot of the invited role; stopped after."""
+    opened: list[tuple[TokendeskServer, Desk]] = []
+
+    def open_with(outbound: Outbound | None = None) -> Desk:
+        server = TokendeskServer(database_url, tmp_path / "data", clock=clock,
+                                 outbound=outbound).start()
+        admin = server.api(key_for(server.td, "admin"))
+        admin.post("/roles", json={"name": BOT_ROLE, "permissions": []}).raise_for_status()
+        bot = server.api(make_user(server.td, "bot", roles=[BOT_ROLE]))
+        desk = Desk(server, authorization_server, admin, bot)
+        opened.append((server, desk))
+        return desk
+
+    yield open_with
+    for server, desk in opened:
+        desk.admin.close()
+        desk.bot.close()
+        server.stop()
