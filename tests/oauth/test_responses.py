@@ -37,6 +37,7 @@ from tokendesk.errors import (
     UnauthorizedClient,
 )
 from tokendesk.oauth.client import OAuthClient
+from tokendesk.oauth.error_answers import ErrorAnswer
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.oauth.responses import DESCRIPTION_MAX, RETRY_AFTER_MAX_S, retry_after_s
 
@@ -335,15 +336,17 @@ def test_a_providers_own_error_code_named_in_the_catalog_reads_as_the_standard_o
 ) -> None:
     answer = oauth_error(400, "invalid_client_id", "client identifier invalid")
 
-    raised = refused(oauth, endpoint, answer, InvalidClient,
-                     error_aliases=(("invalid_client_id", "invalid_client"),))
+    salesforce = ErrorAnswer("invalid_client_id", "invalid_client",
+                             ("authorization_code", "refresh_token", "client_credentials"))
+
+    raised = refused(oauth, endpoint, answer, InvalidClient, error_answers=(salesforce,))
 
     assert raised.oauth_error == "invalid_client"
     assert raised.message.startswith("invalid_client: the client ID or client secret")
-    assert "invalid_client_id, client identifier invalid" in raised.message  # still quoted
+    assert "invalid_client_id client identifier invalid" in raised.message  # still quoted
 
 
-def test_an_error_code_without_an_alias_stays_the_providers_own(
+def test_an_error_code_the_catalog_does_not_name_stays_the_providers_own(
     oauth: OAuthClient, endpoint: FakeTokenEndpoint
 ) -> None:
     raised = refused(oauth, endpoint, oauth_error(400, "invalid_client_id"), ProviderRejected)

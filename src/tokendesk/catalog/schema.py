@@ -46,10 +46,6 @@ GrantType = Literal["authorization_code", "client_credentials"]
 # A provider's default is a secret method: private_key_jwt needs a key each connection
 # gives, so a connection chooses it (services/inputs.py), never the catalog.
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
-# The error codes of RFC 6749 §5.2 (token endpoint) and §4.1.2.1 a provider's own may alias.
-StandardError = Literal["invalid_request", "invalid_client", "invalid_grant",
-                        "unauthorized_client", "unsupported_grant_type", "invalid_scope",
-                        "access_denied"]
 
 MAX_PLACEHOLDER_VALUE_CHARS = 253
 MAX_VERDICT_CHARS = 200
@@ -200,9 +196,6 @@ class Provider(BaseModel):
     # The refresh request carries the connection's scopes (RFC 6749 §6 makes ``scope``
     # optional; Microsoft's v2.0 token endpoint documents it as required).
     refresh_scope: bool = False
-    # A provider's own error codes that mean a standard one (RFC 6749 §5.2), so the verdict
-    # names the fix: Salesforce answers invalid_client_id for a consumer key it does not know.
-    error_aliases: dict[str, StandardError] = Field(default_factory=dict)
     # The provider's own wording of standard token errors (catalog/facts.py ErrorAnswer).
     error_answers: tuple[ErrorAnswer, ...] = ()
     # Notes for every grant type; [grants.<grant_type>] adds the notes of one.

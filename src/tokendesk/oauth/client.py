@@ -48,8 +48,6 @@ class ClientSpec:
     error_verdicts: tuple[tuple[int, str], ...] = ()
     # Send the scopes with a refresh too (catalog ``refresh_scope``).
     refresh_scope: bool = False
-    # (provider's error code, the standard one it means): catalog ``error_aliases``.
-    error_aliases: tuple[tuple[str, str], ...] = ()
     # For client_auth_method private_key_jwt (RFC 7523 §2.2): the key that signs assertions.
     client_key: ClientKey | None = None
     # Provider facts (oauth/facts.py): RFC 7662 introspection for a token response without
@@ -176,8 +174,7 @@ class OAuthClient:
         # §2.2 names 200, but any 2xx (some servers answer 204) means the token is gone.
         if not 200 <= reply.status < 300:
             secrets = self._secrets(spec, [token], data)
-            raise_for_error_response(reply, secrets=secrets, now=self.clock(),
-                                     aliases=dict(spec.error_aliases))
+            raise_for_error_response(reply, secrets=secrets, now=self.clock())
 
     def _token_request(
         self, spec: ClientSpec, form: dict[str, str], route: ProxyRoute, sent: Sequence[Secret]
@@ -191,7 +188,6 @@ class OAuthClient:
             raise_for_error_response(
                 reply, secrets=secrets, now=self.clock(), transient=spec.transient_error_codes,
                 verdicts=dict(spec.error_verdicts),
-                aliases=dict(spec.error_aliases),
             )
         tokens = parse_token_response(
             reply,

@@ -137,7 +137,6 @@ def raise_for_error_response(
     now: datetime | None = None,
     transient: Sequence[int] = (),
     verdicts: Mapping[int, str] | None = None,
-    aliases: Mapping[str, str] | None = None,
 ) -> NoReturn:
     """Raise the ProviderError that a non-2xx (or error-bearing) answer means (RFC 6749 §5.2).
 
@@ -147,8 +146,7 @@ def raise_for_error_response(
     ``error_codes`` member holds one of the provider's ``transient`` numbers (catalog data) →
     ProviderUnavailable. When ``error_codes`` holds a number of the provider's ``verdicts``
     (catalog data), that verdict, which names the fix, replaces the generic words of the
-    error. A provider's own code listed in ``aliases`` (catalog data) is read as the standard
-    code it means, and still quoted. ``secrets`` (the values sent) are masked out of the
+    error. ``secrets`` (the values sent) are masked out of the
     provider's words, and the message is bounded.
     """
     if reply.status == 429 or reply.status >= 500:
@@ -162,9 +160,6 @@ def raise_for_error_response(
     if error is None or doc is None:
         raise InvalidProviderResponse(_no_oauth_error(reply))
     description = _description(doc, secrets)
-    if aliases and error in aliases:
-        description = f"{error}, {description}" if description else error
-        error = aliases[error]
     if error == "invalid_grant" and "redirect" in description.lower():
         error = "redirect_uri_mismatch"
     verdict = _verdict(doc, verdicts or {})

@@ -176,7 +176,6 @@ class ConnectionService:
             transient_error_codes=provider.transient_error_codes,
             error_verdicts=tuple(provider.error_verdicts.items()),
             refresh_scope=provider.refresh_scope,
-            error_aliases=tuple(provider.error_aliases.items()),
             introspection_url=introspection_url_in_force(
                 provider, connection.token_url, connection.placeholders
             ),

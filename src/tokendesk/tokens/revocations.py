@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -123,38 +122,45 @@ class RevocationQueue:
 
 
 def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
-    secret = spec.client_secret.reveal() if spec.client_secret else None
-    shallow = {f.name: getattr(spec, f.name) for f in fields(spec)}  # asdict would copy the Secret
+    """The payload of a queued revocation: what revoking needs of the connection's
+    ``ClientSpec`` -- where to send it, how to authenticate, how to read a refusal -- named
+    field by field (scopes, the provider's answers to token requests and the step after
+    consent play no part), sealed with the token by the caller."""
     key = spec.client_key
-    # The client key travels sealed like the secret: a queued revocation authenticates too.
-    sealed_key = (
-        {"private_key": key.private_key.reveal(), "certificate": key.certificate,
-         "certificate_header": key.certificate_header}
-        if key else None
-    )
-    shallow.pop("post_connection", None)  # a revocation makes no request after consent
-    shallow.pop("error_answers", None)  # nor a token request
     return json.dumps({
-        "spec": {**shallow, "client_secret": secret, "client_key": sealed_key},
+        "spec": {
+            "client_id": spec.client_id,
+            "client_secret": spec.client_secret.reveal() if spec.client_secret else None,
+            "token_url": spec.token_url,  # a client assertion's audience
+            "revocation_url": spec.revocation_url,
+            "client_auth_method": spec.client_auth_method,
+            # The client key travels sealed like the secret: a queued revocation authenticates.
+            "client_key": {"private_key": key.private_key.reveal(),
+                           "certificate": key.certificate,
+                           "certificate_header": key.certificate_header} if key else None,
+            "transient_error_codes": list(spec.transient_error_codes),
+            "error_verdicts": [[code, words] for code, words in spec.error_verdicts],
+        },
         "token": token.reveal(),
         "hint": hint,
     })
 
 
 def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
+    """A payload of :func:`_seal`, or of an older version (which held more of the spec:
+    what revoking does not need is ignored)."""
     doc = json.loads(payload)
     spec = doc["spec"]
     return (
         ClientSpec(
-            **{
-                **spec,
-                "client_secret": Secret(spec["client_secret"]) if spec["client_secret"] else None,
-                "scopes": tuple(spec["scopes"]),
-                "authorization_params": tuple((k, v) for k, v in spec["authorization_params"]),
-                "keep_response_fields": tuple(spec["keep_response_fields"]),
-                "error_aliases": tuple((k, v) for k, v in spec.get("error_aliases", ())),
-                "client_key": _client_key(spec.get("client_key")),
-            }
+            client_id=str(spec["client_id"]),
+            client_secret=Secret(spec["client_secret"]) if spec.get("client_secret") else None,
+            token_url=str(spec["token_url"]),
+            revocation_url=spec.get("revocation_url"),
+            client_auth_method=str(spec.get("client_auth_method") or "client_secret_basic"),
+            client_key=_client_key(spec.get("client_key")),
+            transient_error_codes=tuple(int(c) for c in spec.get("transient_error_codes", ())),
+            error_verdicts=tuple((int(c), str(w)) for c, w in spec.get("error_verdicts", ())),
         ),
         Secret(doc["token"]),
         str(doc["hint"]),
