@@ -150,9 +150,9 @@ def test_a_mistyped_consumer_key_gets_a_verdict_naming_it(
     verdict = scene.admin.post("/connections/CRM sync/test").json()
 
     assert verdict["ok"] is False
-    assert verdict["cause"] == "invalid_client"  # the catalog's alias of invalid_client_id
+    assert verdict["cause"] == "invalid_client"  # the catalog reads invalid_client_id so
     assert "client ID or client secret was not accepted" in verdict["message"]
-    assert "invalid_client_id, client identifier invalid" in verdict["message"]
+    assert "invalid_client_id client identifier invalid" in verdict["message"]  # its words
 
 
 def test_a_wrong_consumer_secret_in_the_web_server_flow_is_shown_after_consent(
