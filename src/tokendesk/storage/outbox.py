@@ -58,6 +58,9 @@ class OutboxRepository:
             .limit(1)
         )
 
+    def by_id(self, event_id: str) -> OutboxEvent | None:
+        return self._first(select(outbox_events).where(outbox_events.c.id == event_id))
+
     def held(self, subject: str) -> OutboxEvent | None:
         """The event of ``subject`` held by the damping, if any."""
         return self._first(

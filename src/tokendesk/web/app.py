@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, connections, misc, tokens
+from tokendesk.web.api import accounts, connections, misc, tokens, webhooks
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -23,10 +23,13 @@ from tokendesk.wiring import Tokendesk
 API_PREFIX = "/api/v1"
 
 
-def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
+def create_app(
+    td: Tokendesk, *, background: bool = False, deliveries: bool = False
+) -> FastAPI:
     """The ASGI application serving ``td``; built once per process at startup.
 
-    With ``background`` the refresher runs while the app is served. Either way a clean
+    With ``background`` the refresher runs while the app is served, with ``deliveries`` the
+    webhook deliverer. Either way a clean
     shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
     shutdown, so this is the last place our code runs).
     """
@@ -35,11 +38,15 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if background:
             td.background.start()
+        if deliveries:
+            td.deliverer.start()
         try:
             yield
         finally:
             if background:
                 await run_in_threadpool(td.background.stop)
+            if deliveries:
+                await run_in_threadpool(td.deliverer.stop)
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(
@@ -59,6 +66,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(connections.router)
     api.include_router(tokens.router)
     api.include_router(accounts.router)
+    api.include_router(webhooks.router)
     app.include_router(api)
     app.include_router(oauth.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
@@ -68,6 +76,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> FastAPI:
     def metrics(request: Request) -> Response:
         # Without TOKENDESK_METRICS_TOKEN, open as before (README says so).
         require_metrics_token(request, td.settings.metrics_token)
+        td.observe_gauges()
         body, content_type = td.metrics.render()
         return Response(body, media_type=content_type)
 
