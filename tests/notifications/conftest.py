@@ -7,21 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from notification_support import open_replica
 from pydantic import SecretStr
 
 from support.api import keyring_spec
-from support.passwords import CHEAP_PASSWORDS
 from support.webhook_receiver import WebhookReceiver
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection
-from tokendesk.domain.events import EventKind
-from tokendesk.domain.principal import command_line_principal
-from tokendesk.oauth.outbound import Outbound
-from tokendesk.services.inputs import WebhookCreate
-from tokendesk.wiring import Tokendesk, build
+from tokendesk.wiring import Tokendesk
 from tokens.lifecycle_support import (
     FakeProvider,
     ManualClock,
@@ -53,17 +48,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def open_replica(settings: Settings, clock: ManualClock, provider: FakeProvider) -> Tokendesk:
-    """A Tokendesk as ``build`` wires it; providers are the fake endpoint, webhook receivers
-    are called for real (through the egress policy: 127.0.0.1 is allowlisted)."""
-    return build(
-        settings,
-        clock=clock,
-        outbound=Outbound(transport=httpx.MockTransport(provider)),
-        passwords=CHEAP_PASSWORDS,
-    )
-
-
 @pytest.fixture
 def td(settings: Settings, clock: ManualClock, provider: FakeProvider) -> Iterator[Tokendesk]:
     desk = open_replica(settings, clock, provider)
@@ -82,13 +66,3 @@ def receiver() -> Iterator[WebhookReceiver]:
     started = WebhookReceiver().start()
     yield started
     started.stop()
-
-
-def subscribe(td: Tokendesk, receiver: WebhookReceiver, events: list[EventKind] | None = None
-              ) -> str:
-    """Register ``receiver`` for ``events`` (all by default); returns the webhook's id."""
-    body = WebhookCreate(url=receiver.url, events=[e.value for e in events or list(EventKind)])
-    with td.transaction() as tx:
-        created = td.webhooks.create(tx, command_line_principal(), body)
-    receiver.secret = created.secret.reveal()
-    return created.webhook.id

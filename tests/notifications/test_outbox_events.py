@@ -17,7 +17,6 @@ from sqlalchemy import select
 from oauth.oauth_fakes import oauth_error, token_json
 from support.api import CLIENT_SECRET
 from tokendesk.domain.connections import Connection, ConnectionStatus
-from tokendesk.domain.events import EventKind
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import TokendeskError
