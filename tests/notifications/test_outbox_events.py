@@ -9,6 +9,7 @@ endpoint at the transport level; the clock is the test's.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from oauth.oauth_fakes import oauth_error, token_json
 from support.api import CLIENT_SECRET
 from tokendesk.domain.connections import Connection, ConnectionStatus
+from tokendesk.domain.events import EventKind
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import TokendeskError
@@ -153,3 +155,28 @@ def test_no_payload_carries_a_token_or_a_secret(
     assert len(outbox(td)) == 4
     for secret in ("at-secret-1", "rt-secret-1", "at-secret-2", "rt-secret-2", CLIENT_SECRET):
         assert secret not in written
+
+
+def test_two_refusals_read_before_either_was_stored_tell_the_connection_once(
+    td: Tokendesk, connection: Connection
+) -> None:
+    for _ in range(2):  # both callers read the connection as ok before the provider refused
+        with td.transaction() as tx:
+            td.connections.mark_status(tx, connection, ConnectionStatus.MISCONFIGURED, "refused")
+
+    assert kinds(td) == ["connection.misconfigured"]
+
+
+def test_a_forecast_is_told_once_per_date(td: Tokendesk, connection: Connection,
+                                          clock: ManualClock) -> None:
+    token = store_token(td, connection)
+    due = clock() + timedelta(days=10)
+
+    for moment in (due, due, due + timedelta(days=1)):
+        with td.transaction() as tx:
+            td.events.expiring(tx, EventKind.TOKEN_EXPIRING, connection, due_at=moment,
+                               source="Atlassian documents 90 days unused", token=token)
+        clock.advance(DAMPING_WINDOW_S * 60)
+
+    assert kinds(td) == ["token.expiring", "token.expiring"]
+    assert outbox(td)[0]["payload"]["data"]["source"] == "Atlassian documents 90 days unused"

@@ -144,11 +144,10 @@ class EventOutbox:
         reason: str | None,
         *,
         cause: str = "provider",
-    ) -> str | None:
-        """``connection.misconfigured`` or ``connection.recovered`` when the status changes
-        (``cause``: "provider" answered, or "credentials_changed" by an administrator)."""
-        if status is connection.status:
-            return None
+    ) -> str:
+        """``connection.misconfigured`` or ``connection.recovered``: the stored status moved
+        to ``status`` (``cause``: "provider" answered, or "credentials_changed" by an
+        administrator)."""
         kind = (
             EventKind.CONNECTION_MISCONFIGURED
             if status is ConnectionStatus.MISCONFIGURED
