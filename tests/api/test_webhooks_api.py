@@ -181,3 +181,17 @@ def test_metrics_show_tokens_by_connection_and_state_and_deliveries_by_outcome(
     assert 'tokens{connection="Salesforce prod",state="valid"} 1.0' in text
     assert 'webhook_deliveries{outcome="delivered"} 1.0' in text
     assert 'webhook_delivery_attempts_total{outcome="delivered"} 1.0' in text
+
+
+def test_webhook_changes_are_audited_without_the_secret(
+    admin: Api, receiver: WebhookReceiver
+) -> None:
+    created = create(admin, receiver)
+    admin.patch(f"/webhooks/{created['id']}", json={"enabled": False})
+    admin.delete(f"/webhooks/{created['id']}")
+
+    audit = admin.get("/audit", params={"limit": 100})
+
+    actions = [e["action"] for e in audit.json()]
+    assert {"webhook.create", "webhook.update", "webhook.delete"} <= set(actions)
+    assert created["secret"] not in audit.text

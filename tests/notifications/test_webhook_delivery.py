@@ -236,3 +236,28 @@ def enable(td: Tokendesk, webhook_id: str, enabled: bool) -> None:
     with td.transaction() as tx:
         td.webhooks.update(tx, command_line_principal(), webhook_id,
                            WebhookUpdate(enabled=enabled))
+
+
+def test_a_delivery_is_given_up_after_three_days_and_the_next_one_goes(
+    td: Tokendesk, connection: Connection, clock: ManualClock, receiver: WebhookReceiver
+) -> None:
+    webhook_id = subscribe(td, receiver)
+    receiver.stop()
+    misconfigure(td, connection)
+    for _ in range(3 * 24 + 1):  # three days and an hour, a round an hour
+        td.deliverer.run_once()
+        clock.advance(HOUR_S)
+    receiver.start()
+    clock.advance(DAMPING_WINDOW_S + 1)
+    with td.transaction() as tx:
+        td.connections.mark_status(
+            tx, td.connections.get_by_id(tx, connection.id) or connection,
+            ConnectionStatus.OK, None)
+    td.deliverer.run_once()
+
+    with td.transaction(read_only=True) as tx:
+        logs = td.webhooks.deliveries(tx, command_line_principal(), webhook_id)
+    assert [(log.delivery.kind, log.delivery.state) for log in logs] == [
+        ("connection.recovered", "delivered"), ("connection.misconfigured", "failed")]
+    assert logs[1].attempts[-1].outcome == "gave_up"
+    assert receiver.types() == ["connection.recovered"]
