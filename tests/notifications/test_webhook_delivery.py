@@ -261,3 +261,23 @@ def test_a_delivery_is_given_up_after_three_days_and_the_next_one_goes(
         ("connection.recovered", "delivered"), ("connection.misconfigured", "failed")]
     assert logs[1].attempts[-1].outcome == "gave_up"
     assert receiver.types() == ["connection.recovered"]
+
+
+def test_finished_deliveries_and_their_events_are_forgotten_after_thirty_days(
+    td: Tokendesk, connection: Connection, clock: ManualClock, receiver: WebhookReceiver
+) -> None:
+    webhook_id = subscribe(td, receiver)
+    misconfigure(td, connection)
+    td.deliverer.run_once()
+    clock.advance(29 * 24 * HOUR_S)
+    td.deliverer.run_once()
+    kept = len(outbox_ids(td))
+
+    clock.advance(2 * 24 * HOUR_S)
+    td.deliverer.run_once()
+
+    with td.transaction(read_only=True) as tx:
+        logs = td.webhooks.deliveries(tx, command_line_principal(), webhook_id)
+        attempts = tx.execute(select(webhook_attempts.c.id)).all()
+    assert kept == 1
+    assert outbox_ids(td) == [] and logs == [] and attempts == []

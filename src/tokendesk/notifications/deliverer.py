@@ -35,12 +35,17 @@ from tokendesk.storage.webhooks import (
     DeliveryRecord,
     DeliveryRepository,
     WebhookRepository,
+    purge_finished,
 )
 
 log = logging.getLogger(__name__)
 
 # The lease outlives the call's total deadline by this much.
 LEASE_MARGIN_S = 10.0
+# Finished deliveries and handed-out events are kept this long (the deliveries API shows
+# them), then forgotten; each process looks once per PURGE_INTERVAL_S.
+RETENTION_S = 30 * 24 * 3600.0
+PURGE_INTERVAL_S = 3600.0
 # Deliveries sent per round; a disabled webhook's deliveries wait this long between looks.
 DELIVERY_BATCH = 50
 DISABLED_RECHECK_S = 60.0
@@ -86,14 +91,28 @@ class WebhookDeliverer:
         self.owner = "w" + secrets.token_hex(8)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._purged_at: datetime | None = None
 
     def run_once(self) -> int:
         """Dispatch the outbox, then send every delivery due now; returns how many were
         taken by their receiver."""
         self.dispatcher.dispatch()
+        self.purge_if_due()
         with self.transaction(read_only=True) as tx:
             due = DeliveryRepository(tx).due(self.clock(), DELIVERY_BATCH)
         return sum(1 for d in due if self.send(d.id))
+
+    def purge_if_due(self) -> int:
+        """Forget what finished more than RETENTION_S ago, at most once per
+        PURGE_INTERVAL_S; returns how many rows went."""
+        now = self.clock()
+        if self._purged_at is not None and now - self._purged_at < timedelta(
+            seconds=PURGE_INTERVAL_S
+        ):
+            return 0
+        self._purged_at = now
+        with self.transaction() as tx:
+            return purge_finished(tx, now - timedelta(seconds=RETENTION_S))
 
     def send(self, delivery_id: str) -> bool:
         """One attempt at a delivery, unless another holder has it or it is not pending;
@@ -125,7 +144,11 @@ class WebhookDeliverer:
             delivery = repo.get(delivery_id)
             webhook = WebhookRepository(tx).get(delivery.webhook_id) if delivery else None
             event = OutboxRepository(tx).by_id(delivery.event_id) if delivery else None
-            if delivery is None or webhook is None or event is None:
+            if delivery is None or webhook is None:
+                return None
+            if event is None:  # fail closed: nothing to send, so nothing is sent
+                values = {"state": FAILED, "last_error": "The event of this delivery is gone."}
+                repo.finish(delivery_id, self.owner, values)
                 return None
             if not webhook.enabled:
                 later = now + timedelta(seconds=DISABLED_RECHECK_S)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from tokendesk.storage.tables import webhook_attempts, webhook_deliveries, webhooks
+from tokendesk.storage.tables import outbox_events, webhook_attempts, webhook_deliveries, webhooks
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -201,3 +201,24 @@ class DeliveryRepository:
             select(webhook_deliveries.c.state, func.count()).group_by(webhook_deliveries.c.state)
         )
         return {str(state): int(count) for state, count in found}
+
+
+def purge_finished(tx: Tx, before: datetime) -> int:
+    """Forget deliveries delivered or given up, and events handed out, created before
+    ``before`` (attempts go with their delivery); an event some delivery still names stays.
+    Returns how many rows went."""
+    gone = tx.execute(
+        delete(webhook_deliveries).where(
+            webhook_deliveries.c.state.in_((DELIVERED, FAILED)),
+            webhook_deliveries.c.created_at < before,
+        )
+    ).rowcount
+    named = exists().where(webhook_deliveries.c.event_id == outbox_events.c.id)
+    gone += tx.execute(
+        delete(outbox_events).where(
+            outbox_events.c.state.in_(("dispatched", "damped", "superseded")),
+            outbox_events.c.created_at < before,
+            ~named,
+        )
+    ).rowcount
+    return int(gone)
