@@ -19,7 +19,7 @@ from tokendesk.domain.connections import Connection, ConnectionStatus
 from tokendesk.domain.events import DAMPING_WINDOW_S, EventKind
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.services.inputs import WebhookUpdate
+from tokendesk.services.inputs import EgressAllowlistInput, WebhookUpdate
 from tokendesk.storage.tables import outbox_events, webhook_attempts
 from tokendesk.storage.tokens import TokenRepository
 from tokendesk.wiring import Tokendesk
@@ -281,3 +281,28 @@ def test_finished_deliveries_and_their_events_are_forgotten_after_thirty_days(
         attempts = tx.execute(select(webhook_attempts.c.id)).all()
     assert kept == 1
     assert outbox_ids(td) == [] and logs == [] and attempts == []
+
+
+def test_a_receiver_the_egress_policy_no_longer_allows_is_not_called(
+    settings: Settings, td: Tokendesk, clock: ManualClock, provider: FakeProvider,
+    receiver: WebhookReceiver,
+) -> None:
+    strict = open_replica(settings.model_copy(update={"egress_allowlist": ""}), clock, provider)
+    try:
+        allow(strict, ["127.0.0.1"])
+        subscribe(strict, receiver)
+        allow(strict, [])  # an administrator takes 127.0.0.1 off the allowlist
+        misconfigure(strict, create_connection(strict))
+        strict.deliverer.run_once()
+        with strict.transaction(read_only=True) as tx:
+            errors = tx.execute(select(webhook_attempts.c.error)).scalars().all()
+    finally:
+        strict.close()
+
+    assert receiver.received == []
+    assert len(errors) == 1 and "resolves to a loopback address" in (errors[0] or "")
+
+
+def allow(td: Tokendesk, entries: list[str]) -> None:
+    with td.transaction() as tx:
+        td.egress.save(tx, command_line_principal(), EgressAllowlistInput(allowlist=entries))
