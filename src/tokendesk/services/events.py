@@ -19,7 +19,7 @@ from sqlalchemy import Connection as Tx
 from tokendesk.domain.connections import Connection, ConnectionStatus
 from tokendesk.domain.events import EventKind, EventState, failure_event, place
 from tokendesk.storage.outbox import OutboxRepository
-from tokendesk.storage.tokens import TokenRecord
+from tokendesk.storage.tokens import TokenChange, TokenRecord
 
 REASON_MAX = 500
 
@@ -102,6 +102,29 @@ class EventOutbox:
             "next_attempt_at": None if refused_for_good else _iso(next_attempt_at),
         }
         return self._token_event(tx, kind, connection, row, data)
+
+    def refresh_failed(
+        self,
+        tx: Tx,
+        connection: Connection,
+        row: TokenRecord,
+        change: TokenChange,
+        *,
+        reason: str,
+        refused_for_good: bool,
+    ) -> str | None:
+        """The event of a failed refresh that writes ``change`` to ``row``."""
+        failures = change.failure_count if isinstance(change.failure_count, int) else 0
+        next_attempt_at = change.next_attempt_at
+        return self.token_failed(
+            tx,
+            connection,
+            row,
+            failures=failures,
+            refused_for_good=refused_for_good,
+            reason=reason,
+            next_attempt_at=next_attempt_at if isinstance(next_attempt_at, datetime) else None,
+        )
 
     def token_needs_reauthentication(
         self, tx: Tx, connection: Connection, row: TokenRecord, reason: str

@@ -385,7 +385,10 @@ class RefreshCoordinator:
         values = _failure(row, exc, self.clock())
         with self.transaction() as tx:
             if TokenRepository(tx).finish_lease(row.id, self.owner, values):
-                self._tell_failure(tx, row, connection, exc, values)
+                self.connections.events.refresh_failed(
+                    tx, connection, row, values, reason=exc.message,
+                    refused_for_good=isinstance(exc, InvalidGrant),
+                )
             if isinstance(exc, InvalidClient):
                 self.connections.mark_status(
                     tx, connection, ConnectionStatus.MISCONFIGURED, exc.message[:500]
@@ -400,23 +403,6 @@ class RefreshCoordinator:
                 outcome="failure",
                 details={"kind": row.kind, "cause": exc.kind},
             )
-
-    def _tell_failure(
-        self, tx: Tx, row: TokenRecord, connection: Connection, exc: ProviderError,
-        values: TokenChange,
-    ) -> None:
-        """The failure's event, in the transaction that records it."""
-        failures = values.failure_count if isinstance(values.failure_count, int) else 0
-        next_attempt_at = values.next_attempt_at
-        self.connections.events.token_failed(
-            tx,
-            connection,
-            row,
-            failures=failures,
-            refused_for_good=isinstance(exc, InvalidGrant),
-            reason=exc.message,
-            next_attempt_at=next_attempt_at if isinstance(next_attempt_at, datetime) else None,
-        )
 
     def _tell_reauthentication(self, tx: Tx, row: TokenRecord, reason: str) -> None:
         connection = ConnectionRepository(tx).get_without_invitations(row.connection_id)
