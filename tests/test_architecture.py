@@ -140,7 +140,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cli"}),
     frozenset({"web"}),
     frozenset({"wiring"}),
-    frozenset({"tokens"}),
+    # notifications: the outbox dispatcher and webhook deliverer, beside the token lifecycle
+    frozenset({"tokens", "notifications"}),
     frozenset({"services"}),
     frozenset(
         {

@@ -81,6 +81,20 @@ class Settings(BaseSettings):
         "host from one Tokendesk process (N replicas: at most N times this).",
     )
 
+    webhook_delivery: bool = Field(
+        default=True,
+        description="Send webhook deliveries from this process (safe on every replica: each "
+        "delivery is sent by one of them).",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=60,
+        description="Total deadline of one call to a webhook receiver.",
+    )
+    webhook_poll_s: float = Field(
+        default=2.0, gt=0, le=60,
+        description="How often the deliverer looks for events and deliveries due.",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_absolute(cls, value: str) -> str:

@@ -149,6 +149,10 @@ class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+
+
 class Conflict(TokendeskError):
     code = "conflict"
     status = 409

@@ -9,6 +9,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -77,6 +78,28 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.webhook_deliveries = Counter(
+            "webhook_delivery_attempts_total",
+            "Webhook delivery attempts by this process, by outcome (delivered, retrying, "
+            "gave_up).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        # Gauges read from the database when /metrics is asked (every replica says the same).
+        self.tokens = Gauge(
+            "tokens",
+            "Tokens by connection and state (valid, backing_off, needs_reauthentication, "
+            "corrupted, misconfigured).",
+            ["connection", "state"],
+            registry=self.registry,
+        )
+        self.deliveries = Gauge(
+            "webhook_deliveries",
+            "Webhook deliveries by outcome so far (pending, delivered, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._handout_children: dict[tuple[str, str], Any] = {}
 
@@ -112,6 +135,23 @@ class Metrics:
     def provider_failure(self, kind: str) -> None:
         """Count one failed call to a provider, ``kind`` from :data:`PROVIDER_FAILURE_KINDS`."""
         self.provider_failures.labels(kind=label(kind)).inc()
+
+    def webhook_delivery(self, outcome: str) -> None:
+        """Count one webhook delivery attempt (delivered, retrying, gave_up)."""
+        self.webhook_deliveries.labels(outcome=label(outcome)).inc()
+
+    def set_token_states(self, counts: dict[tuple[str, str], int]) -> None:
+        """Set the token gauge to ``counts`` by (connection name, state), forgetting
+        connections and states that have none any more. Connection names are not squeezed
+        through :func:`label`: administrators name them, so the series stay few."""
+        self.tokens.clear()
+        for (connection, state), count in counts.items():
+            self.tokens.labels(connection=connection, state=label(state)).set(count)
+
+    def set_deliveries(self, counts: dict[str, int]) -> None:
+        """Set the deliveries gauge to ``counts`` by outcome (pending, delivered, failed)."""
+        for outcome in ("pending", "delivered", "failed"):
+            self.deliveries.labels(outcome=outcome).set(counts.get(outcome, 0))
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its content type."""

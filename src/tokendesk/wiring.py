@@ -22,6 +22,8 @@ from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.errors import ConfigurationError, Conflict
 from tokendesk.metrics import Metrics
+from tokendesk.notifications.deliverer import WebhookDeliverer
+from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
@@ -30,10 +32,12 @@ from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
+from tokendesk.services.events import EventOutbox
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.sign_in import SignInLimits
+from tokendesk.services.webhooks import WebhookService
 from tokendesk.storage.db import (
     READ_ONLY,
     create_db_engine,
@@ -43,8 +47,10 @@ from tokendesk.storage.db import (
 )
 from tokendesk.storage.epoch import EpochReader, SharedEpochReads
 from tokendesk.storage.faults import database_error
+from tokendesk.storage.gauges import token_states
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
+from tokendesk.storage.webhooks import DeliveryRepository
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.handout import TokenService
@@ -96,13 +102,24 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    events: EventOutbox
+    webhooks: WebhookService
+    deliverer: WebhookDeliverer
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
         return _transaction(self.engine, read_only=read_only)
 
+    def observe_gauges(self) -> None:
+        """Set the gauges read from the database: tokens by connection and state, webhook
+        deliveries by outcome."""
+        with self.transaction(read_only=True) as tx:
+            self.metrics.set_token_states(token_states(tx))
+            self.metrics.set_deliveries(DeliveryRepository(tx).counts_by_state())
+
     def close(self) -> None:
         self.background.stop()
+        self.deliverer.stop()
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
@@ -117,6 +134,7 @@ def build(
     outbound: Outbound | None = None,
     migrate_schema: bool = True,
     passwords: Passwords = PRODUCTION_PASSWORDS,
+    webhook_outbound: Outbound | None = None,
 ) -> Tokendesk:
     """Open (and on first start create) the database and the key ring, and wire the services.
 
@@ -154,6 +172,11 @@ def build(
                 total_deadline_s=settings.provider_timeout_s,
             ),
             passwords,
+            webhook_outbound
+            or Outbound(
+                verify=_trust(settings), policy=EgressPolicy.parse(settings.egress_allowlist),
+                total_deadline_s=settings.webhook_timeout_s,
+            ),
         )
         with app.transaction() as tx:
             _record_key_checks(tx, keyring, clock())
@@ -172,14 +195,17 @@ def _wire(
     clock: Clock,
     outbound: Outbound,
     passwords: Passwords = PRODUCTION_PASSWORDS,
+    webhook_outbound: Outbound | None = None,
 ) -> Tokendesk:
     metrics = Metrics()
     audit = AuditService(clock)
     accounts = AccountService(audit, clock, passwords)
     egress = EgressService(settings.egress_allowlist, audit, clock)
+    events = EventOutbox(clock)
     connections = ConnectionService(
-        catalog, keyring, accounts, audit, clock, settings.allow_http_loopback, egress
+        catalog, keyring, accounts, audit, clock, settings.allow_http_loopback, egress, events
     )
+    webhooks = WebhookService(keyring, audit, clock, egress, settings.allow_http_loopback)
     proxy = ProxyService(keyring, audit, clock, egress)
     oauth = OAuthClient(outbound, clock)
 
@@ -224,6 +250,16 @@ def _wire(
         settings.public_url,
         settings.callback_url,
     )
+    deliverer = WebhookDeliverer(
+        transaction,
+        OutboxDispatcher(transaction, [webhooks.fan_out], clock),
+        webhooks,
+        proxy,
+        webhook_outbound or outbound,
+        metrics,
+        clock,
+        poll_s=settings.webhook_poll_s,
+    )
     return Tokendesk(
         settings=settings,
         engine=engine,
@@ -250,6 +286,9 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        events=events,
+        webhooks=webhooks,
+        deliverer=deliverer,
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

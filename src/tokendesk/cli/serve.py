@@ -35,7 +35,9 @@ def serve(
 
     from tokendesk.web.app import create_app  # imported here: other commands need no web stack
 
-    app = create_app(td, background=settings.background_refresh)
+    app = create_app(
+        td, background=settings.background_refresh, deliveries=settings.webhook_delivery
+    )
     # What start-up built lives as long as the process: keep it out of the garbage
     # collector's full passes, which would otherwise walk it again and again under load.
     gc.freeze()

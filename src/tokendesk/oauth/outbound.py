@@ -128,6 +128,15 @@ class Outbound:
         with the same policy, deadline and size cap."""
         return self._send("GET", url, None, route=route, basic_auth=None, bearer=bearer)
 
+    def post_json(
+        self, url: str, body: bytes, headers: dict[str, str], *, route: ProxyRoute = NO_PROXY
+    ) -> Reply:
+        """POST a JSON ``body`` with ``headers`` (a signed webhook delivery) to ``url``, with
+        the same egress policy, forward proxy, deadline and size cap as a provider call."""
+        return self._send(
+            "POST", url, None, route=route, basic_auth=None, content=body, headers=headers
+        )
+
     def _send(
         self,
         method: str,
@@ -137,6 +146,8 @@ class Outbound:
         route: ProxyRoute,
         basic_auth: tuple[str, str] | None,
         bearer: Secret | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         proxy_url = route.url_for(url)
         policy = route.egress if route.egress is not None else self.policy
@@ -150,9 +161,12 @@ class Outbound:
                 method,
                 url,
                 data=data,
+                content=content,
                 extensions={"trace": deadline.trace},
                 # identity: a compressed body could expand far past the size cap in one chunk
-                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+                headers={
+                    "Accept": "application/json", "Accept-Encoding": "identity", **(headers or {})
+                },
             )
             if bearer is not None:  # RFC 6750 §2.1
                 request.headers["Authorization"] = f"Bearer {bearer.reveal()}"

@@ -52,6 +52,7 @@ from tokendesk.services.connection_rules import (
     stored_fields,
 )
 from tokendesk.services.egress import EgressService
+from tokendesk.services.events import EventOutbox
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.ids import new_id
@@ -80,8 +81,11 @@ class ConnectionService:
         clock: Callable[[], datetime],
         allow_http_loopback: bool,
         egress: EgressService,
+        events: EventOutbox | None = None,
     ) -> None:
         self.catalog = catalog
+        # Where connection.misconfigured / connection.recovered go, in the same transaction.
+        self.events = events or EventOutbox(clock)
         self.keyring = keyring
         self.accounts = accounts
         self.audit = audit
@@ -188,7 +192,13 @@ class ConnectionService:
     ) -> None:
         """Record that the provider accepted (``ok``) or refused (``misconfigured``) the client."""
         if connection.status != status or connection.last_error != last_error:
-            ConnectionRepository(tx).set_status(connection.id, status, last_error)
+            repo = ConnectionRepository(tx)
+            # Told when the stored status moves, not when ``connection`` (read before a
+            # provider call) says it differs: two refreshes refused alike tell it once.
+            moved = repo.move_status(connection.id, status)
+            repo.set_status(connection.id, status, last_error)
+            if moved:
+                self.events.connection_status(tx, connection, status, last_error)
 
     # --- checking before saving (the console wizard, one step at a time) ----------------
 
@@ -399,6 +409,10 @@ class ConnectionService:
         } & set(changed):
             # The refusal was of the old client.
             values.update(status=ConnectionStatus.OK.value, last_error=None)
+            if current.misconfigured:
+                self.events.connection_status(
+                    tx, current, ConnectionStatus.OK, None, cause="credentials_changed"
+                )
         repo.update(current.id, values)
         self._retire_tokens_if_rebound(tx, actor, current, values, moved)
         invited_before = sorted(current.invited_roles)

@@ -116,3 +116,20 @@ class ProxySettingsInput(StrictInput):
 class EgressAllowlistInput(StrictInput):
     # The stored allowlist, replaced as a whole; TOKENDESK_EGRESS_ALLOWLIST is not part of it.
     allowlist: list[str] | str
+
+
+class WebhookCreate(StrictInput):
+    """A webhook: where to send which events (``token.refresh_failed``, ...)."""
+
+    url: str = Field(max_length=8000)
+    events: list[str] = Field(max_length=50)
+    description: str = Field(default="", max_length=5000)
+
+
+class WebhookUpdate(StrictInput):
+    """A partial edit of a webhook: absent fields keep their value."""
+
+    url: str | None = Field(default=None, max_length=8000)
+    events: list[str] | None = Field(default=None, max_length=50)
+    description: str | None = Field(default=None, max_length=5000)
+    enabled: StrictBool | None = None

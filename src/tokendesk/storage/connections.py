@@ -81,6 +81,16 @@ class ConnectionRepository:
             .values(status=status.value, last_error=last_error)
         )
 
+    def move_status(self, connection_id: str, status: ConnectionStatus) -> bool:
+        """Set the status unless it is that already (as committed now, whatever a caller
+        read before); True when it moved."""
+        result = self.tx.execute(
+            update(connections)
+            .where(connections.c.id == connection_id, connections.c.status != status.value)
+            .values(status=status.value)
+        )
+        return result.rowcount == 1
+
     def client_secret_ciphertext(self, connection_id: str) -> str | None:
         return self.tx.execute(
             select(connections.c.client_secret_ct).where(connections.c.id == connection_id)

@@ -326,3 +326,78 @@ audit_events = Table(
     Column("outcome", String(16), nullable=False),
     Column("details", JSON, nullable=False),
 )
+
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    # Written in the transaction of the change that caused the event (migration 0012); the
+    # order of ``seq`` is the order of delivery per ``ordering_key`` (the connection).
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("subject", String(80), nullable=False),
+    Column("ordering_key", String(80), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # domain.events.EventState
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_events_state_seq", "state", "seq"),
+    Index("ix_outbox_events_subject_seq", "subject", "seq"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    # The Standard Webhooks signing secret, encrypted like a client secret.
+    Column("secret_ct", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    *_timestamps(),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("ordering_key", String(80), nullable=False),
+    # 'pending', 'delivered', or 'failed' (given up after DELIVERY_GIVE_UP_S)
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
+    Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "webhook_id", "ordering_key", "event_seq"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    # Why it failed, in words; never the body sent or received.
+    Column("error", String(500), nullable=True),
+)

@@ -351,6 +351,8 @@ class TokenService:
                 token_id,
                 {**values.columns(), "updated_at": now, "lease_owner": None, "lease_until": None},
             )
+            # A new consent (or first token) for a token that was failing: it works again.
+            self.connections.events.token_recovered(tx, connection, existing)
         self.connections.mark_status(tx, connection, ConnectionStatus.OK, None)
         return self._stored(repo, token_id)
 
@@ -440,14 +442,18 @@ class TokenService:
             actor.require(Permission.MANAGE_CONNECTIONS)
 
     def _mark_corrupted(self, token_id: str) -> None:
+        reason = "the stored token could not be decrypted"
         with self.transaction() as tx:
-            TokenRepository(tx).update(
-                token_id,
-                TokenChange(
-                    status=TokenStatus.CORRUPTED,
-                    last_error="the stored token could not be decrypted",
-                ),
-            )
+            repo = TokenRepository(tx)
+            before = repo.get(token_id)
+            repo.update(token_id, TokenChange(status=TokenStatus.CORRUPTED, last_error=reason))
+            if before is None or before.status is TokenStatus.CORRUPTED:
+                return
+            connection = self.connections.get_by_id(tx, before.connection_id)
+            if connection is not None:
+                self.connections.events.token_needs_reauthentication(
+                    tx, connection, before, reason
+                )
 
 
 def _newer_and_usable(after: TokenRecord, before: TokenRecord, now: datetime) -> bool:

@@ -248,6 +248,7 @@ class RefreshCoordinator:
                     self.owner,
                     TokenChange(status=TokenStatus.CORRUPTED, last_error=exc.message),
                 )
+                self._tell_reauthentication(tx, row, exc.message)
                 failure = exc
         raise failure  # once the token's corrupted state is committed
 
@@ -274,7 +275,11 @@ class RefreshCoordinator:
                 self._finish(row.id, NO_CHANGE)
                 return row
             reauthenticate = TokenStatus.NEEDS_REAUTHENTICATION
-            self._finish(row.id, TokenChange(status=reauthenticate, last_error=NO_REFRESH_TOKEN))
+            with self.transaction() as tx:
+                change = TokenChange(status=reauthenticate, last_error=NO_REFRESH_TOKEN)
+                if TokenRepository(tx).finish_lease(row.id, self.owner, change):
+                    events = self.connections.events
+                    events.token_needs_reauthentication(tx, connection, row, NO_REFRESH_TOKEN)
             raise ReauthenticationRequired(NO_REFRESH_TOKEN)
         try:
             with slot or nullcontext():
@@ -351,6 +356,7 @@ class RefreshCoordinator:
                 log.error("refresh lease of token %s was lost during the call", row.id)
                 repo.update(row.id, values)
             self.connections.mark_status(tx, connection, ConnectionStatus.OK, None)
+            self.connections.events.token_recovered(tx, connection, row)
             self.audit.record(
                 tx,
                 SYSTEM,
@@ -378,7 +384,11 @@ class RefreshCoordinator:
         self.metrics.provider_failure(exc.kind)
         values = _failure(row, exc, self.clock())
         with self.transaction() as tx:
-            TokenRepository(tx).finish_lease(row.id, self.owner, values)
+            if TokenRepository(tx).finish_lease(row.id, self.owner, values):
+                self.connections.events.refresh_failed(
+                    tx, connection, row, values, reason=exc.message,
+                    refused_for_good=isinstance(exc, InvalidGrant),
+                )
             if isinstance(exc, InvalidClient):
                 self.connections.mark_status(
                     tx, connection, ConnectionStatus.MISCONFIGURED, exc.message[:500]
@@ -393,6 +403,11 @@ class RefreshCoordinator:
                 outcome="failure",
                 details={"kind": row.kind, "cause": exc.kind},
             )
+
+    def _tell_reauthentication(self, tx: Tx, row: TokenRecord, reason: str) -> None:
+        connection = ConnectionRepository(tx).get_without_invitations(row.connection_id)
+        if connection is not None:
+            self.connections.events.token_needs_reauthentication(tx, connection, row, reason)
 
     def _finish(self, token_id: str, values: TokenChange) -> None:
         with self.transaction() as tx:

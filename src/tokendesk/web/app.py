@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, connections, misc, tokens
+from tokendesk.web.api import accounts, connections, misc, tokens, webhooks
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -24,7 +24,9 @@ from tokendesk.wiring import Tokendesk
 API_PREFIX = "/api/v1"
 
 
-def create_app(td: Tokendesk, *, background: bool = False) -> ASGIApp:
+def create_app(
+    td: Tokendesk, *, background: bool = False, deliveries: bool = False
+) -> ASGIApp:
     """The ASGI application serving ``td``; built once per process at startup.
 
     Plain ASGI composition, outermost first: ``StrictTransport`` (HSTS, on an https desk
@@ -32,7 +34,7 @@ def create_app(td: Tokendesk, *, background: bool = False) -> ASGIApp:
     the FastAPI application of :func:`create_api` for everything else. Nothing else runs
     before a bot gets its token.
     """
-    app = create_api(td, background=background)
+    app = create_api(td, background=background, deliveries=deliveries)
     desk: ASGIApp = hotpath.HandoutFront(app, hot=td.hot, metrics=td.metrics)
     if td.settings.secure_cookies:
         # HSTS on every answer of an https desk, the hot path's included: outside it.
@@ -40,10 +42,13 @@ def create_app(td: Tokendesk, *, background: bool = False) -> ASGIApp:
     return desk
 
 
-def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
+def create_api(
+    td: Tokendesk, *, background: bool = False, deliveries: bool = False
+) -> FastAPI:
     """The FastAPI application: every route, the console, the OpenAPI document.
 
-    With ``background`` the refresher runs while the app is served. Either way a clean
+    With ``background`` the refresher runs while the app is served, with ``deliveries`` the
+    webhook deliverer. Either way a clean
     shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
     shutdown, so this is the last place our code runs).
     """
@@ -52,11 +57,15 @@ def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if background:
             td.background.start()
+        if deliveries:
+            td.deliverer.start()
         try:
             yield
         finally:
             if background:
                 await run_in_threadpool(td.background.stop)
+            if deliveries:
+                await run_in_threadpool(td.deliverer.stop)
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(
@@ -76,6 +85,7 @@ def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(connections.router)
     api.include_router(tokens.router)
     api.include_router(accounts.router)
+    api.include_router(webhooks.router)
     app.include_router(api)
     app.include_router(oauth.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
@@ -85,6 +95,7 @@ def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
     def metrics(request: Request) -> Response:
         # Without TOKENDESK_METRICS_TOKEN, open as before (README says so).
         require_metrics_token(request, td.settings.metrics_token)
+        td.observe_gauges()
         body, content_type = td.metrics.render()
         return Response(body, media_type=content_type)
 
