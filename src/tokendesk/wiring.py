@@ -7,7 +7,7 @@ import secrets
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
+from tokendesk.services.impact import ImpactService
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
@@ -92,6 +93,7 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""

@@ -10,6 +10,8 @@ from fastapi.responses import Response
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import PermissionDenied, UserNotFound, ValidationError
 from tokendesk.services.inputs import ApiKeyCreate
+from tokendesk.web.console.confirmations import confirmed
+from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -18,6 +20,7 @@ from tokendesk.web.console.base import (
     build_input,
     notify,
     page,
+    path_of,
     redirect,
     tokendesk,
 )
@@ -55,7 +58,9 @@ def create_api_key(request: Request, viewer: CurrentViewer, form: PostedForm) ->
             created = td.auth.create_api_key(tx, viewer.principal, data)
     except (ValidationError, PermissionDenied, UserNotFound) as exc:
         field = "name" if isinstance(exc, ValidationError) else "user"
-        return _keys_page(request, viewer, errors={exc.field or field: exc.message},
+        errors = (problems_of(exc, default=field) if isinstance(exc, ValidationError)
+                  else {exc.field or field: exc.message})
+        return _keys_page(request, viewer, errors=errors,
                           typed=typed, status=exc.status)
     # Shown in this answer only (it is never stored in clear); the page is not cached.
     return _keys_page(request, viewer, new_key=created.key, new_name=created.record.name)
@@ -64,6 +69,8 @@ def create_api_key(request: Request, viewer: CurrentViewer, form: PostedForm) ->
 @router.post("/api-keys/{key_id}/revoke")
 def revoke_api_key(request: Request, viewer: CurrentViewer, form: PostedForm,
                    key_id: str) -> Response:
+    if not confirmed(form):
+        return redirect(path_of("api-keys", key_id, "revoke"))
     td = tokendesk(request)
     with td.transaction() as tx:
         revoked = td.auth.revoke_api_key(tx, viewer.principal, key_id)

@@ -28,9 +28,9 @@ from tokendesk.errors import (
 )
 from tokendesk.services.auth import csrf_matches
 from tokendesk.web.console.security import safe_next
+from tokendesk.web.console.problems import plain_problems
 from tokendesk.web.console.store import ConsoleStore
 from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
-from tokendesk.web.errors import describe_validation_errors
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk
 
@@ -141,12 +141,18 @@ PostedForm = Annotated[Form, Depends(posted_form)]
 
 
 def build_input(model: type[InputT], values: dict[str, Any]) -> InputT:
-    """A service input model from form values; raises ValidationError naming the field."""
+    """A service input model from form values.
+
+    Raises ValidationError naming the first field, in plain words, with every problem found
+    in ``details["problems"]`` ({field: sentence}).
+    """
     try:
         return model.model_validate(values)
     except InputError as exc:
-        _code, message, field = describe_validation_errors(exc.errors())
-        raise ValidationError(message, field=(field or "").split(".")[0] or None) from None
+        problems = plain_problems(exc.errors())
+        field, message = next(iter(problems.items()))
+        raise ValidationError(message, field=None if field == "form" else field,
+                              problems=problems) from None
 
 
 def when(moment: datetime | None, empty: str = "—") -> str:

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
+from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -68,7 +69,7 @@ def save_network_settings(request: Request, viewer: CurrentViewer, form: PostedF
         with td.transaction() as tx:
             td.proxy.save(tx, viewer.principal, data)
     except ValidationError as exc:
-        return _proxy_page(request, viewer, errors={exc.field or "host": exc.message},
+        return _proxy_page(request, viewer, errors=problems_of(exc, default="host"),
                            typed=typed, status=422)
     notify(request, viewer, "ok", "The forward proxy settings were saved; every call to a "
            "provider uses them from now on.")
