@@ -21,7 +21,7 @@ from tokendesk.domain.names import has_control_characters, name_key, validate_na
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import ConnectionNotFound, DuplicateName
+from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
 from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService

@@ -13,8 +13,6 @@ from tokendesk.domain.accounts import User
 from tokendesk.domain.permissions import PERMISSION_LABELS, Permission
 from tokendesk.errors import DuplicateName, PermissionDenied, ValidationError
 from tokendesk.services.inputs import RoleCreate, RoleUpdate, UserCreate, UserUpdate
-from tokendesk.web.console.confirmations import confirmed, reset_password_page
-from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -28,6 +26,8 @@ from tokendesk.web.console.base import (
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.confirmations import confirmed, reset_password_page
+from tokendesk.web.console.problems import problems_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 # Actions on a user that a confirmation page (its path under the user) comes before.
@@ -122,6 +122,7 @@ def update_user(request: Request, viewer: CurrentViewer, form: PostedForm,
     values = choices.get(action, {})
     if not values:
         raise ValidationError("Unknown action.", field="action")
+    viewer.principal.require(Permission.MANAGE_USERS)
     if action in CONFIRM_FIRST and not confirmed(form):
         return redirect(path_of("admin", "users", username, CONFIRM_FIRST[action]))
     td = tokendesk(request)
@@ -206,6 +207,7 @@ def update_role(request: Request, viewer: CurrentViewer, form: PostedForm,
     td = tokendesk(request)
     try:
         if form.text("action") == "delete":
+            viewer.principal.require(Permission.MANAGE_ROLES)
             if not confirmed(form):
                 return redirect(path_of("admin", "roles", name, "delete"))
             with td.transaction() as tx:

@@ -10,8 +10,6 @@ from fastapi.responses import Response
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import PermissionDenied, UserNotFound, ValidationError
 from tokendesk.services.inputs import ApiKeyCreate
-from tokendesk.web.console.confirmations import confirmed
-from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -24,6 +22,8 @@ from tokendesk.web.console.base import (
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.confirmations import confirmed
+from tokendesk.web.console.problems import problems_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -69,9 +69,11 @@ def create_api_key(request: Request, viewer: CurrentViewer, form: PostedForm) ->
 @router.post("/api-keys/{key_id}/revoke")
 def revoke_api_key(request: Request, viewer: CurrentViewer, form: PostedForm,
                    key_id: str) -> Response:
-    if not confirmed(form):
-        return redirect(path_of("api-keys", key_id, "revoke"))
     td = tokendesk(request)
+    if not confirmed(form):
+        with td.transaction() as tx:
+            td.impact.api_key(tx, viewer.principal, key_id)  # 404 for a key not one's to see
+        return redirect(path_of("api-keys", key_id, "revoke"))
     with td.transaction() as tx:
         revoked = td.auth.revoke_api_key(tx, viewer.principal, key_id)
     notify(request, viewer, "ok", f"The API key '{revoked.name}' was revoked.")

@@ -27,8 +27,8 @@ from tokendesk.errors import (
     ValidationError,
 )
 from tokendesk.services.auth import csrf_matches
-from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.problems import plain_problems
+from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.store import ConsoleStore
 from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
 from tokendesk.web.pages import render

@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
-from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -24,6 +23,7 @@ from tokendesk.web.console.base import (
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.problems import problems_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

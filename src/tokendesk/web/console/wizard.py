@@ -8,7 +8,7 @@ written into a page: a step shows only that one is held.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,7 +34,6 @@ from tokendesk.web.console.base import (
     tokendesk,
 )
 from tokendesk.web.console.consents import finished_consent, start_consent
-from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.drafts import (
     CLIENT_AUTH_METHODS,
     STEP_NUMBERS,
@@ -47,6 +46,7 @@ from tokendesk.web.console.drafts import (
     switch_grant_defaults,
     update_input,
 )
+from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.store import Draft, Verdict
 from tokendesk.web.console.views import grant_label, shared_token, token_state
 
@@ -218,8 +218,8 @@ def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, 
         try:  # the form's limits (length, kind); then again without the fields they name
             data = create_input(attempt or _without(draft, errors), secret, key)
             break
-        except ValidationError as exc:
-            errors.update(problems_of(exc))
+        except ValidationError as limits:
+            errors.update(problems_of(limits))
     if data is not None:
         with td.transaction() as tx:
             found = td.connections.detail_problems(tx, viewer.principal, data,
@@ -233,9 +233,11 @@ def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, 
 def _without(draft: Draft, errors: dict[str, str]) -> Draft:
     """A copy of ``draft`` with the fields named in ``errors`` emptied, so the checks of the
     other fields can still run."""
-    names = {f.name for f in fields(draft)}
-    return replace(draft, **{name: "" for name in errors if name in names and
-                             isinstance(getattr(draft, name), str)})
+    emptied = copy.copy(draft)
+    for name in errors:
+        if isinstance(getattr(emptied, name, None), str):
+            setattr(emptied, name, "")
+    return emptied
 
 
 def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
