@@ -50,6 +50,7 @@ from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
+from tokendesk.tokens.proxy_check import ProxyCheck
 from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
@@ -93,6 +94,7 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    proxy_check: ProxyCheck
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -246,6 +248,8 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        proxy_check=ProxyCheck(transaction, proxy, outbound, audit,
+                               allow_http_loopback=settings.allow_http_loopback),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,
