@@ -322,6 +322,18 @@ def _record_key_checks(tx: Tx, keyring: KeyRing, now: datetime) -> None:
             repo.add(key_id, check, now)
 
 
+def forget_initial_password(app: Tokendesk) -> bool:
+    """Remove ``<data_dir>/initial-admin-password`` once the administrator chose his own
+    password: the generated one no longer works and need not lie around. Returns whether a
+    file was removed."""
+    path = app.settings.data_dir / INITIAL_PASSWORD_FILE
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def ensure_first_administrator(app: Tokendesk) -> Path | None:
     """On an empty installation create ``admin`` with a random password.
 
@@ -334,7 +346,10 @@ def ensure_first_administrator(app: Tokendesk) -> Path | None:
         if UserRepository(tx).count():
             return None
         password = secrets.token_urlsafe(18)
-        app.accounts.bootstrap_admin(tx, command_line_principal(), INITIAL_ADMIN, password)
+        admin = app.accounts.bootstrap_admin(tx, command_line_principal(), INITIAL_ADMIN,
+                                             password)
+        # A generated password is read from a file: the first sign-in must replace it.
+        UserRepository(tx).update(admin.id, {"password_change_required": True})
         path = app.settings.data_dir / INITIAL_PASSWORD_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -21,6 +21,7 @@ from tokendesk.web.console import (
     connections,
     my_settings,
     network,
+    password,
     session,
     wizard,
 )
@@ -43,8 +44,8 @@ def install(app: FastAPI) -> None:
     app.state.console_store = ConsoleStore(td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
-    for module in (session, wizard, confirmations, connections, my_settings, admin, api_keys,
-                   network, audit_log):
+    for module in (session, wizard, confirmations, connections, my_settings, password, admin,
+                   api_keys, network, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)

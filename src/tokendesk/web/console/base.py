@@ -36,12 +36,17 @@ from tokendesk.wiring import Tokendesk
 
 InputT = TypeVar("InputT", bound=BaseModel)
 SIGN_IN_PATH = "/sign-in"
+PASSWORD_PATH = "/my/password"
 CSRF_COOKIE = "tokendesk_csrf"
 CSRF_FIELD = "csrf_token"
 
 
 class SignInRequired(Exception):
     """No live session: the browser is sent to the sign-in page."""
+
+
+class PasswordChangeRequired(Exception):
+    """Signed in with the generated initial password: the browser is sent to choose one."""
 
 
 class FormRejected(PermissionDenied):
@@ -55,6 +60,8 @@ class Viewer:
     principal: Principal
     session_key: str
     csrf_token: str
+    # Signed in with a generated password: every page but My settings > Password waits.
+    must_change_password: bool = False
 
     @property
     def username(self) -> str:
@@ -84,11 +91,12 @@ def find_viewer(request: Request) -> Viewer | None:
     try:
         with td.transaction() as tx:
             principal, csrf_hash = td.auth.authenticate_session(tx, session_id)
+            must_change = td.auth.password_change_required(tx, principal)
     except AuthenticationRequired:
         return None
     if not csrf_matches(csrf_token, csrf_hash):
         return None  # a session without its own CSRF token could not post a form
-    return Viewer(principal, session_key(session_id), csrf_token)
+    return Viewer(principal, session_key(session_id), csrf_token, must_change)
 
 
 def _viewer_if_any(request: Request) -> Viewer | None:
@@ -102,6 +110,8 @@ def current_viewer(request: Request) -> Viewer:
     viewer = find_viewer(request)
     if viewer is None:
         raise SignInRequired
+    if viewer.must_change_password and request.url.path != PASSWORD_PATH:
+        raise PasswordChangeRequired
     return viewer
 
 
@@ -175,7 +185,7 @@ def navigation(viewer: Viewer | None) -> list[tuple[str, list[tuple[str, str]]]]
     if viewer.can(Permission.VIEW_CONNECTIONS):
         sections.append(("Manage", [("OAuth connections", "/connections")]))
     sections.append(("My settings", [("OAuth connections", "/my/connections"),
-                                     ("API keys", "/api-keys")]))
+                                     ("API keys", "/api-keys"), ("Password", PASSWORD_PATH)]))
     admin = [(label, href) for label, href, permission in (
         ("Users", "/admin/users", Permission.MANAGE_USERS),
         ("Roles", "/admin/roles", Permission.MANAGE_ROLES),
@@ -229,6 +239,8 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
+            except PasswordChangeRequired:
+                return redirect(PASSWORD_PATH)
             except TokendeskError as exc:
                 viewer = await run_in_threadpool(_viewer_if_any, request)
                 return page(request, viewer, "console/error.html", status=exc.status,
