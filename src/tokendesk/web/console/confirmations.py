@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.services.impact import Impact
 from tokendesk.web.console.base import (
@@ -70,8 +71,10 @@ def confirm_disconnect(request: Request, viewer: CurrentViewer, name: str) -> Re
         consequences=[
             "The shared token is revoked at the provider and deleted here.",
             who_uses(impact),
-            "Until someone authenticates the shared token again (or tests the connection "
-            "with Save login credentials), every request for it fails.",
+            "Until someone authenticates the shared token again, every request for it fails."
+            if connection.grant_type is GrantType.AUTHORIZATION_CODE else
+            "The next request for it gets a new token from the provider with the client "
+            "credentials.",
         ],
         action=path_of("connections", connection.name, "disconnect"),
         button="Disconnect shared token", cancel=here)
@@ -102,8 +105,9 @@ def confirm_disable_user(request: Request, viewer: CurrentViewer, username: str)
     with td.transaction() as tx:
         user = td.accounts.get_user(tx, username)
         impact = td.impact.of_user(tx, viewer.principal, user.username)
-    keys = (f"{_count(impact.api_keys, 'API key', 'API keys')} of this user stop working at "
-            "once: bots using them get 401." if impact.api_keys else "This user has no API key.")
+    keys = (f"{_count(impact.api_keys, 'API key of this user stops', 'API keys of this user stop')}"
+            " working at once: bots using them get 401." if impact.api_keys
+            else "This user has no API key.")
     return confirm_page(
         request, viewer, heading=f"Disable the user “{user.username}”?",
         consequences=[f"{user.username} cannot sign in any more; the sessions open now end.",
