@@ -22,7 +22,7 @@ def make_connection(td: Tokendesk, **overrides: object) -> None:
 
 
 def names_listed(html: str) -> list[str]:
-    table = re.search(r'<table class="list" id="connections">(.*?)</table>', html, re.S)
+    table = re.search(r'<table class="list[^"]*" id="connections">(.*?)</table>', html, re.S)
     return re.findall(r'<a href="/connections/[^"]+">([^<]+)</a>', table.group(1)) if table else []
 
 
