@@ -11,6 +11,7 @@ from console_support import PASSWORD, Console, add_user
 from support.api import key_for
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.inputs import ConnectionCreate
+from tokendesk.storage.accounts import UserRepository
 from tokendesk.wiring import Tokendesk
 
 NEW_PASSWORD = "another long pass phrase"
@@ -70,3 +71,26 @@ def test_changing_ones_password_needs_the_current_one_and_ends_the_other_session
     assert elsewhere.get("/my/connections", follow_redirects=False).status_code == 303
     assert Console(here.http).sign_in("hanna", NEW_PASSWORD).status_code == 303
     assert NEW_PASSWORD not in here.every_page()
+
+
+def test_a_session_with_a_generated_password_reaches_only_the_password_page_and_no_api(
+    browser: Callable[[], Console], td: Tokendesk,
+) -> None:
+    add_user(td, "root", "oauth_connections.view")
+    with td.transaction() as tx:
+        UserRepository(tx).update(td.accounts.get_user(tx, "root").id,
+                                  {"password_change_required": True})
+    root = browser()
+    root.sign_in("root")
+
+    page = root.get("/connections", follow_redirects=False)
+    api = root.get("/api/v1/connections")
+    changed = root.post("/my/password", {"current_password": PASSWORD, "new_password":
+                                         NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+    assert page.headers["location"] == "/my/password"
+    assert api.status_code == 403
+    assert api.json()["error"]["code"] == "password_change_required"
+    assert changed.headers["location"] == "/"
+    assert root.get("/connections").status_code == 200
+    assert root.get("/api/v1/connections").status_code == 200
