@@ -45,7 +45,7 @@ class SignInRequired(Exception):
     """No live session: the browser is sent to the sign-in page."""
 
 
-class PasswordChangeRequired(Exception):
+class NewPasswordFirst(Exception):
     """Signed in with the generated initial password: the browser is sent to choose one."""
 
 
@@ -111,7 +111,7 @@ def current_viewer(request: Request) -> Viewer:
     if viewer is None:
         raise SignInRequired
     if viewer.must_change_password and request.url.path != PASSWORD_PATH:
-        raise PasswordChangeRequired
+        raise NewPasswordFirst
     return viewer
 
 
@@ -239,7 +239,7 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
-            except PasswordChangeRequired:
+            except NewPasswordFirst:
                 return redirect(PASSWORD_PATH)
             except TokendeskError as exc:
                 viewer = await run_in_threadpool(_viewer_if_any, request)

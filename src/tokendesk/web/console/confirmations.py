@@ -8,8 +8,6 @@ and the CLI act at once, as they always did: confirming is a step of the console
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -87,8 +85,8 @@ def confirm_delete_role(request: Request, viewer: CurrentViewer, name: str) -> R
         role = td.accounts.get_role(tx, name)
         impact = td.impact.of_role(tx, viewer.principal, role.name)
     invites = (f"{_count(len(impact.connections), 'connection stops', 'connections stop')} "
-               f"inviting it: {', '.join(impact.connections)}; its users lose their tokens "
-               "there." if impact.connections else "No connection invites it.")
+               f"inviting it: {', '.join(impact.connections)}; its users can no longer get "
+               "tokens there." if impact.connections else "No connection invites it.")
     holders = (f"{_count(impact.users, 'user loses', 'users lose')} its permissions now"
                f"{f', {impact.bots} of them with an API key' if impact.bots else ''}."
                if impact.users else "No enabled user holds it.")
@@ -143,12 +141,12 @@ def confirm_revoke_key(request: Request, viewer: CurrentViewer, key_id: str) -> 
     td = tokendesk(request)
     with td.transaction() as tx:
         key, owner = td.impact.api_key(tx, viewer.principal, key_id)
-    used: list[Any] = [f"It was last used {when(key.last_used_at)}." if key.last_used_at
-                       else "It was never used."]
+    used = (f"It was last used {when(key.last_used_at)}." if key.last_used_at
+            else "It was never used.")
     return confirm_page(
         request, viewer, heading=f"Revoke the API key “{key.name}”?",
         consequences=[f"Every bot or script that sends td_{key.prefix}… (acting as {owner}) "
-                      "gets 401 from now on.", *used, "This cannot be undone; a new key has "
+                      "gets 401 from now on.", used, "This cannot be undone; a new key has "
                       "to be created and given to them."],
         action=path_of("api-keys", key.id, "revoke"), button="Revoke API key",
         cancel="/api-keys")
