@@ -104,7 +104,8 @@ def confirm_disable_user(request: Request, viewer: CurrentViewer, username: str)
         user = td.accounts.get_user(tx, username)
         impact = td.impact.of_user(tx, viewer.principal, user.username)
     keys = (f"{_count(impact.api_keys, 'API key of this user stops', 'API keys of this user stop')}"
-            " working at once: bots using them get 401." if impact.api_keys
+            f" working at once: bots using {'it' if impact.api_keys == 1 else 'them'} get 401."
+            if impact.api_keys
             else "This user has no API key.")
     return confirm_page(
         request, viewer, heading=f"Disable the user “{user.username}”?",
