@@ -179,6 +179,13 @@ class PermissionDenied(TokendeskError):
     status = 403
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """The session's user still has the generated initial password: he must choose his own
+    (console, My settings > Password) before anything else."""
+
+    code = "password_change_required"
+
+
 class NotInvited(PermissionDenied):
     """The caller may view the connection, but none of his roles is invited to use its
     tokens; ``invited_roles`` names those that are (a caller who may not view the

@@ -7,7 +7,7 @@ import secrets
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
+from tokendesk.services.impact import ImpactService
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
@@ -57,6 +58,7 @@ from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
 from tokendesk.tokens.importing import TokenImporter
 from tokendesk.tokens.issuer import IssuerDiscovery
+from tokendesk.tokens.proxy_check import ProxyCheck
 from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
@@ -105,6 +107,8 @@ class Tokendesk:
     events: EventOutbox
     webhooks: WebhookService
     deliverer: WebhookDeliverer
+    proxy_check: ProxyCheck
+    impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -289,6 +293,8 @@ def _wire(
         events=events,
         webhooks=webhooks,
         deliverer=deliverer,
+        proxy_check=ProxyCheck(transaction, proxy, outbound, audit,
+                               allow_http_loopback=settings.allow_http_loopback),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,
@@ -361,6 +367,18 @@ def _record_key_checks(tx: Tx, keyring: KeyRing, now: datetime) -> None:
             repo.add(key_id, check, now)
 
 
+def forget_initial_password(app: Tokendesk) -> bool:
+    """Remove ``<data_dir>/initial-admin-password`` once the administrator chose his own
+    password: the generated one no longer works and need not lie around. Returns whether a
+    file was removed."""
+    path = app.settings.data_dir / INITIAL_PASSWORD_FILE
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def ensure_first_administrator(app: Tokendesk) -> Path | None:
     """On an empty installation create ``admin`` with a random password.
 
@@ -373,7 +391,10 @@ def ensure_first_administrator(app: Tokendesk) -> Path | None:
         if UserRepository(tx).count():
             return None
         password = secrets.token_urlsafe(18)
-        app.accounts.bootstrap_admin(tx, command_line_principal(), INITIAL_ADMIN, password)
+        admin = app.accounts.bootstrap_admin(tx, command_line_principal(), INITIAL_ADMIN,
+                                             password)
+        # A generated password is read from a file: the first sign-in must replace it.
+        UserRepository(tx).update(admin.id, {"password_change_required": True})
         path = app.settings.data_dir / INITIAL_PASSWORD_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

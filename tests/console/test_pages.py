@@ -22,7 +22,7 @@ def make_connection(td: Tokendesk, **overrides: object) -> None:
 
 
 def names_listed(html: str) -> list[str]:
-    table = re.search(r'<table class="list" id="connections">(.*?)</table>', html, re.S)
+    table = re.search(r'<table class="list[^"]*" id="connections">(.*?)</table>', html, re.S)
     return re.findall(r'<a href="/connections/[^"]+">([^<]+)</a>', table.group(1)) if table else []
 
 
@@ -165,10 +165,14 @@ def test_users_and_roles_are_managed_with_errors_next_to_fields(admin: Console,
                                        "role": ["Connection managers"]})
     user = admin.post("/admin/users", {"username": "carol", "password": "a long enough pass",
                                        "display_name": "Carol", "role": ["Connection managers"]})
-    disabled = admin.post("/admin/users/carol", {"action": "disable"})
+    unconfirmed = admin.post("/admin/users/carol", {"action": "disable"})
+    with td.transaction() as tx:
+        assert not td.accounts.get_user(tx, "carol").disabled  # only asked to confirm
+    disabled = admin.post("/admin/users/carol", {"action": "disable", "confirmed": "yes"})
     roles_page = admin.get("/admin/roles")
 
     assert role.status_code == 303 and user.status_code == 303
+    assert unconfirmed.headers["location"] == "/admin/users/carol/disable"
     assert "OAuth Connections: Manage connections" in roles_page.text
     assert field_error(weak.text, "password") is not None
     assert "Disabled" in admin.follow(disabled).text

@@ -540,6 +540,15 @@ def test_the_guard_connects_to_the_address_it_checked_not_to_a_second_answer() -
     assert len(server.requests) == 1
 
 
+def test_a_name_resolving_to_cloud_metadata_is_refused_without_advising_the_allowlist() -> None:
+    transport = GuardedTransport(policy=EgressPolicy(), lookup=resolving_to("169.254.169.254"))
+    error, _ = post(Outbound(transport=transport), "https://idp.example/token")
+
+    assert isinstance(error, EgressDenied)
+    assert "egress allowlist cannot allow" in error.message
+    assert "add it to" not in error.message
+
+
 def test_a_proxy_error_is_a_proxy_refusal() -> None:
     error = classify(httpx.ProxyError("407 Proxy Authentication Required"),
                      "https://idp.example/token", via_proxy=True)

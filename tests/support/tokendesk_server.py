@@ -25,7 +25,7 @@ from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.web.app import create_app
-from tokendesk.wiring import Tokendesk, build
+from tokendesk.wiring import Tokendesk, build, ensure_first_administrator
 
 STARTUP_TIMEOUT_S = 15.0
 
@@ -61,6 +61,7 @@ class TokendeskServer:
         keyring_file: bool = False,
         egress_allowlist: str = "127.0.0.1",
         outbound: Outbound | None = None,
+        first_administrator: bool = False,
         **settings: Any,
     ) -> None:
         self.port = free_port()
@@ -80,8 +81,14 @@ class TokendeskServer:
         # catalog names (a provider emulator's) itself; default: the production Outbound.
         self.td: Tokendesk = build(self.settings, clock=clock, passwords=CHEAP_PASSWORDS,
                                    outbound=outbound)
-        with self.td.transaction() as tx:
-            self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin", ADMIN_PASSWORD)
+        # first_administrator: "admin" as a first start makes him, with a generated password
+        # in the file ``initial_password_file``; else with ADMIN_PASSWORD.
+        self.initial_password_file = ensure_first_administrator(self.td) if first_administrator \
+            else None
+        if not first_administrator:
+            with self.td.transaction() as tx:
+                self.td.accounts.bootstrap_admin(tx, command_line_principal(), "admin",
+                                                 ADMIN_PASSWORD)
         config = uvicorn.Config(
             create_app(self.td),
             host="127.0.0.1",

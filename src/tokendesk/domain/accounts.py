@@ -17,6 +17,8 @@ class User:
     role_ids: frozenset[str]
     created_at: datetime
     updated_at: datetime
+    # Signed in with a generated password: a new one is needed before anything else.
+    password_change_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,11 +94,7 @@ class EgressPolicy:
         except ValueError:
             return  # a name: checked when it is resolved and connected to
         if not self.address_allowed(address):
-            raise ValidationError(
-                f"{host} is a {blocked_reason(_unmapped(address))} address; Tokendesk does not "
-                f"call such addresses unless an administrator adds it to {ALLOWLIST_WHERE}.",
-                field=field,
-            )
+            raise ValidationError(refusal_sentence(host, address), field=field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +177,29 @@ def _network(raw: str, field: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netw
         raise ValidationError(f"'{raw[:100]}' is not a valid CIDR range.", field=field) from None
     raise ValidationError(
         f"'{raw[:100]}' has bits set after the prefix; did you mean {loose}?", field=field)
+
+
+def allowlistable(address: IPAddress) -> bool:
+    """False for the addresses no allowlist can open: link-local and cloud metadata, in any
+    encoding (see :func:`allowlist_entries`)."""
+    address = _unmapped(address)
+    return not any(address in net for net in _METADATA + _METADATA_EMBEDDED
+                   if net.version == address.version)
+
+
+def refusal_sentence(host: str, address: IPAddress) -> str:
+    """Why ``host`` (at ``address``) is not called, and what an administrator can do.
+
+    An address the allowlist may hold gets the advice to add it there; a cloud metadata
+    address gets none, since the allowlist refuses it: it says why instead.
+    """
+    reason = blocked_reason(_unmapped(address)) or "refused"
+    if allowlistable(address):
+        return (f"{host} is a {reason} address; Tokendesk does not call such addresses unless "
+                f"an administrator adds it to {ALLOWLIST_WHERE}.")
+    return (f"{host} is a {reason} address; Tokendesk never calls such addresses and the "
+            "egress allowlist cannot allow them: on a cloud server they answer with the "
+            "server's own credentials. Use the provider's public address.")
 
 
 def blocked_reason(address: IPAddress) -> str:

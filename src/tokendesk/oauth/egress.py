@@ -22,7 +22,12 @@ from typing import Any
 
 import httpcore
 
-from tokendesk.domain.egress import ALLOWLIST_WHERE, EgressPolicy, blocked_reason
+from tokendesk.domain.egress import (
+    ALLOWLIST_WHERE,
+    EgressPolicy,
+    allowlistable,
+    blocked_reason,
+)
 
 # socket.getaddrinfo's answer for (host, port); in production socket.getaddrinfo itself, in the
 # tests of DNS failures and rebinding a stand-in (faults a test cannot cause for real offline).
@@ -55,11 +60,17 @@ class EgressRefused(httpcore.ConnectError):
     ``reason`` what kind of address that is (loopback, private, ...)."""
 
     def __init__(self, host: str, address: str | None, reason: str) -> None:
-        super().__init__(self.sentence_for(host, reason))
+        super().__init__(self.sentence_for(host, reason, _allowlistable(address)))
         self.host, self.address, self.reason = host, address, reason
 
     @staticmethod
-    def sentence_for(host: str, reason: str) -> str:
+    def sentence_for(host: str, reason: str, allowlistable: bool = True) -> str:
+        if not allowlistable:  # the allowlist refuses it: advising to add it would mislead
+            return (
+                f"{host} resolves to a {reason} address, which Tokendesk never calls and the "
+                "egress allowlist cannot allow (on a cloud server it answers with the "
+                "server's own credentials); use the provider's public address"
+            )
         return (
             f"{host} resolves to a {reason} address; add it to {ALLOWLIST_WHERE} if "
             "Tokendesk should call it"
@@ -67,8 +78,15 @@ class EgressRefused(httpcore.ConnectError):
 
     def sentence(self) -> str:
         """The refusal in words for an administrator, ending with a full stop."""
-        text = self.sentence_for(self.host, self.reason)
+        text = self.sentence_for(self.host, self.reason, _allowlistable(self.address))
         return text[:1].upper() + text[1:] + "."
+
+
+def _allowlistable(address: str | None) -> bool:
+    try:
+        return address is None or allowlistable(ipaddress.ip_address(address))
+    except ValueError:
+        return True
 
 
 def resolve(host: str, port: int, lookup: Lookup = getaddrinfo) -> list[str]:

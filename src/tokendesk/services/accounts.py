@@ -217,6 +217,37 @@ class AccountService:
                           details=details)
         return self.get_user(tx, username)
 
+    def change_own_password(self, tx: Tx, actor: Principal, current: str, new: str, *,
+                            keep_session: str | None = None) -> User:
+        """Change the actor's own password, which he proves he knows; his other console
+        sessions end (``keep_session``: the hash of the one to keep) and a required change
+        is done.
+
+        Returns the user. Raises ValidationError: ``current_password`` when it is not right,
+        ``new_password`` when the new one breaks the policy or equals the current one.
+        """
+        repo = UserRepository(tx)
+        user = repo.get(actor.user_id or "")
+        if user is None or user.disabled:
+            raise UserNotFound("Your account no longer exists; sign in again.")
+        if not self.passwords.verify(repo.password_hash(user.id), current):
+            raise ValidationError("Your current password is not right.",
+                                  field="current_password")
+        try:
+            check_password_policy(new)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, field="new_password") from None
+        if new == current:
+            raise ValidationError("Choose a new password that is not your current one.",
+                                  field="new_password")
+        repo.update(user.id, {"password_hash": self.passwords.hash(new),
+                              "password_change_required": False, "updated_at": self.clock()})
+        SessionRepository(tx).delete_for_user(user.id, except_hash=keep_session)
+        self.audit.record(tx, actor, "user.password.change", target_type="user",
+                          target=user.username,
+                          details={"required": user.password_change_required})
+        return self.get_user(tx, user.username)
+
     def permissions_of(self, tx: Tx, user: User) -> frozenset[Permission]:
         """Every permission the roles of ``user`` grant, with those they imply."""
         roles = RoleRepository(tx).search(ids=user.role_ids) if user.role_ids else []

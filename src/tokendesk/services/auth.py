@@ -209,6 +209,16 @@ class AuthService:
             raise AuthenticationRequired("Your session has ended; sign in again.")
         return self.principal_for(tx, user, Via.SESSION), str(row.csrf_token_hash)
 
+    def password_change_required(self, tx: Tx, principal: Principal) -> bool:
+        """True while the user still has a generated password he must replace."""
+        user = UserRepository(tx).get(principal.user_id or "")
+        return user is not None and user.password_change_required
+
+    @staticmethod
+    def session_hash(session_id: str) -> str:
+        """How a session is stored (for ``change_own_password``'s ``keep_session``)."""
+        return _digest(session_id)
+
     def sign_out(self, tx: Tx, session_id: str) -> None:
         SessionRepository(tx).delete(_digest(session_id))
 

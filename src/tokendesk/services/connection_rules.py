@@ -3,6 +3,7 @@ the provider's templates, checked against the egress policy), scopes and PKCE.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -90,6 +91,33 @@ class ConnectionRules:
             pkce=provider.pkce if pkce is None else pkce,
             placeholders={k: v.strip() for k, v in placeholders.items()},
         )
+
+    def problems(
+        self,
+        provider: Provider,
+        grant_type: GrantType,
+        client_id: str,
+        authorization_url: str | None,
+        token_url: str | None,
+        placeholders: dict[str, str],
+    ) -> list[ValidationError]:
+        """Every problem :meth:`validate` would raise one at a time, for the fields that do
+        not depend on one another (client ID, token URL, authorization URL), all at once."""
+        checks: list[Callable[[], object]] = [
+            lambda: validate_client_id(client_id),
+            lambda: self._url(provider, token_url, provider.token_url, placeholders, "token_url"),
+        ]
+        if grant_type is GrantType.AUTHORIZATION_CODE:
+            checks.append(lambda: self._url(provider, authorization_url,
+                                            provider.authorization_url, placeholders,
+                                            "authorization_url"))
+        found: list[ValidationError] = []
+        for check in checks:
+            try:
+                check()
+            except ValidationError as exc:
+                found.append(exc)
+        return found
 
     def validate_update(
         self, provider: Provider, current: Connection, data: ConnectionUpdate

@@ -21,7 +21,7 @@ from tokendesk.domain.names import has_control_characters, name_key, validate_na
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import ConnectionNotFound, DuplicateName
+from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
 from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
@@ -267,6 +267,40 @@ class ConnectionService:
             require_secret_for(
                 moved_endpoints(endpoints(provider, before), endpoints(provider, after))
             )
+
+    def detail_problems(
+        self,
+        tx: Tx,
+        actor: Principal,
+        data: ConnectionCreate,
+        *,
+        secret_stored: bool = False,
+        editing: str | None = None,
+    ) -> list[ValidationError]:
+        """Every problem :meth:`check_details` finds, at once where the fields are independent
+        (client ID, client secret, URLs); the checks that need them all run once these pass.
+
+        Returns the problems (empty when the details are acceptable); raises PermissionDenied.
+        """
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        provider, rules = self.catalog.get(data.provider), self._rules(tx)
+        found = rules.problems(provider, data.grant_type, data.client_id,
+                               data.authorization_url, data.token_url, data.placeholders)
+        secret = data.client_secret.get_secret_value()
+        separate: list[Callable[[], object]] = [
+            lambda: rules.optional_url(data.revocation_url, "revocation_url")]
+        if not uses_key(data.client_auth_method or provider.client_auth_method) and (
+                secret or not secret_stored):
+            separate.append(lambda: check_secret(secret))
+        if not found:
+            separate.append(lambda: self.check_details(
+                tx, actor, data, secret_stored=secret_stored, editing=editing))
+        for check in separate:
+            try:
+                check()
+            except ValidationError as exc:
+                found.append(exc)
+        return found
 
     def _check_key(
         self,

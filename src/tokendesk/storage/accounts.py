@@ -75,6 +75,7 @@ class UserRepository:
                 display_name=row.display_name,
                 disabled=row.disabled,
                 role_ids=frozenset(memberships.get(row.id, ())),
+                password_change_required=row.password_change_required,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
             )
@@ -212,5 +213,9 @@ class SessionRepository:
     def delete(self, id_hash: str) -> None:
         self.tx.execute(delete(console_sessions).where(console_sessions.c.id_hash == id_hash))
 
-    def delete_for_user(self, user_id: str) -> None:
-        self.tx.execute(delete(console_sessions).where(console_sessions.c.user_id == user_id))
+    def delete_for_user(self, user_id: str, *, except_hash: str | None = None) -> None:
+        """End every session of a user, but the one whose id hash is ``except_hash``."""
+        query = delete(console_sessions).where(console_sessions.c.user_id == user_id)
+        if except_hash is not None:
+            query = query.where(console_sessions.c.id_hash != except_hash)
+        self.tx.execute(query)

@@ -88,6 +88,8 @@ users = Table(
     Column("display_name", String(200), nullable=False, server_default=""),
     Column("password_hash", String(255), nullable=True),
     Column("disabled", Boolean, nullable=False, server_default="0"),
+    # The generated first password: the console asks for a new one before anything else.
+    Column("password_change_required", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
 )
 

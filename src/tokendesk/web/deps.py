@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from tokendesk.domain.principal import Principal
-from tokendesk.errors import AuthenticationRequired, PermissionDenied
+from tokendesk.errors import AuthenticationRequired, PasswordChangeRequired, PermissionDenied
 from tokendesk.services.auth import csrf_matches
 from tokendesk.wiring import Tokendesk
 
@@ -64,6 +64,10 @@ def get_principal(request: Request) -> Principal:
         )
     with td.transaction() as tx:
         principal, csrf_hash = td.auth.authenticate_session(tx, session_id)
+        must_change = td.auth.password_change_required(tx, principal)
+    if must_change:  # as in the console: nothing before the generated password is replaced
+        raise PasswordChangeRequired("Choose your own password first: in the console, My "
+                                     "settings > Password.")
     if request.method not in SAFE_METHODS and not csrf_matches(
         request.headers.get(CSRF_HEADER, ""), csrf_hash
     ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -76,3 +77,41 @@ UNLABELLED_INPUTS_JS = """
 
 def assert_every_input_is_labelled(page: Any) -> None:
     assert page.evaluate(UNLABELLED_INPUTS_JS) == [], page.url
+
+
+class Traffic:
+    """Every request a page makes and every answer 404, to assert that the console asks
+    nothing of any host but its own, and that nothing it asks for is missing."""
+
+    def __init__(self, page: Any) -> None:
+        self.urls: list[str] = []
+        self.missing: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+        page.on("response", lambda response: self.missing.append(response.url)
+                if response.status == 404 else None)
+
+    def assert_only_to(self, base_url: str) -> None:
+        own = urlsplit(base_url).netloc
+        elsewhere = sorted({url for url in self.urls if urlsplit(url).netloc != own})
+        assert self.urls, "the page made no request at all"
+        assert elsewhere == [], f"the console asked other hosts: {elsewhere}"
+
+    def assert_nothing_missing(self) -> None:
+        assert self.missing == [], f"404 for {self.missing}"
+
+
+def rgb(css: str) -> tuple[float, float, float]:
+    """``rgb(11, 87, 208)`` or ``rgba(...)`` as three numbers."""
+    numbers = css[css.index("(") + 1:css.index(")")].replace("/", ",").split(",")
+    red, green, blue = (float(n) for n in numbers[:3])
+    return red, green, blue
+
+
+def contrast(one: str, other: str) -> float:
+    """The WCAG 2.2 contrast ratio of two computed CSS colours (1 to 21)."""
+    def luminance(css: str) -> float:
+        channels = [c / 255 for c in rgb(css)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

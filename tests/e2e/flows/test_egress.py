@@ -3,6 +3,7 @@ others, checked on the address actually connected to (RFC 9700 §4.x, SSRF)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from support.desk import Desk
@@ -12,12 +13,29 @@ from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.oauth.outbound import Outbound
 
 
+def save_with_token_host(desk: Desk, host: str) -> httpx.Response:
+    return desk.admin.post("/connections", json={
+        "name": "Metadata", "provider": "custom", "grant_type": "client_credentials",
+        "client_id": "x", "client_secret": "y", "token_url": f"https://{host}/token"})
+
+
+@pytest.mark.parametrize("host", ["169.254.169.254", "[fd00:ec2::254]",
+                                  "[::ffff:169.254.169.254]"])
+def test_a_cloud_metadata_address_is_refused_without_advising_the_allowlist_that_refuses_it(
+    desk: Desk, host: str
+) -> None:
+    response = save_with_token_host(desk, host)
+
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert "egress allowlist cannot allow them" in message
+    assert "server's own credentials" in message
+    assert "adds it" not in message and "TOKENDESK_EGRESS_ALLOWLIST" not in message
+
+
 @pytest.mark.parametrize(
     "host",
     [
-        "169.254.169.254",
-        "[fd00:ec2::254]",
-        "[::ffff:169.254.169.254]",
         "10.0.0.8",
         "192.168.1.1",
         "127.0.0.2",

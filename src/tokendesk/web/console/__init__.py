@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from tokendesk.domain.sign_in import parse_trusted_proxies
@@ -16,9 +17,11 @@ from tokendesk.web.console import (
     admin,
     api_keys,
     audit_log,
+    confirmations,
     connections,
     my_settings,
     network,
+    password,
     session,
     wizard,
 )
@@ -29,14 +32,21 @@ from tokendesk.wiring import Tokendesk
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
+def favicon() -> FileResponse:
+    """The brand mark, from the package: browsers ask every page's origin for it."""
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def install(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.tokendesk`` is already set)."""
     td: Tokendesk = app.state.tokendesk
     app.state.console_store = ConsoleStore(td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
-    for module in (session, wizard, connections, my_settings, admin, api_keys, network,
-                   audit_log):
+    for module in (session, wizard, confirmations, connections, my_settings, password, admin,
+                   api_keys, network, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_middleware(SecurityHeaders)

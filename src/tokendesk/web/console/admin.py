@@ -26,8 +26,12 @@ from tokendesk.web.console.base import (
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.confirmations import confirmed, reset_password_page
+from tokendesk.web.console.problems import problems_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+# Actions on a user that a confirmation page (its path under the user) comes before.
+CONFIRM_FIRST = {"disable": "disable", "password": "password"}
 
 
 def permission_groups() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -41,6 +45,9 @@ def permission_groups() -> list[tuple[str, list[tuple[str, str]]]]:
 
 def _field_error(exc: ValidationError | DuplicateName | PermissionDenied,
                  default: str) -> dict[str, str]:
+    """Every problem of the form (a ValidationError may carry several), else the one."""
+    if isinstance(exc, ValidationError) and exc.details.get("problems"):
+        return problems_of(exc)
     return {getattr(exc, "field", None) or default: exc.message}
 
 
@@ -115,6 +122,9 @@ def update_user(request: Request, viewer: CurrentViewer, form: PostedForm,
     values = choices.get(action, {})
     if not values:
         raise ValidationError("Unknown action.", field="action")
+    viewer.principal.require(Permission.MANAGE_USERS)
+    if action in CONFIRM_FIRST and not confirmed(form):
+        return redirect(path_of("admin", "users", username, CONFIRM_FIRST[action]))
     td = tokendesk(request)
     try:
         data = build_input(UserUpdate, values)
@@ -122,6 +132,9 @@ def update_user(request: Request, viewer: CurrentViewer, form: PostedForm,
             td.accounts.update_user(tx, viewer.principal, username, data)
     except (ValidationError, PermissionDenied) as exc:
         default = "password" if action == "password" else "roles"
+        if action == "password":
+            return reset_password_page(request, viewer, username,
+                                       errors=_field_error(exc, default), status=exc.status)
         return _user_page(request, viewer, username, errors=_field_error(exc, default),
                           status=exc.status)
     notify(request, viewer, "ok", {
@@ -194,6 +207,9 @@ def update_role(request: Request, viewer: CurrentViewer, form: PostedForm,
     td = tokendesk(request)
     try:
         if form.text("action") == "delete":
+            viewer.principal.require(Permission.MANAGE_ROLES)
+            if not confirmed(form):
+                return redirect(path_of("admin", "roles", name, "delete"))
             with td.transaction() as tx:
                 td.accounts.delete_role(tx, viewer.principal, name)
             notify(request, viewer, "ok", f"The role '{name}' was deleted.")

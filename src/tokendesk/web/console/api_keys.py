@@ -18,9 +18,12 @@ from tokendesk.web.console.base import (
     build_input,
     notify,
     page,
+    path_of,
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.confirmations import confirmed
+from tokendesk.web.console.problems import problems_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -55,7 +58,9 @@ def create_api_key(request: Request, viewer: CurrentViewer, form: PostedForm) ->
             created = td.auth.create_api_key(tx, viewer.principal, data)
     except (ValidationError, PermissionDenied, UserNotFound) as exc:
         field = "name" if isinstance(exc, ValidationError) else "user"
-        return _keys_page(request, viewer, errors={exc.field or field: exc.message},
+        errors = (problems_of(exc, default=field) if isinstance(exc, ValidationError)
+                  else {exc.field or field: exc.message})
+        return _keys_page(request, viewer, errors=errors,
                           typed=typed, status=exc.status)
     # Shown in this answer only (it is never stored in clear); the page is not cached.
     return _keys_page(request, viewer, new_key=created.key, new_name=created.record.name)
@@ -65,6 +70,10 @@ def create_api_key(request: Request, viewer: CurrentViewer, form: PostedForm) ->
 def revoke_api_key(request: Request, viewer: CurrentViewer, form: PostedForm,
                    key_id: str) -> Response:
     td = tokendesk(request)
+    if not confirmed(form):
+        with td.transaction() as tx:
+            td.impact.api_key(tx, viewer.principal, key_id)  # 404 for a key not one's to see
+        return redirect(path_of("api-keys", key_id, "revoke"))
     with td.transaction() as tx:
         revoked = td.auth.revoke_api_key(tx, viewer.principal, key_id)
     notify(request, viewer, "ok", f"The API key '{revoked.name}' was revoked.")

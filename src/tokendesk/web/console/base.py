@@ -27,21 +27,26 @@ from tokendesk.errors import (
     ValidationError,
 )
 from tokendesk.services.auth import csrf_matches
+from tokendesk.web.console.problems import plain_problems
 from tokendesk.web.console.security import safe_next
 from tokendesk.web.console.store import ConsoleStore
 from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
-from tokendesk.web.errors import describe_validation_errors
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk
 
 InputT = TypeVar("InputT", bound=BaseModel)
 SIGN_IN_PATH = "/sign-in"
+PASSWORD_PATH = "/my/password"
 CSRF_COOKIE = "tokendesk_csrf"
 CSRF_FIELD = "csrf_token"
 
 
 class SignInRequired(Exception):
     """No live session: the browser is sent to the sign-in page."""
+
+
+class NewPasswordFirst(Exception):
+    """Signed in with the generated initial password: the browser is sent to choose one."""
 
 
 class FormRejected(PermissionDenied):
@@ -55,6 +60,8 @@ class Viewer:
     principal: Principal
     session_key: str
     csrf_token: str
+    # Signed in with a generated password: every page but My settings > Password waits.
+    must_change_password: bool = False
 
     @property
     def username(self) -> str:
@@ -84,11 +91,12 @@ def find_viewer(request: Request) -> Viewer | None:
     try:
         with td.transaction() as tx:
             principal, csrf_hash = td.auth.authenticate_session(tx, session_id)
+            must_change = td.auth.password_change_required(tx, principal)
     except AuthenticationRequired:
         return None
     if not csrf_matches(csrf_token, csrf_hash):
         return None  # a session without its own CSRF token could not post a form
-    return Viewer(principal, session_key(session_id), csrf_token)
+    return Viewer(principal, session_key(session_id), csrf_token, must_change)
 
 
 def _viewer_if_any(request: Request) -> Viewer | None:
@@ -102,6 +110,8 @@ def current_viewer(request: Request) -> Viewer:
     viewer = find_viewer(request)
     if viewer is None:
         raise SignInRequired
+    if viewer.must_change_password and request.url.path != PASSWORD_PATH:
+        raise NewPasswordFirst
     return viewer
 
 
@@ -141,12 +151,18 @@ PostedForm = Annotated[Form, Depends(posted_form)]
 
 
 def build_input(model: type[InputT], values: dict[str, Any]) -> InputT:
-    """A service input model from form values; raises ValidationError naming the field."""
+    """A service input model from form values.
+
+    Raises ValidationError naming the first field, in plain words, with every problem found
+    in ``details["problems"]`` ({field: sentence}).
+    """
     try:
         return model.model_validate(values)
     except InputError as exc:
-        _code, message, field = describe_validation_errors(exc.errors())
-        raise ValidationError(message, field=(field or "").split(".")[0] or None) from None
+        problems = plain_problems(exc.errors())
+        field, message = next(iter(problems.items()))
+        raise ValidationError(message, field=None if field == "form" else field,
+                              problems=problems) from None
 
 
 def when(moment: datetime | None, empty: str = "—") -> str:
@@ -169,7 +185,7 @@ def navigation(viewer: Viewer | None) -> list[tuple[str, list[tuple[str, str]]]]
     if viewer.can(Permission.VIEW_CONNECTIONS):
         sections.append(("Manage", [("OAuth connections", "/connections")]))
     sections.append(("My settings", [("OAuth connections", "/my/connections"),
-                                     ("API keys", "/api-keys")]))
+                                     ("API keys", "/api-keys"), ("Password", PASSWORD_PATH)]))
     admin = [(label, href) for label, href, permission in (
         ("Users", "/admin/users", Permission.MANAGE_USERS),
         ("Roles", "/admin/roles", Permission.MANAGE_ROLES),
@@ -223,6 +239,8 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
+            except NewPasswordFirst:
+                return redirect(PASSWORD_PATH)
             except TokendeskError as exc:
                 viewer = await run_in_threadpool(_viewer_if_any, request)
                 return page(request, viewer, "console/error.html", status=exc.status,

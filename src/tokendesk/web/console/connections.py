@@ -24,6 +24,7 @@ from tokendesk.web.console.base import (
     redirect,
     tokendesk,
 )
+from tokendesk.web.console.confirmations import confirmed
 from tokendesk.web.console.consents import finished_consent, return_path, start_consent
 from tokendesk.web.console.views import (
     HIDDEN,
@@ -146,6 +147,9 @@ def refresh_now(request: Request, viewer: CurrentViewer, form: PostedForm,
 @router.post("/connections/{name}/disconnect")
 def disconnect(request: Request, viewer: CurrentViewer, form: PostedForm,
                name: str) -> Response:
+    viewer.principal.require(Permission.MANAGE_CONNECTIONS)
+    if not confirmed(form):  # bots may depend on the shared token: say so first
+        return redirect(path_of("connections", name, "disconnect"))
     return _token_action(request, viewer, name, "disconnect")
 
 

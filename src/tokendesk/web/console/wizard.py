@@ -8,6 +8,7 @@ written into a page: a step shows only that one is held.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,7 @@ from tokendesk.catalog import Provider
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import DuplicateName, NotFound, ValidationError
+from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.tokens.consent import Purpose
 from tokendesk.web.console.base import (
     ConsoleRoute,
@@ -44,10 +46,15 @@ from tokendesk.web.console.drafts import (
     switch_grant_defaults,
     update_input,
 )
+from tokendesk.web.console.problems import problems_of
 from tokendesk.web.console.store import Draft, Verdict
 from tokendesk.web.console.views import grant_label, shared_token, token_state
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+# Step 2's fields in the order the form shows them (the error summary follows it).
+DETAIL_FIELDS = ("grant_type", "client_id", "client_secret", "client_key", "client_certificate",
+                 "placeholders", "authorization_url", "token_url", "scopes",
+                 "client_auth_method", "pkce", "revocation_url")
 
 
 def _draft(request: Request, viewer: Viewer, draft_id: str) -> Draft:
@@ -200,19 +207,43 @@ def _read_details(request: Request, draft: Draft, form: Form, provider: Provider
 
 
 def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, str]:
+    """Every problem of step 2 at once, keyed by where each shows ({} when there is none)."""
     if not draft.grant_type:
         return {"grant_type": "Choose a grant type."}
-    td = tokendesk(request)
-    try:
-        store = console_store(request)
-        data = create_input(draft, store.secret(draft) or "", store.key(draft))
+    td, store = tokendesk(request), console_store(request)
+    errors: dict[str, str] = {}
+    secret, key = store.secret(draft) or "", store.key(draft)
+    data: ConnectionCreate | None = None
+    for attempt in (draft, None):
+        try:  # the form's limits (length, kind); then again without the fields they name
+            data = create_input(attempt or _without(draft, errors), secret, key)
+            break
+        except ValidationError as limits:
+            errors.update(problems_of(limits))
+    if data is not None:
         with td.transaction() as tx:
-            td.connections.check_details(tx, viewer.principal, data,
-                                         secret_stored=draft.secret_stored,
-                                         editing=draft.editing)
-    except ValidationError as exc:
-        return {_error_key(exc): exc.message}
-    return {}
+            found = td.connections.detail_problems(tx, viewer.principal, data,
+                                                   secret_stored=draft.secret_stored,
+                                                   editing=draft.editing)
+        for exc in found:
+            errors.setdefault(_error_key(exc), exc.message)
+    return _in_form_order(errors)
+
+
+def _without(draft: Draft, errors: dict[str, str]) -> Draft:
+    """A copy of ``draft`` with the fields named in ``errors`` emptied, so the checks of the
+    other fields can still run."""
+    emptied = copy.copy(draft)
+    for name in errors:
+        if isinstance(getattr(emptied, name, None), str):
+            setattr(emptied, name, "")
+    return emptied
+
+
+def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    order = {name: i for i, name in enumerate(DETAIL_FIELDS)}
+    return dict(sorted(errors.items(), key=lambda item: order.get(
+        "placeholders" if item[0].startswith("placeholder-") else item[0], len(order))))
 
 
 def _error_key(exc: ValidationError) -> str:

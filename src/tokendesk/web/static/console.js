@@ -74,9 +74,23 @@
     lastGrant = choice;
   }
 
+  // Error summary links: focus the field itself (a radio group or list: its first input).
+  function focusField(link) {
+    var name = link.getAttribute("data-field-link");
+    var target = document.getElementById("f-" + name) ||
+      document.querySelector('[data-field="' + name + '"] input, [data-field="' + name +
+                             '"] select, [data-field="' + name + '"] textarea');
+    if (!target) { return false; }
+    target.focus();
+    target.scrollIntoView({block: "center"});
+    return true;
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (button) { event.preventDefault(); copy(button); }
+    var link = event.target.closest("[data-field-link]");
+    if (link && focusField(link)) { event.preventDefault(); }
   });
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-scopes]")) { togglePreset(event.target); }
@@ -89,6 +103,8 @@
     if (event.target.matches("[data-filter]")) { filterList(event.target); }
   });
   document.addEventListener("DOMContentLoaded", function () {
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
     showGrantFields();
     lastGrant = document.querySelector("[data-grant-choice]:checked");
     document.querySelectorAll("[data-filter]").forEach(filterList);
