@@ -32,7 +32,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.tokendesk`` is already set)."""
     td: Tokendesk = app.state.tokendesk
-    app.state.console_store = ConsoleStore(td.keyring, td.clock)
+    app.state.console_store = ConsoleStore(td.transaction, td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, wizard, connections, my_settings, admin, api_keys, network,
