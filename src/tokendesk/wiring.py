@@ -53,6 +53,7 @@ from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
 from tokendesk.tokens.testing import ConnectionTester
+from tokendesk.tokens.user_tokens import UserTokens
 from tokendesk.tokens.vault import TokenVault
 
 Clock = Callable[[], datetime]
@@ -92,6 +93,7 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    user_tokens: UserTokens  # a manager's view and revocation of one user's token
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -244,6 +246,7 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        user_tokens=UserTokens(transaction, connections, tokens, revocations, audit),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

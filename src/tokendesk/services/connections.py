@@ -25,7 +25,6 @@ from tokendesk.errors import ConnectionNotFound, DuplicateName
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
-from tokendesk.services.client_specs import build_client_spec
 from tokendesk.services.client_keys import (
     CLIENT_KEY_REF,
     KeyState,
@@ -37,6 +36,7 @@ from tokendesk.services.client_keys import (
     key_columns,
     uses_key,
 )
+from tokendesk.services.client_specs import build_client_spec
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
@@ -123,6 +123,12 @@ class ConnectionService:
     @staticmethod
     def may_see(actor: Principal, connection: Connection) -> bool:
         return actor.can(Permission.VIEW_CONNECTIONS) or connection.invites(actor)
+
+    @staticmethod
+    def may_see_settings(actor: Principal) -> bool:
+        """Client ID, URLs, scopes, invited roles and activity are for *View connections*;
+        an invited user without it sees what he needs to use a connection, no more."""
+        return actor.can(Permission.VIEW_CONNECTIONS)
 
     def client_secret(self, tx: Tx, connection: Connection) -> Secret | None:
         """The decrypted client secret, for the OAuth layer only; never for output."""
