@@ -207,10 +207,12 @@ class ConsoleStore:
 
     def take_notices(self, session_key: str) -> list[tuple[str, str]]:
         """The notices waiting for this session's next page (the last few), given once."""
-        with self.transaction() as tx:
-            repo = ConsoleNoteRepository(tx)
-            rows = repo.bodies(session_key, NOTICE, self._clock())
-            repo.drop([row_id for row_id, _body in rows])
+        now = self._clock()
+        with self.transaction(read_only=True) as tx:  # most pages have none: no write then
+            rows = ConsoleNoteRepository(tx).bodies(session_key, NOTICE, now)
+        if rows:
+            with self.transaction() as tx:
+                ConsoleNoteRepository(tx).drop([row_id for row_id, _body in rows])
         return [(tone, text) for tone, text in (json.loads(b) for _i, b in rows[-NOTICES_MAX:])]
 
     def remember_consent(self, session_key: str, connection: str, pending: PendingConsent) -> None:
