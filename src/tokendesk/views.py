@@ -44,6 +44,21 @@ class CertificateOut(BaseModel):
         )
 
 
+class ConnectionUseOut(BaseModel):
+    """A connection as an invited user without *View connections* sees it: what he needs to
+    use it, not its settings (client ID, URLs, scopes, invited roles are for viewers)."""
+
+    name: str
+    description: str
+    provider: str
+    grant_type: str
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionUseOut:
+        return cls(name=connection.name, description=connection.description,
+                   provider=connection.provider, grant_type=connection.grant_type.value)
+
+
 class ConnectionOut(BaseModel):
     name: str
     description: str

@@ -63,6 +63,7 @@ from tokendesk.tokens.refresh import LEASE_MARGIN_S, RefreshCoordinator
 from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
 from tokendesk.tokens.testing import ConnectionTester
+from tokendesk.tokens.user_tokens import UserTokens
 from tokendesk.tokens.vault import TokenVault
 
 Clock = Callable[[], datetime]
@@ -108,6 +109,7 @@ class Tokendesk:
     webhooks: WebhookService
     deliverer: WebhookDeliverer
     proxy_check: ProxyCheck
+    user_tokens: UserTokens  # a manager's view and revocation of one user's token
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -295,6 +297,7 @@ def _wire(
         deliverer=deliverer,
         proxy_check=ProxyCheck(transaction, proxy, outbound, audit,
                                allow_http_loopback=settings.allow_http_loopback),
+        user_tokens=UserTokens(transaction, connections, tokens, revocations, audit),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

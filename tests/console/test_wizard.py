@@ -79,7 +79,9 @@ def test_errors_of_the_first_step_sit_next_to_their_fields(admin: Console,
     bad = admin.post(f"{wizard}/settings", {"provider": "custom", "name": "no/slashes"})
     admin.post(f"{wizard}/settings", {"provider": "custom", "name": "Taken"})
     admin.post(f"{wizard}/authentication", client_credentials_details())
-    admin.post(f"{wizard}/test", {"go": "test"})  # saves the connection 'Taken'
+    admin.post(f"{wizard}/test", {"go": "next"})
+    admin.post(f"{wizard}/roles", {"go": "next"})
+    admin.post(f"{wizard}/review", {"go": "create"})  # creates the connection 'Taken'
     second = start(admin)
     taken = admin.post(f"{second}/settings", {"provider": "custom", "name": "taken"})
 
@@ -159,8 +161,8 @@ def test_google_workspace_offers_scope_presets(admin: Console) -> None:
            "https://www.googleapis.com/auth/calendar" in test_step.text
 
 
-def test_save_and_test_saves_the_connection_and_shows_the_verdict(admin: Console,
-                                                                  td: Tokendesk) -> None:
+def test_testing_a_new_connection_saves_nothing_and_shows_the_verdict(admin: Console,
+                                                                    td: Tokendesk) -> None:
     wizard = start(admin)
     admin.post(f"{wizard}/settings", {"provider": "custom", "name": "Unreachable"})
     admin.post(f"{wizard}/authentication",
@@ -171,8 +173,9 @@ def test_save_and_test_saves_the_connection_and_shows_the_verdict(admin: Console
     assert tested.headers["location"] == f"{wizard}/test"
     assert "The test failed" in page.text
     assert 'name="save_credentials" checked' in page.text
-    assert stored_secret(td, "Unreachable") == CLIENT_SECRET
-    assert "Client secret</dt><dd>stored" in page.text
+    assert "Client secret</dt><dd>held, stored when you save" in page.text
+    with td.transaction() as tx:
+        assert td.connections.search(tx, command_line_principal()) == []
     assert CLIENT_SECRET not in admin.every_page()
 
 

@@ -22,7 +22,6 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
-from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
@@ -37,18 +36,15 @@ from tokendesk.services.client_keys import (
     key_columns,
     uses_key,
 )
+from tokendesk.services.client_specs import build_client_spec
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
     columns,
     endpoints,
-    error_answers,
     field_changes,
-    introspection_url_in_force,
     moved_endpoints,
-    post_connection_step,
     require_secret_for,
-    revocation_url_in_force,
     stored_fields,
 )
 from tokendesk.services.egress import EgressService
@@ -132,6 +128,12 @@ class ConnectionService:
     def may_see(actor: Principal, connection: Connection) -> bool:
         return actor.can(Permission.VIEW_CONNECTIONS) or connection.invites(actor)
 
+    @staticmethod
+    def may_see_settings(actor: Principal) -> bool:
+        """Client ID, URLs, scopes, invited roles and activity are for *View connections*;
+        an invited user without it sees what he needs to use a connection, no more."""
+        return actor.can(Permission.VIEW_CONNECTIONS)
+
     def client_secret(self, tx: Tx, connection: Connection) -> Secret | None:
         """The decrypted client secret, for the OAuth layer only; never for output."""
         stored = ConnectionRepository(tx).client_secret_ciphertext(connection.id)
@@ -146,13 +148,6 @@ class ConnectionService:
             return None
         return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_KEY_REF, connection.id)))
 
-    def _client_key_spec(self, tx: Tx, connection: Connection, method: str) -> ClientKey | None:
-        key = self.client_key(tx, connection) if uses_key(method) else None
-        if key is None:
-            return None
-        header = self.catalog.get(connection.provider).assertion_certificate_header
-        return ClientKey(key, connection.client_certificate, header)
-
     def client_spec(self, tx: Tx, connection: Connection) -> ClientSpec:
         """What the OAuth layer needs to call this connection's provider (secret included).
 
@@ -160,32 +155,35 @@ class ConnectionService:
         """
         provider = self.catalog.get(connection.provider)
         method = connection.client_auth_method or provider.client_auth_method
-        return ClientSpec(
-            client_id=connection.client_id,
-            client_secret=self.client_secret(tx, connection),
-            token_url=connection.token_url,
+        return build_client_spec(
+            provider, client_id=connection.client_id,
+            client_secret=self.client_secret(tx, connection), token_url=connection.token_url,
             authorization_url=connection.authorization_url,
-            revocation_url=revocation_url_in_force(
-                provider, connection.revocation_url, connection.placeholders
-            ),
-            scopes=connection.scopes,
-            scope_separator=provider.scope_separator,
-            client_auth_method=method,
-            client_key=self._client_key_spec(tx, connection, method),
-            pkce=connection.pkce,
-            authorization_params=tuple(provider.authorization_params.items()),
-            default_token_lifetime_s=provider.default_token_lifetime_s,
-            expires_in_unit=provider.expires_in_unit,
-            keep_response_fields=tuple(provider.keep_response_fields),
-            transient_error_codes=provider.transient_error_codes,
-            error_verdicts=tuple(provider.error_verdicts.items()),
-            refresh_scope=provider.refresh_scope,
-            introspection_url=introspection_url_in_force(
-                provider, connection.token_url, connection.placeholders
-            ),
-            post_connection=post_connection_step(provider),
-            error_answers=error_answers(provider),
-        )
+            revocation_url=connection.revocation_url, scopes=connection.scopes,
+            placeholders=connection.placeholders, client_auth_method=method,
+            client_key=self.client_key(tx, connection) if uses_key(method) else None,
+            client_certificate=connection.client_certificate, pkce=connection.pkce)
+
+    def unsaved_spec(self, tx: Tx, actor: Principal, data: ConnectionCreate) -> ClientSpec:
+        """The ClientSpec that create would give ``data``, storing nothing: the wizard tests
+        a connection before the administrator chooses to save it.
+
+        Raises what check_details raises.
+        """
+        self.check_details(tx, actor, data)
+        provider, rules = self.catalog.get(data.provider), self._rules(tx)
+        fields = rules.validate(provider, data.grant_type, data.client_id,
+                                data.authorization_url, data.token_url, data.scopes, data.pkce,
+                                data.placeholders)
+        secret, key = data.client_secret.get_secret_value(), given_key(data.client_key)
+        return build_client_spec(
+            provider, client_id=fields.client_id,
+            client_secret=Secret(secret) if secret else None, token_url=fields.token_url,
+            authorization_url=fields.authorization_url,
+            revocation_url=rules.optional_url(data.revocation_url, "revocation_url"),
+            scopes=fields.scopes, placeholders=fields.placeholders,
+            client_auth_method=data.client_auth_method, client_key=Secret(key) if key else None,
+            client_certificate=given_certificate(data.client_certificate), pkce=fields.pkce)
 
     def mark_status(
         self, tx: Tx, connection: Connection, status: ConnectionStatus, last_error: str | None

@@ -313,6 +313,31 @@ sign_in_failures = Table(
     Column("last_at", UTCDateTime, nullable=False),
 )
 
+console_drafts = Table(
+    "console_drafts",
+    metadata,
+    # The Create/Edit connection wizard's drafts, per console session, so that any replica
+    # serves any step. ``body`` is the draft as JSON; a typed client secret or key is in it
+    # only as key-ring ciphertext bound to the draft. Expired rows are pruned.
+    Column("id", String(64), primary_key=True),
+    Column("session_key", String(64), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+console_notes = Table(
+    "console_notes",
+    metadata,
+    # What a console session shows on its next page (notices) and the consents it started,
+    # shared by every replica; no secret is kept here. Expired rows are pruned.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_key", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

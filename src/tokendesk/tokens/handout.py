@@ -406,7 +406,7 @@ class TokenService:
             if row is None:
                 raise self._missing(connection, kind)
             spec = self.connections.client_spec(tx, connection)
-            note = None if spec.revocation_url else self._not_revoked_note(connection)
+            note = None if spec.revocation_url else self.not_revoked_note(connection)
             queued = self.revocations.enqueue_rows(tx, spec, [row])
             TokenRepository(tx).delete(row.id)
             self.audit.record(
@@ -422,7 +422,7 @@ class TokenService:
         self.revocations.drain(queued)  # after the commit; failures are retried later
         return note
 
-    def _not_revoked_note(self, connection: Connection) -> str:
+    def not_revoked_note(self, connection: Connection) -> str:
         """What to say of a token the provider cannot be asked to revoke (catalog data)."""
         provider = self.connections.catalog.get(connection.provider)
         return provider.revocation_note or (

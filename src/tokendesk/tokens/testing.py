@@ -12,6 +12,7 @@ from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
+from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
 from tokendesk.tokens.consent import ConsentService, Purpose
@@ -85,8 +86,30 @@ class ConnectionTester:
                 Verdict(True, f"The connection works: the provider issued a token.{saved}"),
             )
 
+    def test_unsaved(self, actor: Principal, data: ConnectionCreate) -> Verdict:
+        """Ask the provider for a token (client credentials, RFC 6749 §4.4) with what the
+        wizard holds, storing no connection and no token: the administrator has not chosen to
+        save yet. The token issued is only proof and is dropped.
+
+        Raises what ConnectionService.check_details raises (PermissionDenied,
+        ValidationError, ClientSecretRequired) for details that could not be saved.
+        """
+        actor.require(Permission.MANAGE_CONNECTIONS)
+        with self.transaction() as tx:
+            spec = self.connections.unsaved_spec(tx, actor, data)
+            route = self.proxy.route(tx)
+        try:
+            self.oauth.client_credentials(spec, route=route)
+        except ProviderError as exc:
+            verdict = Verdict(False, exc.message, exc.kind)
+        else:
+            verdict = Verdict(True, "The connection works: the provider issued a token. "
+                                    "Nothing is saved until you create the connection.")
+        with self.transaction() as tx:
+            return self._record(tx, actor, data.name, None, verdict)
+
     def _record(
-        self, tx: Tx, actor: Principal, name: str, connection_id: str, verdict: Verdict
+        self, tx: Tx, actor: Principal, name: str, connection_id: str | None, verdict: Verdict
     ) -> Verdict:
         self.audit.record(
             tx,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.views import ConnectionOut
+from tokendesk.views import ConnectionOut, ConnectionUseOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
@@ -15,9 +15,13 @@ router = APIRouter(prefix="/connections", tags=["connections"], responses=error_
 
 @router.get("")
 def list_connections(td: App, caller: Caller, provider: str | None = None,
-                     name: str | None = None) -> list[ConnectionOut]:
+                     name: str | None = None) -> list[ConnectionOut] | list[ConnectionUseOut]:
+    """The connections the caller may see; without *View connections*, only the invited ones
+    and only what is needed to use them (no settings)."""
     with td.transaction(read_only=True) as tx:
         found = td.connections.search(tx, caller, ConnectionFilter(provider, name))
+    if not td.connections.may_see_settings(caller):
+        return [ConnectionUseOut.of(c) for c in found]
     return [ConnectionOut.of(c, td.settings.callback_url) for c in found]
 
 
@@ -31,9 +35,13 @@ def create_connection(td: App, caller: Caller, body: ConnectionCreate) -> Connec
 
 
 @router.get("/{name}")
-def show_connection(td: App, caller: Caller, name: str) -> ConnectionOut:
+def show_connection(td: App, caller: Caller, name: str) -> ConnectionOut | ConnectionUseOut:
+    """The connection's settings; an invited caller without *View connections* gets only
+    what is needed to use it."""
     with td.transaction(read_only=True) as tx:
         connection = td.connections.get(tx, caller, name)
+    if not td.connections.may_see_settings(caller):
+        return ConnectionUseOut.of(connection)
     return ConnectionOut.of(connection, td.settings.callback_url)
 
 

@@ -95,6 +95,29 @@ def disconnect_token(
     return JSONResponse(NotRevokedOut(message=note).model_dump())
 
 
+@router.get("/tokens/user/{username}")
+def user_token_status(td: App, caller: Caller, name: str, username: str) -> TokenStatusOut:
+    """Manage connections: the state of one user's token of this connection (never the
+    token itself)."""
+    return TokenStatusOut.of(td.user_tokens.get(caller, name, username).token)
+
+
+@router.delete(
+    "/tokens/user/{username}",
+    status_code=204,
+    responses={200: {"model": NotRevokedOut,
+                     "description": "Forgotten, but the provider could not revoke it"}},
+)
+def revoke_user_token(td: App, caller: Caller, name: str, username: str) -> Response:
+    """Manage connections: revoke one user's token of this connection (RFC 7009); the user
+    must consent again. 204 when the provider was asked to revoke it; 200 with what to do at
+    the provider when it has no revocation endpoint."""
+    note = td.user_tokens.revoke(caller, name, username)
+    if note is None:
+        return Response(status_code=204)
+    return JSONResponse(NotRevokedOut(message=note).model_dump())
+
+
 @router.post("/authorize")
 def authorize(td: App, caller: Caller, name: str, body: AuthorizeIn | None = None) -> FlowLinkOut:
     """A one-time link that starts the consent in the browser that opens it."""

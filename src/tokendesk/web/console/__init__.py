@@ -41,7 +41,7 @@ def favicon() -> FileResponse:
 def install(app: FastAPI) -> None:
     """Serve the console from ``app`` (whose ``state.tokendesk`` is already set)."""
     td: Tokendesk = app.state.tokendesk
-    app.state.console_store = ConsoleStore(td.keyring, td.clock)
+    app.state.console_store = ConsoleStore(td.transaction, td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, wizard, confirmations, connections, my_settings, password, admin,

@@ -29,7 +29,7 @@ from tokendesk.errors import (
 from tokendesk.services.auth import csrf_matches
 from tokendesk.web.console.problems import plain_problems
 from tokendesk.web.console.security import safe_next
-from tokendesk.web.console.store import ConsoleStore
+from tokendesk.web.console.store import ConsoleStore, Draft
 from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk
@@ -79,6 +79,19 @@ def session_key(session_id: str) -> str:
 def console_store(request: Request) -> ConsoleStore:
     store: ConsoleStore = request.app.state.console_store
     return store
+
+
+def hold_draft(request: Request, viewer: Viewer, draft: Draft | None) -> None:
+    """Write ``draft`` back to the store when this request ends (None: nothing to write, e.g.
+    after it was dropped); see ConsoleRoute."""
+    request.state.console_draft = (viewer.session_key, draft) if draft else None
+
+
+async def _write_held_draft(request: Request) -> None:
+    held: tuple[str, Draft] | None = getattr(request.state, "console_draft", None)
+    if held is not None:
+        request.state.console_draft = None
+        await run_in_threadpool(console_store(request).save_draft, *held)
 
 
 def find_viewer(request: Request) -> Viewer | None:
@@ -229,21 +242,28 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 
 class ConsoleRoute(APIRoute):
     """A route whose Tokendesk errors become pages: sign-in for a missing session, and a
-    plain page naming the problem (403, 404, ...) for the rest."""
+    plain page naming the problem (403, 404, ...) for the rest.
+
+    A wizard draft the handler held (``hold_draft``) is written back before the answer
+    leaves, so the next request, on whichever replica, sees what this one changed.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
             except NewPasswordFirst:
                 return redirect(PASSWORD_PATH)
             except TokendeskError as exc:
+                await _write_held_draft(request)
                 viewer = await run_in_threadpool(_viewer_if_any, request)
                 return page(request, viewer, "console/error.html", status=exc.status,
                             error=exc)
+            await _write_held_draft(request)
+            return response
 
         return guarded

@@ -78,7 +78,11 @@ def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredTok
 
 @router.get("/connections/{name}")
 def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Response:
+    """The connection's admin page; an invited user without *View connections* is sent to
+    his own page of it (My settings), which shows what he needs and no settings."""
     td = tokendesk(request)
+    if not td.connections.may_see_settings(viewer.principal):
+        return redirect(path_of("my", "connections", name))
     verdict = finished_consent(request, viewer, name)
     if verdict is not None:
         notify(request, viewer, "ok" if verdict.ok else "error", verdict.message)
@@ -170,6 +174,29 @@ def _token_action(request: Request, viewer: Viewer, name: str, action: str) -> R
         if exc.status in (401, 403, 404):
             raise
         notify(request, viewer, "error", exc.message)
+    return redirect(path_of("connections", name))
+
+
+@router.get("/connections/{name}/users/{username}/revoke")
+def confirm_revoke_user_token(request: Request, viewer: CurrentViewer, name: str,
+                              username: str) -> Response:
+    """Ask before revoking one user's token: say what it breaks."""
+    td = tokendesk(request)
+    found = td.user_tokens.get(viewer.principal, name, username)
+    with td.transaction() as tx:
+        connection = td.connections.get(tx, viewer.principal, name)
+    return page(request, viewer, "console/user_token_revoke.html", connection=connection,
+                username=found.username, state=token_state(found.token, connection, td.clock()))
+
+
+@router.post("/connections/{name}/users/{username}/revoke")
+def revoke_user_token(request: Request, viewer: CurrentViewer, form: PostedForm, name: str,
+                      username: str) -> Response:
+    td = tokendesk(request)
+    note = td.user_tokens.revoke(viewer.principal, name, username)
+    notify(request, viewer, "ok", f"The token of '{username}' was deleted here. {note}" if note
+           else f"The token of '{username}' was revoked and deleted; {username} must log in "
+           "again to use this connection.")
     return redirect(path_of("connections", name))
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import SecretStr
 
 from tokendesk.catalog import Provider
 from tokendesk.domain.connections import Connection, GrantType
+from tokendesk.domain.urls import PLACEHOLDER_RE
+from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
 from tokendesk.web.console.base import build_input
 from tokendesk.web.console.store import Draft
@@ -72,6 +75,32 @@ def switch_grant_defaults(draft: Draft, provider: Provider, previous: str) -> bo
 
 def _scope_list(scopes: str) -> list[str]:
     return [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
+
+
+def filled_url(provider: Provider | None, template: str, placeholders: dict[str, str]) -> str:
+    """``template`` with each placeholder typed so far filled in: the real address. A
+    placeholder not typed yet, or whose value is not valid, stays ``<name>``."""
+    if provider is None:
+        return template
+    declared = {p.name: p for p in provider.placeholders}
+
+    def fill(match: re.Match[str]) -> str:
+        spec, value = declared.get(match.group(1)), placeholders.get(match.group(1), "")
+        if spec is None or not value.strip():
+            return match.group(0)
+        try:
+            return spec.accept(value, field="placeholders")
+        except ValidationError:
+            return match.group(0)
+
+    return PLACEHOLDER_RE.sub(fill, template)
+
+
+def draft_urls(draft: Draft, provider: Provider | None) -> dict[str, str]:
+    """The draft's URLs as they will be called: authorization, token and revocation URL."""
+    return {name: filled_url(provider, value, draft.placeholders) for name, value in (
+        ("authorization_url", draft.authorization_url), ("token_url", draft.token_url),
+        ("revocation_url", draft.revocation_url))}
 
 
 def load_connection(draft: Draft, connection: Connection) -> None:
@@ -154,6 +183,15 @@ def _details(draft: Draft) -> dict[str, Any]:
         "name": draft.name,
         "description": draft.description,
     }
+
+
+def fingerprint(draft: Draft) -> dict[str, object]:
+    """What a test tried: the draft's settings and which secret and key it held. A verdict
+    given for another fingerprint no longer tells the truth about the draft."""
+    tried = {k: v for k, v in _snapshot(draft).items()
+             if k not in ("name", "description", "invited_roles")}
+    return {**tried, "secret": draft.secret_ciphertext or draft.secret_stored,
+            "key": draft.key_ciphertext or draft.key_stored, "provider": draft.provider}
 
 
 def _snapshot(draft: Draft) -> dict[str, object]:

@@ -27,6 +27,7 @@ from tokendesk.web.console.base import (
     PostedForm,
     Viewer,
     console_store,
+    hold_draft,
     notify,
     page,
     path_of,
@@ -40,6 +41,8 @@ from tokendesk.web.console.drafts import (
     STEPS,
     apply_template,
     create_input,
+    draft_urls,
+    fingerprint,
     load_connection,
     merge_presets,
     step_of,
@@ -47,6 +50,7 @@ from tokendesk.web.console.drafts import (
     update_input,
 )
 from tokendesk.web.console.problems import problems_of
+from tokendesk.web.console.review import review
 from tokendesk.web.console.store import Draft, Verdict
 from tokendesk.web.console.views import grant_label, shared_token, token_state
 
@@ -59,7 +63,9 @@ DETAIL_FIELDS = ("grant_type", "client_id", "client_secret", "client_key", "clie
 
 def _draft(request: Request, viewer: Viewer, draft_id: str) -> Draft:
     viewer.principal.require(Permission.MANAGE_CONNECTIONS)
-    return console_store(request).draft(viewer.session_key, draft_id)
+    draft = console_store(request).draft(viewer.session_key, draft_id)
+    hold_draft(request, viewer, draft)
+    return draft
 
 
 def _at(draft: Draft, step: str) -> str:
@@ -85,6 +91,7 @@ def edit_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
     with td.transaction() as tx:
         connection = td.connections.get(tx, viewer.principal, name)
     draft = console_store(request).new_draft(viewer.session_key, mode="edit")
+    hold_draft(request, viewer, draft)
     load_connection(draft, connection)
     draft.reached = len(STEPS)
     return redirect(_at(draft, "settings"))
@@ -107,13 +114,15 @@ def _render(request: Request, viewer: Viewer, draft: Draft, step: str, *,
     td = tokendesk(request)
     provider = td.catalog.get(draft.provider) if draft.provider else None
     context: dict[str, Any] = {}
-    if step == "test" and draft.editing:
-        verdict = finished_consent(request, viewer, draft.editing)
-        draft.verdict = verdict or draft.verdict
+    if step in ("test", "review") and draft.editing:
+        if step == "test":
+            draft.verdict = finished_consent(request, viewer, draft.editing) or draft.verdict
         with td.transaction() as tx:
             tokens = td.tokens.statuses(tx, viewer.principal, draft.editing)
             connection = td.connections.get(tx, viewer.principal, draft.editing)
         context["shared"] = token_state(shared_token(tokens), connection, td.clock())
+    if step == "review":
+        context["review"] = review(draft, context.get("shared"))
     if step == "roles":
         with td.transaction() as tx:
             roles = td.accounts.list_roles(tx, viewer.principal, custom_only=True)
@@ -123,6 +132,7 @@ def _render(request: Request, viewer: Viewer, draft: Draft, step: str, *,
                 steps=STEPS, step=step, number=STEP_NUMBERS[step], errors=errors or {},
                 provider=provider, providers=td.catalog.providers(), q=q,
                 callback_url=draft.callback_url(td.settings.callback_url), grant_label=grant_label,
+                urls=draft_urls(draft, provider),
                 auth_methods=CLIENT_AUTH_METHODS, code_flow=_code_flow(draft), **context)
 
 
@@ -267,16 +277,34 @@ def post_test(request: Request, viewer: CurrentViewer, form: PostedForm,
         return redirect(_at(draft, "authentication"))
     if go != "test":
         return _advance(draft, "roles")
-    td = tokendesk(request)
+    if draft.editing is None and not _code_flow(draft):
+        return _test_unsaved(request, viewer, draft)
+    # A consent comes back to the stored connection's callback, and an edit tests what it
+    # saves: the button says "Save ... and test", the administrator chose to save.
     saved = _save(request, viewer, draft)
     if saved is None:
         return redirect(_at(draft, step_of(next(iter(draft.errors), None))))
+    draft.tested = fingerprint(draft)
     if _code_flow(draft):
         purpose = Purpose.SHARED if draft.save_credentials else Purpose.TEST
         return start_consent(request, viewer, saved, purpose, return_to=_at(draft, "test"),
                              draft_id=draft.id)
-    verdict = td.tester.test(viewer.principal, saved, save_credentials=draft.save_credentials)
+    verdict = tokendesk(request).tester.test(viewer.principal, saved,
+                                             save_credentials=draft.save_credentials)
     draft.verdict = Verdict(verdict.ok, verdict.message)
+    return redirect(_at(draft, "test"))
+
+
+def _test_unsaved(request: Request, viewer: Viewer, draft: Draft) -> Response:
+    """Test a new client credentials connection with what the draft holds, saving nothing."""
+    store = console_store(request)
+    try:
+        data = create_input(draft, store.secret(draft) or "", store.key(draft))
+        verdict = tokendesk(request).tester.test_unsaved(viewer.principal, data)
+    except ValidationError as exc:
+        draft.errors = {_error_key(exc): exc.message}
+        return redirect(_at(draft, step_of(next(iter(draft.errors), None))))
+    draft.verdict, draft.tested = Verdict(verdict.ok, verdict.message), fingerprint(draft)
     return redirect(_at(draft, "test"))
 
 
@@ -342,18 +370,37 @@ def post_review(request: Request, viewer: CurrentViewer, form: PostedForm,
     if name is None:
         return redirect(_at(draft, step_of(next(iter(draft.errors), None))))
     console_store(request).drop_draft(viewer.session_key, draft.id)
+    hold_draft(request, viewer, None)
     notify(request, viewer, "ok", f"The connection '{name}' was created." if draft.mode == "create"
            else f"The changes to '{name}' were saved.")
+    _fetch_shared_token(request, viewer, draft, name)
     return redirect(path_of("connections", name))
+
+
+def _fetch_shared_token(request: Request, viewer: Viewer, draft: Draft, name: str) -> None:
+    """"Save login credentials" on a client credentials connection without a shared token:
+    ask the provider for it now that the connection is saved (its test stored nothing)."""
+    if not draft.save_credentials or _code_flow(draft):
+        return
+    td = tokendesk(request)
+    with td.transaction() as tx:
+        tokens = td.tokens.statuses(tx, viewer.principal, name)
+    if shared_token(tokens) is None:
+        verdict = td.tester.test(viewer.principal, name, save_credentials=True)
+        notify(request, viewer, "ok" if verdict.ok else "error",
+               verdict.message if verdict.ok else f"No shared token was saved: {verdict.message}")
 
 
 @router.post("/wizard/{draft_id}/cancel")
 def cancel(request: Request, viewer: CurrentViewer, form: PostedForm, draft_id: str) -> Response:
     draft = _draft(request, viewer, draft_id)
     console_store(request).drop_draft(viewer.session_key, draft.id)
-    if draft.editing is None:
-        return redirect("/connections")
+    hold_draft(request, viewer, None)
+    if draft.mode == "create" and draft.editing is not None:
+        # Saved only so that its consent test could come back to it: Cancel leaves nothing.
+        removed = tokendesk(request).removal.remove(viewer.principal, draft.editing)
+        notify(request, viewer, "info", f"'{removed.name}' was saved for its test only; "
+               "it was deleted with its tokens.")
     if draft.mode == "create":
-        notify(request, viewer, "info", f"'{draft.editing}' was saved when you tested it; it "
-               "stays until you delete it.")
-    return redirect(path_of("connections", draft.editing))
+        return redirect("/connections")
+    return redirect(path_of("connections", draft.editing or ""))
