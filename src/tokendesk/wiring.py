@@ -25,6 +25,7 @@ from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
+from tokendesk.services.attention import AttentionService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
@@ -92,6 +93,7 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    attention: AttentionService
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -244,6 +246,7 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        attention=AttentionService(catalog, clock, settings.attention_horizon_days),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

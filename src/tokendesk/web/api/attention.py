@@ -1,0 +1,110 @@
+"""``/api/v1/attention`` (everything a person must fix) and a connection's forecasts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from tokendesk.domain.attention import HORIZON_DAYS_MAX, AttentionItem
+from tokendesk.domain.forecast import Forecast
+from tokendesk.domain.tokens import TokenKind
+from tokendesk.web.api.responses import error_responses
+from tokendesk.web.deps import App, Caller
+
+router = APIRouter(tags=["attention"], responses=error_responses())
+
+
+class ForecastOut(BaseModel):
+    """A date by which something stops working, and where the date comes from."""
+
+    kind: str  # consent_needed, secret_expires, certificate_expires
+    due_at: datetime
+    source: str  # provider_said, documented_inactivity, documented_absolute, administrator, ...
+    source_words: str  # "Atlassian documents 90 days unused"
+    source_url: str | None  # the documentation page, for a documented figure
+    words: str  # "Consent needed by 2027-03-01 (the provider said)."
+
+    @classmethod
+    def of(cls, f: Forecast) -> ForecastOut:
+        return cls(kind=f.kind.value, due_at=f.due_at, source=f.source.value,
+                   source_words=f.source_words, source_url=f.source_url, words=f.words)
+
+
+class AttentionItemOut(BaseModel):
+    state: str  # misconfigured, needs_consent, damaged, backing_off, *_expiring, consent_due
+    label: str
+    subject: str  # connection, shared_token, user_token
+    connection: str
+    user: str | None  # the owner of a user-specific token
+    reason: str
+    fixer: str  # administrator, user
+    who_can_fix: str
+    fix_url: str  # the console page where it is fixed
+    due_at: datetime | None
+    forecast: ForecastOut | None
+
+    @classmethod
+    def of(cls, item: AttentionItem, public_url: str) -> AttentionItemOut:
+        return cls(state=item.state.value, label=item.label, subject=item.subject.value,
+                   connection=item.connection, user=item.user, reason=item.reason,
+                   fixer=item.fixer.value, who_can_fix=item.who_can_fix,
+                   fix_url=public_url + item.fix_path, due_at=item.due_at,
+                   forecast=ForecastOut.of(item.forecast) if item.forecast else None)
+
+
+class AttentionOut(BaseModel):
+    as_of: datetime
+    horizon_days: int
+    counts: dict[str, int]
+    items: list[AttentionItemOut]
+
+
+class TokenForecastsOut(BaseModel):
+    kind: str
+    user_id: str | None
+    forecasts: list[ForecastOut]
+
+
+class ForecastsOut(BaseModel):
+    connection: list[ForecastOut]  # the client secret's or certificate's expiry
+    tokens: list[TokenForecastsOut]  # when each token the caller may see needs consent
+
+
+@router.get("/attention")
+def attention(
+    td: App, caller: Caller,
+    horizon_days: Annotated[int | None, Query(ge=0, le=HORIZON_DAYS_MAX)] = None,
+) -> AttentionOut:
+    """Every connection and token the caller may see that is misconfigured, needs consent, is
+    damaged or backing off, or will need consent or a new client credential within
+    ``horizon_days`` (default: the setting, 14 days); most urgent first."""
+    with td.transaction(read_only=True) as tx:
+        found = td.attention.attention(tx, caller, horizon_days)
+    return AttentionOut(
+        as_of=found.as_of, horizon_days=found.horizon_days,
+        counts={state.value: n for state, n in found.counts.items()},
+        items=[AttentionItemOut.of(i, td.settings.public_url) for i in found.items],
+    )
+
+
+@router.get("/connections/{name}/forecasts", tags=["connections"])
+def forecasts(td: App, caller: Caller, name: str) -> ForecastsOut:
+    """When the connection's client credential runs out, and when each of its tokens the
+    caller may see will need consent again; each date with where it comes from."""
+    with td.transaction(read_only=True) as tx:
+        connection = td.connections.get(tx, caller, name)
+        tokens = td.tokens.statuses(tx, caller, connection.name)
+    return ForecastsOut(
+        connection=[ForecastOut.of(f) for f in td.attention.connection_forecasts(connection)],
+        tokens=[
+            TokenForecastsOut(
+                kind=t.kind.value,
+                user_id=t.user_id if t.kind is TokenKind.USER else None,
+                forecasts=[ForecastOut.of(f) for f in td.attention.token_forecasts(t, connection)],
+            )
+            for t in tokens
+        ],
+    )
