@@ -15,6 +15,7 @@ from tokendesk.domain.sign_in import parse_trusted_proxies
 from tokendesk.web.console import (
     admin,
     api_keys,
+    attention,
     audit_log,
     connections,
     my_settings,
@@ -35,8 +36,8 @@ def install(app: FastAPI) -> None:
     app.state.console_store = ConsoleStore(td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
-    for module in (session, wizard, connections, my_settings, admin, api_keys, network,
-                   audit_log):
+    for module in (session, attention, wizard, connections, my_settings, admin, api_keys,
+                   network, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
