@@ -18,6 +18,7 @@ from tokendesk.web.console import (
     attention,
     audit_log,
     connections,
+    forecasts,
     my_settings,
     network,
     session,
@@ -36,8 +37,8 @@ def install(app: FastAPI) -> None:
     app.state.console_store = ConsoleStore(td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
-    for module in (session, attention, wizard, connections, my_settings, admin, api_keys,
-                   network, audit_log):
+    for module in (session, attention, wizard, connections, forecasts, my_settings, admin,
+                   api_keys, network, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
