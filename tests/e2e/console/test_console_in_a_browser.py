@@ -42,6 +42,8 @@ def test_an_admin_creates_a_client_credentials_connection_and_a_bot_gets_its_tok
 ) -> None:
     secret = scene.oauth.clients["cc-basic"].client_secret or ""
     sign_in(page, scene.url, "admin")
+    expect(page.locator("#attention-empty")).to_contain_text("Nothing needs your attention")
+    page.goto(scene.url + "/connections")
     expect(page.locator(".empty")).to_contain_text("No OAuth connections yet")
     screenshot(page, "connections-empty")
 
