@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.api import ADMIN_PASSWORD, Api, connection_body, key_for, make_user
+from support.client_keys import NOT_AFTER, key_pair
 from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.domain.principal import command_line_principal
@@ -278,3 +279,39 @@ def test_the_secret_expiry_is_a_forecast_of_the_connection(admin: Api) -> None:
 
     assert [(f["kind"], f["due_at"][:10], f["source_words"]) for f in forecasts["connection"]] == [
         ("secret_expires", "2027-06-30", "entered by an administrator")]
+
+
+# --- the certificate of private_key_jwt ------------------------------------------------------
+
+
+def signing_connection(admin: Api, **fields: Any) -> Any:
+    pair = key_pair()
+    return admin.post("/connections", json={
+        "name": "Reports", "provider": "custom", "grant_type": "client_credentials",
+        "client_id": "reports-client", "token_url": "https://login.example.test/token",
+        "scopes": "api:read", "client_auth_method": "private_key_jwt",
+        "client_key": pair.key_pem, "client_certificate": pair.certificate_pem, **fields})
+
+
+def test_the_certificate_expiry_is_read_from_the_certificate_and_listed_when_near(
+    admin: Api, clock: MovableClock
+) -> None:
+    assert signing_connection(admin).status_code == 201
+    forecasts = admin.get("/connections/Reports/forecasts").json()
+    assert [(f["kind"], f["source_words"]) for f in forecasts["connection"]] == [
+        ("certificate_expires", "read from the certificate")]
+    assert attention(admin)["items"] == []
+
+    clock.now = NOT_AFTER - timedelta(days=10)
+    (item,) = attention(admin)["items"]
+
+    assert (item["state"], item["subject"]) == ("certificate_expiring", "connection")
+    assert item["reason"].startswith("Client certificate expires on 2028-06-30 "
+                                     "(read from the certificate).")
+
+
+def test_a_signing_connection_takes_no_secret_expiry(admin: Api) -> None:
+    answer = signing_connection(admin, client_secret_expires_on="2027-06-30")
+
+    assert answer.status_code == 422
+    assert "signs with a client key" in answer.json()["error"]["message"]
