@@ -3,6 +3,8 @@ an edit that does not name it, forgotten on request; a wrong day is refused in p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from support.api import CLIENT_SECRET
 from support.cli import Cli
 
@@ -31,3 +33,19 @@ def test_a_day_that_is_no_date_is_refused_naming_the_option(cli: Cli) -> None:
     assert refused.exit_code != 0
     assert "client_secret_expires_on" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_the_attention_command_lists_what_falls_due_within_the_horizon(cli: Cli) -> None:
+    soon = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    cli.ok(*JIRA, "--client-secret-expires-on", soon, input=CLIENT_SECRET + "\n")
+
+    listed = cli.json("attention")
+    table = cli.ok("attention")
+    beyond = cli.json("attention", "--horizon-days", "2")
+
+    (item,) = listed["items"]
+    assert (item["state"], item["connection"]) == ("secret_expiring", "Jira cloud")
+    assert item["fix_url"].endswith("/connections/Jira%20cloud/edit")
+    assert "Secret expiring" in table.stdout and f"Client secret expires on {soon}" in table.stdout
+    assert beyond["items"] == [] and beyond["horizon_days"] == 2
+    assert CLIENT_SECRET not in "".join(cli.transcript)
