@@ -315,3 +315,21 @@ def test_a_signing_connection_takes_no_secret_expiry(admin: Api) -> None:
 
     assert answer.status_code == 422
     assert "signs with a client key" in answer.json()["error"]["message"]
+
+
+def test_notifications_read_the_whole_desk_with_ids_to_act_on(
+    td: Tokendesk, admin: Api, clock: MovableClock
+) -> None:
+    made = jira(admin)
+    token_id = store_token(td, "Jira cloud")
+    clock.advance(days=85)
+
+    with td.transaction(read_only=True) as tx:
+        (item,) = td.attention.due_within(tx)
+        assert td.attention.due_within(tx, horizon_days=1) == []
+
+    assert item.state.value == "consent_due"
+    assert item.token_id == token_id
+    with td.transaction(read_only=True) as tx:
+        connection = td.connections.get_by_id(tx, item.connection_id)
+    assert connection is not None and connection.name == made["name"]

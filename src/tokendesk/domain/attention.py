@@ -84,6 +84,10 @@ class AttentionItem:
     fix_path: str
     due_at: datetime | None = None
     forecast: Forecast | None = None
+    # What the item is about, for code that acts on it (notifications): the connection's id,
+    # and the token's for a token's item.
+    connection_id: str = ""
+    token_id: str | None = None
 
     @property
     def who_can_fix(self) -> str:
@@ -149,14 +153,14 @@ def connection_items(
             AttentionState.MISCONFIGURED, Subject.CONNECTION, connection.name, None,
             "The provider refused the connection's client credentials; enter the current "
             "client ID and secret (or key)." + said,
-            Fixer.ADMINISTRATOR, edit,
+            Fixer.ADMINISTRATOR, edit, connection_id=connection.id,
         ))
     for forecast in connection_forecasts(connection):
         if within(forecast, now, horizon):
             items.append(AttentionItem(
                 _EXPIRING[forecast.kind], Subject.CONNECTION, connection.name, None,
                 _expiring_reason(forecast, now), Fixer.ADMINISTRATOR, edit,
-                forecast.due_at, forecast,
+                forecast.due_at, forecast, connection.id,
             ))
     return items
 
@@ -190,7 +194,8 @@ def token_item(
     def item(state: AttentionState, reason: str, forecast: Forecast | None = None,
              fix_by: Fixer = fixer, path: str = consent) -> AttentionItem:
         return AttentionItem(state, subject, connection.name, user, reason, fix_by, path,
-                             forecast.due_at if forecast else None, forecast)
+                             forecast.due_at if forecast else None, forecast, connection.id,
+                             token.id)
 
     whose = "The shared token" if shared else f"{username}'s token"
     if token.status is TokenStatus.NEEDS_REAUTHENTICATION:

@@ -21,7 +21,7 @@ from tokendesk.domain.connections import Connection
 from tokendesk.domain.forecast import DocumentedLifetimes, Forecast, connection_forecasts
 from tokendesk.domain.forecast import token_forecasts as forecasts_of_token
 from tokendesk.domain.permissions import Permission
-from tokendesk.domain.principal import Principal
+from tokendesk.domain.principal import Principal, command_line_principal
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import ValidationError
 from tokendesk.storage.accounts import UserRepository
@@ -37,6 +37,9 @@ class AttentionList:
     counts: dict[AttentionState, int]
     horizon_days: int
     as_of: datetime
+
+# The whole desk, as the command line (an operator on the server) sees it.
+EVERYTHING = command_line_principal()
 
 
 class AttentionService:
@@ -73,6 +76,11 @@ class AttentionService:
         )
         items = attention_items(facts, now, timedelta(days=days), _visibility(actor))
         return AttentionList(items, counts(items), days, now)
+
+    def due_within(self, tx: Tx, horizon_days: int | None = None) -> list[AttentionItem]:
+        """Every item of the desk (no person's view: for notifications, which then choose
+        whom to tell), most urgent first; ``horizon_days`` as in :meth:`attention`."""
+        return self.attention(tx, EVERYTHING, horizon_days).items
 
     def lifetimes(self, connection: Connection) -> DocumentedLifetimes | None:
         """What the connection's provider documents about refresh-token lifetimes."""
