@@ -132,3 +132,25 @@ def test_only_a_manager_may_enter_the_date(td: Tokendesk, browser: Callable[[], 
                          {"client_secret_expires_on": "2027-06-30"})
 
     assert answer.status_code == 403
+
+
+def test_a_user_sees_when_his_own_token_needs_consent_again(
+    td: Tokendesk, browser: Callable[[], Console]
+) -> None:
+    with td.transaction() as tx:
+        td.accounts.create_role(tx, command_line_principal(), RoleCreate(name="jira-users"))
+    add_user(td, "alice", roles=("jira-users",))
+    jira(td, "Jira cloud", invited_roles=["jira-users"])
+    actor = command_line_principal()
+    with td.transaction() as tx:
+        connection = td.connections.get(tx, actor, "Jira cloud")
+        td.tokens.store(tx, connection, TokenKind.USER, td.accounts.get_user(tx, "alice").id,
+                        TokenSet(Secret("at"), "Bearer", td.clock() + timedelta(hours=1),
+                                 Secret("rt")))
+    due = (td.clock() + timedelta(days=90)).date().isoformat()
+    alice = browser()
+    alice.sign_in("alice")
+
+    mine = alice.get("/my/connections/Jira%20cloud")
+
+    assert f"Consent needed by {due} (Atlassian documents 90 days unused)." in mine.text
