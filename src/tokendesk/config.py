@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Bearer token /metrics asks for; without it /metrics is open to anyone "
         "who can reach the server.",
     )
+    attention_horizon_days: int = Field(
+        default=14, ge=0, le=366,
+        description="The attention list shows what will need consent or a new client secret "
+        "within this many days (GET /api/v1/attention?horizon_days= overrides it).",
+    )
     refresh_per_host_concurrency: int = Field(
         default=4, ge=1, le=64,
         description="At most this many background refresh calls in flight to one provider "

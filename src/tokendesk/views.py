@@ -5,7 +5,7 @@ None has a field that could carry a stored secret out.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -66,6 +66,8 @@ class ConnectionOut(BaseModel):
     grant_type: str
     client_id: str
     client_secret_stored: bool
+    # The day the client secret expires, as an administrator entered it.
+    client_secret_expires_on: date | None = None
     authorization_url: str
     token_url: str
     scopes: list[str]
@@ -95,6 +97,7 @@ class ConnectionOut(BaseModel):
             grant_type=connection.grant_type.value,
             client_id=connection.client_id,
             client_secret_stored=connection.has_client_secret,
+            client_secret_expires_on=connection.client_secret_expires_on,
             authorization_url=connection.authorization_url,
             token_url=connection.token_url,
             scopes=list(connection.scopes),

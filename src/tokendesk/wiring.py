@@ -27,6 +27,7 @@ from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
+from tokendesk.services.attention import AttentionService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
@@ -110,6 +111,7 @@ class Tokendesk:
     deliverer: WebhookDeliverer
     proxy_check: ProxyCheck
     user_tokens: UserTokens  # a manager's view and revocation of one user's token
+    attention: AttentionService
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -298,6 +300,7 @@ def _wire(
         proxy_check=ProxyCheck(transaction, proxy, outbound, audit,
                                allow_http_loopback=settings.allow_http_loopback),
         user_tokens=UserTokens(transaction, connections, tokens, revocations, audit),
+        attention=AttentionService(catalog, clock, settings.attention_horizon_days),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

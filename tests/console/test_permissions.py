@@ -29,7 +29,8 @@ def test_without_view_connections_there_is_no_connections_menu_and_no_wizard(
     wizard = sam.get("/wizard/new")
     listing = sam.get("/connections")
 
-    assert home.url.path == "/my/connections"
+    assert home.url.path == "/attention"
+    assert "Your tokens and the connections shared with you" in home.text
     assert 'href="/connections"' not in home.text
     assert "Administration" not in home.text
     assert wizard.status_code == 403 and "Manage connections" in wizard.text

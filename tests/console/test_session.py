@@ -40,9 +40,9 @@ def test_signing_in_sets_httponly_samesite_secure_cookies_and_goes_to_the_consol
         assert "path=/" in flags
         assert "domain=" not in flags  # __Host-: this host only, never a parent domain
     assert "tokendesk_session" not in cookies  # https: only the __Host- prefixed cookie
-    landing = console.follow(response)  # / -> /connections
-    assert landing.url.path == "/connections"
-    assert "OAuth connections" in landing.text
+    landing = console.follow(response)  # / -> /attention, the start page
+    assert landing.url.path == "/attention"
+    assert "Needs attention" in landing.text
 
 
 def test_cookies_are_not_secure_on_a_plain_http_loopback_address(

@@ -536,3 +536,31 @@ def test_tokens_of_printable_characters_are_accepted() -> None:
     from tokendesk.domain.tokens import has_control_characters
 
     assert not has_control_characters("ya29.a0Af-_~+/=Zq8vX2 with spaces é")
+
+
+# --- what the provider says of the refresh token's lifetime ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "member", ["refresh_token_expires_in", "refresh_expires_in", "x_refresh_token_expires_in"]
+)
+def test_the_refresh_token_lifetime_the_provider_sends_is_kept(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint, member: str
+) -> None:
+    tokens = request_token(oauth, endpoint, token_json(refresh_token="rt-1", **{member: 7776000}))
+    assert tokens.refresh_expires_at == NOW + timedelta(days=90)
+
+
+def test_a_refresh_token_lifetime_without_a_refresh_token_says_nothing(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    tokens = request_token(oauth, endpoint, token_json(refresh_expires_in=1800))
+    assert tokens.refresh_expires_at is None
+
+
+def test_a_refresh_token_lifetime_that_is_not_a_number_is_an_invalid_response(
+    oauth: OAuthClient, endpoint: FakeTokenEndpoint
+) -> None:
+    error = refused(oauth, endpoint,
+                    token_json(refresh_token="rt-1", refresh_token_expires_in="soon"))
+    assert "refresh token lifetime" in error.message

@@ -74,6 +74,9 @@ class RefreshTokenLifetimes(BaseModel):
     testing_app_lifetime_days: int | None = Field(default=None, gt=0)
     # The documentation page that states these figures.
     source: str
+    # Who documents them, as a person would say it ("Atlassian documents 90 days unused");
+    # None: the provider's name.
+    documented_by: str | None = Field(default=None, min_length=1, max_length=80)
 
     @field_validator("source")
     @classmethod

@@ -15,6 +15,7 @@ import typer
 
 from tokendesk.cli import (
     admin,
+    attention,
     audit,
     connections,
     encryption,
@@ -59,6 +60,7 @@ COMMANDS = CommandLine(
         ("migrate", schema.migrate),
         ("init", admin.init),
         ("audit", audit.audit),
+        ("attention", attention.attention),
         ("token", tokens.token),
     ),
     groups=(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -65,6 +65,22 @@ CertificateFile = Annotated[Path | None, typer.Option(
     "--client-certificate-file", exists=True, dir_okay=False, readable=True,
     help="PEM certificate of the key (Microsoft needs it: its thumbprint names the key).")]
 
+SecretExpiresOn = Annotated[str | None, typer.Option(
+    "--client-secret-expires-on", metavar="YYYY-MM-DD",
+    help="The day the client secret expires, as the provider's console shows it; the "
+         "attention list warns before it.")]
+
+
+def _expiry(expires_on: str | None, forget: bool = False) -> dict[str, Any]:
+    """The ``client_secret_expires_on`` member to give, only when one was asked for (an absent
+    member keeps the stored day)."""
+    if expires_on is not None and forget:
+        raise ValidationError("Give --client-secret-expires-on or --no-client-secret-expiry, "
+                              "not both.", field="client_secret_expires_on")
+    if forget:
+        return {"client_secret_expires_on": None}
+    return {} if expires_on is None else {"client_secret_expires_on": expires_on}
+
 
 def list_connections(
     provider: Annotated[str | None, typer.Option("--provider", help="Provider key.")] = None,
@@ -105,6 +121,7 @@ def create(
     client_auth_method: AuthMethod = None,
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
+    client_secret_expires_on: SecretExpiresOn = None,
     issuer: Annotated[str | None, typer.Option(
         "--issuer", help="Custom connections: the authorization server's issuer URL; its "
         "published metadata fills the URLs, PKCE and the client authentication method "
@@ -126,6 +143,7 @@ def create(
         placeholders=split_pairs(placeholder or [], field="placeholders"),
         invited_roles=invite or [],
         issuer=issuer,
+        **_expiry(client_secret_expires_on),
     )
     with open_tokendesk() as td:
         data = td.discovery.fill(operator(), data)
@@ -157,6 +175,9 @@ def edit(
     client_auth_method: AuthMethod = None,
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
+    client_secret_expires_on: SecretExpiresOn = None,
+    no_client_secret_expiry: Annotated[bool, typer.Option(
+        "--no-client-secret-expiry", help="Forget the client secret's expiry day.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; what is not given stays, the stored client secret included."""
@@ -171,6 +192,7 @@ def edit(
         client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder, field="placeholders") if placeholder else None,
         invited_roles=[] if no_invites else (invite or None),
+        **_expiry(client_secret_expires_on, no_client_secret_expiry),
     )
     with open_tokendesk() as td, td.transaction() as tx:
         connection = td.connections.update(tx, operator(), name, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from tokendesk.domain.principal import Principal
@@ -68,6 +68,9 @@ class Connection:
     # certificate (PEM) when one was given.
     has_client_key: bool = False
     client_certificate: str | None = None
+    # The day the client secret expires, as an administrator entered it (the provider's
+    # console shows it: Microsoft Entra "Certificates & secrets"); None when not entered.
+    client_secret_expires_on: date | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

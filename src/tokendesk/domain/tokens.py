@@ -83,6 +83,9 @@ class TokenSet:
     scope: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     expiry_source: ExpirySource | None = None
+    # When the refresh token expires, as the provider said (refresh_token_expires_in and
+    # kin); None when it did not say.
+    refresh_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,38 @@ class StoredToken:
     created_at: datetime
     updated_at: datetime
     expiry_source: ExpirySource | None = None
+    # When a person last consented (the refresh token's grant began); None before 0011.
+    consented_at: datetime | None = None
+    # When the refresh token expires as the provider said; None when it did not say.
+    refresh_expires_at: datetime | None = None
+
+
+# The members of a token answer in which providers say how long the refresh token lives,
+# in seconds (or the provider's expires_in unit): Microsoft identity platform and Google
+# ``refresh_token_expires_in``, Keycloak ``refresh_expires_in``, Intuit
+# ``x_refresh_token_expires_in``. The first one present wins.
+REFRESH_LIFETIME_FIELDS = (
+    "refresh_token_expires_in", "refresh_expires_in", "x_refresh_token_expires_in",
+)
+
+
+def refresh_expiry_from(
+    now: datetime, answer: dict[str, Any], unit: ExpiresInUnit = "s"
+) -> datetime | None:
+    """When the refresh token of a token answer expires, as the provider said; ``now`` is
+    when the request was sent. None when no member says so, or says 0 (Keycloak: an offline
+    token without a limit). Never more than ten years ahead. Raises ValueError (or
+    OverflowError) for a member that is not a finite number."""
+    for name in REFRESH_LIFETIME_FIELDS:
+        if name in answer:
+            seconds = expires_in_s(answer[name], unit)
+            if seconds is None:
+                return None
+            return now + timedelta(seconds=min(seconds, REFRESH_LIFETIME_MAX_S))
+    return None
+
+
+REFRESH_LIFETIME_MAX_S = 10 * 365 * 24 * 3600
 
 
 def expires_in_s(expires_in: Any, unit: ExpiresInUnit = "s") -> int | None:

@@ -24,6 +24,7 @@ from tokendesk.domain.tokens import (
     expiry_from,
     expiry_source_of,
     has_control_characters,
+    refresh_expiry_from,
 )
 from tokendesk.errors import (
     InvalidClient,
@@ -102,6 +103,12 @@ def parse_token_response(
         _note_capped(expires_in_s(doc.get("expires_in"), expires_in_unit))
     except (ValueError, OverflowError):
         raise InvalidProviderResponse("The token endpoint's expires_in is not a number.") from None
+    try:
+        refresh_expires_at = refresh_expiry_from(now, doc, expires_in_unit)
+    except (ValueError, OverflowError):
+        raise InvalidProviderResponse(
+            "The token endpoint's refresh token lifetime (refresh_token_expires_in) is not "
+            "a number.") from None
     refresh = doc.get("refresh_token")
     if any(isinstance(t, str) and has_control_characters(t) for t in (access, refresh)):
         # Fail closed: CR/LF in a token would split the header a bot puts it in.
@@ -119,6 +126,7 @@ def parse_token_response(
             k: doc[k] for k in keep_fields if k in doc and not is_secret_key(k) and _plain(doc[k])
         },
         expiry_source=source,
+        refresh_expires_at=refresh_expires_at if isinstance(refresh, str) and refresh else None,
     )
 
 

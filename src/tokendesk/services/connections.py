@@ -50,6 +50,7 @@ from tokendesk.services.connection_rules import (
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
+from tokendesk.services.secret_expiry import audit_details, checked_expiry, expiry_changes
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository
@@ -381,6 +382,9 @@ class ConnectionService:
                 **credential,
                 **columns(fields),
                 "client_auth_method": data.client_auth_method,
+                "client_secret_expires_on": checked_expiry(
+                    data.client_secret_expires_on, method=method
+                ),
                 "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
                 "created_at": now,
                 "updated_at": now,
@@ -435,6 +439,11 @@ class ConnectionService:
         )
         if edit.secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
+        values.update(expiry_changes(
+            current.client_secret_expires_on, data.client_secret_expires_on,
+            given_set="client_secret_expires_on" in data.model_fields_set,
+            secret_typed=edit.secret is not None, method=edit.method,
+        ))
         if {
             "client_id", "client_secret", "client_auth_method", "token_url", "client_key",
             "client_certificate",
@@ -465,7 +474,7 @@ class ConnectionService:
                 "changed": changed,
                 "changes": field_changes(
                     {**stored_fields(current), "invited_roles": invited_before}, values
-                ),
+                ) | audit_details(current.client_secret_expires_on, values),
             },
         )
         return self._reload(repo, current.id)

@@ -6,6 +6,7 @@ edges are validated by one definition.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
@@ -32,6 +33,8 @@ class ConnectionCreate(StrictInput):
     client_id: str = Field(max_length=2000)
     # Not needed with client_auth_method private_key_jwt, which takes client_key instead.
     client_secret: SecretStr = Field(default=SecretStr(""), max_length=8000)
+    # The day the client secret expires, as the provider's console shows it (optional).
+    client_secret_expires_on: date | None = None
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None
@@ -56,6 +59,9 @@ class ConnectionUpdate(StrictInput):
     grant_type: GrantType | None = None
     client_id: str | None = Field(default=None, max_length=2000)
     client_secret: SecretStr | None = Field(default=None, max_length=8000)
+    # The day the client secret expires; null forgets it. A new secret without a new day
+    # forgets the stored day (it was the old secret's).
+    client_secret_expires_on: date | None = None
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     scopes: list[str] | str | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -184,6 +185,8 @@ connections = Table(
     # <public_url>/oauth/callback; every newer one has <public_url>/oauth/callback/<id>.
     Column("shared_callback", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
+    # The day the client secret expires, entered by an administrator (migration 0015).
+    Column("client_secret_expires_on", Date, nullable=True),
     CheckConstraint(
         "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
     ),
@@ -224,6 +227,10 @@ tokens = Table(
     *_timestamps(),
     # Where expires_at came from (domain ExpirySource); NULL for rows stored before 0008.
     Column("expiry_source", String(32), nullable=True),
+    # When a person last consented, and when the refresh token expires as the provider said
+    # (refresh_token_expires_in and kin); the forecasts count from them (migration 0015).
+    Column("consented_at", UTCDateTime, nullable=True),
+    Column("refresh_expires_at", UTCDateTime, nullable=True),
     UniqueConstraint("connection_id", "owner_key", name="uq_tokens_connection_owner"),
     CheckConstraint("kind IN ('shared', 'user')", name="kind"),
     Index("ix_tokens_expires_at", "expires_at"),

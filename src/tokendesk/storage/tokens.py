@@ -51,6 +51,8 @@ class TokenRecord:
     created_at: datetime
     updated_at: datetime
     expiry_source: str | None = None
+    consented_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> TokenRecord:
@@ -87,6 +89,8 @@ class TokenChange:
     expires_at: datetime | Keep | None = KEEP
     last_refresh_at: datetime | Keep | None = KEEP
     expiry_source: str | Keep | None = KEEP
+    consented_at: datetime | Keep | None = KEEP
+    refresh_expires_at: datetime | Keep | None = KEEP
 
     def columns(self) -> dict[str, Any]:
         """The column values to write (statuses as their stored text)."""
@@ -172,6 +176,11 @@ class TokenRepository:
 
     def list_for_user(self, user_id: str) -> list[StoredToken]:
         found = self.tx.execute(select(tokens).where(tokens.c.user_id == user_id))
+        return [to_stored(TokenRecord.of(row)) for row in found]
+
+    def list_all(self) -> list[StoredToken]:
+        """What may be shown of every token (the attention list filters by who asks)."""
+        found = self.tx.execute(select(tokens).order_by(tokens.c.connection_id, tokens.c.id))
         return [to_stored(TokenRecord.of(row)) for row in found]
 
     def insert(self, values: Mapping[str, Any]) -> None:
@@ -277,6 +286,8 @@ def to_stored(row: TokenRecord) -> StoredToken:
         created_at=row.created_at,
         updated_at=row.updated_at,
         expiry_source=ExpirySource(row.expiry_source) if row.expiry_source else None,
+        consented_at=row.consented_at,
+        refresh_expires_at=row.refresh_expires_at,
     )
 
 

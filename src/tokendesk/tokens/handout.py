@@ -332,7 +332,9 @@ class TokenService:
         repo, now = TokenRepository(tx), self.clock()
         existing = repo.find(connection.id, kind, user_id)
         token_id = existing.id if existing is not None else new_id()
-        values = self.vault.seal(token_id, tokens, now=now)
+        # A stored token set is a new grant (a consent, or client credentials): the
+        # forecasts count the refresh token's absolute lifetime from here.
+        values = replace(self.vault.seal(token_id, tokens, now=now), consented_at=now)
         if existing is None:
             repo.insert(
                 {

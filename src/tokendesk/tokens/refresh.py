@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -65,7 +65,13 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
-from tokendesk.storage.tokens import NO_CHANGE, TokenChange, TokenRecord, TokenRepository
+from tokendesk.storage.tokens import (
+    KEEP,
+    NO_CHANGE,
+    TokenChange,
+    TokenRecord,
+    TokenRepository,
+)
 from tokendesk.tokens.pending import PendingTokenSets
 from tokendesk.tokens.vault import TokenVault
 
@@ -313,6 +319,9 @@ class RefreshCoordinator:
             row.id, tokens, now=self.clock(), keep_refresh_ct=row.refresh_token_ct
         )
         new_refresh_token = rotated(sent, tokens.refresh_token)
+        if not new_refresh_token and tokens.refresh_expires_at is None:
+            # The same refresh token: what the provider said of its lifetime still holds.
+            values = replace(values, refresh_expires_at=KEEP)
         try:
             return self._store(
                 row, connection, values, new_refresh_token=new_refresh_token, reread=reread

@@ -10,7 +10,7 @@ from tokendesk.crypto import KeyRing, RowRef
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenSet, TokenStatus
 from tokendesk.errors import DecryptionError
-from tokendesk.storage.tokens import TokenChange, TokenRecord
+from tokendesk.storage.tokens import KEEP, TokenChange, TokenRecord
 
 
 class TokenVault:
@@ -29,7 +29,16 @@ class TokenVault:
             if tokens.refresh_token is not None
             else keep_refresh_ct
         )
+        # A refresh answer without a refresh token keeps the stored one, and with it what the
+        # provider said of its lifetime; a new refresh token brings its own (or none).
+        refresh_expires_at = (
+            KEEP
+            if tokens.refresh_token is None and keep_refresh_ct is not None
+            and tokens.refresh_expires_at is None
+            else tokens.refresh_expires_at
+        )
         return TokenChange(
+            refresh_expires_at=refresh_expires_at,
             access_token_ct=self.keyring.encrypt(
                 tokens.access_token.reveal(), _ref(token_id, "access_token_ct")
             ),

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, connections, misc, tokens, webhooks
+from tokendesk.web.api import accounts, attention, connections, misc, tokens, webhooks
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -86,6 +86,7 @@ def create_api(
     api.include_router(tokens.router)
     api.include_router(accounts.router)
     api.include_router(webhooks.router)
+    api.include_router(attention.router)
     app.include_router(api)
     app.include_router(oauth.router)
     install_api_docs(app, f"{API_PREFIX}/docs")

@@ -42,6 +42,8 @@ def test_an_admin_creates_a_client_credentials_connection_and_a_bot_gets_its_tok
 ) -> None:
     secret = scene.oauth.clients["cc-basic"].client_secret or ""
     sign_in(page, scene.url, "admin")
+    expect(page.locator("#attention-empty")).to_contain_text("Nothing needs your attention")
+    page.goto(scene.url + "/connections")
     expect(page.locator(".empty")).to_contain_text("No OAuth connections yet")
     screenshot(page, "connections-empty")
 
@@ -153,7 +155,8 @@ def test_an_invited_user_authenticates_his_own_token_from_my_settings(
     carol_key = make_user(scene.server.td, "carol", roles=[BOT_ROLE])
     sign_in(page, scene.url, "carol", ADMIN_PASSWORD)
 
-    expect(page).to_have_url(scene.url + "/my/connections")
+    expect(page).to_have_url(scene.url + "/attention")  # the start page: nothing needs her
+    page.goto(scene.url + "/my/connections")
     expect(page.locator("#my-connections")).to_contain_text("Not authenticated")
     screenshot(page, "my-connections")
     page.click("#my-connections button:has-text('Login')")

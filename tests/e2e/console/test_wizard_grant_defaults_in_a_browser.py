@@ -16,6 +16,7 @@ def test_the_scope_field_follows_the_grant_type_until_a_person_types(
     scene: Scene, page: Any,
 ) -> None:
     sign_in(page, scene.url, "admin")
+    page.goto(scene.url + "/connections")
     page.click("#create-connection")
     page.select_option("#f-provider", "microsoft_entra")
     page.fill("#f-name", "Graph")

@@ -16,9 +16,11 @@ from tokendesk.domain.sign_in import parse_trusted_proxies
 from tokendesk.web.console import (
     admin,
     api_keys,
+    attention,
     audit_log,
     confirmations,
     connections,
+    forecasts,
     my_settings,
     network,
     password,
@@ -44,8 +46,8 @@ def install(app: FastAPI) -> None:
     app.state.console_store = ConsoleStore(td.transaction, td.keyring, td.clock)
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
-    for module in (session, wizard, confirmations, connections, my_settings, password, admin,
-                   api_keys, network, audit_log):
+    for module in (session, attention, wizard, confirmations, connections, forecasts,
+                   my_settings, password, admin, api_keys, network, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)

@@ -195,6 +195,7 @@ def navigation(viewer: Viewer | None) -> list[tuple[str, list[tuple[str, str]]]]
     if viewer is None:
         return []
     sections: list[tuple[str, list[tuple[str, str]]]] = []
+    sections.append(("Start", [("Needs attention", "/attention")]))
     if viewer.can(Permission.VIEW_CONNECTIONS):
         sections.append(("Manage", [("OAuth connections", "/connections")]))
     sections.append(("My settings", [("OAuth connections", "/my/connections"),

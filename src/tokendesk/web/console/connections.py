@@ -26,6 +26,7 @@ from tokendesk.web.console.base import (
 )
 from tokendesk.web.console.confirmations import confirmed
 from tokendesk.web.console.consents import finished_consent, return_path, start_consent
+from tokendesk.web.console.forecasts import forecasts_of
 from tokendesk.web.console.views import (
     HIDDEN,
     STATUS_FILTERS,
@@ -104,7 +105,8 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
                 invited=connection.invites(principal),
                 may_manage=viewer.can(Permission.MANAGE_CONNECTIONS),
                 grant_label=grant_label(connection.grant_type.value),
-                code_flow=connection.grant_type is GrantType.AUTHORIZATION_CODE)
+                code_flow=connection.grant_type is GrantType.AUTHORIZATION_CODE,
+                forecasts=forecasts_of(td, connection, shared.token))
 
 
 @router.get("/connections/{name}/continue")

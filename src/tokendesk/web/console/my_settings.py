@@ -56,9 +56,10 @@ def my_connection(request: Request, viewer: CurrentViewer, name: str) -> Respons
             # Only invited users may use it; to anyone else it does not exist here.
             raise ConnectionNotFound(f"There is no connection named '{name}' that you may use.")
         tokens = td.tokens.statuses(tx, principal, connection.name)
-    now = td.clock()
+    now, own = td.clock(), user_token(tokens, principal.user_id)
     return page(request, viewer, "console/my_connection.html", connection=connection,
-                mine=token_state(user_token(tokens, principal.user_id), connection, now),
+                mine=token_state(own, connection, now),
+                forecast=td.attention.token_forecasts(own, connection)[:1] if own else [],
                 shared=token_state(shared_token(tokens), connection, now),
                 provider=td.catalog.get(connection.provider),
                 grant_label=grant_label(connection.grant_type.value),

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from tokendesk.domain.permissions import Permission
 from tokendesk.domain.sign_in import client_address
 from tokendesk.errors import InvalidCredentials
 from tokendesk.services.sign_in import SignInLimits
@@ -42,8 +41,8 @@ def home(request: Request) -> Response:
     viewer = find_viewer(request)
     if viewer is None:
         return redirect(SIGN_IN_PATH)
-    return redirect("/connections" if viewer.can(Permission.VIEW_CONNECTIONS)
-                    else "/my/connections")
+    # The start page: what needs attention (an administrator's whole list, a user's part).
+    return redirect("/attention")
 
 
 @router.get(SIGN_IN_PATH)
