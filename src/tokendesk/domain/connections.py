@@ -68,6 +68,8 @@ class Connection:
     # certificate (PEM) when one was given.
     has_client_key: bool = False
     client_certificate: str | None = None
+    # When the client ID, secret or key, or the token URL last changed (None: not recorded).
+    client_changed_at: datetime | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.secret import Secret
 
 # Refresh this long before expiry, but never earlier than this fraction of the lifetime
@@ -122,6 +123,8 @@ class StoredToken:
     created_at: datetime
     updated_at: datetime
     expiry_source: ExpirySource | None = None
+    # Why the provider last refused it (invalid_grant, invalid_client), and what to do.
+    diagnosis: Diagnosis | None = None
 
 
 def expires_in_s(expires_in: Any, unit: ExpiresInUnit = "s") -> int | None:

@@ -166,7 +166,9 @@ def raise_for_error_response(
         )
     words = _PLAIN_WORDS.get(error, "the provider refused the request")
     message = f"{error}: {words}." + (f" The provider said: {description}" if description else "")
-    raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error)
+    raise _REJECTIONS.get(error, ProviderRejected)(
+        message, oauth_error=error, description=description
+    )
 
 
 def _is_transient(doc: dict[str, Any], transient: Sequence[int]) -> bool:

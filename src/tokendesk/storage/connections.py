@@ -145,6 +145,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         created_by=row.created_by,
         updated_by=row.updated_by,
         shared_callback=row.shared_callback,
+        client_changed_at=row.client_changed_at,
     )
 
 

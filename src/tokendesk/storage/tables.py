@@ -182,6 +182,9 @@ connections = Table(
     # <public_url>/oauth/callback; every newer one has <public_url>/oauth/callback/<id>.
     Column("shared_callback", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
+    # When the client ID, client secret or key, or token URL last changed (0011); NULL: not
+    # since the connection was created (or before 0011).
+    Column("client_changed_at", UTCDateTime, nullable=True),
     CheckConstraint(
         "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
     ),
@@ -222,6 +225,15 @@ tokens = Table(
     *_timestamps(),
     # Where expires_at came from (domain ExpirySource); NULL for rows stored before 0008.
     Column("expiry_source", String(32), nullable=True),
+    # What a refused refresh is diagnosed from (0011): when the consent was stored, when the
+    # refresh token was issued (consent or last rotation), how often the provider rotated it,
+    # the SHA-256 of a refresh token sent in a request whose answer was never stored; and the
+    # diagnosis (JSON: cause, reason, action) of the last refusal.
+    Column("consented_at", UTCDateTime, nullable=True),
+    Column("refresh_issued_at", UTCDateTime, nullable=True),
+    Column("refresh_rotations", Integer, nullable=False, server_default="0"),
+    Column("refresh_sent_sha256", String(64), nullable=True),
+    Column("diagnosis", String(2000), nullable=True),
     UniqueConstraint("connection_id", "owner_key", name="uq_tokens_connection_owner"),
     CheckConstraint("kind IN ('shared', 'user')", name="kind"),
     Index("ix_tokens_expires_at", "expires_at"),

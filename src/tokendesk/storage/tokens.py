@@ -17,6 +17,7 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from tokendesk.domain.connections import ConnectionStatus
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.tokens import ExpirySource, StoredToken, TokenKind, TokenStatus
 from tokendesk.storage.tables import authorization_requests, connections, tokens
 
@@ -51,6 +52,11 @@ class TokenRecord:
     created_at: datetime
     updated_at: datetime
     expiry_source: str | None = None
+    consented_at: datetime | None = None
+    refresh_issued_at: datetime | None = None
+    refresh_rotations: int = 0
+    refresh_sent_sha256: str | None = field(default=None, repr=False)
+    diagnosis: str | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> TokenRecord:
@@ -87,6 +93,11 @@ class TokenChange:
     expires_at: datetime | Keep | None = KEEP
     last_refresh_at: datetime | Keep | None = KEEP
     expiry_source: str | Keep | None = KEEP
+    consented_at: datetime | Keep | None = KEEP
+    refresh_issued_at: datetime | Keep | None = KEEP
+    refresh_rotations: int | Keep = KEEP
+    refresh_sent_sha256: str | Keep | None = field(default=KEEP, repr=False)
+    diagnosis: str | Keep | None = KEEP
 
     def columns(self) -> dict[str, Any]:
         """The column values to write (statuses as their stored text)."""
@@ -228,6 +239,15 @@ class TokenRepository:
             self.tx.execute(_TAKE_LEASE, {**params, "now": now, "until": until}).first()
         )
 
+    def note_refresh_sent(self, token_id: str, owner: str, fingerprint: str | None) -> None:
+        """Record, under ``owner``'s lease, the fingerprint of the refresh token about to be
+        sent (cleared when its answer is stored): sent again later, it was sent twice."""
+        self.tx.execute(
+            update(tokens)
+            .where(tokens.c.id == token_id, tokens.c.lease_owner == owner)
+            .values(refresh_sent_sha256=fingerprint)
+        )
+
     def finish_lease(
         self, token_id: str, owner: str, change: TokenChange, *, new_version: bool = False
     ) -> bool:
@@ -277,6 +297,7 @@ def to_stored(row: TokenRecord) -> StoredToken:
         created_at=row.created_at,
         updated_at=row.updated_at,
         expiry_source=ExpirySource(row.expiry_source) if row.expiry_source else None,
+        diagnosis=Diagnosis.from_json(row.diagnosis),
     )
 
 

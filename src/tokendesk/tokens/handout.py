@@ -12,6 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import (
@@ -256,10 +257,12 @@ class TokenService:
     ) -> None:
         url = self.authenticate_url(connection, kind)
         if row.status is TokenStatus.NEEDS_REAUTHENTICATION:
+            diagnosis = Diagnosis.from_json(row.diagnosis)
             raise ReauthenticationRequired(
                 f"The token of '{connection.name}' can no longer be refreshed "
                 f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
                 authenticate_url=url,
+                diagnosis=diagnosis,
             )
         if row.status is TokenStatus.CORRUPTED:
             raise TokenCorrupted(
@@ -267,13 +270,16 @@ class TokenService:
                 authenticate_url=url,
             )
         if connection.misconfigured and not heard and not is_usable(self.clock(), row.expires_at):
-            raise self._misconfigured(connection)
+            raise self._misconfigured(connection, Diagnosis.from_json(row.diagnosis))
 
     @staticmethod
-    def _misconfigured(connection: Connection) -> ConnectionMisconfigured:
+    def _misconfigured(
+        connection: Connection, diagnosis: Diagnosis | None = None
+    ) -> ConnectionMisconfigured:
         return ConnectionMisconfigured(
             f"The provider refused the client credentials of '{connection.name}' "
-            f"({connection.last_error or 'invalid_client'}); an administrator must fix them."
+            f"({connection.last_error or 'invalid_client'}); an administrator must fix them.",
+            diagnosis=diagnosis,
         )
 
     def _missing(self, connection: Connection, kind: TokenKind) -> NotAuthenticated:
@@ -332,7 +338,15 @@ class TokenService:
         repo, now = TokenRepository(tx), self.clock()
         existing = repo.find(connection.id, kind, user_id)
         token_id = existing.id if existing is not None else new_id()
-        values = self.vault.seal(token_id, tokens, now=now)
+        values = replace(
+            self.vault.seal(token_id, tokens, now=now),
+            # A consent: what a later refusal is diagnosed from starts afresh.
+            consented_at=now,
+            refresh_issued_at=now if tokens.refresh_token is not None else None,
+            refresh_rotations=0,
+            refresh_sent_sha256=None,
+            diagnosis=None,
+        )
         if existing is None:
             repo.insert(
                 {
