@@ -179,7 +179,7 @@ def _testing_app(facts: RefusalFacts) -> Diagnosis | None:
         return None  # refused long after: something else ended it
     return Diagnosis(
         RefusalCause.TESTING_APP,
-        f"The refresh token is {age} days old, and {facts.provider} documents that refresh "
+        f"The refresh token is {_n(age)} old, and {facts.provider} documents that refresh "
         f"tokens of an app still in Testing expire after {days} days: the app is most likely "
         "in Testing.",
         f"Publish the app at {facts.provider} (OAuth consent screen: In production), then "
@@ -194,7 +194,7 @@ def _too_old(facts: RefusalFacts) -> Diagnosis | None:
         return None
     return Diagnosis(
         RefusalCause.TOO_OLD,
-        f"The consent is {age} days old, and {facts.provider} documents that refresh tokens "
+        f"The consent is {_n(age)} old, and {facts.provider} documents that refresh tokens "
         f"expire {days} days after consent, whatever their use.",
         CONSENT_AGAIN + f" Plan a new consent every {days} days.",
     )
@@ -207,7 +207,7 @@ def _unused(facts: RefusalFacts) -> Diagnosis | None:
         return None
     return Diagnosis(
         RefusalCause.UNUSED,
-        f"The refresh token was last used {idle} days ago, and {facts.provider} documents "
+        f"The refresh token was last used {_n(idle)} ago, and {facts.provider} documents "
         f"that a refresh token unused for {days} days expires.",
         CONSENT_AGAIN + " A token used at least once in that time stays alive.",
     )
@@ -259,10 +259,10 @@ def _age_words(facts: RefusalFacts) -> str:
     parts = []
     age = _days(facts.now, facts.refresh_issued_at or facts.consented_at)
     if age is not None:
-        parts.append(f"refresh token {age} days old")
+        parts.append(f"refresh token {_n(age)} old")
     idle = _days(facts.now, facts.last_used_at)
     if idle is not None:
-        parts.append(f"last used {idle} days ago")
+        parts.append(f"last used {_n(idle)} ago")
     parts.append("client unchanged since the consent" if facts.client_changed_at is None
                  or (facts.consented_at and facts.client_changed_at <= facts.consented_at)
                  else "client changed since the consent")
@@ -275,3 +275,7 @@ def _days(now: datetime, since: datetime | None) -> int | None:
 
 def _day(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d}"
+
+
+def _n(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
