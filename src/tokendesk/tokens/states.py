@@ -10,6 +10,7 @@ from sqlalchemy import Connection as Tx
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.token_states import StateWords, describe, refresh_said
 from tokendesk.domain.tokens import StoredToken, TokenKind
+from tokendesk.errors import RefreshBackingOff
 from tokendesk.storage.tokens import TokenRepository, to_stored
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
@@ -50,11 +51,16 @@ class TokenStates:
     def refresh_now(self, actor: Principal, name: str, kind: TokenKind) -> RefreshOutcome:
         """Refresh a token on request, and say whether it was (never "refreshed" during a
         back-off, or when the provider was not called). Raises what
-        ``TokenService.refresh_now`` raises."""
+        ``TokenService.refresh_now`` raises, but for a back-off, which is an outcome."""
         with self.tokens.transaction(read_only=True) as tx:
             connection = self.tokens.connections.get(tx, actor, name)
             row = TokenRepository(tx).find(connection.id, kind, actor.user_id)
-        after = self.tokens.refresh_now(actor, name, kind)
+        try:
+            after = self.tokens.refresh_now(actor, name, kind)
+        except RefreshBackingOff:
+            if row is None:
+                raise
+            after = to_stored(row)  # nothing was sent: the back-off runs; say so below
         with self.tokens.transaction(read_only=True) as tx:
             shown = next((t for t in self.tokens.statuses(tx, actor, name) if t.id == after.id),
                          after)  # as statuses show it (a refused client reads misconfigured)

@@ -41,9 +41,10 @@ def test_a_backing_off_token_reads_backing_off_and_refresh_now_says_nothing_was_
     assert first.status_code == 200, first.text
     scene.oauth.inject_fault(status=503, count=None)
     clock.advance(PAST_EXPIRY_S)
-    failed = scene.bot.get("/connections/Billing API/token")
-    assert failed.status_code == 503, failed.text
-    assert failed.json()["error"]["state"] == "backing_off"
+    failed = scene.bot.get("/connections/Billing API/token")  # the provider's failure
+    waiting = scene.bot.get("/connections/Billing API/token")  # the back-off that follows
+    assert failed.status_code == 502, failed.text
+    assert waiting.status_code == 503 and waiting.json()["error"]["state"] == "backing_off"
     calls = scene.oauth.token_calls()
 
     sign_in(page, scene.url, "admin")
