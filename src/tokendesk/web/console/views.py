@@ -45,6 +45,8 @@ class TokenState:
     tone: str
     token: StoredToken | None
     words: StateWords | None = None
+    # Authorization code: refreshed with a refresh token; client credentials: asked again.
+    code_flow: bool = True
 
     @property
     def hint(self) -> str:
@@ -71,7 +73,8 @@ def token_state(token: StoredToken | None, connection: Connection, now: datetime
     """The state of ``token`` (None: there is none) of ``connection`` at ``now``."""
     words = describe(token, connection, now)
     key = _FILTER_KEYS.get(words.state, "attention")
-    return TokenState(key, words.label, _TONES[words.state], token, words)
+    return TokenState(key, words.label, _TONES[words.state], token, words,
+                      connection.grant_type is GrantType.AUTHORIZATION_CODE)
 
 
 def shared_token(tokens: list[StoredToken]) -> StoredToken | None:
