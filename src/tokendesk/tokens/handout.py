@@ -153,7 +153,7 @@ class TokenService:
             self._mark_corrupted(row.id)
             raise TokenCorrupted(
                 f"The stored token of '{connection.name}' could not be "
-                "decrypted; authenticate again.",
+                f"decrypted; {_renew(connection)}.",
                 authenticate_url=self.authenticate_url(connection, kind),
             ) from None
         self.record_handout(actor, handout)
@@ -260,13 +260,15 @@ class TokenService:
             diagnosis = Diagnosis.from_json(row.diagnosis)
             raise ReauthenticationRequired(
                 f"The token of '{connection.name}' can no longer be refreshed "
-                f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
+                f"({row.last_error or 'refused by the provider'}). "
+                + ("Authenticate again at " + url if connection.grant_type
+                   is GrantType.AUTHORIZATION_CODE else _renew(connection).capitalize() + "."),
                 authenticate_url=url,
                 diagnosis=diagnosis,
             )
         if row.status is TokenStatus.CORRUPTED:
             raise TokenCorrupted(
-                f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
+                f"The stored token of '{connection.name}' is damaged; {_renew(connection, url)}",
                 authenticate_url=url,
             )
         if connection.misconfigured and not heard and not is_usable(self.clock(), row.expires_at):
@@ -472,3 +474,11 @@ def _newer_and_usable(after: TokenRecord, before: TokenRecord, now: datetime) ->
         and after.issued_at != before.issued_at
         and is_usable(now, after.expires_at)
     )
+
+
+def _renew(connection: Connection, url: str | None = None) -> str:
+    """What renews a damaged token: a consent, or for client credentials (which never asks
+    anyone to authenticate) disconnecting it, so the next request fetches a new one."""
+    if connection.grant_type is GrantType.CLIENT_CREDENTIALS:
+        return "disconnect it: the next request fetches a new one with the client credentials"
+    return f"authenticate again at {url}" if url else "authenticate again"
