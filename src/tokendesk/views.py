@@ -18,7 +18,7 @@ from tokendesk.domain.connections import Connection, Verdict
 from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.egress import EgressAllowlist
 from tokendesk.domain.proxy import ForwardProxy
-from tokendesk.domain.token_states import StateWords
+from tokendesk.domain.token_states import StateWords, TokenState
 from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenStatus
 
 
@@ -318,6 +318,9 @@ class ProxyOut(BaseModel):
         )
 
 
+_REFUSED_STATES = frozenset({TokenState.NEEDS_CONSENT, TokenState.MISCONFIGURED})
+
+
 class DiagnosisOut(BaseModel):
     """Why the provider refused the token's refresh, and what to do."""
 
@@ -380,7 +383,9 @@ class TokenStatusOut(BaseModel):
             action=words.action if words else None,
             retry_at=words.until if words else None,
             refresh_token_kept=t.has_refresh_token,
-            diagnosis=DiagnosisOut.of(t.diagnosis),
+            # A diagnosis explains a refusal that still stands (a later refresh clears it).
+            diagnosis=DiagnosisOut.of(t.diagnosis) if words is None
+            or words.state in _REFUSED_STATES else None,
         )
 
 

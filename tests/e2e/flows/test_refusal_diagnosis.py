@@ -95,6 +95,10 @@ def test_a_client_secret_changed_at_the_provider_is_diagnosed_as_refused_there(
     assert_no_secret(desk, refused.text + again.text + str(state), current,
                      new.client_secret or "")
 
+    desk.admin.patch("/connections/Graph", json={"client_secret": new.client_secret}
+                     ).raise_for_status()
+    assert state_of(desk)["diagnosis"] is None  # the refusal no longer stands
+
 
 def test_a_client_secret_changed_in_tokendesk_and_refused_says_so(
     desk: Desk, clock: Clock
