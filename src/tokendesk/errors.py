@@ -229,6 +229,8 @@ class TokenUnavailable(TokendeskError):
 
     code = "token_unavailable"
     status = 409
+    # The token's state in the one vocabulary (domain.token_states.TokenState's values).
+    state: ClassVar[str | None] = None
 
     def __init__(
         self, message: str, *, authenticate_url: str | None = None, **details: Any
@@ -239,18 +241,22 @@ class TokenUnavailable(TokendeskError):
 
 class NotAuthenticated(TokenUnavailable):
     code = "not_authenticated"
+    state = "not_connected"
 
 
 class ReauthenticationRequired(TokenUnavailable):
     code = "reauthentication_required"
+    state = "needs_consent"
 
 
 class ConnectionMisconfigured(TokenUnavailable):
     code = "connection_misconfigured"
+    state = "misconfigured"
 
 
 class TokenCorrupted(TokenUnavailable):
     code = "token_corrupted"
+    state = "damaged"
 
 
 class AuthorizationRejected(TokendeskError):
@@ -315,6 +321,7 @@ class RefreshBackingOff(ProviderError):
     code = "refresh_backing_off"
     status = 503
     kind = "backing_off"
+    state: ClassVar[str | None] = "backing_off"
 
 
 class EgressDenied(ProviderError):

@@ -19,6 +19,7 @@ from tokendesk.client import (
     AuthenticationFailed,
     BackingOff,
     Client,
+    Diagnosis,
     InvalidRequest,
     NotAuthenticated,
     NotFound,
@@ -104,6 +105,31 @@ def test_a_token_that_needs_consent_says_where(mode: str) -> None:
 
     assert caught.value.authenticate_url == url
     assert isinstance(caught.value, TokenUnavailable)
+
+
+@MODES
+def test_a_refused_refresh_carries_the_state_and_the_diagnosis(mode: str) -> None:
+    diagnosis = {"cause": "revoked", "reason": "Most likely revoked at the provider.",
+                 "action": "A person must consent again."}
+    answer = error_answer(409, "reauthentication_required", state="needs_consent",
+                          diagnosis=diagnosis)
+    backing_off = error_answer(503, "refresh_backing_off", state="backing_off")
+
+    with pytest.raises(ReauthenticationRequired) as refused:
+        get_token(mode, refusing(answer))
+    with pytest.raises(BackingOff) as waiting:
+        get_token(mode, refusing(backing_off))
+
+    assert refused.value.state == "needs_consent"
+    assert refused.value.diagnosis == Diagnosis("revoked", "Most likely revoked at the provider.",
+                                                "A person must consent again.")
+    assert (waiting.value.state, waiting.value.diagnosis) == ("backing_off", None)
+
+
+def test_a_diagnosis_out_of_the_wire_format_is_left_out() -> None:
+    answer = error_answer(409, "reauthentication_required", diagnosis={"cause": 3})
+
+    assert error_from_response(answer).diagnosis is None
 
 
 @MODES

@@ -13,6 +13,7 @@ EXPECTED = {
     "AuthenticationFailed",
     "BackingOff",
     "Client",
+    "Diagnosis",
     "InvalidRequest",
     "NotAuthenticated",
     "NotFound",

@@ -72,7 +72,7 @@ def test_the_connection_page_shows_every_field_but_the_secret(admin: Console,
                   "https://acme.salesforce.com/services/oauth2/token",
                   "api,refresh_token,offline_access", f"{PUBLIC_URL}/oauth/callback",
                   "Sales bots", "stored — type a new one in Edit to replace it",
-                  "Not authenticated", "connection.create"):
+                  "Not connected", "connection.create"):
         assert shown in page.text, shown
     assert CLIENT_SECRET not in page.text
     assert 'data-copy="#callback-url"' in page.text

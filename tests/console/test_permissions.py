@@ -90,7 +90,7 @@ def test_an_invited_user_sees_his_connections_in_my_settings_only(
     other = ian.get("/my/connections/Other")
 
     assert "Salesforce prod" in mine.text and "Other" not in mine.text
-    assert ">Login<" in page.text and "Not authenticated" in page.text
+    assert ">Login<" in page.text and "Not connected" in page.text
     assert other.status_code == 404
 
 

@@ -11,8 +11,9 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tokendesk.catalog.grants import checked_https_url
+from tokendesk.domain.diagnosis import RefusalCause, RefusalPhrase
 
-__all__ = ["ErrorAnswer", "PlaceholderChoice", "PostConnection"]
+__all__ = ["ErrorAnswer", "PlaceholderChoice", "PostConnection", "RefusalPhraseEntry"]
 
 # A choice's value goes into a URL's host: RFC 3986 unreserved characters, dots between
 # non-empty runs, so no choice can move a URL to another host or path.
@@ -121,3 +122,24 @@ class ErrorAnswer(BaseModel):
     @classmethod
     def _source_is_https(cls, source: str) -> str:
         return checked_https_url(source, "source")
+
+
+class RefusalPhraseEntry(BaseModel):
+    """A phrase the provider documents in a refusal's ``error_description`` and the cause it
+    means: ``[[refusal_phrases]]``. Matched ignoring case, as a part of the provider's words;
+    the refusal's diagnosis names the cause (domain.diagnosis)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(min_length=3, max_length=200)
+    cause: RefusalCause
+    # The documentation page that shows the phrase.
+    source: str
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_https(cls, url: str) -> str:
+        return checked_https_url(url, "source")
+
+    def to_domain(self) -> RefusalPhrase:
+        return RefusalPhrase(self.phrase, self.cause)

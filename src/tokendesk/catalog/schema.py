@@ -12,7 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from tokendesk.catalog.facts import ErrorAnswer, PlaceholderChoice, PostConnection
+from tokendesk.catalog.facts import (
+    ErrorAnswer,
+    PlaceholderChoice,
+    PostConnection,
+    RefusalPhraseEntry,
+)
 from tokendesk.catalog.grants import (
     GrantDefaults,
     RefreshTokenLifetimes,
@@ -203,6 +208,8 @@ class Provider(BaseModel):
     # Required: each provider file cites the documentation its data comes from.
     documentation_url: str
     refresh_token: RefreshTokenLifetimes | None = None
+    # Phrases of the provider's refusals (invalid_grant) and what they mean, for diagnoses.
+    refusal_phrases: tuple[RefusalPhraseEntry, ...] = ()
 
     @field_validator("error_verdicts")
     @classmethod

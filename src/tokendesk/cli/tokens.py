@@ -18,6 +18,7 @@ from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import AuthenticationRequired, ValidationError
 from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.states import TokenStates
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.wiring import Tokendesk
 
@@ -25,7 +26,7 @@ TokenType = Literal["shared", "user"]
 TypeOption = Annotated[TokenType, typer.Option("--type", help="shared or user.")]
 UserOption = Annotated[str | None, typer.Option(
     "--user", help="Act as this user (needed for user-specific tokens).")]
-STATUS_COLUMNS = ("kind", "user_id", "status", "valid_until", "last_refresh_at", "last_error")
+STATUS_COLUMNS = ("kind", "user_id", "state_label", "valid_until", "reason", "action")
 
 
 def _acting(td: Tokendesk, username: str | None) -> Principal:
@@ -67,16 +68,21 @@ def authorize(name: ConnectionName,
 def token_statuses(name: ConnectionName, as_json: JsonFlag = False) -> None:
     """Show the state of each token of a connection (never the token itself)."""
     with open_tokendesk() as td, td.transaction() as tx:
-        found = td.tokens.statuses(tx, operator(), name)
-    emit([TokenStatusOut.of(t) for t in found], as_json, STATUS_COLUMNS)
+        found = TokenStates(td.tokens).described(tx, operator(), name)
+    emit([TokenStatusOut.of(d.token, d.words) for d in found], as_json, STATUS_COLUMNS)
 
 
 def refresh(name: ConnectionName, token_type: TypeOption = "shared", user: UserOption = None,
             as_json: JsonFlag = False) -> None:
-    """Refresh a token now."""
+    """Refresh a token now, and say whether it was (a back-off sends nothing)."""
     with open_tokendesk() as td:
-        stored = td.tokens.refresh_now(_acting(td, user), name, TokenKind(token_type))
-    emit(TokenStatusOut.of(stored), as_json)
+        outcome = TokenStates(td.tokens).refresh_now(_acting(td, user), name,
+                                                     TokenKind(token_type))
+    if not as_json:
+        typer.echo(outcome.message)
+    shown = TokenStatusOut.of(outcome.token, outcome.words)
+    emit(shown.model_copy(update={"refreshed": outcome.refreshed, "message": outcome.message}),
+         as_json)
 
 
 def disconnect(name: ConnectionName, token_type: TypeOption = "shared",

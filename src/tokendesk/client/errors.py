@@ -20,14 +20,19 @@ Catch :class:`TokendeskError` for all of them, or a branch for what you can act 
             └── BackingOff         the token expired and its last refresh failed; Tokendesk waits
 
 ``code`` is the API's stable error code (e.g. ``reauthentication_required``); the SDK's own
-are ``transport_error``, ``timeout`` and ``protocol_error``. ``status`` is None when Tokendesk
-gave no answer. Messages are written for people and never carry the API key or a token.
+are ``transport_error``, ``timeout`` and ``protocol_error``. A token error also carries the
+token's ``state`` in Tokendesk's one vocabulary (``backing_off``, ``needs_consent``,
+``misconfigured``, ``damaged``, ``not_connected``) and, when the provider refused a refresh,
+its ``diagnosis``: why (``cause``, ``reason``) and what to do (``action``). ``status`` is
+None when Tokendesk gave no answer. Messages are written for people and never carry the
+API key or a token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,16 +40,30 @@ from typing import Any
 import httpx
 
 
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """Why the provider refused a token's refresh (``cause``: a stable code; ``reason``:
+    in words, with the facts it rests on) and what to do (``action``)."""
+
+    cause: str
+    reason: str
+    action: str
+
+
 class TokendeskError(Exception):
     """Base of every error the SDK raises."""
 
     def __init__(self, message: str, *, code: str, status: int | None = None,
-                 authenticate_url: str | None = None) -> None:
+                 authenticate_url: str | None = None, state: str | None = None,
+                 diagnosis: Diagnosis | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.authenticate_url = authenticate_url
+        # The token's state in Tokendesk's one vocabulary, when the error is about a token.
+        self.state = state
+        self.diagnosis = diagnosis
 
     def __str__(self) -> str:
         return self.message
@@ -169,8 +188,11 @@ def error_from_response(response: httpx.Response) -> APIError:
     message = str(error.get("message") or f"Tokendesk answered HTTP {status}.")
     kind = ERRORS_BY_CODE.get(code) or ERRORS_BY_STATUS.get(status, APIError)
     url = error.get("authenticate_url")
+    state = error.get("state")
     common: dict[str, Any] = {"code": code, "status": status,
-                              "authenticate_url": url if isinstance(url, str) else None}
+                              "authenticate_url": url if isinstance(url, str) else None,
+                              "state": state if isinstance(state, str) else None,
+                              "diagnosis": _diagnosis(error.get("diagnosis"))}
     if issubclass(kind, Unavailable):
         return kind(message, retry_after=retry_after_s(response), **common)
     if issubclass(kind, NotInvited):
@@ -181,6 +203,16 @@ def error_from_response(response: httpx.Response) -> APIError:
         cause = error.get("cause")
         return kind(message, cause=cause if isinstance(cause, str) else None, **common)
     return kind(message, **common)
+
+
+def _diagnosis(doc: Any) -> Diagnosis | None:
+    """The diagnosis of an error body; None when absent or not of the wire format."""
+    if not isinstance(doc, dict):
+        return None
+    parts = [doc.get(k) for k in ("cause", "reason", "action")]
+    if not all(isinstance(p, str) for p in parts):
+        return None
+    return Diagnosis(*(str(p) for p in parts))
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

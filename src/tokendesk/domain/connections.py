@@ -71,6 +71,8 @@ class Connection:
     # The day the client secret expires, as an administrator entered it (the provider's
     # console shows it: Microsoft Entra "Certificates & secrets"); None when not entered.
     client_secret_expires_on: date | None = None
+    # When the client ID, secret or key, or the token URL last changed (None: not recorded).
+    client_changed_at: datetime | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

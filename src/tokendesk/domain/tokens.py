@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.secret import Secret
 
 # Refresh this long before expiry, but never earlier than this fraction of the lifetime
@@ -129,6 +130,8 @@ class StoredToken:
     consented_at: datetime | None = None
     # When the refresh token expires as the provider said; None when it did not say.
     refresh_expires_at: datetime | None = None
+    # Why the provider last refused it (invalid_grant, invalid_client), and what to do.
+    diagnosis: Diagnosis | None = None
 
 
 # The members of a token answer in which providers say how long the refresh token lives,

@@ -180,7 +180,9 @@ def raise_for_error_response(
         )
     words = verdict or _PLAIN_WORDS.get(error, "the provider refused the request")
     message = f"{error}: {words}." + said
-    raise _REJECTIONS.get(error, ProviderRejected)(message, oauth_error=error)
+    raise _REJECTIONS.get(error, ProviderRejected)(
+        message, oauth_error=error, description=description
+    )
 
 
 def _is_transient(doc: dict[str, Any], transient: Sequence[int]) -> bool:

@@ -454,6 +454,8 @@ class ConnectionService:
                 self.events.connection_status(
                     tx, current, ConnectionStatus.OK, None, cause="credentials_changed"
                 )
+        if _client_changed(current, values):
+            values["client_changed_at"] = values["updated_at"]  # a refusal's diagnosis reads it
         repo.update(current.id, values)
         self._retire_tokens_if_rebound(tx, actor, current, values, moved)
         invited_before = sorted(current.invited_roles)
@@ -567,3 +569,13 @@ class ConnectionService:
 
 def _reveal(secret: Secret | None) -> str | None:
     return None if secret is None else secret.reveal()
+
+
+def _client_changed(current: Connection, values: dict[str, Any]) -> bool:
+    """True when an edit's ``values`` give a client another secret, key, ID or token URL."""
+    return (
+        "client_secret_ct" in values
+        or "client_key_ct" in values
+        or values.get("client_id", current.client_id) != current.client_id
+        or values.get("token_url", current.token_url) != current.token_url
+    )

@@ -156,6 +156,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         updated_by=row.updated_by,
         shared_callback=row.shared_callback,
         client_secret_expires_on=row.client_secret_expires_on,
+        client_changed_at=row.client_changed_at,
     )
 
 

@@ -187,6 +187,9 @@ connections = Table(
     *_timestamps(),
     # The day the client secret expires, entered by an administrator (migration 0015).
     Column("client_secret_expires_on", Date, nullable=True),
+    # When the client ID, client secret or key, or token URL last changed (0016); NULL: not
+    # since the connection was created (or before 0016).
+    Column("client_changed_at", UTCDateTime, nullable=True),
     CheckConstraint(
         "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
     ),
@@ -231,6 +234,14 @@ tokens = Table(
     # (refresh_token_expires_in and kin); the forecasts count from them (migration 0015).
     Column("consented_at", UTCDateTime, nullable=True),
     Column("refresh_expires_at", UTCDateTime, nullable=True),
+    # What a refused refresh is diagnosed from (migration 0016): when the refresh token was
+    # issued (consent or last rotation), how often the provider rotated it, the SHA-256 of a
+    # refresh token sent in a request whose answer was never stored; and the diagnosis (JSON:
+    # cause, reason, action) of the last refusal.
+    Column("refresh_issued_at", UTCDateTime, nullable=True),
+    Column("refresh_rotations", Integer, nullable=False, server_default="0"),
+    Column("refresh_sent_sha256", String(64), nullable=True),
+    Column("diagnosis", String(2000), nullable=True),
     UniqueConstraint("connection_id", "owner_key", name="uq_tokens_connection_owner"),
     CheckConstraint("kind IN ('shared', 'user')", name="kind"),
     Index("ix_tokens_expires_at", "expires_at"),

@@ -17,6 +17,7 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from tokendesk.domain.connections import ConnectionStatus
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.tokens import ExpirySource, StoredToken, TokenKind, TokenStatus
 from tokendesk.storage.tables import authorization_requests, connections, tokens
 
@@ -53,6 +54,10 @@ class TokenRecord:
     expiry_source: str | None = None
     consented_at: datetime | None = None
     refresh_expires_at: datetime | None = None
+    refresh_issued_at: datetime | None = None
+    refresh_rotations: int = 0
+    refresh_sent_sha256: str | None = field(default=None, repr=False)
+    diagnosis: str | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> TokenRecord:
@@ -91,6 +96,10 @@ class TokenChange:
     expiry_source: str | Keep | None = KEEP
     consented_at: datetime | Keep | None = KEEP
     refresh_expires_at: datetime | Keep | None = KEEP
+    refresh_issued_at: datetime | Keep | None = KEEP
+    refresh_rotations: int | Keep = KEEP
+    refresh_sent_sha256: str | Keep | None = field(default=KEEP, repr=False)
+    diagnosis: str | Keep | None = KEEP
 
     def columns(self) -> dict[str, Any]:
         """The column values to write (statuses as their stored text)."""
@@ -237,6 +246,15 @@ class TokenRepository:
             self.tx.execute(_TAKE_LEASE, {**params, "now": now, "until": until}).first()
         )
 
+    def note_refresh_sent(self, token_id: str, owner: str, fingerprint: str | None) -> None:
+        """Record, under ``owner``'s lease, the fingerprint of the refresh token about to be
+        sent (cleared when its answer is stored): sent again later, it was sent twice."""
+        self.tx.execute(
+            update(tokens)
+            .where(tokens.c.id == token_id, tokens.c.lease_owner == owner)
+            .values(refresh_sent_sha256=fingerprint)
+        )
+
     def finish_lease(
         self, token_id: str, owner: str, change: TokenChange, *, new_version: bool = False
     ) -> bool:
@@ -288,6 +306,7 @@ def to_stored(row: TokenRecord) -> StoredToken:
         expiry_source=ExpirySource(row.expiry_source) if row.expiry_source else None,
         consented_at=row.consented_at,
         refresh_expires_at=row.refresh_expires_at,
+        diagnosis=Diagnosis.from_json(row.diagnosis),
     )
 
 

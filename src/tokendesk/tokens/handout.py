@@ -12,6 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.tokens import (
@@ -152,7 +153,7 @@ class TokenService:
             self._mark_corrupted(row.id)
             raise TokenCorrupted(
                 f"The stored token of '{connection.name}' could not be "
-                "decrypted; authenticate again.",
+                f"decrypted; {_renew(connection)}.",
                 authenticate_url=self.authenticate_url(connection, kind),
             ) from None
         self.record_handout(actor, handout)
@@ -256,24 +257,31 @@ class TokenService:
     ) -> None:
         url = self.authenticate_url(connection, kind)
         if row.status is TokenStatus.NEEDS_REAUTHENTICATION:
+            diagnosis = Diagnosis.from_json(row.diagnosis)
             raise ReauthenticationRequired(
                 f"The token of '{connection.name}' can no longer be refreshed "
-                f"({row.last_error or 'refused by the provider'}). Authenticate again at {url}",
+                f"({row.last_error or 'refused by the provider'}). "
+                + ("Authenticate again at " + url if connection.grant_type
+                   is GrantType.AUTHORIZATION_CODE else _renew(connection).capitalize() + "."),
                 authenticate_url=url,
+                diagnosis=diagnosis,
             )
         if row.status is TokenStatus.CORRUPTED:
             raise TokenCorrupted(
-                f"The stored token of '{connection.name}' is damaged; authenticate again at {url}",
+                f"The stored token of '{connection.name}' is damaged; {_renew(connection, url)}",
                 authenticate_url=url,
             )
         if connection.misconfigured and not heard and not is_usable(self.clock(), row.expires_at):
-            raise self._misconfigured(connection)
+            raise self._misconfigured(connection, Diagnosis.from_json(row.diagnosis))
 
     @staticmethod
-    def _misconfigured(connection: Connection) -> ConnectionMisconfigured:
+    def _misconfigured(
+        connection: Connection, diagnosis: Diagnosis | None = None
+    ) -> ConnectionMisconfigured:
         return ConnectionMisconfigured(
             f"The provider refused the client credentials of '{connection.name}' "
-            f"({connection.last_error or 'invalid_client'}); an administrator must fix them."
+            f"({connection.last_error or 'invalid_client'}); an administrator must fix them.",
+            diagnosis=diagnosis,
         )
 
     def _missing(self, connection: Connection, kind: TokenKind) -> NotAuthenticated:
@@ -332,9 +340,17 @@ class TokenService:
         repo, now = TokenRepository(tx), self.clock()
         existing = repo.find(connection.id, kind, user_id)
         token_id = existing.id if existing is not None else new_id()
-        # A stored token set is a new grant (a consent, or client credentials): the
-        # forecasts count the refresh token's absolute lifetime from here.
-        values = replace(self.vault.seal(token_id, tokens, now=now), consented_at=now)
+        # A stored token set is a new grant (a consent, or client credentials): the forecasts
+        # count the refresh token's absolute lifetime from here, and what a later refusal is
+        # diagnosed from starts afresh.
+        values = replace(
+            self.vault.seal(token_id, tokens, now=now),
+            consented_at=now,
+            refresh_issued_at=now if tokens.refresh_token is not None else None,
+            refresh_rotations=0,
+            refresh_sent_sha256=None,
+            diagnosis=None,
+        )
         if existing is None:
             repo.insert(
                 {
@@ -466,3 +482,11 @@ def _newer_and_usable(after: TokenRecord, before: TokenRecord, now: datetime) ->
         and after.issued_at != before.issued_at
         and is_usable(now, after.expires_at)
     )
+
+
+def _renew(connection: Connection, url: str | None = None) -> str:
+    """What renews a damaged token: a consent, or for client credentials (which never asks
+    anyone to authenticate) disconnecting it, so the next request fetches a new one."""
+    if connection.grant_type is GrantType.CLIENT_CREDENTIALS:
+        return "disconnect it: the next request fetches a new one with the client credentials"
+    return f"authenticate again at {url}" if url else "authenticate again"

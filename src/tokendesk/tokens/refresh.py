@@ -36,6 +36,7 @@ from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
@@ -65,14 +66,9 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
-from tokendesk.storage.tokens import (
-    KEEP,
-    NO_CHANGE,
-    TokenChange,
-    TokenRecord,
-    TokenRepository,
-)
+from tokendesk.storage.tokens import KEEP, NO_CHANGE, TokenChange, TokenRecord, TokenRepository
 from tokendesk.tokens.pending import PendingTokenSets
+from tokendesk.tokens.refusals import answer_may_be_lost, fingerprint, refusal_diagnosis
 from tokendesk.tokens.vault import TokenVault
 
 log = logging.getLogger(__name__)
@@ -110,6 +106,8 @@ class _Call:
     spec: ClientSpec
     refresh_token: Secret | None
     route: ProxyRoute
+    # The refresh token had been sent before, in a request whose answer was never stored.
+    resent: bool = False
 
 
 class RefreshCoordinator:
@@ -247,7 +245,9 @@ class RefreshCoordinator:
                     # changes the client, or asks himself (test, refresh now).
                     repo.finish_lease(token_id, self.owner, NO_CHANGE)
                     return DECLINED
-                return call
+                sent = fingerprint(call.refresh_token)
+                repo.note_refresh_sent(token_id, self.owner, sent)
+                return replace(call, resent=sent is not None and sent == row.refresh_sent_sha256)
             except DecryptionError as exc:
                 repo.finish_lease(
                     token_id,
@@ -291,7 +291,7 @@ class RefreshCoordinator:
             with slot or nullcontext():
                 tokens = self._request(call)
         except ProviderError as exc:
-            self._record_failure(row, connection, exc)
+            self._record_failure(row, connection, exc, resent=call.resent)
             raise
         return self._persist(row, connection, tokens, reread=reread, sent=call.refresh_token)
 
@@ -315,13 +315,17 @@ class RefreshCoordinator:
         keep it sealed in memory, stored by a retrying thread, and raise DatabaseBusy unless
         that succeeds within PENDING_WAIT_S."""
         tokens = with_fields_kept(tokens, self._stored_fields(row))
-        values = self.vault.seal(
-            row.id, tokens, now=self.clock(), keep_refresh_ct=row.refresh_token_ct
-        )
+        now = self.clock()
+        values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
         new_refresh_token = rotated(sent, tokens.refresh_token)
         if not new_refresh_token and tokens.refresh_expires_at is None:
             # The same refresh token: what the provider said of its lifetime still holds.
             values = replace(values, refresh_expires_at=KEEP)
+        values = replace(values, refresh_sent_sha256=None, diagnosis=None)
+        if new_refresh_token:
+            values = replace(
+                values, refresh_issued_at=now, refresh_rotations=row.refresh_rotations + 1
+            )
         try:
             return self._store(
                 row, connection, values, new_refresh_token=new_refresh_token, reread=reread
@@ -387,11 +391,16 @@ class RefreshCoordinator:
             return {}
 
     def _record_failure(
-        self, row: TokenRecord, connection: Connection, exc: ProviderError
+        self, row: TokenRecord, connection: Connection, exc: ProviderError, *, resent: bool
     ) -> None:
         self.metrics.refresh("failure")
         self.metrics.provider_failure(exc.kind)
-        values = _failure(row, exc, self.clock())
+        provider = self.connections.catalog.get(connection.provider)
+        found = refusal_diagnosis(row, connection, provider, exc, resent=resent,
+                                  now=self.clock())
+        values = _failure(row, exc, self.clock(), found)
+        if not answer_may_be_lost(exc):
+            values = replace(values, refresh_sent_sha256=None)  # the provider answered
         with self.transaction() as tx:
             if TokenRepository(tx).finish_lease(row.id, self.owner, values):
                 self.connections.events.refresh_failed(
@@ -399,8 +408,9 @@ class RefreshCoordinator:
                     refused_for_good=isinstance(exc, InvalidGrant),
                 )
             if isinstance(exc, InvalidClient):
+                said = values.last_error if isinstance(values.last_error, str) else exc.message
                 self.connections.mark_status(
-                    tx, connection, ConnectionStatus.MISCONFIGURED, exc.message[:500]
+                    tx, connection, ConnectionStatus.MISCONFIGURED, said[:500]
                 )
             self.audit.record(
                 tx,
@@ -430,14 +440,21 @@ class RefreshCoordinator:
             yield
 
 
-def _failure(row: TokenRecord, exc: ProviderError, now: datetime) -> TokenChange:
+def _failure(
+    row: TokenRecord, exc: ProviderError, now: datetime, diagnosis: Diagnosis | None = None
+) -> TokenChange:
     """What a failed refresh writes: a refused grant needs a new consent; anything else
-    backs off (exponentially, honouring Retry-After) before the next try."""
-    message = exc.message[:500]
+    backs off (exponentially, honouring Retry-After) before the next try. A refusal's
+    ``diagnosis`` is stored, and its reason is the last error."""
+    message = (f"{exc.kind}: {diagnosis.reason}" if diagnosis else exc.message)[:500]
+    found = diagnosis.to_json() if diagnosis else KEEP
     if isinstance(exc, InvalidGrant):
-        return TokenChange(status=TokenStatus.NEEDS_REAUTHENTICATION, last_error=message)
+        return TokenChange(
+            status=TokenStatus.NEEDS_REAUTHENTICATION, last_error=message, diagnosis=found
+        )
     failures = row.failure_count + 1
     return TokenChange(
+        diagnosis=found,
         last_error=message,
         failure_count=failures,
         next_attempt_at=now + timedelta(seconds=backoff_s(failures, exc.retry_after_s)),

@@ -14,10 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from tokendesk.domain.diagnosis import Diagnosis
 from tokendesk.errors import (
     AuthenticationRequired,
     NotInvited,
     ProviderError,
+    RefreshBackingOff,
     TokendeskError,
     TokenUnavailable,
 )
@@ -104,6 +106,13 @@ def error_response(exc: TokendeskError) -> JSONResponse:
     body = error_body(exc.code, exc.message, exc.field)
     if isinstance(exc, TokenUnavailable) and exc.authenticate_url:
         body["error"]["authenticate_url"] = exc.authenticate_url
+    state = getattr(exc, "state", None)
+    if isinstance(exc, TokenUnavailable | RefreshBackingOff) and state:
+        body["error"]["state"] = state  # the token's state, in the one vocabulary
+    diagnosis = exc.details.get("diagnosis")
+    if isinstance(diagnosis, Diagnosis):  # why the provider refused, and what to do
+        body["error"]["diagnosis"] = {"cause": diagnosis.cause.value,
+                                      "reason": diagnosis.reason, "action": diagnosis.action}
     if isinstance(exc, ProviderError):
         body["error"]["cause"] = exc.kind
     if isinstance(exc, NotInvited):

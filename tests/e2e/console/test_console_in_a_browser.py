@@ -157,7 +157,7 @@ def test_an_invited_user_authenticates_his_own_token_from_my_settings(
 
     expect(page).to_have_url(scene.url + "/attention")  # the start page: nothing needs her
     page.goto(scene.url + "/my/connections")
-    expect(page.locator("#my-connections")).to_contain_text("Not authenticated")
+    expect(page.locator("#my-connections")).to_contain_text("Not connected")
     screenshot(page, "my-connections")
     page.click("#my-connections button:has-text('Login')")
     consent_at_the_provider(page, "carol")

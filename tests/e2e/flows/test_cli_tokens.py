@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from support.desk import Desk
 from support.processes import tokendesk_executable
+from support.tokendesk_server import Clock
 from tokendesk.cli.main import app
+from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 
 
 def cli(desk: Desk, *args: str) -> tuple[int, str]:
@@ -106,3 +108,29 @@ def test_deleting_a_connection_from_the_cli_revokes_its_tokens_at_the_provider_a
     revoked = desk.oauth.requests("revocation")
     assert [r["token_type_hint"] for r in revoked] == ["refresh_token", "access_token"]
     assert all(r["status"] == 200 for r in revoked)
+
+
+def test_refresh_during_a_back_off_says_nothing_was_sent_and_the_state_says_until_when(
+    desk: Desk, clock: Clock
+) -> None:
+    desk.create_connection("Reports API", "cc-basic")
+    assert desk.bot.get("/connections/Reports API/token").status_code == 200
+    desk.oauth.inject_fault(status=503, count=None)
+    clock.advance(FORCED_REFRESH_INTERVAL_S + 1)
+    failed = desk.admin.post("/connections/Reports API/tokens/shared/refresh")
+    calls = desk.oauth.token_calls()
+
+    code, output = cli(desk, "connections", "refresh", "Reports API")
+    status_code, status = cli(desk, "connections", "tokens", "Reports API", "--json")
+    table_code, table = cli(desk, "connections", "tokens", "Reports API")
+
+    assert failed.status_code == 502, failed.text
+    assert code == 0, output
+    assert output.startswith("Not refreshed: nothing was sent to the provider, because "
+                             "Tokendesk is backing off after a failed refresh until")
+    assert desk.oauth.token_calls() == calls
+    [shared] = json.loads(status)
+    assert status_code == 0 and shared["state"] == "backing_off"
+    assert shared["state_label"].startswith("Backing off until")
+    assert "HTTP 503" in shared["reason"] and shared["retry_at"] is not None
+    assert table_code == 0 and "Backing off until" in table and "Authenticate" not in table

@@ -350,7 +350,8 @@ def test_a_grant_revoked_at_the_provider_asks_for_reauthentication_and_keeps_the
     assert swept == 0
     assert len(refreshes(desk)) == 1  # no further attempts until a new consent
     assert state["status"] == "needs_reauthentication" and state["needs_reauthentication"]
-    assert state["refreshable"] is True  # the record is kept
+    assert state["refresh_token_kept"] is True  # the record is kept
+    assert state["refreshable"] is False  # but the provider refused it: nothing to refresh with
 
     link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
     desk.consent(link.json()["authorize_url"])

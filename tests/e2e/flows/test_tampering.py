@@ -52,10 +52,14 @@ def test_a_ciphertext_copied_to_another_row_breaks_only_that_token(desk: Desk) -
 
     assert moved.status_code == 409
     assert moved.json()["error"]["code"] == "token_corrupted"
-    assert "authenticate again" in moved.json()["error"]["message"]
+    # A client-credentials connection: nobody can authenticate it again; the advice works.
+    assert "disconnect it: the next request fetches a new one" in moved.json()["error"]["message"]
+    assert moved.json()["error"]["state"] == "damaged"
     assert other.status_code == 200
     assert health.status_code == 200
     assert desk.admin.get("/connections/Reports B/tokens").json()[0]["status"] == "corrupted"
+    assert desk.admin.delete("/connections/Reports B/tokens/shared").status_code in (200, 204)
+    assert desk.bot.get("/connections/Reports B/token").status_code == 200
 
 
 def test_a_flipped_byte_breaks_only_that_token(desk: Desk) -> None:

@@ -12,6 +12,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class DiagnosisDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str = Field(min_length=1, description="Stable code, e.g. `revoked`")
+    reason: str = Field(min_length=1, description="Why, with the facts it rests on")
+    action: str = Field(min_length=1, description="What to do")
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +33,14 @@ class ErrorDetail(BaseModel):
     invited_roles: list[str] | None = Field(
         default=None,
         description="With `not_invited`: the roles the connection invites (none of the caller's)",
+    )
+    state: str | None = Field(
+        default=None,
+        description="The token's state: backing_off, needs_consent, misconfigured, damaged, "
+        "not_connected",
+    )
+    diagnosis: DiagnosisDetail | None = Field(
+        default=None, description="Why the provider refused the refresh, and what to do"
     )
 
 

@@ -14,6 +14,7 @@ from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.tokens.consent import Purpose
 from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
+from tokendesk.tokens.states import TokenStates
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
 from tokendesk.web.deps import App, Caller
@@ -67,15 +68,22 @@ def force_refresh(
 
 @router.get("/tokens")
 def token_statuses(td: App, caller: Caller, name: str) -> list[TokenStatusOut]:
+    """Each token's state (never the token): ``state``, ``reason`` and ``action`` in the
+    one vocabulary, and the diagnosis of a refused refresh."""
     with td.transaction(read_only=True) as tx:
-        return [TokenStatusOut.of(t) for t in td.tokens.statuses(tx, caller, name)]
+        return [TokenStatusOut.of(d.token, d.words)
+                for d in TokenStates(td.tokens).described(tx, caller, name)]
 
 
 @router.post("/tokens/{token_type}/refresh")
 def refresh_token(
     td: App, caller: Caller, name: str, token_type: Literal["shared", "user"]
 ) -> TokenStatusOut:
-    return TokenStatusOut.of(td.tokens.refresh_now(caller, name, TokenKind(token_type)))
+    """Refresh now; ``refreshed`` and ``message`` say whether it was (a back-off, or a
+    refresh a moment ago, sends nothing)."""
+    outcome = TokenStates(td.tokens).refresh_now(caller, name, TokenKind(token_type))
+    shown = TokenStatusOut.of(outcome.token, outcome.words)
+    return shown.model_copy(update={"refreshed": outcome.refreshed, "message": outcome.message})
 
 
 @router.delete(

@@ -12,6 +12,7 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.states import TokenStates
 from tokendesk.views import CertificateOut
 from tokendesk.web.console.base import (
     ConsoleRoute,
@@ -164,10 +165,11 @@ def _token_action(request: Request, viewer: Viewer, name: str, action: str) -> R
     td = tokendesk(request)
     try:
         if action == "refresh":
-            token: StoredToken = td.tokens.refresh_now(viewer.principal, name, TokenKind.SHARED)
-            notify(request, viewer, "ok", "The shared token was refreshed; it is valid until "
-                   f"{token.expires_at:%Y-%m-%d %H:%M UTC}." if token.expires_at
-                   else "The shared token was refreshed.")
+            outcome = TokenStates(td.tokens).refresh_now(viewer.principal, name,
+                                                         TokenKind.SHARED)
+            # Says what really happened: a back-off or a refresh a moment ago sends nothing.
+            notify(request, viewer, "ok" if outcome.refreshed else "error",
+                   outcome.message.replace("The token", "The shared token", 1))
         else:
             note = td.tokens.disconnect(viewer.principal, name, TokenKind.SHARED)
             notify(request, viewer, "ok", f"The shared token was deleted here. {note}"

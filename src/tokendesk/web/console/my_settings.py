@@ -12,6 +12,7 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import ConnectionNotFound, TokendeskError
 from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.states import TokenStates
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -87,8 +88,9 @@ def _token_action(request: Request, viewer: Viewer, name: str, action: str) -> R
     td = tokendesk(request)
     try:
         if action == "refresh":
-            td.tokens.refresh_now(viewer.principal, name, TokenKind.USER)
-            notify(request, viewer, "ok", "Your token was refreshed.")
+            outcome = TokenStates(td.tokens).refresh_now(viewer.principal, name, TokenKind.USER)
+            notify(request, viewer, "ok" if outcome.refreshed else "error",
+                   outcome.message.replace("The token", "Your token", 1))
         else:
             note = td.tokens.disconnect(viewer.principal, name, TokenKind.USER)
             notify(request, viewer, "ok", f"Your token was deleted here. {note}"

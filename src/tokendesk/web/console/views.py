@@ -6,37 +6,58 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokendesk.domain.connections import Connection, GrantType
-from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenKind, TokenStatus
+from tokendesk.domain.token_states import NOTHING_TO_DO, StateWords, describe
+from tokendesk.domain.token_states import TokenState as DomainState
+from tokendesk.domain.tokens import EXPIRY_SOURCE_WORDS, StoredToken, TokenKind
 from tokendesk.services.connections import ConnectionFilter
 
 STATUS_FILTERS = (
     ("valid", "Valid"),
-    ("expired", "Expired"),
+    ("refreshing_soon", "Refreshing soon"),
     ("attention", "Needs attention"),
-    ("none", "No token"),
+    ("none", "Not connected"),
 )
 SEARCH_MAX = 200
+# The badge colour of each state; the states needing a person are one filter, "attention".
+_TONES = {
+    DomainState.VALID: "ok",
+    DomainState.REFRESHING_SOON: "ok",
+    DomainState.BACKING_OFF: "warn",
+    DomainState.NEEDS_CONSENT: "bad",
+    DomainState.MISCONFIGURED: "bad",
+    DomainState.DAMAGED: "bad",
+    DomainState.NOT_CONNECTED: "none",
+}
+_FILTER_KEYS = {
+    DomainState.VALID: "valid",
+    DomainState.REFRESHING_SOON: "refreshing_soon",
+    DomainState.NOT_CONNECTED: "none",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TokenState:
-    """One token's state for people: ``key`` for filters, ``tone`` for the badge colour."""
+    """One token's state for people (domain.token_states' words): ``key`` for filters,
+    ``tone`` for the badge colour."""
 
     key: str
     label: str
     tone: str
     token: StoredToken | None
+    words: StateWords | None = None
+    # Authorization code: refreshed with a refresh token; client credentials: asked again.
+    code_flow: bool = True
 
     @property
     def hint(self) -> str:
-        """What to do about it, in a few words."""
-        return {
-            "valid": "",
-            "expired": "It is refreshed on its next use.",
-            "attention": "Authenticate again to get a new token.",
-            "none": "",
-            "hidden": "",
-        }[self.key]
+        """What to do about it, in one sentence (empty when there is nothing to do)."""
+        if self.words is None or self.words.action == NOTHING_TO_DO:
+            return ""
+        return self.words.action
+
+    @property
+    def reason(self) -> str:
+        return self.words.reason if self.words else ""
 
     @property
     def valid_until_source(self) -> str:
@@ -50,19 +71,10 @@ HIDDEN = TokenState("hidden", "—", "none", None)
 
 def token_state(token: StoredToken | None, connection: Connection, now: datetime) -> TokenState:
     """The state of ``token`` (None: there is none) of ``connection`` at ``now``."""
-    if token is None:
-        if connection.grant_type is GrantType.CLIENT_CREDENTIALS:
-            return TokenState("none", "No token yet", "none", None)
-        return TokenState("none", "Not authenticated", "none", None)
-    if token.status is TokenStatus.NEEDS_REAUTHENTICATION:
-        return TokenState("attention", "Needs re-authentication", "bad", token)
-    if token.status is TokenStatus.CORRUPTED:
-        return TokenState("attention", "Damaged", "bad", token)
-    if token.status is TokenStatus.MISCONFIGURED or connection.misconfigured:
-        return TokenState("attention", "Client credentials refused", "bad", token)
-    if token.expires_at is not None and token.expires_at <= now:
-        return TokenState("expired", "Expired", "warn", token)
-    return TokenState("valid", "Valid", "ok", token)
+    words = describe(token, connection, now)
+    key = _FILTER_KEYS.get(words.state, "attention")
+    return TokenState(key, words.label, _TONES[words.state], token, words,
+                      connection.grant_type is GrantType.AUTHORIZATION_CODE)
 
 
 def shared_token(tokens: list[StoredToken]) -> StoredToken | None:
