@@ -10,8 +10,9 @@ consent was stored is 0015's ``consented_at``): when its refresh token was issue
 or the last rotation), how many times the provider rotated it, the fingerprint (SHA-256) of
 the refresh token of a request whose answer was never stored (a second send of it is a
 reuse), and the diagnosis itself. A connection records when its client credentials or token
-URL last changed. None of these columns feeds a cached handout, so no cache-epoch trigger is needed; they are added in
-place (no table copy on SQLite), so the triggers of 0004 and 0006 stay.
+URL last changed. None of these columns feeds a cached handout, so no cache-epoch trigger is
+needed; they are added in place (no table copy on SQLite), so the triggers of 0004 and 0006
+stay.
 """
 
 from __future__ import annotations
