@@ -29,6 +29,7 @@ from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
+from tokendesk.services.desk.apply import DeskService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
@@ -47,6 +48,7 @@ from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
+from tokendesk.tokens.desk import DeskApplier
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
 from tokendesk.tokens.importing import TokenImporter
@@ -91,6 +93,7 @@ class Tokendesk:
     importer: TokenImporter
     revocations: RevocationQueue
     removal: ConnectionRemoval
+    desk: DeskApplier
     audit_buffer: AuditBuffer
     hot: HandoutCache
     keys: KeyRingService
@@ -210,6 +213,7 @@ def _wire(
         audit_buffer,
     )
     auth = AuthService(accounts, audit, clock, settings.session_max_age_s, audit_buffer)
+    removal = ConnectionRemoval(transaction, connections, revocations)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
@@ -245,7 +249,10 @@ def _wire(
         discovery=IssuerDiscovery(transaction, outbound, proxy),
         importer=TokenImporter(transaction, connections, accounts, tokens, oauth, proxy, audit),
         revocations=revocations,
-        removal=ConnectionRemoval(transaction, connections, revocations),
+        removal=removal,
+        desk=DeskApplier(
+            transaction, DeskService(accounts, connections, egress, proxy, audit), removal
+        ),
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,

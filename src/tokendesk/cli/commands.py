@@ -17,6 +17,7 @@ from tokendesk.cli import (
     admin,
     audit,
     connections,
+    desk,
     encryption,
     keys,
     providers,
@@ -60,6 +61,8 @@ COMMANDS = CommandLine(
         ("init", admin.init),
         ("audit", audit.audit),
         ("token", tokens.token),
+        ("export", desk.export),
+        ("apply", desk.apply),
     ),
     groups=(
         Group("admin", admin.HELP, (("create", admin.create_admin),)),
