@@ -26,7 +26,7 @@ from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.desk.connections import DeskConnections
 from tokendesk.services.desk.export import export_desk
-from tokendesk.services.desk.file import DeskFile, DeskProxy, DeskRole
+from tokendesk.services.desk.file import DeskConnection, DeskFile, DeskProxy, DeskRole
 from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, differences
 from tokendesk.services.desk.references import SecretReader, same_secret
 from tokendesk.services.egress import EgressService
@@ -193,18 +193,20 @@ class DeskService:
         for index, wanted in enumerate(given):
             where = f"connections[{index}] '{wanted.name[:60]}'"
             with entry(where):
-                current = self.connections.search(tx, actor)
-                found = next((c for c in current if name_key(c.name) == name_key(wanted.name)),
-                             None)
-                if found is None:
-                    change = self.desk_connections.create(tx, actor, wanted, reader, where)
-                else:
-                    change = self.desk_connections.update(tx, actor, found, wanted, reader,
-                                                          where)
-                if change is None:
-                    plan.unchanged.append(f"connection '{found.name if found else wanted.name}'")
-                else:
-                    plan.changes.append(change)
+                self._connection(tx, actor, wanted, reader, where, plan)
+
+    def _connection(self, tx: Tx, actor: Principal, wanted: DeskConnection,
+                    reader: SecretReader, where: str, plan: Plan) -> None:
+        stored = self.connections.search(tx, actor)
+        found = next((c for c in stored if name_key(c.name) == name_key(wanted.name)), None)
+        if found is None:
+            plan.changes.append(self.desk_connections.create(tx, actor, wanted, reader, where))
+            return
+        change = self.desk_connections.update(tx, actor, found, wanted, reader, where)
+        if change is None:
+            plan.unchanged.append(f"connection '{found.name}'")
+        else:
+            plan.changes.append(change)
 
 
 def require_administrator(actor: Principal) -> None:

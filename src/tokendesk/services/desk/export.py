@@ -66,7 +66,7 @@ def _connection(connection: Connection, taken: set[str]) -> DeskConnection:
         revocation_url=connection.revocation_url,
         scopes=list(connection.scopes),
         pkce=connection.pkce,
-        client_auth_method=connection.client_auth_method,  # type: ignore[arg-type]
+        client_auth_method=connection.client_auth_method,
         client_key=key,
         client_certificate=connection.client_certificate,
         placeholders=dict(connection.placeholders),
@@ -79,10 +79,10 @@ def _proxy(settings: ForwardProxy, taken: set[str]) -> DeskProxy:
                 if settings.has_password else None)
     return DeskProxy(
         enabled=settings.enabled,
-        scheme=settings.scheme,  # type: ignore[arg-type]
+        scheme=settings.scheme,
         host=settings.host,
         port=settings.port,
-        auth=settings.auth,  # type: ignore[arg-type]
+        auth=settings.auth,
         username=settings.username,
         password=password,
         bypass=list(settings.bypass),
