@@ -67,9 +67,11 @@ def source(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.postgres
-def test_an_export_applied_to_a_fresh_desk_on_postgresql_gives_the_same_desk_and_a_second_apply_changes_nothing(  # noqa: E501
+def test_an_export_applied_to_a_fresh_postgresql_desk_gives_the_same_desk_twice(
     source: dict[str, str], postgres_session_database: Engine, tmp_path: Path
 ) -> None:
+    """SQLite -> PostgreSQL: the same connections, roles and settings; the second apply
+    reports no change and changes nothing."""
     exported = Cli(source).ok("export").stdout
     desk_file = tmp_path / "desk.yaml"
     desk_file.write_text(exported)
