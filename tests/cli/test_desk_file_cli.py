@@ -289,6 +289,8 @@ def test_a_secret_reference_to_a_missing_environment_variable_is_a_clear_error(
     ("roles: []\n", "version: is required"),
     ("version: 1\nproxy: {enabled: true, password: {env: A, file: b}}\n",
      "proxy.password: Value error, give exactly one of env or file"),
+    ("version: 1\nproxy: {enabled: false, password: {env: null}}\n",
+     "proxy.password: Value error, give exactly one of env or file"),
 ])
 def test_a_file_that_does_not_follow_the_schema_is_refused_without_quoting_values(
     admin_cli: Cli, tmp_path: Path, content: str, expected: str

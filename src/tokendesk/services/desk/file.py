@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from tokendesk.domain.connections import GrantType
@@ -34,6 +42,11 @@ class DeskModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+EnvName = Annotated[str, StringConstraints(
+    min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+FilePath = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
 class SecretReference(DeskModel):
     """Where the machine that applies the file reads a secret: ``{env: NAME}`` or
     ``{file: path}``, exactly one of them."""
@@ -43,13 +56,11 @@ class SecretReference(DeskModel):
         json_schema_extra={"oneOf": [{"required": ["env"]}, {"required": ["file"]}]},
     )
 
-    env: str | SkipJsonSchema[None] = Field(
-        default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-        description="The name of the environment variable holding the secret.")
-    file: str | SkipJsonSchema[None] = Field(
-        default=None, min_length=1, max_length=4000,
-        description="The path of the file holding the secret (a relative path starts at the "
-        "desk file's folder); one trailing newline is ignored.")
+    env: EnvName | SkipJsonSchema[None] = Field(
+        default=None, description="The name of the environment variable holding the secret.")
+    file: FilePath | SkipJsonSchema[None] = Field(
+        default=None, description="The path of the file holding the secret (a relative path "
+        "starts at the desk file's folder); one trailing newline is ignored.")
 
     @model_validator(mode="before")
     @classmethod
