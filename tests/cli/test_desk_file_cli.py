@@ -291,6 +291,8 @@ def test_a_secret_reference_to_a_missing_environment_variable_is_a_clear_error(
      "proxy.password: Value error, give exactly one of env or file"),
     ("version: 1\nproxy: {enabled: false, password: {env: null}}\n",
      "proxy.password: Value error, give exactly one of env or file"),
+    ("version: 1\nroles:\n  - name: Bots\n  - name: bots\n",
+     "roles[1] 'bots': the name is already used by roles[0]"),
 ])
 def test_a_file_that_does_not_follow_the_schema_is_refused_without_quoting_values(
     admin_cli: Cli, tmp_path: Path, content: str, expected: str

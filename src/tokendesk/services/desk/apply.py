@@ -216,10 +216,10 @@ def require_administrator(actor: Principal) -> None:
         actor.require(permission)
 
 
-def _unique_names(section: str, entries: Sequence[DeskRole] | Sequence[object] | None) -> None:
+def _unique_names(section: str,
+                  entries: Sequence[DeskRole] | Sequence[DeskConnection] | None) -> None:
     seen: dict[str, int] = {}
-    for index, item in enumerate(entries or []):
-        name = str(getattr(item, "name", ""))
+    for index, name in enumerate(item.name for item in entries or []):
         if name_key(name) in seen:
             raise DeskFileInvalid(
                 f"{section}[{index}] '{name[:60]}': the name is already used by "
