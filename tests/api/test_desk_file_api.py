@@ -64,15 +64,33 @@ def test_a_dry_run_plans_and_an_apply_applies_once(
         assert td.connections.client_secret(tx, connection).reveal() == SECRET
 
 
-def test_only_an_administrator_may_apply(td: Tokendesk, admin: Api) -> None:
+def test_only_an_administrator_may_apply_or_export(td: Tokendesk, admin: Api) -> None:
     manager = Api(admin.http, make_user(td, "manager", permissions=[
         "oauth_connections.manage", "administration.roles"]))
 
-    response = manager.post("/apply", json={"desk": desk({"env": "TOKENDESK_SECRET_X"}),
-                                            "dry_run": True})
+    applied = manager.post("/apply", json={"desk": desk({"env": "TOKENDESK_SECRET_X"}),
+                                           "dry_run": True})
+    exported = manager.get("/desk-file")
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "permission_denied"
+    for response in (applied, exported):
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_the_export_through_the_api_is_what_applying_it_again_leaves_unchanged(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENDESK_SECRET_SERVICENOW_BOTS", SECRET)
+    admin.post("/apply", json={"desk": desk({"env": "TOKENDESK_SECRET_SERVICENOW_BOTS"})})
+
+    exported = admin.get("/desk-file")
+    again = admin.post("/apply", json={"desk": exported.json(), "dry_run": True})
+
+    assert exported.status_code == 200
+    assert SECRET not in exported.text
+    [connection] = exported.json()["connections"]
+    assert connection["client_secret"] == {"env": "TOKENDESK_SECRET_SERVICENOW_BOTS"}
+    assert again.json()["changes"] == []
 
 
 @pytest.mark.parametrize(("reference", "said"), [

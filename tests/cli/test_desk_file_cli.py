@@ -223,8 +223,11 @@ def test_applying_the_edited_file_makes_the_desk_so_in_one_change_set(
             assert td.connections.client_secret(tx, jira).reveal() == "jira-secret-value"
             events = tx.execute(select(audit_events).where(
                 audit_events.c.action == "desk.apply")).all()
+            logged = json.dumps([e.details for e in tx.execute(select(audit_events)).all()])
         assert len(events) == 1
         assert events[0].details["summary"] == {"create": 1, "update": 3, "delete": 1}
+        for secret in (*ALL_SECRETS, "jira-secret-value"):
+            assert secret not in logged
     finally:
         td.close()
     assert cli.ok("apply", "-f", str(edited), "--prune").stdout.startswith("No changes")

@@ -1,4 +1,5 @@
-"""``/api/v1/desk-file/schema`` and ``/api/v1/apply``: the desk as code, for pipelines."""
+"""``/api/v1/desk-file`` (export), ``/api/v1/desk-file/schema`` and ``/api/v1/apply``:
+the desk as code, for pipelines."""
 
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ class PlanOut(BaseModel):
 def desk_file_schema(caller: Caller) -> dict[str, Any]:
     """The desk file's JSON Schema (2020-12), as `tokendesk export --schema` prints it."""
     return published_schema()
+
+
+@router.get("/desk-file", response_model_exclude_none=True)
+def export_desk_file(td: App, caller: Caller) -> DeskFile:
+    """The desk as a desk file, as JSON (`tokendesk export` writes it as YAML); secrets as
+    ``{env: TOKENDESK_SECRET_...}`` references, never values. Administrators only."""
+    return td.desk.export(caller)
 
 
 @router.post("/apply")
