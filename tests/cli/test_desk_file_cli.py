@@ -296,6 +296,9 @@ def test_a_secret_reference_to_a_missing_environment_variable_is_a_clear_error(
      "proxy.password: Value error, give exactly one of env or file"),
     ("version: 1\nroles:\n  - name: Bots\n  - name: bots\n",
      "roles[1] 'bots': the name is already used by roles[0]"),
+    ("version: 1\nroles:\n  - name: Administrator\n",
+     "roles[0] 'Administrator'.name: 'Administrator' is a system role; the desk file declares only "
+     "custom roles."),
 ])
 def test_a_file_that_does_not_follow_the_schema_is_refused_without_quoting_values(
     admin_cli: Cli, tmp_path: Path, content: str, expected: str
@@ -316,3 +319,20 @@ def test_export_schema_prints_the_published_json_schema(admin_cli: Cli) -> None:
     assert schema["$id"] == "urn:tokendesk:desk-file:1"
     assert schema["additionalProperties"] is False
     assert "Webhook subscriptions are not part of the file" in schema["description"]
+
+
+def test_the_provider_of_an_existing_connection_cannot_change(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    document = yaml.safe_load(cli.ok("export").stdout)
+    salesforce = next(c for c in document["connections"] if c["name"] == "Salesforce prod")
+    salesforce["provider"] = "custom"
+    desk_file = tmp_path / "desk.yaml"
+    desk_file.write_text(yaml.safe_dump(document))
+
+    result = cli("apply", "-f", str(desk_file), "--dry-run")
+
+    assert result.exit_code == 2
+    assert ("'Salesforce prod'.provider: the provider of an existing connection cannot change "
+            "(it is 'salesforce')") in one_error_line(result)

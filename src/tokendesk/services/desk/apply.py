@@ -148,7 +148,7 @@ class DeskService:
             return
         if current.system:
             raise DeskFileInvalid(
-                f"{where}: '{current.name}' is a system role; the desk file declares only "
+                f"{where}.name: '{current.name}' is a system role; the desk file declares only "
                 "custom roles.", field=f"{where}.name")
         before = {"name": current.name, "description": current.description,
                   "permissions": sorted(p.value for p in current.permissions)}

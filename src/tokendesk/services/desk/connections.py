@@ -51,9 +51,9 @@ class DeskConnections:
     def update(self, tx: Tx, actor: Principal, current: Connection, given: DeskConnection,
                reader: SecretReader, where: str) -> PlannedChange | None:
         """Change ``current`` to what ``given`` says; None when it already does."""
-        if given.provider.strip().lower() != current.provider:
+        if self.connections.catalog.get(given.provider).key != current.provider:
             raise DeskFileInvalid(
-                f"{where}: the provider of an existing connection cannot change (it is "
+                f"{where}.provider: the provider of an existing connection cannot change (it is "
                 f"'{current.provider}'); give the new one another name, and delete the old one "
                 "with --prune.", field=f"{where}.provider")
         secret = _read(reader, given.client_secret, f"{where}.client_secret")
