@@ -115,6 +115,19 @@ class ProxyPasswordRequired(ValidationError):
     code = "proxy_password_required"
 
 
+class DeskFileInvalid(ValidationError):
+    """A desk file that is not valid YAML or does not follow its schema; nothing is applied."""
+
+    code = "desk_file_invalid"
+
+
+class SecretReferenceUnresolved(ValidationError):
+    """A secret reference of a desk file ({env: NAME} or {file: path}) cannot be read on the
+    machine that applies it; nothing is applied."""
+
+    code = "secret_reference_unresolved"
+
+
 class CatalogError(ConfigurationError):
     """A provider file of the catalog does not follow the schema."""
 

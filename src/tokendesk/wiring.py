@@ -32,6 +32,7 @@ from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
 from tokendesk.services.auth import AuthService
 from tokendesk.services.connections import ConnectionService
+from tokendesk.services.desk.apply import DeskService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.impact import ImpactService
@@ -55,6 +56,7 @@ from tokendesk.storage.tables import encryption_keys
 from tokendesk.storage.webhooks import DeliveryRepository
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
+from tokendesk.tokens.desk import DeskApplier
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
 from tokendesk.tokens.importing import TokenImporter
@@ -101,6 +103,7 @@ class Tokendesk:
     importer: TokenImporter
     revocations: RevocationQueue
     removal: ConnectionRemoval
+    desk: DeskApplier
     audit_buffer: AuditBuffer
     hot: HandoutCache
     keys: KeyRingService
@@ -244,6 +247,7 @@ def _wire(
         audit_buffer,
     )
     auth = AuthService(accounts, audit, clock, settings.session_max_age_s, audit_buffer)
+    removal = ConnectionRemoval(transaction, connections, revocations)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
     consent = ConsentService(
@@ -289,7 +293,10 @@ def _wire(
         discovery=IssuerDiscovery(transaction, outbound, proxy),
         importer=TokenImporter(transaction, connections, accounts, tokens, oauth, proxy, audit),
         revocations=revocations,
-        removal=ConnectionRemoval(transaction, connections, revocations),
+        removal=removal,
+        desk=DeskApplier(
+            transaction, DeskService(accounts, connections, egress, proxy, audit), removal
+        ),
         audit_buffer=audit_buffer,
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,

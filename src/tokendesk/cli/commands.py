@@ -18,6 +18,7 @@ from tokendesk.cli import (
     attention,
     audit,
     connections,
+    desk,
     encryption,
     keys,
     providers,
@@ -62,6 +63,8 @@ COMMANDS = CommandLine(
         ("audit", audit.audit),
         ("attention", attention.attention),
         ("token", tokens.token),
+        ("export", desk.export),
+        ("apply", desk.apply),
     ),
     groups=(
         Group("admin", admin.HELP, (("create", admin.create_admin),)),

@@ -322,6 +322,29 @@ class ConnectionService:
             lambda: _reveal(self.client_key(tx, current) if current else None),
         )
 
+    def settled(self, tx: Tx, data: ConnectionCreate) -> dict[str, Any]:
+        """The settings ``data`` would be stored with, under the names of ``stored_fields``
+        (URLs filled from the provider's templates, default scopes and PKCE), so that a desk
+        file can be compared with a stored connection; stores nothing, checks no secret.
+
+        Raises UnknownProvider or ValidationError naming the field.
+        """
+        provider, rules = self.catalog.get(data.provider), self._rules(tx)
+        fields = rules.validate(
+            provider, data.grant_type, data.client_id, data.authorization_url, data.token_url,
+            data.scopes, data.pkce, data.placeholders,
+        )
+        return {
+            "name": validate_name(data.name, field="name", what="connection"),
+            "description": validate_text(
+                data.description, field="description", label="Description",
+                max_length=DESCRIPTION_MAX,
+            ),
+            **columns(fields),
+            "client_auth_method": data.client_auth_method,
+            "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
+        }
+
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
         return ConnectionRules(self.allow_http_loopback, self.egress.policy(tx))

@@ -77,7 +77,7 @@ class ProxyService:
         """
         actor.require(Permission.MANAGE_SETTINGS)
         try:
-            values = _validated(data)
+            values = validated_settings(data)
             if self.egress is not None and values["host"]:
                 # The proxy is connected to as any provider is: same addresses refused.
                 self.egress.policy(tx).check_literal(values["host"], field="host")
@@ -141,7 +141,11 @@ def _require_password_if_moved(
         )
 
 
-def _validated(data: ProxySettingsInput) -> dict[str, Any]:
+def validated_settings(data: ProxySettingsInput) -> dict[str, Any]:
+    """The settings of ``data`` checked and normalised, as stored (the password aside).
+
+    Raises ValidationError naming the field.
+    """
     scheme, auth = data.scheme.strip().lower(), data.auth.strip().lower()
     if scheme not in PROXY_SCHEMES:
         raise ValidationError("The proxy scheme is http or https.", field="scheme")

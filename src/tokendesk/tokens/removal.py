@@ -37,13 +37,15 @@ class ConnectionRemoval:
         """
         with self.transaction() as tx:
             actor.require(Permission.MANAGE_CONNECTIONS)
-            queued = self._queue_revocations(tx, self.connections.get(tx, actor, name))
+            queued = self.queue_revocations(tx, self.connections.get(tx, actor, name))
             deleted = self.connections.delete(tx, actor, name)
         if queued:
             self.revocations.drain(queued)  # after the commit; failures are retried later
         return deleted
 
-    def _queue_revocations(self, tx: Tx, connection: Connection) -> list[str]:
+    def queue_revocations(self, tx: Tx, connection: Connection) -> list[str]:
+        """Queue, in ``tx``, the revocation of every token of ``connection`` (about to be
+        deleted in ``tx``); returns the queued ids, to drain after the commit."""
         try:
             spec = self.connections.client_spec(tx, connection)
         except DecryptionError:

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
 from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, attention, connections, misc, tokens, webhooks
+from tokendesk.web.api import accounts, attention, connections, desk, misc, tokens, webhooks
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -87,6 +87,7 @@ def create_api(
     api.include_router(accounts.router)
     api.include_router(webhooks.router)
     api.include_router(attention.router)
+    api.include_router(desk.router)
     app.include_router(api)
     app.include_router(oauth.router)
     install_api_docs(app, f"{API_PREFIX}/docs")

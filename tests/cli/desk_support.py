@@ -1,0 +1,85 @@
+"""A populated desk for the desk file tests: connections of several providers (a client
+secret, a client key), a custom role, the egress allowlist and a forward proxy with a
+password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from support.api import CLIENT_SECRET, connection_body, keyring_spec
+from support.client_keys import key_pair
+from support.passwords import CHEAP_PASSWORDS
+from tokendesk.config import Settings
+from tokendesk.crypto import KeyRing
+from tokendesk.domain.principal import command_line_principal
+from tokendesk.services.inputs import (
+    ConnectionCreate,
+    EgressAllowlistInput,
+    ProxySettingsInput,
+    RoleCreate,
+)
+from tokendesk.wiring import Tokendesk, build
+
+PUBLIC_URL = "https://tokendesk.example.test"
+PROXY_PASSWORD = "pp-5e1f0c-proxy-password"
+SERVICENOW_SECRET = "sn-2b7d41-client-secret"
+SIGNING_KEY = key_pair("signing-app")
+ROLE = "Sales bots"
+
+
+def desk_env(database_url: str, data: Path) -> dict[str, str]:
+    """The environment of ``tokendesk`` on ``database_url`` with a key ring of its own."""
+    return {
+        "TOKENDESK_DATABASE_URL": database_url,
+        "TOKENDESK_DATA_DIR": str(data),
+        "TOKENDESK_ENCRYPTION_KEYS": keyring_spec(KeyRing.generate()),
+        "TOKENDESK_PUBLIC_URL": PUBLIC_URL,
+    }
+
+
+def open_desk(env: dict[str, str]) -> Tokendesk:
+    return build(Settings(
+        database_url=env["TOKENDESK_DATABASE_URL"],
+        data_dir=Path(env["TOKENDESK_DATA_DIR"]),
+        encryption_keys=env["TOKENDESK_ENCRYPTION_KEYS"],  # type: ignore[arg-type]
+        public_url=PUBLIC_URL,
+    ), passwords=CHEAP_PASSWORDS)
+
+
+CONNECTIONS: list[dict[str, Any]] = [
+    connection_body(invited_roles=[ROLE]),
+    connection_body(name="ServiceNow bots", provider="servicenow",
+                    grant_type="client_credentials", scopes=None,
+                    client_secret=SERVICENOW_SECRET, invited_roles=[ROLE]),
+    {"name": "Signing app", "provider": "custom", "grant_type": "client_credentials",
+     "client_id": "signing-app", "token_url": "https://login.example.test/oauth2/token",
+     "scopes": "api:read api:write", "client_auth_method": "private_key_jwt",
+     "client_key": SIGNING_KEY.key_pem, "client_certificate": SIGNING_KEY.certificate_pem,
+     "description": "Signs its client assertions"},
+]
+
+
+def populate(td: Tokendesk) -> None:
+    """Fill ``td`` with the desk every test starts from."""
+    actor = command_line_principal()
+    with td.transaction() as tx:
+        td.accounts.create_role(tx, actor, RoleCreate.model_validate(
+            {"name": ROLE, "description": "Bots of the sales team",
+             "permissions": ["oauth_connections.view"]}))
+        td.egress.save(tx, actor, EgressAllowlistInput(allowlist=["10.20.0.0/16"]))
+        td.proxy.save(tx, actor, ProxySettingsInput(
+            enabled=True, host="proxy.example.test", port=3128, auth="basic",
+            username="desk", password=SecretStr(PROXY_PASSWORD), bypass=["*.internal.test"]))
+        for body in CONNECTIONS:
+            td.connections.create(tx, actor, ConnectionCreate.model_validate(body))
+
+
+SECRETS_BY_ENV = {
+    "TOKENDESK_SECRET_SALESFORCE_PROD": CLIENT_SECRET,
+    "TOKENDESK_SECRET_SERVICENOW_BOTS": SERVICENOW_SECRET,
+    "TOKENDESK_SECRET_SIGNING_APP_KEY": SIGNING_KEY.key_pem,
+    "TOKENDESK_SECRET_PROXY_PASSWORD": PROXY_PASSWORD,
+}

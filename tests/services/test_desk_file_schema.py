@@ -1,0 +1,38 @@
+"""The desk file's JSON Schema shipped in the package is the one its models generate, and it
+is strict: no unknown key anywhere, a secret only by reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokendesk.services.desk.file import generated_schema, published_schema
+
+
+def test_the_published_schema_is_the_generated_one() -> None:
+    # Regenerate with: python -c "from tokendesk.services.desk.file import *;
+    # open('src/tokendesk/services/desk/desk-file.schema.json','w').write(
+    # schema_text(generated_schema()))"
+    assert published_schema() == generated_schema()
+
+
+def _objects(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "object" and "properties" in node else []
+        return found + [o for value in node.values() for o in _objects(value)]
+    if isinstance(node, list):
+        return [o for value in node for o in _objects(value)]
+    return []
+
+
+def test_every_object_of_the_schema_refuses_unknown_keys() -> None:
+    objects = _objects(generated_schema())
+
+    assert len(objects) == 5  # the file, a role, a connection, the proxy, a secret reference
+    assert all(o["additionalProperties"] is False for o in objects)
+
+
+def test_a_secret_is_a_reference_to_exactly_one_of_env_or_file() -> None:
+    reference = generated_schema()["$defs"]["SecretReference"]
+
+    assert reference["oneOf"] == [{"required": ["env"]}, {"required": ["file"]}]
+    assert set(reference["properties"]) == {"env", "file"}
