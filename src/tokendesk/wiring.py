@@ -24,6 +24,7 @@ from tokendesk.errors import ConfigurationError, Conflict
 from tokendesk.metrics import Metrics
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
+from tokendesk.oauth.workload_keys import WorkloadKeys
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
@@ -34,6 +35,7 @@ from tokendesk.services.keyring import KeyRingService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.sign_in import SignInLimits
+from tokendesk.services.workload import WorkloadService
 from tokendesk.storage.db import (
     READ_ONLY,
     create_db_engine,
@@ -56,6 +58,7 @@ from tokendesk.tokens.removal import ConnectionRemoval
 from tokendesk.tokens.revocations import RevocationQueue
 from tokendesk.tokens.testing import ConnectionTester
 from tokendesk.tokens.vault import TokenVault
+from tokendesk.tokens.workload import WorkloadIdentity
 
 Clock = Callable[[], datetime]
 INITIAL_ADMIN = "admin"
@@ -96,6 +99,8 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    workloads: WorkloadService  # trusted workload issuers and their rules
+    workload_identity: WorkloadIdentity  # RFC 8693 token exchange, JWT bearers
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -212,6 +217,7 @@ def _wire(
     auth = AuthService(accounts, audit, clock, settings.session_max_age_s, audit_buffer)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
+    workloads = WorkloadService(accounts, audit, clock)
     consent = ConsentService(
         transaction,
         keyring,
@@ -250,6 +256,10 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        workloads=workloads,
+        workload_identity=WorkloadIdentity(
+            transaction, workloads, WorkloadKeys(outbound, clock), proxy, auth, tokens, audit,
+            audit_buffer, clock, settings.public_url),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

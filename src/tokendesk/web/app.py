@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
-from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, connections, misc, tokens
+from tokendesk.web import hotpath, oauth, token_exchange
+from tokendesk.web.api import accounts, connections, misc, tokens, workload
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -76,8 +76,10 @@ def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(connections.router)
     api.include_router(tokens.router)
     api.include_router(accounts.router)
+    api.include_router(workload.router)
     app.include_router(api)
     app.include_router(oauth.router)
+    app.include_router(token_exchange.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from tokendesk.domain.principal import Principal
+from tokendesk.domain.workload import looks_like_jwt
 from tokendesk.errors import AuthenticationRequired, PermissionDenied
 from tokendesk.services.auth import csrf_matches
 from tokendesk.wiring import Tokendesk
@@ -69,6 +70,15 @@ def get_principal(request: Request) -> Principal:
     ):
         raise PermissionDenied("The CSRF token is missing or wrong; reload the page.")
     return principal
+
+
+def workload_token(request: Request) -> str | None:
+    """The bearer credential when it is a workload's JWT (not an API key), else None."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer" and looks_like_jwt(credential):
+        return credential
+    return None
 
 
 App = Annotated[Tokendesk, Depends(get_tokendesk)]
