@@ -4,6 +4,9 @@ Both are a :class:`~tokendesk.client.base.BaseClient` and differ only in how the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import httpx
 
 from tokendesk.client.base import DEFAULT_TIMEOUT_S, BaseClient
@@ -43,6 +46,30 @@ class Client(BaseClient):
         with transport_errors(self.base_url):
             response = self._http.send(request)
         return self._token_from(response)
+
+    @classmethod
+    def from_workload_identity(
+        cls,
+        base_url: str,
+        *,
+        token_file: str | Path | None = None,
+        token_callable: Callable[[], str] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool | str = True,
+    ) -> Client:
+        """A client without an API key: the workload's token from its platform (a file read
+        again for each exchange, or a callable) is exchanged for connections' tokens
+        (RFC 8693), each kept until shortly before it expires. Give exactly one source;
+        raises ValueError otherwise."""
+        from tokendesk.client.workload import WorkloadClient, token_from_file
+
+        if (token_file is None) == (token_callable is None):
+            raise ValueError("Give token_file or token_callable (exactly one).")
+        source = token_callable if token_callable is not None else \
+            token_from_file(token_file)  # type: ignore[arg-type]
+        return WorkloadClient(base_url, source, timeout_s=timeout_s, transport=transport,
+                              verify=verify)
 
     def close(self) -> None:
         self._http.close()
