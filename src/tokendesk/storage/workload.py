@@ -73,8 +73,11 @@ class WorkloadIssuerRepository:
             .where(workload_rules.c.issuer_id == issuer_id)
             .order_by(workload_rules.c.position)).all()
         wanted = {rid for row in rows for rid in row.role_ids}
-        names = dict(self.tx.execute(select(roles.c.id, roles.c.name).where(
-            roles.c.id.in_(wanted))).tuples().all()) if wanted else {}
+        names: dict[str, str] = {}
+        if wanted:
+            for row in self.tx.execute(select(roles.c.id, roles.c.name).where(
+                    roles.c.id.in_(wanted))):
+                names[row.id] = row.name
         return [WorkloadRule(
             id=row.id, position=row.position,
             conditions=tuple(condition_of(c) for c in row.conditions),
