@@ -102,7 +102,10 @@ def condition_of(doc: Any) -> Condition:
             field="conditions")
     op = tests[0]
     raw = doc[op.value]
-    values = tuple(raw) if op is Operator.ONE_OF and isinstance(raw, list) else (raw,)
+    if op is Operator.ONE_OF and not isinstance(raw, list):
+        raise ValidationError(f"The condition on {claim} needs a list for one_of.",
+                              field="conditions")
+    values = tuple(raw) if op is Operator.ONE_OF else (raw,)
     if not values or len(values) > MAX_VALUES or not all(
             isinstance(v, str) and v and len(v) <= 500 for v in values):
         raise ValidationError(

@@ -19,34 +19,20 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from support.api import key_for
-from support.authorization_server import AuthorizationServer, client_credentials_client
+from support.authorization_server import AuthorizationServer
 from support.desk import BOT_ROLE, Desk
 from support.tokendesk_server import Clock, TokendeskServer
+from support.workload import AUDIENCE, CONNECTION, PLATFORM_OPTIONS, workload_jwt
 
-AUDIENCE = "https://tokendesk.test/workloads"
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-CONNECTION = "Salesforce prod"
 
 
 @pytest.fixture
 def platform(start_authorization_server: Callable[..., AuthorizationServer]) -> AuthorizationServer:
     """The workload platform: its clients are workloads, its JWT access tokens their IDs."""
-    return start_authorization_server(
-        clients=[client_credentials_client("runner"), client_credentials_client("stranger")],
-        access_token_format="jwt", resource=AUDIENCE, access_token_ttl_s=300)
-
-
-def workload_jwt(platform: AuthorizationServer, client_id: str = "runner") -> str:
-    client = platform.clients[client_id]
-    auth, extra = client.auth()
-    answer = httpx.post(platform.token_endpoint, auth=auth, trust_env=False, data={
-        "grant_type": "client_credentials", "scope": "api:read", **extra})
-    assert answer.status_code == 200, answer.text
-    token = str(answer.json()["access_token"])
-    assert token.count(".") == 2  # a JWT, not an opaque token
-    return token
+    return start_authorization_server(**PLATFORM_OPTIONS)
 
 
 def trust(desk: Desk, platform: AuthorizationServer, **overrides: Any) -> None:
