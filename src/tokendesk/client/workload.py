@@ -39,7 +39,7 @@ from tokendesk.client.models import AccessToken, TokenType
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-# A cached token is exchanged again this long before it expires.
+# A cached token is exchanged again this long before it expires (half-way if it lives less).
 RENEW_MARGIN_S = 60.0
 # RFC 6749 §5.2 / RFC 8693 §2.2.2 errors, as the SDK's exception tree names them.
 OAUTH_ERRORS: dict[str, type[APIError]] = {
@@ -71,7 +71,7 @@ class WorkloadClient(Client):
         super().__init__(base_url, "", timeout_s=timeout_s, transport=transport, verify=verify)
         self._workload_token = workload_token
         self._clock = clock
-        self._cache: dict[tuple[str, str], AccessToken] = {}
+        self._cache: dict[tuple[str, str], tuple[AccessToken, datetime]] = {}
         self._lock = threading.Lock()
 
     def get_token(self, name: str, token_type: TokenType = "shared", *,
@@ -83,12 +83,12 @@ class WorkloadClient(Client):
         key = (name, token_type)
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None and not force_refresh and cached.expires_at is not None \
-                and not cached.expires_within(RENEW_MARGIN_S, self._clock()):
-            return cached
+        if cached is not None and not force_refresh and self._clock() < cached[1]:
+            return cached[0]
+        now = self._clock()
         token = self._exchange(name, token_type)
         with self._lock:
-            self._cache[key] = token
+            self._cache[key] = (token, renew_at(token, now))
         return token
 
     def _exchange(self, name: str, token_type: TokenType) -> AccessToken:
@@ -117,6 +117,15 @@ class WorkloadClient(Client):
         except (KeyError, TypeError, ValueError):
             raise ProtocolError("Tokendesk's answer is not a token exchange answer.",
                                 code="protocol_error", status=response.status_code) from None
+
+
+def renew_at(token: AccessToken, now: datetime) -> datetime:
+    """When a token fetched at ``now`` is exchanged again: RENEW_MARGIN_S before it expires,
+    or half-way for a short-lived one; at once for a token without expiry."""
+    if token.expires_at is None:
+        return now
+    life = (token.expires_at - now).total_seconds()
+    return token.expires_at - timedelta(seconds=min(RENEW_MARGIN_S, life / 2))
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

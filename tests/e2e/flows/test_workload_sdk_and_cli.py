@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from support.authorization_server import AuthorizationServer
 from support.desk import BOT_ROLE, Desk
-from support.tokendesk_server import Clock
 from support.workload import AUDIENCE, CONNECTION, PLATFORM_OPTIONS, workload_jwt
 from tokendesk.cli.main import app
 from tokendesk.client import AuthenticationFailed, Client, NotFound
@@ -90,8 +89,8 @@ def test_the_sdk_exchanges_a_token_file_and_keeps_the_token_until_it_is_due(
         f"/connections/{CONNECTION}/token").json()["access_token"]
 
 
-def test_the_sdk_exchanges_again_shortly_before_expiry(
-    cli_ready: Desk, platform: AuthorizationServer, clock: Clock
+def test_the_sdk_reads_the_platform_token_again_for_each_exchange(
+    cli_ready: Desk, platform: AuthorizationServer
 ) -> None:
     calls: list[str] = []
 
