@@ -12,6 +12,7 @@ import httpx
 from tokendesk.client.base import DEFAULT_TIMEOUT_S, BaseClient
 from tokendesk.client.errors import TokendeskClientError, TokendeskError, transport_errors
 from tokendesk.client.models import AccessToken, TokenType
+from tokendesk.client.workload import WorkloadExchange, token_from_file
 
 # Importable from here as before the split into modules.
 __all__ = ["DEFAULT_TIMEOUT_S", "AccessToken", "AsyncClient", "Client", "TokenType",
@@ -34,6 +35,7 @@ class Client(BaseClient):
     ) -> None:
         super().__init__(base_url, api_key, timeout_s=timeout_s)
         self._http = httpx.Client(transport=transport, verify=verify)
+        self._workload: WorkloadExchange | None = None  # see from_workload_identity
 
     def get_token(
         self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
@@ -42,6 +44,8 @@ class Client(BaseClient):
 
         Raises a :class:`~tokendesk.client.errors.TokendeskError` (see that module's tree).
         """
+        if self._workload is not None:
+            return self._exchanged(name, token_type, force_refresh)
         request = self._token_request(name, token_type, force_refresh)
         with transport_errors(self.base_url):
             response = self._http.send(request)
@@ -62,14 +66,24 @@ class Client(BaseClient):
         again for each exchange, or a callable) is exchanged for connections' tokens
         (RFC 8693), each kept until shortly before it expires. Give exactly one source;
         raises ValueError otherwise."""
-        from tokendesk.client.workload import WorkloadClient, token_from_file
-
         if (token_file is None) == (token_callable is None):
             raise ValueError("Give token_file or token_callable (exactly one).")
         source = token_callable if token_callable is not None else \
             token_from_file(token_file)  # type: ignore[arg-type]
-        return WorkloadClient(base_url, source, timeout_s=timeout_s, transport=transport,
-                              verify=verify)
+        client = cls(base_url, "", timeout_s=timeout_s, transport=transport, verify=verify)
+        client._workload = WorkloadExchange(source)
+        return client
+
+    def _exchanged(self, name: str, token_type: TokenType, force: bool) -> AccessToken:
+        assert self._workload is not None
+        kept = None if force else self._workload.cached(name, token_type)
+        if kept is not None:
+            return kept
+        sent_at = self._workload.clock()
+        request = self._workload.request(self.base_url, name, token_type, self._timeout)
+        with transport_errors(self.base_url):
+            response = self._http.send(request)
+        return self._workload.accept(response, name, token_type, sent_at)
 
     def close(self) -> None:
         self._http.close()

@@ -22,8 +22,7 @@ from typing import Any
 
 import httpx
 
-from tokendesk.client.base import DEFAULT_TIMEOUT_S, USER_AGENT
-from tokendesk.client.core import Client
+from tokendesk.client.base import USER_AGENT
 from tokendesk.client.errors import (
     APIError,
     AuthenticationFailed,
@@ -32,7 +31,6 @@ from tokendesk.client.errors import (
     ProtocolError,
     TokenUnavailable,
     Unavailable,
-    transport_errors,
 )
 from tokendesk.client.models import AccessToken, TokenType
 
@@ -61,62 +59,60 @@ def token_from_file(path: str | Path) -> Callable[[], str]:
     return read
 
 
-class WorkloadClient(Client):
-    """A :class:`Client` that proves itself with a workload token instead of an API key."""
+class WorkloadExchange:
+    """How a client without an API key gets tokens: the platform's token (``source``, read
+    again for each exchange) exchanged at ``POST /oauth/token``, each answer kept per
+    (connection, token type) until :func:`renew_at`. No I/O of its own: the sync client
+    sends the requests it builds."""
 
-    def __init__(self, base_url: str, workload_token: Callable[[], str], *,
-                 timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None, verify: bool | str = True,
+    def __init__(self, source: Callable[[], str],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        super().__init__(base_url, "", timeout_s=timeout_s, transport=transport, verify=verify)
-        self._workload_token = workload_token
-        self._clock = clock
+        self.source = source
+        self.clock = clock
         self._cache: dict[tuple[str, str], tuple[AccessToken, datetime]] = {}
         self._lock = threading.Lock()
 
-    def get_token(self, name: str, token_type: TokenType = "shared", *,
-                  force_refresh: bool = False) -> AccessToken:
-        """A valid access token of connection ``name``: the cached one until
-        RENEW_MARGIN_S before it expires, else a new exchange. Raises the SDK's
-        :class:`~tokendesk.client.errors.TokendeskError` tree (invalid_grant:
-        AuthenticationFailed; invalid_target: NotFound)."""
-        key = (name, token_type)
+    def cached(self, name: str, token_type: TokenType) -> AccessToken | None:
+        """The kept token of ``name``, or None when there is none or it is due."""
         with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and not force_refresh and self._clock() < cached[1]:
-            return cached[0]
-        now = self._clock()
-        token = self._exchange(name, token_type)
-        with self._lock:
-            self._cache[key] = (token, renew_at(token, now))
-        return token
+            found = self._cache.get((name, token_type))
+        if found is not None and self.clock() < found[1]:
+            return found[0]
+        return None
 
-    def _exchange(self, name: str, token_type: TokenType) -> AccessToken:
-        form = {"grant_type": GRANT_TYPE, "subject_token": self._workload_token(),
+    def request(self, base_url: str, name: str, token_type: TokenType,
+                timeout: httpx.Timeout) -> httpx.Request:
+        """The RFC 8693 §2.1 request for connection ``name``."""
+        form = {"grant_type": GRANT_TYPE, "subject_token": self.source(),
                 "subject_token_type": JWT_TYPE, "audience": name,
                 "requested_token_type": ACCESS_TYPE, "token_kind": token_type}
-        request = httpx.Request("POST", self.base_url + "/oauth/token", data=form,
-                                headers={"Accept": "application/json",
-                                         "User-Agent": USER_AGENT},
-                                extensions={"timeout": self._timeout.as_dict()})
-        with transport_errors(self.base_url):
-            response = self._http.send(request)
-        now = self._clock()
+        return httpx.Request("POST", base_url + "/oauth/token", data=form,
+                             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                             extensions={"timeout": timeout.as_dict()})
+
+    def accept(self, response: httpx.Response, name: str, token_type: TokenType,
+               sent_at: datetime) -> AccessToken:
+        """The token of an RFC 8693 §2.2.1 answer, kept; raises the SDK's error for an
+        RFC 6749 §5.2 error answer (invalid_grant: AuthenticationFailed; invalid_target:
+        NotFound), ProtocolError for anything else."""
         body = _json(response)
         if not response.is_success:
             raise _oauth_error(response.status_code, body)
         try:
             expires_in = body.get("expires_in")
-            return AccessToken(
+            token = AccessToken(
                 access_token=str(body["access_token"]),
                 token_type=str(body.get("token_type") or "Bearer"),
-                expires_at=now + timedelta(seconds=float(expires_in))
+                expires_at=sent_at + timedelta(seconds=float(expires_in))
                 if expires_in is not None else None,
                 scope=str(body.get("scope") or ""), connection=name, kind=token_type,
                 provider_fields={})
         except (KeyError, TypeError, ValueError):
             raise ProtocolError("Tokendesk's answer is not a token exchange answer.",
                                 code="protocol_error", status=response.status_code) from None
+        with self._lock:
+            self._cache[(name, token_type)] = (token, renew_at(token, sent_at))
+        return token
 
 
 def renew_at(token: AccessToken, now: datetime) -> datetime:
