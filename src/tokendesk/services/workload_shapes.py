@@ -67,3 +67,24 @@ class WorkloadIssuerOut(BaseModel):
                    algorithms=list(found.algorithms), max_lifetime_s=found.max_lifetime_s,
                    refuse_replay=found.refuse_replay,
                    rules=[WorkloadRuleOut.of(r) for r in found.rules])
+
+
+class TokenCheckIn(StrictInput):
+    """A workload token pasted by an administrator to see which rule maps it."""
+
+    token: str = Field(max_length=16_000)
+
+
+class RuleVerdictOut(BaseModel):
+    rule_id: str
+    words: str
+    why_not: str
+
+
+class TokenCheckOut(BaseModel):
+    """Which rule maps the token, whom it acts as, and why each other rule does not."""
+
+    subject: str
+    matched: WorkloadRuleOut | None
+    acts_as: str | None  # in words: "workload robots with roles: Sales bots"
+    not_matched: list[RuleVerdictOut]

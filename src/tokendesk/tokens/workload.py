@@ -53,6 +53,15 @@ class Workload:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """Which rule maps a token (None: none does), and why each other rule does not."""
+
+    subject: str
+    matched: WorkloadRule | None
+    others: tuple[tuple[WorkloadRule, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeRequest:
     """The parameters of an RFC 8693 §2.1 token exchange request (already present)."""
 
@@ -109,6 +118,32 @@ class WorkloadIdentity:
             principal, rule = self.workloads.principal_for(
                 tx, Verified(issuer, claims, expires_at))
         return Workload(principal, issuer.issuer, str(claims.get("sub", ""))[:200], rule)
+
+    def check(self, actor: Principal, name: str, token: str) -> RuleCheck:
+        """An administrator's check of a pasted JWT against issuer ``name``: verified as an
+        exchange would (signature, audience, times; its ``jti`` is not recorded), then which
+        rule maps it and why each other rule does not. Raises PermissionDenied,
+        WorkloadIssuerNotFound, WorkloadTokenRejected (the reason it would be refused)."""
+        with self.transaction(read_only=True) as tx:
+            issuer = self.workloads.get(tx, actor, name)
+            route = self.proxy.route(tx)
+        found = read_unverified(token)
+        if found.iss.rstrip("/") != issuer.issuer:
+            raise WorkloadTokenRejected(
+                f"The token's issuer is {found.iss[:200]}, not {issuer.issuer}.")
+        check_algorithm(found, issuer)
+        key = self.keys.key(issuer.issuer, found.kid, route=route)
+        if key is None:
+            raise WorkloadTokenRejected(
+                f"The token is signed with a key (kid {str(found.kid)[:64]}) that "
+                f"'{issuer.name}' does not publish.")
+        claims, _ = verify(found, issuer, key, self.clock())
+        matched = issuer.first_match(claims)
+        return RuleCheck(
+            subject=str(claims.get("sub", ""))[:200],
+            matched=matched,
+            others=tuple((rule, rule.why_not(claims) or "an earlier rule matched first")
+                         for rule in issuer.rules if rule is not matched))
 
     def handout(self, token: str, name: str, kind: TokenKind) -> Handout:
         """The handout of connection ``name`` to the workload ``token`` proves (the bots'

@@ -322,3 +322,30 @@ def test_a_workload_whose_roles_are_not_invited_is_refused(
 
     refused(exchange(ready.server, workload_jwt(platform, "stranger")), "invalid_target",
             "no connection named")
+
+
+# --- an administrator checks a pasted token ----------------------------------------------
+
+
+def test_an_administrator_sees_which_rule_maps_a_token_and_why_the_others_do_not(
+    ready: Desk, platform: AuthorizationServer
+) -> None:
+    ready.admin.post("/workload-issuers/ci/rules", json={
+        "conditions": [{"claim": "client_id", "equals": "stranger"}],
+        "acts_as": "user", "user": "bot"})
+    jwks_before = len(platform.requests("jwks"))
+
+    runner = ready.admin.post("/workload-issuers/ci/check",
+                              json={"token": workload_jwt(platform)})
+    stranger = ready.admin.post("/workload-issuers/ci/check",
+                                json={"token": workload_jwt(platform, "stranger")})
+    expired_check = ready.admin.post("/workload-issuers/ci/check", json={"token": "a.b.c"})
+
+    assert runner.status_code == 200, runner.text
+    assert runner.json()["acts_as"] == f"workload runner with roles: {BOT_ROLE}"
+    assert runner.json()["not_matched"][0]["why_not"] == \
+        'client_id is "runner", not as required (client_id is "stranger")'
+    assert stranger.json()["acts_as"] == "user bot"
+    assert expired_check.status_code == 422
+    assert "would refuse" in expired_check.json()["error"]["message"]
+    assert len(platform.requests("jwks")) == jwks_before + 1  # fetched once, then kept

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from tokendesk.errors import ValidationError, WorkloadTokenRejected
 from tokendesk.services.workload_shapes import (
+    RuleVerdictOut,
+    TokenCheckIn,
+    TokenCheckOut,
     WorkloadIssuerCreate,
     WorkloadIssuerOut,
     WorkloadRuleCreate,
@@ -54,3 +58,22 @@ def delete_rule(td: App, caller: Caller, name: str, rule_id: str) -> Response:
     with td.transaction() as tx:
         td.workloads.delete_rule(tx, caller, name, rule_id)
     return Response(status_code=204)
+
+
+@router.post("/{name}/check")
+def check_token(td: App, caller: Caller, name: str, body: TokenCheckIn) -> TokenCheckOut:
+    """Check a workload token against the issuer as an exchange would (its ``jti`` is not
+    recorded): which rule maps it, whom it acts as, why each other rule does not. A token the
+    exchange would refuse answers 422 (field ``token``) with the reason."""
+    try:
+        found = td.workload_identity.check(caller, name, body.token)
+    except WorkloadTokenRejected as exc:  # the caller is signed in: not a 401 of his
+        raise ValidationError(f"The exchange would refuse this token: {exc.message}",
+                              field="token") from None
+    matched = found.matched
+    return TokenCheckOut(
+        subject=found.subject,
+        matched=WorkloadRuleOut.of(matched) if matched else None,
+        acts_as=matched.principal_words() if matched else None,
+        not_matched=[RuleVerdictOut(rule_id=r.id, words=r.words(), why_not=why)
+                     for r, why in found.others])
