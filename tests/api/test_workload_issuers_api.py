@@ -112,3 +112,25 @@ def test_changes_are_audited(admin: Api) -> None:
     actions = [e["action"] for e in admin.get("/audit").json()]
     assert "workload_issuer.create" in actions and "workload_issuer.delete" in actions
     assert admin.get("/workload-issuers/ci").status_code == 404
+
+
+def test_a_jwt_bearer_is_left_to_fastapis_route_not_the_hot_paths_cache() -> None:
+    from tokendesk.domain.tokens import TokenKind
+    from tokendesk.web.hotpath import bot_handout
+
+    def scope(bearer: str) -> dict[str, Any]:
+        return {"type": "http", "method": "GET", "path": "/api/v1/connections/CRM/token",
+                "query_string": b"", "headers": [(b"authorization", f"Bearer {bearer}".encode())]}
+
+    assert bot_handout(scope("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")) is None
+    assert bot_handout(scope("td_0123456789ab_secret")) == (
+        "td_0123456789ab_secret", "CRM", TokenKind.SHARED)
+
+
+def test_a_forged_jwt_bearer_on_the_handout_is_refused_by_the_route(admin: Api, http: Any) -> None:
+    answer = http.get("/api/v1/connections/CRM/token",
+                      headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0."})
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "workload_token_rejected"
+    assert "not a trusted workload issuer" in answer.json()["error"]["message"]
