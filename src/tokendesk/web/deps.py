@@ -81,5 +81,14 @@ def workload_token(request: Request) -> str | None:
     return None
 
 
+def get_handout_caller(request: Request) -> Principal | str:
+    """Who asks for a token: the principal of an API key or session, or the workload's JWT
+    itself (verified by the handout, never by the hot path's cache). Raises as
+    :func:`get_principal`, before the request's parameters are validated."""
+    jwt = workload_token(request)
+    return jwt if jwt is not None else get_principal(request)
+
+
 App = Annotated[Tokendesk, Depends(get_tokendesk)]
 Caller = Annotated[Principal, Depends(get_principal)]
+HandoutCaller = Annotated[Principal | str, Depends(get_handout_caller)]

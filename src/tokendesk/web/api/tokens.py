@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from fastapi.responses import Response as FastAPIResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool
@@ -16,7 +16,7 @@ from tokendesk.tokens.consent import Purpose
 from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
-from tokendesk.web.deps import App, Caller, get_principal, workload_token
+from tokendesk.web.deps import App, Caller, HandoutCaller
 from tokendesk.web.hotpath import token_response
 
 router = APIRouter(
@@ -46,7 +46,7 @@ class TestIn(BaseModel):
 
 @router.get("/token", response_model=TokenWire)
 def get_token(
-    td: App, request: Request, name: str, token_type: Literal["shared", "user"] = "shared"
+    td: App, caller: HandoutCaller, name: str, token_type: Literal["shared", "user"] = "shared"
 ) -> FastAPIResponse:
     """A valid access token (never the refresh token); refreshed first when it is due.
 
@@ -55,10 +55,9 @@ def get_token(
     this route by :mod:`tokendesk.web.hotpath`, with the same answer:
     :class:`~tokendesk.client.wire.TokenWire`, the SDK's wire format."""
     kind = TokenKind(token_type)
-    jwt = workload_token(request)
-    if jwt is not None:  # never through the hot path's cache, which knows API keys only
-        return token_response(td.workload_identity.handout(jwt, name, kind))
-    return token_response(td.tokens.handout(get_principal(request), name, kind))
+    if isinstance(caller, str):  # a workload's JWT: never through the hot path's cache
+        return token_response(td.workload_identity.handout(caller, name, kind))
+    return token_response(td.tokens.handout(caller, name, kind))
 
 
 @router.post("/token/refresh", response_model=TokenWire)
