@@ -21,6 +21,7 @@ from tokendesk.web.console import (
     network,
     session,
     wizard,
+    workload,
 )
 from tokendesk.web.console.security import SecurityHeaders
 from tokendesk.web.console.store import ConsoleStore
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, wizard, connections, my_settings, admin, api_keys, network,
-                   audit_log):
+                   audit_log, workload):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
