@@ -28,6 +28,7 @@ EXPECTED = {
     "TokendeskError",
     "TransportError",
     "Unavailable",
+    "requires_token",
 }
 
 

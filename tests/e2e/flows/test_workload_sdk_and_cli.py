@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from support.authorization_server import AuthorizationServer
 from support.desk import BOT_ROLE, Desk
+from support.event_loop import run as run_coroutine
 from support.workload import AUDIENCE, CONNECTION, PLATFORM_OPTIONS, workload_jwt
 from tokendesk.cli.main import app
-from tokendesk.client import AuthenticationFailed, Client, NotFound
+from tokendesk.client import AccessToken, AuthenticationFailed, Client, NotFound, requires_token
 
 
 @pytest.fixture
@@ -136,3 +137,24 @@ def test_tokendesk_token_with_a_workload_token_file(
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["access_token"] == cli_ready.bot.get(
         f"/connections/{CONNECTION}/token").json()["access_token"]
+
+
+def test_requires_token_hands_sync_and_async_functions_a_valid_token(
+    cli_ready: Desk, platform: AuthorizationServer
+) -> None:
+    desk = Client.from_workload_identity(cli_ready.server.url,
+                                         token_callable=lambda: workload_jwt(platform))
+
+    @requires_token(CONNECTION, client=desk)
+    def header(token: AccessToken, suffix: str) -> str:
+        return token.authorization + suffix
+
+    @requires_token(CONNECTION, client=desk)
+    async def header_async(token: AccessToken) -> str:
+        return token.authorization
+
+    with desk:
+        synced, awaited = header("!"), run_coroutine(header_async())
+    expected = cli_ready.bot.get(f"/connections/{CONNECTION}/token").json()["access_token"]
+
+    assert synced == f"Bearer {expected}!" and awaited == f"Bearer {expected}"
