@@ -158,3 +158,19 @@ def test_requires_token_hands_sync_and_async_functions_a_valid_token(
     expected = cli_ready.bot.get(f"/connections/{CONNECTION}/token").json()["access_token"]
 
     assert synced == f"Bearer {expected}!" and awaited == f"Bearer {expected}"
+
+
+def test_tokendesk_token_exits_not_authenticated_for_a_refused_workload_token(
+    cli_ready: Desk, platform: AuthorizationServer, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token = workload_jwt(platform, "stranger")
+    token_file.write_text(token)
+
+    result = CliRunner().invoke(app, [
+        "token", CONNECTION, "--url", cli_ready.server.url,
+        "--workload-token-file", str(token_file)], env={"TOKENDESK_API_KEY": ""})
+
+    assert result.exit_code == 5, result.output
+    assert "No rule of the workload issuer 'ci' maps this token" in result.output
+    assert token not in result.output
