@@ -59,6 +59,7 @@ def test_rules_map_claims_to_a_workload_with_roles_or_to_a_user(admin: Api) -> N
     ({"algorithms": ["HS256"]}, "algorithms", "never an HMAC algorithm"),
     ({"max_lifetime_s": 10}, "max_lifetime_s", "between 60 and"),
     ({"audiences": [" "]}, "audiences", "at least one audience"),
+    ({"issuer": "http://token.ci.example.test"}, "issuer", "over https"),
 ])
 def test_an_unsafe_issuer_is_refused_in_words(admin: Api, overrides: dict[str, Any],
                                              field: str, words: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
@@ -52,6 +53,9 @@ class Verified:
     expires_at: datetime
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 class WorkloadService:
     def __init__(self, accounts: AccountService, audit: AuditService,
                  clock: Callable[[], datetime]) -> None:
@@ -74,10 +78,15 @@ class WorkloadService:
         actor.require(Permission.MANAGE_USERS)
         name = validate_name(data.name, field="name", what="issuer name", max_length=64)
         issuer = check_issuer(data.issuer)
+        host = urlsplit(issuer).hostname or ""
+        if issuer.startswith("http://") and host not in LOOPBACK_HOSTS:
+            # Keys fetched in clear text could be swapped on the way: https only.
+            raise ValidationError(f"A workload issuer is reached over https ({issuer}).",
+                                  field="issuer")
         audiences = [a.strip() for a in data.audiences if a.strip()]
-        if not audiences:
-            raise ValidationError("Name at least one audience Tokendesk accepts.",
-                                  field="audiences")
+        if not audiences or any(len(a) > 500 for a in audiences):
+            raise ValidationError("Name at least one audience Tokendesk accepts (each at "
+                                  "most 500 characters).", field="audiences")
         repo = WorkloadIssuerRepository(tx)
         if repo.get_by_name(name) is not None or repo.get_by_issuer(issuer) is not None:
             raise DuplicateName(f"A workload issuer named '{name}' or at {issuer} exists.")
