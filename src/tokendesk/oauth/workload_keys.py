@@ -38,6 +38,7 @@ class WorkloadKeys:
         self.outbound = outbound
         self.clock = clock
         self._found: dict[str, _Fetched] = {}
+        self._failed: dict[str, tuple[datetime, str]] = {}  # issuer -> (when, why)
         self._lock = threading.Lock()
 
     def key(self, issuer: str, kid: str | None, *, route: ProxyRoute = NO_PROXY) -> Jwk | None:
@@ -48,16 +49,35 @@ class WorkloadKeys:
         with self._lock:
             cached = self._found.get(issuer)
         if cached is None or now - cached.at >= timedelta(seconds=JWKS_TTL_S):
-            cached = self._refresh(issuer, route, now)
+            cached = self._refresh(issuer, route, now, cached)
         found = _pick(cached.keys, kid)
         if found is None and now - cached.at >= timedelta(seconds=UNKNOWN_KID_REFETCH_S):
-            found = _pick(self._refresh(issuer, route, now).keys, kid)
+            found = _pick(self._refresh(issuer, route, now, cached).keys, kid)
         return found
 
-    def _refresh(self, issuer: str, route: ProxyRoute, now: datetime) -> _Fetched:
-        fetched = _Fetched(now, self._fetch(issuer, route))
+    def _refresh(self, issuer: str, route: ProxyRoute, now: datetime,
+                 cached: _Fetched | None) -> _Fetched:
+        """The keys fetched now. When the fetch fails, the keys fetched before (however
+        old) still serve, and the next attempt waits UNKNOWN_KID_REFETCH_S: an issuer that is
+        down is not asked on every request. Raises WorkloadKeysUnavailable without keys."""
+        with self._lock:
+            failed = self._failed.get(issuer)
+        if cached is None and failed is not None \
+                and now - failed[0] < timedelta(seconds=UNKNOWN_KID_REFETCH_S):
+            raise WorkloadKeysUnavailable(failed[1] + " Tokendesk asks again after a minute.")
+        try:
+            fetched = _Fetched(now, self._fetch(issuer, route))
+        except WorkloadKeysUnavailable as exc:
+            with self._lock:
+                self._failed[issuer] = (now, exc.message)
+                if cached is not None:  # the last keys serve on; asked again in a minute
+                    self._found[issuer] = _Fetched(now, cached.keys)
+            if cached is None:
+                raise
+            return cached
         with self._lock:
             self._found[issuer] = fetched
+            self._failed.pop(issuer, None)
         return fetched
 
     def _fetch(self, issuer: str, route: ProxyRoute) -> KeySet:
