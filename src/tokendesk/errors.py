@@ -373,3 +373,25 @@ class UnauthorizedClient(ProviderRejected):
 
 class RedirectUriMismatch(ProviderRejected):
     kind = "redirect_uri_mismatch"
+
+
+# --- workload identity (RFC 8693 token exchange) ------------------------------------------
+
+
+class WorkloadIssuerNotFound(NotFound):
+    code = "workload_issuer_not_found"
+
+
+class WorkloadTokenRejected(AuthenticationRequired):
+    """A workload's JWT was not accepted: unknown issuer, bad signature, wrong audience,
+    expired, an algorithm not allowed, replayed, or no mapping rule matched. ``reason``
+    says which, in plain words; the token itself is never repeated."""
+
+    code = "workload_token_rejected"
+
+
+class WorkloadKeysUnavailable(ProviderError):
+    """The issuer's discovery document or JWKS could not be fetched or read."""
+
+    code = "workload_keys_unavailable"
+    status = 502

@@ -26,6 +26,7 @@ from tokendesk.notifications.deliverer import WebhookDeliverer
 from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
+from tokendesk.oauth.workload_keys import WorkloadKeys
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.attention import AttentionService
 from tokendesk.services.audit import AuditService
@@ -41,6 +42,7 @@ from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.sign_in import SignInLimits
 from tokendesk.services.webhooks import WebhookService
+from tokendesk.services.workload import WorkloadService
 from tokendesk.storage.db import (
     READ_ONLY,
     create_db_engine,
@@ -68,6 +70,7 @@ from tokendesk.tokens.revocations import RevocationQueue
 from tokendesk.tokens.testing import ConnectionTester
 from tokendesk.tokens.user_tokens import UserTokens
 from tokendesk.tokens.vault import TokenVault
+from tokendesk.tokens.workload import WorkloadIdentity
 
 Clock = Callable[[], datetime]
 INITIAL_ADMIN = "admin"
@@ -115,6 +118,8 @@ class Tokendesk:
     proxy_check: ProxyCheck
     user_tokens: UserTokens  # a manager's view and revocation of one user's token
     attention: AttentionService
+    workloads: WorkloadService  # trusted workload issuers and their rules
+    workload_identity: WorkloadIdentity  # RFC 8693 token exchange, JWT bearers
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -250,6 +255,7 @@ def _wire(
     removal = ConnectionRemoval(transaction, connections, revocations)
     keyring_file = None if settings.encryption_keys else settings.keyring_path
     keys = KeyRingService(transaction, keyring, keyring_file, clock)
+    workloads = WorkloadService(accounts, audit, clock)
     consent = ConsentService(
         transaction,
         keyring,
@@ -308,6 +314,10 @@ def _wire(
                                allow_http_loopback=settings.allow_http_loopback),
         user_tokens=UserTokens(transaction, connections, tokens, revocations, audit),
         attention=AttentionService(catalog, clock, settings.attention_horizon_days),
+        workloads=workloads,
+        workload_identity=WorkloadIdentity(
+            transaction, workloads, WorkloadKeys(outbound, clock), proxy, auth, tokens, audit,
+            audit_buffer, clock, settings.public_url),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

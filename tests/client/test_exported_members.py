@@ -29,6 +29,7 @@ EXPECTED = {
     "TokendeskError",
     "TransportError",
     "Unavailable",
+    "requires_token",
 }
 
 

@@ -29,6 +29,7 @@ from tokendesk.cli import (
     token_import,
     tokens,
     users,
+    workload,
 )
 from tokendesk.cli.context import handle_errors
 from tokendesk.cli.exit_codes import epilog
@@ -89,6 +90,11 @@ COMMANDS = CommandLine(
             ("refresh", tokens.refresh), ("disconnect", tokens.disconnect),
         )),
         Group("tokens", token_import.HELP, (("import", token_import.import_tokens),)),
+        Group("workload-issuers", workload.HELP, (
+            ("list", workload.list_issuers), ("show", workload.show), ("add", workload.add),
+            ("remove", workload.remove), ("add-rule", workload.add_rule),
+            ("remove-rule", workload.remove_rule),
+        )),
         Group("providers", providers.HELP, (
             ("list", providers.list_providers), ("show", providers.show),
         )),

@@ -65,6 +65,14 @@ OTHER_CODES: dict[str, tuple[int, str]] = {
     "transport_error": (UNAVAILABLE_EXIT_CODE, "Tokendesk unreachable (token)"),
     "timeout": (UNAVAILABLE_EXIT_CODE, "Tokendesk did not answer in time (token)"),
     "protocol_error": (PROTOCOL_EXIT_CODE, "Tokendesk's answer is not understood (token)"),
+    # RFC 6749 §5.2 / RFC 8693 §2.2.2 errors of a token exchange (--workload-token-file)
+    "invalid_grant": (5, "not authenticated (e.g. no or a wrong API key)"),
+    "unauthorized_client": (5, "not permitted"),
+    "invalid_target": (3, "not found"),
+    "invalid_request": (USAGE_EXIT_CODE, "invalid input or usage"),
+    "invalid_scope": (USAGE_EXIT_CODE, "invalid input or usage"),
+    "unsupported_grant_type": (USAGE_EXIT_CODE, "invalid input or usage"),
+    "temporarily_unavailable": (UNAVAILABLE_EXIT_CODE, "Tokendesk unreachable (token)"),
 }
 
 

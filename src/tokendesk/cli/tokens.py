@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -97,14 +98,25 @@ def disconnect(name: ConnectionName, token_type: TypeOption = "shared",
 def token(name: ConnectionName, token_type: TypeOption = "shared",
           url: Annotated[str, typer.Option("--url", envvar="TOKENDESK_URL",
                                            help="Tokendesk's address.")] = "http://127.0.0.1:8400",
+          workload_token_file: Annotated[Path | None, typer.Option(
+              "--workload-token-file", metavar="PATH",
+              help="Exchange the workload token in this file (a Kubernetes projected token, "
+                   "a CI job's OIDC token) instead of using an API key.")] = None,
           as_json: JsonFlag = False) -> None:
-    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY).
+    """Print a valid access token of a connection, for scripts (API key in TOKENDESK_API_KEY,
+    or a workload token with --workload-token-file, exchanged by RFC 8693).
 
     Errors exit with the code of the API's error in the one exit-code table."""
     api_key = os.environ.get("TOKENDESK_API_KEY", "")
-    if not api_key:
-        raise AuthenticationRequired("Set TOKENDESK_API_KEY to the bot's API key.")
-    got = _fetch(url, api_key, name, token_type)
+    if workload_token_file is not None:
+        if not workload_token_file.is_file():
+            raise ValidationError(f"There is no workload token file at {workload_token_file}.",
+                                  field="workload_token_file")
+        api_key = ""
+    elif not api_key:
+        raise AuthenticationRequired("Set TOKENDESK_API_KEY to the bot's API key, or give "
+                                     "--workload-token-file.")
+    got = _fetch(url, api_key, name, token_type, workload_token_file)
     if as_json:
         typer.echo(json.dumps({"access_token": got.access_token, "token_type": got.token_type,
                                "expires_at": got.expires_at.isoformat() if got.expires_at
@@ -114,10 +126,13 @@ def token(name: ConnectionName, token_type: TypeOption = "shared",
         typer.echo(got.access_token)
 
 
-def _fetch(url: str, api_key: str, name: str, token_type: TokenType) -> AccessToken:
+def _fetch(url: str, api_key: str, name: str, token_type: TokenType,
+           workload_token_file: Path | None = None) -> AccessToken:
     """The token from Tokendesk at ``url``, as a bot gets it (through the SDK)."""
     try:
-        with Client(url, api_key) as client:
+        client = Client(url, api_key) if workload_token_file is None else \
+            Client.from_workload_identity(url, token_file=workload_token_file)
+        with client:
             return client.get_token(name, token_type)
     except ValueError as exc:  # not an http(s) address
         raise ValidationError(str(exc), field="url") from None

@@ -12,6 +12,7 @@ Every error is a :class:`TokendeskError`; the tree is documented in ``client/err
 
 from tokendesk.client.auth import AsyncTokendeskAuth, TokendeskAuth
 from tokendesk.client.core import AsyncClient, Client
+from tokendesk.client.decorators import requires_token
 from tokendesk.client.errors import (
     APIError,
     AuthenticationFailed,
@@ -57,4 +58,5 @@ __all__ = [
     "TokendeskError",
     "TransportError",
     "Unavailable",
+    "requires_token",
 ]

@@ -14,6 +14,7 @@ class Via(StrEnum):
     SESSION = "session"
     CLI = "cli"
     SYSTEM = "system"
+    WORKLOAD = "workload"  # a workload's JWT from a trusted issuer (RFC 8693)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,14 @@ LAST_USED_RESOLUTION_S = 60
 _LAST_USED_RESOLUTION = timedelta(seconds=LAST_USED_RESOLUTION_S)
 
 
+def principal_of(tx: Tx, user: User, via: Via) -> Principal:
+    """The principal of an enabled ``user`` with the permissions of his roles now."""
+    roles = RoleRepository(tx).search(ids=user.role_ids) if user.role_ids else []
+    granted = expand(p for role in roles for p in role.permissions)
+    custom = frozenset(r.id for r in roles if not r.system)
+    return Principal(user.id, user.username, via, granted, custom)
+
+
 @dataclass(frozen=True, slots=True)
 class NewApiKey:
     """A freshly created key: ``key`` is shown once and never stored."""
@@ -72,10 +80,7 @@ class AuthService:
 
     def principal_for(self, tx: Tx, user: User, via: Via) -> Principal:
         """The principal of an enabled ``user`` with the permissions of his roles now."""
-        roles = RoleRepository(tx).search(ids=user.role_ids) if user.role_ids else []
-        granted = expand(p for role in roles for p in role.permissions)
-        custom = frozenset(r.id for r in roles if not r.system)
-        return Principal(user.id, user.username, via, granted, custom)
+        return principal_of(tx, user, via)
 
     # --- API keys ---------------------------------------------------------------------
 

@@ -446,3 +446,41 @@ webhook_attempts = Table(
     # Why it failed, in words; never the body sent or received.
     Column("error", String(500), nullable=True),
 )
+
+workload_issuers = Table(
+    "workload_issuers",
+    metadata,
+    # Issuers whose JWTs a workload may exchange for a connection's token (RFC 8693).
+    _id(),
+    Column("name", String(64), nullable=False),
+    Column("name_key", String(64), nullable=False, unique=True),
+    Column("issuer", String(500), nullable=False, unique=True),
+    Column("audiences", JSON, nullable=False),
+    Column("algorithms", JSON, nullable=False),
+    Column("max_lifetime_s", Integer, nullable=False),
+    Column("refuse_replay", Boolean, nullable=False, server_default="0"),
+    *_timestamps(),
+)
+
+workload_rules = Table(
+    "workload_rules",
+    metadata,
+    _id(),
+    Column("issuer_id", ForeignKey("workload_issuers.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("position", Integer, nullable=False),
+    Column("conditions", JSON, nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("workload", String(64), nullable=True),
+    Column("role_ids", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+workload_token_uses = Table(
+    "workload_token_uses",
+    metadata,
+    Column("issuer_id", ForeignKey("workload_issuers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

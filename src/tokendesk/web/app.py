@@ -12,8 +12,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
-from tokendesk.web import hotpath, oauth
-from tokendesk.web.api import accounts, attention, connections, desk, misc, tokens, webhooks
+from tokendesk.web import hotpath, oauth, token_exchange
+from tokendesk.web.api import (
+    accounts,
+    attention,
+    connections,
+    desk,
+    misc,
+    tokens,
+    webhooks,
+    workload,
+)
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
 from tokendesk.web.console.security import StrictTransport
@@ -88,8 +97,10 @@ def create_api(
     api.include_router(webhooks.router)
     api.include_router(attention.router)
     api.include_router(desk.router)
+    api.include_router(workload.router)
     app.include_router(api)
     app.include_router(oauth.router)
+    app.include_router(token_exchange.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from tokendesk.domain.principal import Principal
+from tokendesk.domain.workload import looks_like_jwt
 from tokendesk.errors import AuthenticationRequired, PasswordChangeRequired, PermissionDenied
 from tokendesk.services.auth import csrf_matches
 from tokendesk.wiring import Tokendesk
@@ -75,5 +76,23 @@ def get_principal(request: Request) -> Principal:
     return principal
 
 
+def workload_token(request: Request) -> str | None:
+    """The bearer credential when it is a workload's JWT (not an API key), else None."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer" and looks_like_jwt(credential):
+        return credential
+    return None
+
+
+def get_handout_caller(request: Request) -> Principal | str:
+    """Who asks for a token: the principal of an API key or session, or the workload's JWT
+    itself (verified by the handout, never by the hot path's cache). Raises as
+    :func:`get_principal`, before the request's parameters are validated."""
+    jwt = workload_token(request)
+    return jwt if jwt is not None else get_principal(request)
+
+
 App = Annotated[Tokendesk, Depends(get_tokendesk)]
 Caller = Annotated[Principal, Depends(get_principal)]
+HandoutCaller = Annotated[Principal | str, Depends(get_handout_caller)]

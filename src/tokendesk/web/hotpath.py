@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.client.wire import TokenWire
 from tokendesk.domain.tokens import Handout, TokenKind
+from tokendesk.domain.workload import looks_like_jwt
 from tokendesk.errors import TokendeskError
 from tokendesk.metrics import Metrics
 from tokendesk.tokens.handout_cache import HandoutCache
@@ -74,8 +75,8 @@ def bot_handout(scope: Scope) -> BotHandout | None:
         return None
     key = _bearer(scope["headers"])
     kind = _kind(scope["query_string"])
-    if key is None or kind is None:
-        return None
+    if key is None or kind is None or looks_like_jwt(key):
+        return None  # a workload's JWT: verified on FastAPI's route, never cached here
     return BotHandout(key, match["name"], kind)
 
 

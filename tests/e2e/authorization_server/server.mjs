@@ -205,6 +205,7 @@ const INSTRUMENTED = new Map([
   ['/token', 'token'],
   ['/token/revocation', 'revocation'],
   ['/token/introspection', 'introspection'],
+  ['/jwks', 'jwks'], // read by relying parties verifying its JWTs (workload identity)
 ]);
 
 function emptyStats() {
@@ -214,6 +215,7 @@ function emptyStats() {
     token: { total: 0, by_grant_type: {}, by_client_auth_method: {}, by_status: {}, in_flight: 0, peak_in_flight: 0 },
     revocation: { total: 0, by_status: {}, in_flight: 0, peak_in_flight: 0 },
     introspection: { total: 0, by_status: {}, in_flight: 0, peak_in_flight: 0 },
+    jwks: { total: 0, by_status: {}, in_flight: 0, peak_in_flight: 0 },
     authorization: { total: 0 },
     faults_applied: 0,
   };
@@ -728,7 +730,10 @@ async function admin(ctx, provider, settings) {
 
 function signingKeys() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test-rs256' }] };
+  // A fresh key id per start, as an issuer that rotates its keys gives its new key a new
+  // `kid`: a restarted server plays a workload platform after a key rotation.
+  const kid = `test-rs256-${crypto.randomBytes(6).toString('hex')}`;
+  return { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid }] };
 }
 
 function interactionPolicyFor(settings) {

@@ -17,7 +17,7 @@ from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
 from tokendesk.tokens.states import TokenStates
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
-from tokendesk.web.deps import App, Caller
+from tokendesk.web.deps import App, Caller, HandoutCaller
 from tokendesk.web.hotpath import token_response
 
 router = APIRouter(
@@ -47,13 +47,18 @@ class TestIn(BaseModel):
 
 @router.get("/token", response_model=TokenWire)
 def get_token(
-    td: App, caller: Caller, name: str, token_type: Literal["shared", "user"] = "shared"
+    td: App, caller: HandoutCaller, name: str, token_type: Literal["shared", "user"] = "shared"
 ) -> FastAPIResponse:
     """A valid access token (never the refresh token); refreshed first when it is due.
 
-    Bots' requests are answered ahead of this route by :mod:`tokendesk.web.hotpath`, with
-    the same answer: :class:`~tokendesk.client.wire.TokenWire`, the SDK's wire format."""
-    return token_response(td.tokens.handout(caller, name, TokenKind(token_type)))
+    The bearer is an API key, or a workload's JWT from a trusted workload issuer (mapped to
+    a principal by the issuer's rules). Bots' requests with an API key are answered ahead of
+    this route by :mod:`tokendesk.web.hotpath`, with the same answer:
+    :class:`~tokendesk.client.wire.TokenWire`, the SDK's wire format."""
+    kind = TokenKind(token_type)
+    if isinstance(caller, str):  # a workload's JWT: never through the hot path's cache
+        return token_response(td.workload_identity.handout(caller, name, kind))
+    return token_response(td.tokens.handout(caller, name, kind))
 
 
 @router.post("/token/refresh", response_model=TokenWire)

@@ -1,0 +1,106 @@
+"""``tokendesk workload-issuers``: the issuers whose workload tokens Tokendesk trusts, and
+the rules mapping their claims to a principal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
+from tokendesk.domain.workload import DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME_S, parse_condition
+from tokendesk.services.workload_shapes import (
+    WorkloadIssuerCreate,
+    WorkloadIssuerOut,
+    WorkloadRuleCreate,
+    WorkloadRuleOut,
+)
+
+HELP = "Trust workload issuers (CI, Kubernetes, SPIFFE, an IdP) and map their tokens."
+COLUMNS = ("name", "issuer", "audiences", "algorithms", "max_lifetime_s", "refuse_replay")
+IssuerName = Annotated[str, typer.Argument(metavar="NAME", help="The issuer's name.")]
+
+
+def list_issuers(as_json: JsonFlag = False) -> None:
+    """List the trusted workload issuers."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        found = td.workloads.search(tx, operator())
+    emit([WorkloadIssuerOut.of(i) for i in found], as_json, COLUMNS)
+
+
+def show(name: IssuerName, as_json: JsonFlag = False) -> None:
+    """Show an issuer and each of its rules in plain words."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        found = td.workloads.get(tx, operator(), name)
+    shown = WorkloadIssuerOut.of(found)
+    if as_json:
+        emit(shown, True)
+        return
+    emit(shown.model_copy(update={"rules": []}), False)
+    for rule in shown.rules:
+        typer.echo(f"rule {rule.id}: {rule.words}")
+
+
+def add(
+    name: Annotated[str, typer.Option("--name", help="A name for the issuer.")],
+    issuer: Annotated[str, typer.Option("--issuer", help="The issuer URL (its iss claim).")],
+    audience: Annotated[list[str], typer.Option(
+        "--audience", metavar="AUD", help="An audience Tokendesk accepts (repeat).")],
+    algorithm: Annotated[list[str] | None, typer.Option(
+        "--algorithm", metavar="ALG",
+        help=f"An allowed signing algorithm (repeat; default {', '.join(DEFAULT_ALGORITHMS)})."
+    )] = None,
+    max_lifetime_s: Annotated[int, typer.Option(
+        "--max-lifetime-s", help="The longest token lifetime accepted, in seconds.")]
+        = DEFAULT_MAX_LIFETIME_S,
+    refuse_replay: Annotated[bool, typer.Option(
+        "--refuse-replay", help="Accept each token (by its jti) only once.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Trust a workload issuer."""
+    data = WorkloadIssuerCreate(name=name, issuer=issuer, audiences=audience,
+                                algorithms=algorithm or list(DEFAULT_ALGORITHMS),
+                                max_lifetime_s=max_lifetime_s, refuse_replay=refuse_replay)
+    with open_tokendesk() as td, td.transaction() as tx:
+        created = td.workloads.create(tx, operator(), data)
+    emit(WorkloadIssuerOut.of(created).model_copy(update={"rules": []}), as_json)
+
+
+def remove(name: IssuerName) -> None:
+    """Stop trusting an issuer (its rules go with it)."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        td.workloads.delete(tx, operator(), name)
+    typer.echo(f"Workload issuer '{name}' removed.")
+
+
+def add_rule(
+    name: IssuerName,
+    when: Annotated[list[str], typer.Option(
+        "--when", metavar="CONDITION",
+        help="claim==value, claim^=prefix or 'claim in a,b' (repeat: all must hold).")],
+    user: Annotated[str | None, typer.Option("--user", help="Act as this user.")] = None,
+    workload: Annotated[str | None, typer.Option(
+        "--workload", help="Act as a workload of this name (with --role).")] = None,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", metavar="ROLE", help="A role of the workload (repeat).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a rule: when every condition holds, the token acts as the user or workload."""
+    data = WorkloadRuleCreate(
+        conditions=[parse_condition(text).to_json() for text in when],
+        acts_as="user" if user else "workload", user=user, workload=workload,
+        roles=role or [])
+    with open_tokendesk() as td, td.transaction() as tx:
+        rule = td.workloads.add_rule(tx, operator(), name, data)
+    if as_json:
+        emit(WorkloadRuleOut.of(rule), True)
+    else:
+        typer.echo(f"rule {rule.id}: {rule.words()}")
+
+
+def remove_rule(name: IssuerName,
+                rule_id: Annotated[str, typer.Argument(metavar="RULE_ID")]) -> None:
+    """Remove one rule of an issuer."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        td.workloads.delete_rule(tx, operator(), name, rule_id)
+    typer.echo(f"Rule {rule_id} removed.")
