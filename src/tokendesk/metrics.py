@@ -76,6 +76,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.proxy_calls = Counter(
+            "proxy_calls_total",
+            "Calls made through the API proxy, by connection (its id) and the status answered.",
+            ["connection", "status"],
+            registry=self.registry,
+        )
 
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._handout_children: dict[tuple[str, str], Any] = {}
@@ -112,6 +118,10 @@ class Metrics:
     def provider_failure(self, kind: str) -> None:
         """Count one failed call to a provider, ``kind`` from :data:`PROVIDER_FAILURE_KINDS`."""
         self.provider_failures.labels(kind=label(kind)).inc()
+
+    def proxied(self, connection_id: str, status: int) -> None:
+        """Count one call through the API proxy to connection ``connection_id``."""
+        self.proxy_calls.labels(connection=label(connection_id), status=str(status)).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its content type."""

@@ -45,6 +45,8 @@ from tokendesk.storage.epoch import EpochReader, SharedEpochReads
 from tokendesk.storage.faults import database_error
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
+from tokendesk.tokens.api_proxy import ApiProxy
+from tokendesk.tokens.api_sender import ApiSender
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.handout import TokenService
@@ -96,6 +98,7 @@ class Tokendesk:
     keys: KeyRingService
     background: BackgroundRefresher
     sign_in: SignInLimits  # counted in the database, so every replica sees the same failures
+    api_proxy: ApiProxy
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -106,6 +109,7 @@ class Tokendesk:
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
+        self.api_proxy.sender.close()
         self.engine.dispose()
 
 
@@ -250,6 +254,12 @@ def _wire(
         hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
+        api_proxy=ApiProxy(
+            transaction, tokens, connections, proxy,
+            ApiSender(settings.proxy_timeout_s, verify=outbound.verify), audit, audit_buffer,
+            metrics, clock, per_minute=settings.proxy_rate_limit_per_minute,
+            max_body_bytes=settings.proxy_max_body_bytes,
+        ),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

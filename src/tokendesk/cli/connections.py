@@ -51,6 +51,9 @@ Scopes = Annotated[str | None, typer.Option(
 Pkce = Annotated[bool | None, typer.Option(
     "--pkce/--no-pkce", help="PKCE (S256); default: on where the provider allows it.")]
 Description = Annotated[str | None, typer.Option("--description")]
+ApiBaseUrl = Annotated[str | None, typer.Option(
+    "--api-base-url", help="Where the API proxy sends calls (/proxy/NAME/...); default: the "
+    "provider's. Custom connections give it to use the proxy.")]
 SecretStdin = Annotated[bool, typer.Option(
     SECRET_STDIN, help="Read the client secret from one line of standard input.")]
 AuthMethod = Annotated[ClientAuthMethod | None, typer.Option(
@@ -105,6 +108,7 @@ def create(
     client_auth_method: AuthMethod = None,
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
+    api_base_url: ApiBaseUrl = None,
     issuer: Annotated[str | None, typer.Option(
         "--issuer", help="Custom connections: the authorization server's issuer URL; its "
         "published metadata fills the URLs, PKCE and the client authentication method "
@@ -125,6 +129,7 @@ def create(
         client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder or [], field="placeholders"),
         invited_roles=invite or [],
+        api_base_url=api_base_url,
         issuer=issuer,
     )
     with open_tokendesk() as td:
@@ -157,6 +162,7 @@ def edit(
     client_auth_method: AuthMethod = None,
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
+    api_base_url: ApiBaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; what is not given stays, the stored client secret included."""
@@ -171,6 +177,7 @@ def edit(
         client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder, field="placeholders") if placeholder else None,
         invited_roles=[] if no_invites else (invite or None),
+        api_base_url=api_base_url,
     )
     with open_tokendesk() as td, td.transaction() as tx:
         connection = td.connections.update(tx, operator(), name, data)

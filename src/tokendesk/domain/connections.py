@@ -68,6 +68,8 @@ class Connection:
     # certificate (PEM) when one was given.
     has_client_key: bool = False
     client_certificate: str | None = None
+    # Where the API proxy sends calls; None: the provider's template (catalog).
+    api_base_url: str | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

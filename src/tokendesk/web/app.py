@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
-from tokendesk.web import hotpath, oauth
+from tokendesk.web import hotpath, oauth, proxy
 from tokendesk.web.api import accounts, connections, misc, tokens
 from tokendesk.web.api_docs import install_api_docs
 from tokendesk.web.console import install as install_console
@@ -78,6 +78,7 @@ def create_api(td: Tokendesk, *, background: bool = False) -> FastAPI:
     api.include_router(accounts.router)
     app.include_router(api)
     app.include_router(oauth.router)
+    app.include_router(proxy.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 
