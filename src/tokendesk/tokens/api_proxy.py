@@ -180,6 +180,10 @@ class ApiProxy:
         if request.query:
             url += "?" + request.query
         headers = request_headers(request.headers)
+        if not isinstance(request.body, bytes):
+            # A streamed body keeps the length the caller declared (many APIs refuse chunked
+            # uploads); a buffered one gets its own from httpx.
+            headers += [(k, v) for k, v in request.headers if k.lower() == b"content-length"]
         # RFC 6750 §2.1; the caller's own Authorization never got past request_headers.
         headers.append((b"authorization", b"Bearer " + handout.access_token.reveal().encode()))
         return self.sender.send(request.method, url, headers, request.body, route)
@@ -219,19 +223,29 @@ class ApiProxy:
         return ProxiedAnswer(response.status_code, headers, self._streamed(call, response))
 
     def _streamed(self, call: _Call, response: httpx.Response) -> Iterator[bytes]:
-        """The response body as it arrives, at most max_body_bytes; audits when done."""
-        sent = 0
+        """The response body as it arrives, at most max_body_bytes. The call is audited
+        before the last piece is passed on (one piece read ahead), so the record is written
+        by the time the caller has the whole answer; or when the stream ends early."""
+        pieces, sent, accounted = response.iter_raw(), 0, False
         try:
-            for chunk in response.iter_raw():
+            chunk = next(pieces, None)
+            while chunk is not None:
+                following = next(pieces, None)
                 sent += len(chunk)
                 if sent > self.max_body_bytes:
                     raise ProxyBodyTooLarge(  # mid-stream: the caller sees the body cut off
                         f"The API's answer grew past {self.max_body_bytes} bytes."
                     )
+                if following is None:
+                    response.close()
+                    self._account(call, response.status_code, sent)
+                    accounted = True
                 yield chunk
+                chunk = following
         finally:
-            response.close()
-            self._account(call, response.status_code, sent)
+            if not accounted:
+                response.close()
+                self._account(call, response.status_code, sent)
 
     def _counted(self, chunks: Iterator[bytes], call: _Call) -> Iterator[bytes]:
         for chunk in chunks:
