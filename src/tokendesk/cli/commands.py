@@ -15,6 +15,7 @@ import typer
 
 from tokendesk.cli import (
     admin,
+    api_proxy,
     audit,
     connections,
     encryption,
@@ -60,6 +61,7 @@ COMMANDS = CommandLine(
         ("init", admin.init),
         ("audit", audit.audit),
         ("token", tokens.token),
+        ("proxy", api_proxy.proxy),
     ),
     groups=(
         Group("admin", admin.HELP, (("create", admin.create_admin),)),

@@ -15,17 +15,20 @@ from urllib.parse import unquote
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from tokendesk.domain.forwarding import METHODS
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.errors import ProxyBodyTooLarge, ValidationError
+from tokendesk.errors import ProxyBodyTooLarge, TokendeskError, ValidationError
 from tokendesk.tokens.api_proxy import ProxyRequest
-from tokendesk.web.deps import Caller, get_tokendesk
+from tokendesk.web.deps import get_principal, get_tokendesk
+from tokendesk.web.errors import error_response
 
 PREFIX = "/proxy"
 TOKEN_TYPE_HEADER = "tokendesk-token-type"
+ERROR_HEADER = "Tokendesk-Error"
 # A body up to this size is kept whole so that it can be sent again after a 401.
 REPLAY_BUFFER_BYTES = 1_000_000
 
@@ -33,13 +36,25 @@ router = APIRouter(prefix=PREFIX, tags=["proxy"])
 
 
 @router.api_route("/{name}/{path:path}", methods=list(METHODS))
-async def proxy(request: Request, caller: Caller, name: str, path: str) -> StreamingResponse:
+async def proxy(request: Request, name: str, path: str) -> Response:
     """Call the connection's API: ``<API base URL>/<path>?<query>`` with the same method,
     body and allowlisted headers, and ``Authorization: Bearer`` the shared token (or with
-    ``Tokendesk-Token-Type: user`` the caller's own token). The API's status, headers and
-    body come back as they came; redirects are not followed. A 401 refreshes the token and
-    retries once; a second 401 carries ``Tokendesk-Token-Refreshed: true``."""
+    ``Tokendesk-Token-Type: user`` the caller's own token), authenticated by the API key.
+    The API's status, headers and body come back as they came; redirects are not followed.
+    A 401 refreshes the token and retries once; a second 401 carries
+    ``Tokendesk-Token-Refreshed: true``. Tokendesk's own refusals carry ``Tokendesk-Error``
+    (their code), so a caller can tell them from the API's."""
+    try:
+        return await _forward(request, name, path)
+    except TokendeskError as exc:
+        answer = error_response(exc)
+        answer.headers[ERROR_HEADER] = exc.code
+        return answer
+
+
+async def _forward(request: Request, name: str, path: str) -> StreamingResponse:
     td = get_tokendesk(request)
+    caller = await run_in_threadpool(get_principal, request)
     limit = td.settings.proxy_max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

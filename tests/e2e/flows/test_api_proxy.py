@@ -4,6 +4,9 @@ server's introspection says it is active."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +19,12 @@ from sqlalchemy import select
 from support.api import key_for, make_user
 from support.authorization_server import AuthorizationServer, client_credentials_client
 from support.desk import BOT_ROLE, Desk
+from support.event_loop import run as run_coroutine
+from support.processes import tokendesk_executable
 from support.resource_server import ResourceServer, resource_server
 from support.tokendesk_server import Clock, TokendeskServer
+from tokendesk.cli.exit_codes import exit_code_for_code
+from tokendesk.client import AsyncClient, Client
 from tokendesk.storage.tables import audit_events
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 
@@ -284,3 +291,42 @@ def test_the_admin_sets_the_api_base_url_only_with_the_client_secret(
                           headers={"Authorization": f"Bearer {bot_key(desk)}"})
     assert answer.status_code == 200 and answer.json()["client_id"] == "cc-basic"
     assert BOT_ROLE
+
+
+def test_the_sdk_gives_httpx_clients_whose_base_url_is_the_proxy(
+    connected: Desk, api: ResourceServer
+) -> None:
+    async def whoami_async() -> Any:
+        desk_client = AsyncClient(connected.server.url, bot_key(connected))
+        async with desk_client, desk_client.proxy(NAME) as http:
+            return (await http.get("/whoami", params={"a": "1"})).json()
+
+    with Client(connected.server.url, bot_key(connected)) as desk_client, \
+            desk_client.proxy(NAME) as http:
+        synced = http.get("whoami").json()
+    asynced = run_coroutine(whoami_async())
+
+    assert synced["sub"] == asynced["sub"] == "alice"
+    assert asynced["query"] == "a=1"
+    assert all(bot_key(connected) not in str(a.headers) for a in api.arrivals)
+
+
+def test_the_cli_prints_the_apis_answer_and_exits_by_who_refused(
+    connected: Desk, api: ResourceServer
+) -> None:
+    env = {**os.environ, "TOKENDESK_URL": connected.server.url,
+           "TOKENDESK_API_KEY": bot_key(connected)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([tokendesk_executable(), "proxy", *args], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    found = run(NAME, "GET", "/whoami?x=1")
+    missing = run(NAME, "GET", "/nothing-here")
+    unknown = run("Nope", "GET", "/whoami")
+
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["query"] == "x=1"
+    assert (missing.returncode, json.loads(missing.stdout)) == (22, {"error": "not_found"})
+    assert unknown.returncode == exit_code_for_code("connection_not_found")
+    assert "There is no connection named 'Nope'" in unknown.stderr
