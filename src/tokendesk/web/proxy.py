@@ -32,7 +32,9 @@ ERROR_HEADER = "Tokendesk-Error"
 # A body up to this size is kept whole so that it can be sent again after a 401.
 REPLAY_BUFFER_BYTES = 1_000_000
 
-router = APIRouter(prefix=PREFIX, tags=["proxy"])
+# Not in the OpenAPI document: its answers are the provider API's own, of any shape (the
+# README describes it).
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 @router.api_route("/{name}/{path:path}", methods=list(METHODS))
