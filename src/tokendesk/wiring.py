@@ -228,6 +228,7 @@ def _wire(
         settings.public_url,
         settings.callback_url,
     )
+    hot = HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine))
     return Tokendesk(
         settings=settings,
         engine=engine,
@@ -251,11 +252,11 @@ def _wire(
         revocations=revocations,
         removal=ConnectionRemoval(transaction, connections, revocations),
         audit_buffer=audit_buffer,
-        hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
+        hot=hot,
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
         api_proxy=ApiProxy(
-            transaction, tokens, connections, proxy,
+            transaction, tokens, hot, connections, proxy,
             ApiSender(settings.proxy_timeout_s, verify=outbound.verify), audit, audit_buffer,
             metrics, clock, per_minute=settings.proxy_rate_limit_per_minute,
             max_body_bytes=settings.proxy_max_body_bytes,

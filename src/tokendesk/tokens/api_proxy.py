@@ -48,6 +48,7 @@ from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
 from tokendesk.tokens.api_sender import ApiSender, Body
 from tokendesk.tokens.handout import TokenService
+from tokendesk.tokens.handout_cache import HandoutCache
 
 REFRESHED_HEADER = b"tokendesk-token-refreshed"
 
@@ -94,6 +95,7 @@ class ApiProxy:
         self,
         transaction: Transaction,
         tokens: TokenService,
+        hot: HandoutCache,
         connections: ConnectionService,
         forward: ProxyService,
         sender: ApiSender,
@@ -107,6 +109,7 @@ class ApiProxy:
     ) -> None:
         self.transaction = transaction
         self.tokens = tokens
+        self.hot = hot
         self.connections = connections
         self.forward = forward
         self.sender = sender
@@ -118,9 +121,18 @@ class ApiProxy:
         self.max_body_bytes = max_body_bytes
 
     def call(
-        self, actor: Principal, name: str, kind: TokenKind, request: ProxyRequest
+        self,
+        actor: Principal,
+        name: str,
+        kind: TokenKind,
+        request: ProxyRequest,
+        *,
+        handout: Handout | None = None,
+        api_key: str | None = None,
     ) -> ProxiedAnswer:
-        """Forward ``request`` to connection ``name``'s API with its ``kind`` token.
+        """Forward ``request`` to connection ``name``'s API with its ``kind`` token:
+        ``handout`` when the hot path's cache gave it, else handed out now (through the
+        cache when the caller sent ``api_key``, so the next call finds it there).
 
         Returns the API's answer (any status, redirects not followed). Raises what the
         handout raises (ConnectionNotFound, NotInvited, TokenUnavailable, ProviderError),
@@ -135,7 +147,9 @@ class ApiProxy:
             call.bytes_in = len(request.body)
         try:
             checked_path(request.path)
-            handout = self.tokens.handout(actor, name, kind)
+            if handout is None:
+                handout = (self.hot.handout(api_key, name, kind) if api_key is not None
+                           else self.tokens.handout(actor, name, kind))
             call.connection_id = handout.connection_id
             base, route = self._target(handout)
             self._take_turn(handout)
