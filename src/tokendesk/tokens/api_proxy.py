@@ -51,6 +51,8 @@ from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
 
 REFRESHED_HEADER = b"tokendesk-token-refreshed"
+# An answer declaring at most this many bytes is read whole before it is passed on.
+SMALL_BODY_BYTES = 64 * 1024
 
 
 @dataclass
@@ -73,7 +75,7 @@ class ProxiedAnswer:
 
     status: int
     headers: list[Header]
-    body: Iterator[bytes]
+    body: Iterator[bytes] | bytes  # bytes: a small answer, read whole and audited already
 
 
 @dataclass
@@ -234,6 +236,10 @@ class ApiProxy:
         headers = response_headers(response.headers.raw)
         if refreshed:
             headers.append((REFRESHED_HEADER, b"true"))
+        if declared.isdigit() and int(declared) <= SMALL_BODY_BYTES:
+            # Read here, in the worker thread: no thread hop per piece for the common case.
+            body = b"".join(self._streamed(call, response))
+            return ProxiedAnswer(response.status_code, headers, body)
         return ProxiedAnswer(response.status_code, headers, self._streamed(call, response))
 
     def _streamed(self, call: _Call, response: httpx.Response) -> Iterator[bytes]:

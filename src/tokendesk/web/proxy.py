@@ -55,7 +55,7 @@ async def proxy(request: Request, name: str, path: str) -> Response:
         return answer
 
 
-async def _forward(request: Request, name: str, path: str) -> StreamingResponse:
+async def _forward(request: Request, name: str, path: str) -> Response:
     td = get_tokendesk(request)
     kind = _token_kind(request)
     key = _api_key(request)
@@ -80,7 +80,9 @@ async def _forward(request: Request, name: str, path: str) -> StreamingResponse:
     answer = await anyio.to_thread.run_sync(
         partial(td.api_proxy.call, caller, name, kind, call, handout=handout, api_key=key)
     )
-    response = StreamingResponse(answer.body, status_code=answer.status)
+    response = (Response(answer.body, status_code=answer.status)
+                if isinstance(answer.body, bytes)
+                else StreamingResponse(answer.body, status_code=answer.status))
     response.raw_headers = [(k.lower(), v) for k, v in answer.headers]
     return response
 
