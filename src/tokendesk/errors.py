@@ -109,6 +109,13 @@ class ClientKeyRequired(ValidationError):
     code = "client_key_required"
 
 
+class ProxyBodyTooLarge(ValidationError):
+    """A body sent through the API proxy is larger than its limit (RFC 9110 §15.5.14)."""
+
+    code = "body_too_large"
+    status = 413
+
+
 class ProxyPasswordRequired(ValidationError):
     """An edit moves the forward proxy to another origin without its password typed again."""
 
@@ -201,13 +208,6 @@ class ProxyRateLimited(TooManyAttempts):
     def __init__(self, message: str, *, retry_after_s: float, **details: Any) -> None:
         super().__init__(message, **details)
         self.retry_after_s = retry_after_s
-
-
-class ProxyBodyTooLarge(TokendeskError):
-    """A body sent through the API proxy is larger than its limit."""
-
-    code = "body_too_large"
-    status = 413
 
 
 class NoApiBaseUrl(Conflict):

@@ -75,7 +75,7 @@ async def _forward(request: Request, name: str, path: str) -> Response:
         path=_raw_path(request.scope.get("raw_path"), name, path),
         query=request.scope.get("query_string", b"").decode("latin-1"),
         headers=list(request.headers.raw),
-        body=await _body(request.stream()),
+        body=await _body(request.stream(), limit),
     )
     answer = await anyio.to_thread.run_sync(
         partial(td.api_proxy.call, caller, name, kind, call, handout=handout, api_key=key)
@@ -113,8 +113,9 @@ def _raw_path(raw: object, name: str, decoded: str) -> str:
     return decoded
 
 
-async def _body(stream: AsyncIterator[bytes]) -> bytes | Iterator[bytes]:
-    """The whole body when it ends within REPLAY_BUFFER_BYTES, else its chunks as they come."""
+async def _body(stream: AsyncIterator[bytes], limit: int) -> bytes | Iterator[bytes]:
+    """The whole body when it ends within REPLAY_BUFFER_BYTES, else its chunks as they come
+    (the API proxy counts those against ``limit``). Raises ProxyBodyTooLarge."""
     kept: list[bytes] = []
     size = 0
     async for chunk in stream:
@@ -122,6 +123,8 @@ async def _body(stream: AsyncIterator[bytes]) -> bytes | Iterator[bytes]:
             continue
         kept.append(chunk)
         size += len(chunk)
+        if size > limit:
+            raise ProxyBodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
         if size > REPLAY_BUFFER_BYTES:
             return chain(kept, _pull(stream))
     return b"".join(kept)

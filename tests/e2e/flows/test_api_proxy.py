@@ -330,3 +330,22 @@ def test_the_cli_prints_the_apis_answer_and_exits_by_who_refused(
     assert (missing.returncode, json.loads(missing.stdout)) == (22, {"error": "not_found"})
     assert unknown.returncode == exit_code_for_code("connection_not_found")
     assert "There is no connection named 'Nope'" in unknown.stderr
+
+
+@pytest.mark.parametrize("desk_settings", [{"proxy_max_body_bytes": 100_000}])
+def test_bodies_over_the_size_limit_are_refused_each_way(
+    connected: Desk, api: ResourceServer
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield from (b"z" * 50_000 for _ in range(3))
+
+    with proxy(connected) as bot:
+        declared = bot.post("/count", content=b"z" * 150_000)
+        streamed = bot.post("/count", content=chunks())  # chunked: no length declared
+        answer = bot.get("/bytes", params={"n": 150_000})
+
+    assert (declared.status_code, declared.headers["tokendesk-error"]) == (413, "body_too_large")
+    assert streamed.status_code == 413
+    assert answer.status_code == 502 and answer.headers["tokendesk-error"] == "provider_error"
+    assert "larger than the limit of 100000 bytes" in answer.json()["error"]["message"]
+    assert [a.path for a in api.arrivals] == ["/bytes?n=150000"]  # no upload got through
