@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from bench import report
 from bench.load import LoadGenerator, LoadResult, ensure_wrk, wrk_version
 from bench.profile import finish_recording, py_spy, start_recording
+from bench.proxy import MAX_OVERHEAD_P50_MS, MIN_SHARE_OF_DIRECT, measure_proxy
 from bench.scenario import (
     BOT_ROLE,
     LONG_TOKEN_TTL_S,
@@ -62,7 +63,7 @@ from bench.servers import (
 )
 
 BACKENDS = ("sqlite", "postgres")
-ITEMS = ("throughput", "storm", "replicas", "stored", "refresher")
+ITEMS = ("throughput", "proxy", "storm", "replicas", "stored", "refresher")
 QUICK_SKIPS = {
     "stored": "100,000 stored tokens: skipped in --quick (writing them and re-measuring "
               "takes about a minute per backend)",
@@ -436,12 +437,33 @@ def run_backend(run: Run, backend: str) -> None:
                 if run.args.profile:
                     guarded(run, "profile", backend, "profile",
                             lambda: profile_handout(run, backend, desk, serve))
+            if run.wants("proxy"):
+                guarded(run, "proxy-overhead", backend, "API proxy",
+                        lambda: proxy_item(run, backend, desk))
             storms(run, backend, desk, env)
             if run.wants("stored"):
                 guarded(run, "stored-rss", backend, f"{STORED_TOKENS:,} stored tokens",
                         lambda: stored_tokens(run, backend, desk, env, restart))
         finally:
             serve.stop()
+
+
+def proxy_item(run: Run, backend: str, desk: Desk) -> None:
+    """The API proxy against the same call made directly (bench/proxy.py), and its targets."""
+    figures = measure_proxy(run.generator, desk, run.oauth, run.client, label=backend,
+                            log_dir=run.log_dir, duration_s=run.args.duration,
+                            rounds=run.args.rounds, say=say)
+    run.backend(backend)["proxy"] = figures
+    direct, proxied = figures["direct"], figures["proxied"]
+    run.target("proxy-overhead", backend, f"proxy overhead ≤ {MAX_OVERHEAD_P50_MS:g} ms at p50",
+               f"{figures['overhead_p50_ms']:.2f} ms (p50 {proxied['p50_ms']:.2f} ms proxied vs "
+               f"{direct['p50_ms']:.2f} ms direct)",
+               figures["overhead_p50_ms"] <= MAX_OVERHEAD_P50_MS)
+    run.target("proxy-throughput", backend,
+               f"proxied ≥ {MIN_SHARE_OF_DIRECT:.0%} of the direct requests/s",
+               f"{figures['share_of_direct']:.0%} ({proxied['rps']:,.0f} / "
+               f"{direct['rps']:,.0f} req/s)",
+               figures["share_of_direct"] >= MIN_SHARE_OF_DIRECT)
 
 
 def guarded(run: Run, target_id: str, backend: str, text: str, action: Callable[[], Any]) -> None:

@@ -155,7 +155,9 @@ def tokendesk_env(base: Mapping[str, str], *, data_dir: Path, database_url: str 
            # The authorization server is on 127.0.0.1, which the egress policy refuses unless
            # allowed (settings that do not exist in this version are ignored).
            "TOKENDESK_EGRESS_ALLOWLIST": "127.0.0.1",
-           "TOKENDESK_BACKGROUND_REFRESH": "false"}
+           "TOKENDESK_BACKGROUND_REFRESH": "false",
+           # The API proxy item measures throughput, not the per-connection rate limit.
+           "TOKENDESK_PROXY_RATE_LIMIT_PER_MINUTE": "1000000"}
     if database_url:
         env["TOKENDESK_DATABASE_URL"] = database_url
     return env

@@ -85,6 +85,20 @@ class Settings(BaseSettings):
         description="At most this many background refresh calls in flight to one provider "
         "host from one Tokendesk process (N replicas: at most N times this).",
     )
+    proxy_rate_limit_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000,
+        description="API proxy: at most this many calls a minute to each connection's API "
+        "from one Tokendesk process; more are answered 429 with Retry-After.",
+    )
+    proxy_max_body_bytes: int = Field(
+        default=200_000_000, ge=1,
+        description="API proxy: the largest request or response body passed through.",
+    )
+    proxy_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="API proxy: how long the API may take to connect, to answer, and "
+        "between two pieces of a body.",
+    )
 
     webhook_delivery: bool = Field(
         default=True,

@@ -109,6 +109,13 @@ class ClientKeyRequired(ValidationError):
     code = "client_key_required"
 
 
+class ProxyBodyTooLarge(ValidationError):
+    """A body sent through the API proxy is larger than its limit (RFC 9110 §15.5.14)."""
+
+    code = "body_too_large"
+    status = 413
+
+
 class ProxyPasswordRequired(ValidationError):
     """An edit moves the forward proxy to another origin without its password typed again."""
 
@@ -214,6 +221,23 @@ class NotInvited(PermissionDenied):
 class TooManyAttempts(TokendeskError):
     code = "too_many_attempts"
     status = 429
+
+
+class ProxyRateLimited(TooManyAttempts):
+    """The API proxy's per-connection rate limit is reached; ``retry_after_s`` says when a
+    call will be let through again (sent as Retry-After)."""
+
+    code = "proxy_rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after_s = retry_after_s
+
+
+class NoApiBaseUrl(Conflict):
+    """The connection has no API base URL, so the API proxy cannot call its API."""
+
+    code = "no_api_base_url"
 
 
 # --- service availability -------------------------------------------------------------

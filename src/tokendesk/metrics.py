@@ -77,6 +77,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.proxy_calls = Counter(
+            "proxy_calls_total",
+            "Calls made through the API proxy, by connection (its id) and the status answered.",
+            ["connection", "status"],
+            registry=self.registry,
+        )
 
         self.webhook_deliveries = Counter(
             "webhook_delivery_attempts_total",
@@ -152,6 +158,10 @@ class Metrics:
         """Set the deliveries gauge to ``counts`` by outcome (pending, delivered, failed)."""
         for outcome in ("pending", "delivered", "failed"):
             self.deliveries.labels(outcome=outcome).set(counts.get(outcome, 0))
+
+    def proxied(self, connection_id: str, status: int) -> None:
+        """Count one call through the API proxy to connection ``connection_id``."""
+        self.proxy_calls.labels(connection=label(connection_id), status=str(status)).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its content type."""

@@ -80,6 +80,8 @@ class ConnectionOut(BaseModel):
     has_client_key: bool = False
     client_certificate: CertificateOut | None = None
     revocation_url: str | None
+    # The connection's own API base URL (the API proxy); None: the provider's.
+    api_base_url: str | None = None
     placeholders: dict[str, str]
     invited_roles: list[str]
     callback_url: str
@@ -108,6 +110,7 @@ class ConnectionOut(BaseModel):
             has_client_key=connection.has_client_key,
             client_certificate=CertificateOut.of(connection.client_certificate),
             revocation_url=connection.revocation_url,
+            api_base_url=connection.api_base_url,
             placeholders=connection.placeholders,
             invited_roles=list(connection.invited_roles),
             callback_url=connection.callback_url(callback_url),
@@ -165,6 +168,8 @@ class ProviderOut(BaseModel):
     authorization_url: str
     token_url: str
     revocation_url: str | None
+    # Where the API proxy sends calls: <placeholders>, and {fields} of the token.
+    api_base_url: str | None = None
     placeholders: list[PlaceholderOut]
     grant_types: list[str]
     grants: dict[str, GrantDefaultsOut]
@@ -186,6 +191,7 @@ class ProviderOut(BaseModel):
             authorization_url=p.authorization_url,
             token_url=p.token_url,
             revocation_url=p.revocation_url,
+            api_base_url=p.api_base_url,
             placeholders=[
                 PlaceholderOut(
                     name=x.name, label=x.label, help=x.help,

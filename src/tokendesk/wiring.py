@@ -56,6 +56,8 @@ from tokendesk.storage.gauges import token_states
 from tokendesk.storage.settings import KeyCheckRepository
 from tokendesk.storage.tables import encryption_keys
 from tokendesk.storage.webhooks import DeliveryRepository
+from tokendesk.tokens.api_proxy import ApiProxy
+from tokendesk.tokens.api_sender import ApiSender
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.desk import DeskApplier
@@ -120,6 +122,7 @@ class Tokendesk:
     attention: AttentionService
     workloads: WorkloadService  # trusted workload issuers and their rules
     workload_identity: WorkloadIdentity  # RFC 8693 token exchange, JWT bearers
+    api_proxy: ApiProxy
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -139,6 +142,7 @@ class Tokendesk:
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
+        self.api_proxy.sender.close()
         self.engine.dispose()
 
 
@@ -278,6 +282,7 @@ def _wire(
         clock,
         poll_s=settings.webhook_poll_s,
     )
+    hot = HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine))
     return Tokendesk(
         settings=settings,
         engine=engine,
@@ -304,7 +309,7 @@ def _wire(
             transaction, DeskService(accounts, connections, egress, proxy, audit), removal
         ),
         audit_buffer=audit_buffer,
-        hot=HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine)),
+        hot=hot,
         keys=keys,
         sign_in=SignInLimits(transaction, clock),
         events=events,
@@ -318,6 +323,12 @@ def _wire(
         workload_identity=WorkloadIdentity(
             transaction, workloads, WorkloadKeys(outbound, clock), proxy, auth, tokens, audit,
             audit_buffer, clock, settings.public_url),
+        api_proxy=ApiProxy(
+            transaction, tokens, hot, connections, proxy,
+            ApiSender(settings.proxy_timeout_s, verify=outbound.verify), audit, audit_buffer,
+            metrics, clock, per_minute=settings.proxy_rate_limit_per_minute,
+            max_body_bytes=settings.proxy_max_body_bytes,
+        ),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,

@@ -216,14 +216,16 @@ def test_the_old_exception_name_catches_everything_the_sdk_raises() -> None:
 
 def test_every_api_error_code_that_a_bot_can_meet_has_its_own_exception() -> None:
     """Each code of the server's error tree maps to a branch below APIError, except server
-    faults (500) and conflicts of editing endpoints that the token endpoints never answer."""
+    faults (500), conflicts of editing endpoints that the token endpoints never answer, and
+    the API proxy's own refusals (its answers reach a bot as plain httpx responses)."""
     answered_by_the_base = [
         kind.code for _, kind in inspect.getmembers(server_errors, inspect.isclass)
         if issubclass(kind, server_errors.TokendeskError) and kind.status != 500
         and type(error_from_response(error_answer(kind.status, kind.code))) is APIError
     ]
 
-    assert sorted(answered_by_the_base) == ["conflict", "duplicate_name"]
+    assert sorted(answered_by_the_base) == [
+        "body_too_large", "conflict", "duplicate_name", "no_api_base_url"]
 
 
 @MODES

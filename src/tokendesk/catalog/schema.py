@@ -24,6 +24,8 @@ from tokendesk.catalog.grants import (
     checked_https_url,
     checked_scopes,
 )
+from tokendesk.domain.api_base import sample as token_sample
+from tokendesk.domain.api_base import token_fields
 from tokendesk.domain.tokens import ExpiresInUnit
 from tokendesk.domain.urls import (
     PLACEHOLDER_RE,
@@ -176,6 +178,10 @@ class Provider(BaseModel):
     # RFC 7662 introspection, asked for a token's ``exp`` when the token response has no
     # expires_in (Salesforce); same placeholders and client authentication as token_url.
     introspection_url: str | None = None
+    # Where the API proxy sends a bot's calls (/proxy/<connection>/<path>): <placeholders>
+    # of the connection and {fields} of the token (Salesforce {instance_url}, Atlassian
+    # {cloud_id}); None: each connection gives its own.
+    api_base_url: str | None = None
     # A request made after consent for what the token response lacks (Atlassian cloud id).
     post_connection: PostConnection | None = None
     scope_presets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -237,16 +243,19 @@ class Provider(BaseModel):
             raise ValueError("must not repeat an entry or hold an empty one")
         return values
 
-    @field_validator("authorization_url", "token_url", "revocation_url", "introspection_url")
+    @field_validator(
+        "authorization_url", "token_url", "revocation_url", "introspection_url", "api_base_url"
+    )
     @classmethod
     def _template_is_a_url(cls, template: str | None, info: ValidationInfo) -> str | None:
-        if template is None or (
-            template == "" and info.field_name not in ("revocation_url", "introspection_url")
-        ):
+        optional = ("revocation_url", "introspection_url", "api_base_url")
+        if template is None or (template == "" and info.field_name not in optional):
             return template
         _check_declared(template, info)
         field = info.field_name or "url"
-        sample = PLACEHOLDER_RE.sub("x", template)
+        if field != "api_base_url" and token_fields(template):
+            raise ValueError("only api_base_url may hold {fields} of the token")
+        sample = PLACEHOLDER_RE.sub("x", token_sample(template))
         try:
             if field == "authorization_url":
                 validate_authorization_url(sample, field=field)
@@ -387,7 +396,7 @@ class Provider(BaseModel):
         presets = [scope for scopes in self.scope_presets.values() for scope in scopes]
         defaults = [scope for grant in self.grants.values() for scope in grant.default_scopes]
         parts = [self.authorization_url, self.token_url, self.revocation_url or "",
-                 self.introspection_url or ""]
+                 self.introspection_url or "", self.api_base_url or ""]
         return " ".join([*parts, *defaults, *presets])
 
 

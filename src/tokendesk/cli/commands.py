@@ -15,6 +15,7 @@ import typer
 
 from tokendesk.cli import (
     admin,
+    api_proxy,
     attention,
     audit,
     connections,
@@ -66,6 +67,7 @@ COMMANDS = CommandLine(
         ("token", tokens.token),
         ("export", desk.export),
         ("apply", desk.apply),
+        ("proxy", api_proxy.proxy),
     ),
     groups=(
         Group("admin", admin.HELP, (("create", admin.create_admin),)),

@@ -51,6 +51,9 @@ Scopes = Annotated[str | None, typer.Option(
 Pkce = Annotated[bool | None, typer.Option(
     "--pkce/--no-pkce", help="PKCE (S256); default: on where the provider allows it.")]
 Description = Annotated[str | None, typer.Option("--description")]
+ApiBaseUrl = Annotated[str | None, typer.Option(
+    "--api-base-url", help="Where the API proxy sends calls (/proxy/NAME/...); default: the "
+    "provider's. Custom connections give it to use the proxy.")]
 SecretStdin = Annotated[bool, typer.Option(
     SECRET_STDIN, help="Read the client secret from one line of standard input.")]
 AuthMethod = Annotated[ClientAuthMethod | None, typer.Option(
@@ -122,6 +125,7 @@ def create(
     client_key_file: KeyFile = None,
     client_certificate_file: CertificateFile = None,
     client_secret_expires_on: SecretExpiresOn = None,
+    api_base_url: ApiBaseUrl = None,
     issuer: Annotated[str | None, typer.Option(
         "--issuer", help="Custom connections: the authorization server's issuer URL; its "
         "published metadata fills the URLs, PKCE and the client authentication method "
@@ -142,6 +146,7 @@ def create(
         client_certificate=_read_text(client_certificate_file, "client_certificate"),
         placeholders=split_pairs(placeholder or [], field="placeholders"),
         invited_roles=invite or [],
+        api_base_url=api_base_url,
         issuer=issuer,
         **_expiry(client_secret_expires_on),
     )
@@ -178,6 +183,7 @@ def edit(
     client_secret_expires_on: SecretExpiresOn = None,
     no_client_secret_expiry: Annotated[bool, typer.Option(
         "--no-client-secret-expiry", help="Forget the client secret's expiry day.")] = False,
+    api_base_url: ApiBaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; what is not given stays, the stored client secret included."""
@@ -193,6 +199,7 @@ def edit(
         placeholders=split_pairs(placeholder, field="placeholders") if placeholder else None,
         invited_roles=[] if no_invites else (invite or None),
         **_expiry(client_secret_expires_on, no_client_secret_expiry),
+        api_base_url=api_base_url,
     )
     with open_tokendesk() as td, td.transaction() as tx:
         connection = td.connections.update(tx, operator(), name, data)

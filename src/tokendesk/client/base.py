@@ -17,6 +17,7 @@ from tokendesk.client.models import AccessToken, TokenType
 
 DEFAULT_TIMEOUT_S = 30.0
 USER_AGENT = "tokendesk-client"
+PROXY_TOKEN_TYPE_HEADER = "Tokendesk-Token-Type"
 
 
 class BaseClient:
@@ -31,6 +32,19 @@ class BaseClient:
 
     def __repr__(self) -> str:  # never the API key
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def _proxy_options(self, name: str, token_type: TokenType) -> dict[str, Any]:
+        """The options of an httpx client whose base URL is connection ``name``'s API proxy
+        (``/proxy/<name>/``) and which sends the API key; with ``token_type="user"`` the
+        desk calls the API with the caller's own token. No cookies are sent by the desk."""
+        headers = {"Authorization": self._headers["Authorization"], "User-Agent": USER_AGENT}
+        if token_type == "user":
+            headers[PROXY_TOKEN_TYPE_HEADER] = "user"
+        return {
+            "base_url": f"{self.base_url}/proxy/{quote(name, safe='')}/",
+            "headers": headers,
+            "timeout": self._timeout,
+        }
 
     def _token_request(self, name: str, token_type: TokenType,
                        force_refresh: bool) -> httpx.Request:

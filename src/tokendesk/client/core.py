@@ -36,6 +36,17 @@ class Client(BaseClient):
         super().__init__(base_url, api_key, timeout_s=timeout_s)
         self._http = httpx.Client(transport=transport, verify=verify)
         self._workload: WorkloadExchange | None = None  # see from_workload_identity
+        self._transport, self._verify = transport, verify
+
+    def proxy(self, name: str, token_type: TokenType = "shared") -> httpx.Client:
+        """An ``httpx.Client`` for connection ``name``'s API through Tokendesk's API proxy:
+        its base URL is ``<desk>/proxy/<name>/``, so ``api.get("/v1/items")`` calls
+        ``<API base URL>/v1/items`` with the connection's token, which never reaches this
+        process. Close it (or use it as a context manager) when done."""
+        return httpx.Client(
+            transport=self._transport, verify=self._verify,
+            **self._proxy_options(name, token_type),
+        )
 
     def get_token(
         self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False
@@ -109,6 +120,15 @@ class AsyncClient(BaseClient):
     ) -> None:
         super().__init__(base_url, api_key, timeout_s=timeout_s)
         self._http = httpx.AsyncClient(transport=transport, verify=verify)
+        self._transport, self._verify = transport, verify
+
+    def proxy(self, name: str, token_type: TokenType = "shared") -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` for connection ``name``'s API through the API proxy; as
+        :meth:`Client.proxy`. Close it with ``aclose`` (or ``async with``)."""
+        return httpx.AsyncClient(
+            transport=self._transport, verify=self._verify,
+            **self._proxy_options(name, token_type),
+        )
 
     async def get_token(
         self, name: str, token_type: TokenType = "shared", *, force_refresh: bool = False

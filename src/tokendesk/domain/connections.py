@@ -73,6 +73,8 @@ class Connection:
     client_secret_expires_on: date | None = None
     # When the client ID, secret or key, or the token URL last changed (None: not recorded).
     client_changed_at: datetime | None = None
+    # Where the API proxy sends calls; None: the provider's template (catalog).
+    api_base_url: str | None = None
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

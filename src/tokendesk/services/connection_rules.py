@@ -24,6 +24,7 @@ ENDPOINT_LABELS = {
     "authorization_url": "authorization URL",
     "token_url": "token URL",
     "revocation_url": "revocation URL",
+    "api_base_url": "API base URL",
 }
 
 
@@ -146,6 +147,8 @@ class ConnectionRules:
             values["client_auth_method"] = data.client_auth_method
         if data.revocation_url is not None:
             values["revocation_url"] = self.optional_url(data.revocation_url, "revocation_url")
+        if data.api_base_url is not None:
+            values["api_base_url"] = self.optional_url(data.api_base_url, "api_base_url")
         return values
 
     def _url(
@@ -231,6 +234,17 @@ def revocation_url_in_force(
     return provider.render(provider.revocation_url, placeholders, field="revocation_url")
 
 
+def api_base_url_in_force(provider: Provider, connection: Connection) -> str | None:
+    """The API base URL template in force: the connection's own, else the provider's with
+    its ``<placeholders>`` filled (its ``{fields}`` are the token's, filled per call); None
+    when neither gives one. Raises ValidationError for a placeholder left unfilled."""
+    if connection.api_base_url:
+        return connection.api_base_url
+    if not provider.api_base_url:
+        return None
+    return provider.render(provider.api_base_url, connection.placeholders, field="api_base_url")
+
+
 def introspection_url_in_force(
     provider: Provider, token_url: str, placeholders: dict[str, str]
 ) -> str | None:
@@ -282,6 +296,9 @@ def endpoints(provider: Provider, fields: dict[str, Any]) -> dict[str, str | Non
         "revocation_url": revocation_url_in_force(
             provider, fields["revocation_url"], fields["placeholders"]
         ),
+        # Tokens go there (the API proxy); the provider's template moves with the
+        # placeholders, which move the other endpoints too.
+        "api_base_url": fields.get("api_base_url") or None,
     }
 
 
@@ -299,6 +316,7 @@ def stored_fields(connection: Connection) -> dict[str, Any]:
         "placeholders": dict(connection.placeholders),
         "client_auth_method": connection.client_auth_method,
         "revocation_url": connection.revocation_url,
+        "api_base_url": connection.api_base_url,
     }
 
 
@@ -393,6 +411,7 @@ AUDITED_FIELDS = (
     "authorization_url",
     "token_url",
     "revocation_url",
+    "api_base_url",
     "scopes",
     "pkce",
     "placeholders",

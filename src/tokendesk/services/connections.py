@@ -256,7 +256,11 @@ class ConnectionService:
         )
         revocation_url = rules.optional_url(data.revocation_url, "revocation_url")
         secret = data.client_secret.get_secret_value()
-        after = {**columns(fields), "revocation_url": revocation_url}
+        after = {
+            **columns(fields),
+            "revocation_url": revocation_url,
+            "api_base_url": rules.optional_url(data.api_base_url, "api_base_url"),
+        }
         if uses_key(data.client_auth_method or provider.client_auth_method):
             self._check_key(tx, actor, provider, data, editing, after)
         elif secret or not secret_stored:
@@ -409,6 +413,7 @@ class ConnectionService:
                     data.client_secret_expires_on, method=method
                 ),
                 "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
+                "api_base_url": rules.optional_url(data.api_base_url, "api_base_url"),
                 "created_at": now,
                 "updated_at": now,
                 "created_by": actor.username,

@@ -85,6 +85,7 @@ class Draft:
     client_auth_method: str = ""
     pkce: bool = True
     revocation_url: str = ""
+    api_base_url: str = ""
     save_credentials: bool = False
     invited_roles: list[str] = field(default_factory=list)
     original: dict[str, object] = field(default_factory=dict)

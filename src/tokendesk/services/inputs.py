@@ -44,6 +44,8 @@ class ConnectionCreate(StrictInput):
     client_key: SecretStr | None = Field(default=None, max_length=20000)
     client_certificate: str | None = Field(default=None, max_length=20000)
     revocation_url: str | None = Field(default=None, max_length=8000)
+    # Where the API proxy sends calls; an empty one: the provider's template.
+    api_base_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] = Field(default_factory=dict)
     invited_roles: list[str] = Field(default_factory=list)
     # A custom connection's issuer: its RFC 8414 / OpenID Connect metadata fills the URLs,
@@ -71,6 +73,8 @@ class ConnectionUpdate(StrictInput):
     client_key: SecretStr | None = Field(default=None, max_length=20000)
     client_certificate: str | None = Field(default=None, max_length=20000)
     revocation_url: str | None = Field(default=None, max_length=8000)
+    # Where the API proxy sends calls; an empty one: the provider's template.
+    api_base_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] | None = None
     invited_roles: list[str] | None = None
 

@@ -144,6 +144,7 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         pkce=row.pkce,
         client_auth_method=row.client_auth_method,
         revocation_url=row.revocation_url,
+        api_base_url=row.api_base_url,
         placeholders=dict(row.placeholders),
         invited_role_ids=frozenset(invited),
         invited_roles=tuple(sorted(invited.values(), key=str.casefold)),

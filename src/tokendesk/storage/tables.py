@@ -174,6 +174,8 @@ connections = Table(
     Column("client_auth_method", String(32), nullable=True),
     # None: the provider's revocation endpoint (RFC 7009), if it has one.
     Column("revocation_url", String(2048), nullable=True),
+    # None: the provider's API base URL template (migration 0011; the API proxy).
+    Column("api_base_url", String(2048), nullable=True),
     Column("placeholders", JSON, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     # 'ok', or 'misconfigured' once the provider refused the client credentials (invalid_client).

@@ -76,6 +76,14 @@ class HandoutCache:
         """The remembered handout, audited and counted, when nothing changed since; None
         otherwise. One (shared) database read, never a provider call, so it runs on the
         event loop."""
+        found = await self.cached_with_principal(api_key, name, kind)
+        return found[1] if found is not None else None
+
+    async def cached_with_principal(
+        self, api_key: str, name: str, kind: TokenKind
+    ) -> tuple[Principal, CachedHandout] | None:
+        """:meth:`cached`, with the principal the key belongs to (the API proxy audits its
+        calls as his)."""
         self._adopt(await self.epochs.read())
         principal = self._principals.get(_digest(api_key))
         if principal is None:
@@ -89,7 +97,7 @@ class HandoutCache:
         if principal.key_id is not None:
             self.auth.note_key_use(principal.key_id, at=now)  # one clock read per request
         self._record(principal, entry, now)
-        return entry
+        return principal, entry
 
     def _record(self, principal: Principal, entry: CachedHandout, now: datetime) -> None:
         """Audit and count one handout from memory. Entries are by user: every key of the

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokendesk.metrics import Metrics
-from tokendesk.web import hotpath, oauth, token_exchange
+from tokendesk.web import hotpath, oauth, proxy, token_exchange
 from tokendesk.web.api import (
     accounts,
     attention,
@@ -101,6 +101,7 @@ def create_api(
     app.include_router(api)
     app.include_router(oauth.router)
     app.include_router(token_exchange.router)
+    app.include_router(proxy.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 

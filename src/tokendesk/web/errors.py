@@ -101,7 +101,8 @@ def error_response(exc: TokendeskError) -> JSONResponse:
         _failures.log(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationRequired) else {}
     retry_after_s = getattr(exc, "retry_after_s", None)
-    if exc.status == 503 and retry_after_s:  # RFC 9110 §10.2.3: when asking again makes sense
+    # RFC 9110 §10.2.3 (503) and RFC 6585 §4 (429): when asking again makes sense
+    if exc.status in (429, 503) and retry_after_s:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     body = error_body(exc.code, exc.message, exc.field)
     if isinstance(exc, TokenUnavailable) and exc.authenticate_url:

@@ -31,7 +31,7 @@ CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key
 # The fields an edit compares with the stored connection; only those that differ are sent.
 EDITABLE = ("name", "description", "grant_type", "client_id", "authorization_url",
             "token_url", "scopes", "placeholders", "client_auth_method", "pkce",
-            "revocation_url", "invited_roles", "client_certificate")
+            "revocation_url", "api_base_url", "invited_roles", "client_certificate")
 
 
 def step_of(field: str | None) -> str:
@@ -50,6 +50,7 @@ def apply_template(draft: Draft, provider: Provider) -> None:
     draft.client_auth_method = ""
     draft.pkce = provider.pkce
     draft.revocation_url = ""
+    draft.api_base_url = ""
     draft.template_of = provider.key
 
 
@@ -125,6 +126,7 @@ def load_connection(draft: Draft, connection: Connection) -> None:
     draft.client_auth_method = connection.client_auth_method or ""
     draft.pkce = connection.pkce
     draft.revocation_url = connection.revocation_url or ""
+    draft.api_base_url = connection.api_base_url or ""
     draft.invited_roles = list(connection.invited_roles)
     draft.original = _snapshot(draft)
 
@@ -157,6 +159,8 @@ def update_input(draft: Draft, secret: str | None, key: str | None = None) -> Co
         values.update(authorization_url=now["authorization_url"], token_url=now["token_url"])
     details = _details(draft)
     values = {k: details.get(k, v) for k, v in values.items()}
+    if "api_base_url" in values and not now["api_base_url"]:
+        values["api_base_url"] = ""  # emptied: the provider's API base URL again
     if values.get("client_auth_method") == "":
         values.pop("client_auth_method")
     if secret:
@@ -178,6 +182,7 @@ def _details(draft: Draft) -> dict[str, Any]:
         "client_auth_method": draft.client_auth_method or None,
         "pkce": draft.pkce,
         "revocation_url": draft.revocation_url or None,
+        "api_base_url": draft.api_base_url or None,
         "client_certificate": draft.client_certificate or None,
         "invited_roles": list(draft.invited_roles),
         "name": draft.name,
@@ -201,6 +206,7 @@ def _snapshot(draft: Draft) -> dict[str, object]:
         "token_url": draft.token_url, "scopes": draft.scopes,
         "placeholders": dict(draft.placeholders),
         "client_auth_method": draft.client_auth_method, "pkce": draft.pkce,
-        "revocation_url": draft.revocation_url, "invited_roles": sorted(draft.invited_roles),
+        "revocation_url": draft.revocation_url, "api_base_url": draft.api_base_url,
+        "invited_roles": sorted(draft.invited_roles),
         "client_certificate": draft.client_certificate,
     }

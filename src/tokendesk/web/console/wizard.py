@@ -213,6 +213,7 @@ def _read_details(request: Request, draft: Draft, form: Form, provider: Provider
     draft.client_auth_method = method if method in CLIENT_AUTH_METHODS else ""
     draft.pkce = provider.pkce and form.flag("pkce")
     draft.revocation_url = form.text("revocation_url")
+    draft.api_base_url = form.text("api_base_url")
     return switch_grant_defaults(draft, provider, previous)
 
 
