@@ -108,7 +108,9 @@ def test_a_refresh_token_outside_the_horizon_is_not_told_until_it_comes_within(
     assert notifier is not None
 
     assert notifier.run_once() == 0
-    clock.advance(15 * DAY_S)
+    clock.advance(15 * DAY_S)  # 15 days left: still outside
+    assert notifier.run_once() == 0
+    clock.advance(DAY_S)
     assert notifier.run_once() == 1
 
     assert kinds(td) == ["token.expiring"]
@@ -211,13 +213,16 @@ def test_a_forecast_is_not_held_by_a_failure_just_told_nor_holds_one(
 ) -> None:
     token = store_token(td, connection, refresh_expires_at=clock() + timedelta(days=10))
     with td.transaction() as tx:
+        TokenRepository(tx).update(token.id, {"failure_count": 1})
         td.events.token_failed(tx, connection, token, failures=1, refused_for_good=False,
                                reason="the provider did not answer", next_attempt_at=None)
     assert td.deliverer.forecasts is not None
     td.deliverer.forecasts.run_once()
-    with td.transaction() as tx:  # recovered a moment later: damped with the failure only
-        td.events.token_recovered(tx, connection, TokenRepository(tx).get(token.id)
-                                  or token)
+    with td.transaction() as tx:  # recovered a moment later: damped after the failure only
+        failing = TokenRepository(tx).get(token.id)
+        assert failing is not None
+        TokenRepository(tx).update(token.id, {"failure_count": 0})
+        td.events.token_recovered(tx, connection, failing)
 
     states = [(e["kind"], e["state"]) for e in outbox(td)]
     assert states == [("token.refresh_failed", EventState.READY.value),

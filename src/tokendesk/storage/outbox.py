@@ -120,10 +120,15 @@ class ForecastNoticeRepository:
         already, by this process or another replica (the row's primary key decides: of two
         concurrent transactions the second waits for the first and then inserts nothing)."""
         dialect = postgresql if self.tx.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(forecast_notices).values(**values).on_conflict_do_nothing(
-            index_elements=[forecast_notices.c.subject, forecast_notices.c.due_at]
+        statement = (
+            dialect.insert(forecast_notices)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[forecast_notices.c.subject, forecast_notices.c.due_at]
+            )
+            .returning(forecast_notices.c.event_id)  # rowcount is -1 here on psycopg
         )
-        return self.tx.execute(statement).rowcount == 1
+        return self.tx.execute(statement).first() is not None
 
     def told(self) -> set[tuple[str, datetime]]:
         """Every (subject, due date) told so far."""
