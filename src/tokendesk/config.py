@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60,
         description="How often the deliverer looks for events and deliveries due.",
     )
+    forecast_poll_s: float = Field(
+        default=300.0, gt=0, le=86400,
+        description="How often each process looks for forecasts inside the attention horizon "
+        "to tell webhook receivers of (token.expiring, connection.credentials_expiring).",
+    )
 
     @field_validator("public_url")
     @classmethod

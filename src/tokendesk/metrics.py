@@ -99,6 +99,14 @@ class Metrics:
             ["connection", "state"],
             registry=self.registry,
         )
+        self.forecasts = Gauge(
+            "connection_forecast_seconds",
+            "Seconds until each connection's nearest forecast falls due: a token will need "
+            "consent again (consent_needed) or the client secret or certificate runs out "
+            "(secret_expires, certificate_expires); negative once past.",
+            ["connection", "kind"],
+            registry=self.registry,
+        )
         self.deliveries = Gauge(
             "webhook_deliveries",
             "Webhook deliveries by outcome so far (pending, delivered, failed).",
@@ -162,6 +170,14 @@ class Metrics:
     def proxied(self, connection_id: str, status: int) -> None:
         """Count one call through the API proxy to connection ``connection_id``."""
         self.proxy_calls.labels(connection=label(connection_id), status=str(status)).inc()
+
+    def set_nearest_forecasts(self, nearest: dict[str, tuple[str, float]]) -> None:
+        """Set the forecast gauge to ``nearest``: by connection name, what its nearest
+        forecast is (a ForecastKind value) and in how many seconds it falls due; forgetting
+        connections that have none any more."""
+        self.forecasts.clear()
+        for connection, (kind, seconds) in nearest.items():
+            self.forecasts.labels(connection=connection, kind=label(kind)).set(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition body and its content type."""

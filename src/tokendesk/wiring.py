@@ -24,6 +24,7 @@ from tokendesk.errors import ConfigurationError, Conflict
 from tokendesk.metrics import Metrics
 from tokendesk.notifications.deliverer import WebhookDeliverer
 from tokendesk.notifications.dispatch import OutboxDispatcher
+from tokendesk.notifications.forecasts import ForecastNotifier
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.oauth.workload_keys import WorkloadKeys
@@ -131,10 +132,16 @@ class Tokendesk:
 
     def observe_gauges(self) -> None:
         """Set the gauges read from the database: tokens by connection and state, webhook
-        deliveries by outcome."""
+        deliveries by outcome, each connection's nearest forecast."""
         with self.transaction(read_only=True) as tx:
             self.metrics.set_token_states(token_states(tx))
             self.metrics.set_deliveries(DeliveryRepository(tx).counts_by_state())
+            nearest = self.attention.nearest_forecasts(tx)
+        now = self.clock()
+        self.metrics.set_nearest_forecasts({
+            name: (forecast.kind.value, (forecast.due_at - now).total_seconds())
+            for name, forecast in nearest.items()
+        })
 
     def close(self) -> None:
         self.background.stop()
@@ -272,6 +279,7 @@ def _wire(
         settings.public_url,
         settings.callback_url,
     )
+    attention = AttentionService(catalog, clock, settings.attention_horizon_days)
     deliverer = WebhookDeliverer(
         transaction,
         OutboxDispatcher(transaction, [webhooks.fan_out], clock),
@@ -281,6 +289,8 @@ def _wire(
         metrics,
         clock,
         poll_s=settings.webhook_poll_s,
+        forecasts=ForecastNotifier(transaction, attention, events, clock,
+                                   interval_s=settings.forecast_poll_s),
     )
     hot = HandoutCache(transaction, auth, tokens, clock, _epoch_reads(engine))
     return Tokendesk(
@@ -318,7 +328,7 @@ def _wire(
         proxy_check=ProxyCheck(transaction, proxy, outbound, audit,
                                allow_http_loopback=settings.allow_http_loopback),
         user_tokens=UserTokens(transaction, connections, tokens, revocations, audit),
-        attention=AttentionService(catalog, clock, settings.attention_horizon_days),
+        attention=attention,
         workloads=workloads,
         workload_identity=WorkloadIdentity(
             transaction, workloads, WorkloadKeys(outbound, clock), proxy, auth, tokens, audit,

@@ -333,3 +333,32 @@ def test_notifications_read_the_whole_desk_with_ids_to_act_on(
     with td.transaction(read_only=True) as tx:
         connection = td.connections.get_by_id(tx, item.connection_id)
     assert connection is not None and connection.name == made["name"]
+
+
+def gauge(text: str, series: str) -> float | None:
+    """The value of ``series`` (name and labels, as exposed) in a /metrics text."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line[len(series) + 1:])
+    return None
+
+
+def test_metrics_show_each_connections_nearest_forecast(
+    td: Tokendesk, admin: Api, http: TestClient, clock: MovableClock
+) -> None:
+    jira(admin)
+    jira(admin, name="Jira later",
+         client_secret_expires_on=(START.date() + timedelta(days=40)).isoformat())
+    jira(admin, name="Jira quiet")
+    store_token(td, "Jira cloud", refresh_expires_at=START + timedelta(days=10))
+    clock.advance(days=1)
+
+    text = http.get("/metrics").text
+
+    # The provider said 10 days (before Atlassian's documented 90 days unused): 9 days left.
+    series = 'connection_forecast_seconds{connection="Jira cloud",kind="consent_needed"}'
+    assert gauge(text, series) == 9 * 86400
+    # Midnight UTC of the day the secret expires, from 1 day and 9 hours after START.
+    series = 'connection_forecast_seconds{connection="Jira later",kind="secret_expires"}'
+    assert gauge(text, series) == 40 * 86400 - 86400 - 9 * 3600
+    assert 'connection="Jira quiet"' not in text

@@ -24,6 +24,7 @@ from tokendesk.domain.webhooks import DELIVERY_GIVE_UP_S, retry_delay, signed_he
 from tokendesk.errors import ProviderError, TokendeskError
 from tokendesk.metrics import Metrics
 from tokendesk.notifications.dispatch import OutboxDispatcher
+from tokendesk.notifications.forecasts import ForecastNotifier
 from tokendesk.oauth.outbound import Outbound, ProxyRoute
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.webhooks import WebhookService
@@ -76,6 +77,7 @@ class WebhookDeliverer:
         *,
         poll_s: float = 2.0,
         wall: Callable[[], float] = time.time,
+        forecasts: ForecastNotifier | None = None,
     ) -> None:
         self.transaction = transaction
         self.dispatcher = dispatcher
@@ -87,6 +89,8 @@ class WebhookDeliverer:
         self.poll_s = poll_s
         # webhook-timestamp is the real time: receivers hold it against their own clock.
         self.wall = wall
+        # The forecasts' job rides on these rounds: every replica runs them.
+        self.forecasts = forecasts
         self.lease_s = outbound.total_deadline_s + LEASE_MARGIN_S
         self.owner = "w" + secrets.token_hex(8)
         self._stop = threading.Event()
@@ -94,8 +98,10 @@ class WebhookDeliverer:
         self._purged_at: datetime | None = None
 
     def run_once(self) -> int:
-        """Dispatch the outbox, then send every delivery due now; returns how many were
-        taken by their receiver."""
+        """Write the forecasts' events when their interval has passed, dispatch the outbox,
+        then send every delivery due now; returns how many were taken by their receiver."""
+        if self.forecasts is not None:
+            self.forecasts.run_if_due()
         self.dispatcher.dispatch()
         self.purge_if_due()
         with self.transaction(read_only=True) as tx:

@@ -18,7 +18,12 @@ from tokendesk.domain.attention import (
     counts,
 )
 from tokendesk.domain.connections import Connection
-from tokendesk.domain.forecast import DocumentedLifetimes, Forecast, connection_forecasts
+from tokendesk.domain.forecast import (
+    DocumentedLifetimes,
+    Forecast,
+    connection_forecasts,
+    earliest,
+)
 from tokendesk.domain.forecast import token_forecasts as forecasts_of_token
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal, command_line_principal
@@ -81,6 +86,18 @@ class AttentionService:
         """Every item of the desk (no person's view: for notifications, which then choose
         whom to tell), most urgent first; ``horizon_days`` as in :meth:`attention`."""
         return self.attention(tx, EVERYTHING, horizon_days).items
+
+    def nearest_forecasts(self, tx: Tx) -> dict[str, Forecast]:
+        """Each connection's forecast due first (its client credential's, or any of its
+        tokens'), by connection name; a connection with none is left out. No horizon."""
+        by_id = {c.id: c for c in ConnectionRepository(tx).search()}
+        found = {c.id: connection_forecasts(c) for c in by_id.values()}
+        for token in TokenRepository(tx).list_all():
+            owner = by_id.get(token.connection_id)
+            if owner is not None:
+                found[owner.id].extend(self.token_forecasts(token, owner))
+        nearest = {by_id[cid].name: earliest(forecasts) for cid, forecasts in found.items()}
+        return {name: forecast for name, forecast in nearest.items() if forecast is not None}
 
     def lifetimes(self, connection: Connection) -> DocumentedLifetimes | None:
         """What the connection's provider documents about refresh-token lifetimes."""

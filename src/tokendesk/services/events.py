@@ -18,7 +18,7 @@ from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.connections import Connection, ConnectionStatus
 from tokendesk.domain.events import EventKind, EventState, failure_event, place
-from tokendesk.storage.outbox import OutboxRepository
+from tokendesk.storage.outbox import ForecastNoticeRepository, OutboxRepository
 from tokendesk.storage.tokens import TokenChange, TokenRecord
 
 REASON_MAX = 500
@@ -27,6 +27,12 @@ REASON_MAX = 500
 def new_event_id() -> str:
     """A message id as Standard Webhooks receivers dedupe on (``webhook-id``)."""
     return "msg_" + uuid.uuid4().hex
+
+
+def forecast_subject(connection_id: str, token_id: str | None) -> str:
+    """What a forecast is about, as ``forecast_notices`` keys it: a token, or a connection's
+    client credential."""
+    return f"token:{token_id}" if token_id is not None else f"connection:{connection_id}"
 
 
 def _connection(connection: Connection) -> dict[str, Any]:
@@ -197,21 +203,51 @@ class EventOutbox:
         due_at: datetime,
         source: str,
         token: TokenRecord | None = None,
+        forecast: str | None = None,
+        reason: str | None = None,
     ) -> str | None:
         """``token.expiring`` (with ``token``) or ``connection.credentials_expiring``: a
-        forecast inside the horizon, ``due_at`` the date and ``source`` where the figure came
-        from. Written once per forecast date; returns None when it was already."""
+        forecast inside the horizon, ``due_at`` the date, ``source`` where the figure came
+        from, ``forecast`` what will happen (a ForecastKind value) and ``reason`` the
+        attention list's words. Written once per forecast date, across replicas too (see
+        ForecastNoticeRepository.note); returns None when it was already.
+
+        Not damped: a forecast cannot flap (one event per date), and a new date must reach
+        receivers even when an earlier one was told a moment ago. Its subject is apart from
+        the token's or connection's failure events, so neither stream damps the other.
+        """
         if kind not in (EventKind.TOKEN_EXPIRING, EventKind.CONNECTION_CREDENTIALS_EXPIRING):
             raise ValueError(f"{kind} is not a forecast event")
-        subject = f"token:{token.id}" if token is not None else f"connection:{connection.id}"
-        last = OutboxRepository(tx).last_of_kind(subject, kind.value)
-        if last is not None and last.payload.get("data", {}).get("due_at") == due_at.isoformat():
+        if (kind is EventKind.TOKEN_EXPIRING) != (token is not None):
+            raise ValueError("token.expiring names its token; credentials_expiring none")
+        subject = forecast_subject(connection.id, None if token is None else token.id)
+        now, event_id = self.clock(), new_event_id()
+        told = ForecastNoticeRepository(tx).note({
+            "subject": subject, "due_at": due_at, "connection_id": connection.id,
+            "token_id": None if token is None else token.id, "event_id": event_id,
+            "created_at": now,
+        })
+        if not told:
             return None
         data: dict[str, Any] = {
             "connection": _connection(connection),
             "due_at": due_at.isoformat(),
             "source": source[:REASON_MAX],
         }
+        if forecast is not None:
+            data["forecast"] = forecast
+        if reason is not None:
+            data["reason"] = reason[:REASON_MAX]
         if token is not None:
             data["token"] = _token(token)
-        return self.emit(tx, kind, subject=subject, ordering_key=connection.id, data=data)
+        OutboxRepository(tx).add({
+            "id": event_id,
+            "kind": kind.value,
+            "subject": f"forecast:{subject}",
+            "ordering_key": connection.id,
+            "payload": {"type": kind.value, "timestamp": now.isoformat(), "data": data},
+            "state": EventState.READY.value,
+            "created_at": now,
+            "available_at": now,
+        })
+        return event_id

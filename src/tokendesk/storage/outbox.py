@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tokendesk.domain.events import EventState
-from tokendesk.storage.tables import outbox_events
+from tokendesk.storage.tables import forecast_notices, outbox_events
 
 _OPEN = (EventState.HELD.value, EventState.READY.value)
 _SENT = (EventState.READY.value, EventState.DISPATCHED.value)
@@ -70,15 +71,6 @@ class OutboxRepository:
             )
         )
 
-    def last_of_kind(self, subject: str, kind: str) -> OutboxEvent | None:
-        """The latest event of ``kind`` about ``subject``, whatever became of it."""
-        return self._first(
-            select(outbox_events)
-            .where(outbox_events.c.subject == subject, outbox_events.c.kind == kind)
-            .order_by(outbox_events.c.seq.desc())
-            .limit(1)
-        )
-
     def last_dispatched_kind(self, subject: str, before_seq: int) -> str | None:
         found = self.tx.execute(
             select(outbox_events.c.kind)
@@ -115,3 +107,30 @@ class OutboxRepository:
     def _first(self, query: Any) -> OutboxEvent | None:
         row = self.tx.execute(query).first()
         return None if row is None else OutboxEvent.of(row)
+
+
+class ForecastNoticeRepository:
+    """The forecast dates already told (``forecast_notices``)."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    def note(self, values: dict[str, Any]) -> bool:
+        """Record that the forecast (``subject``, ``due_at``) is told; False when it was
+        already, by this process or another replica (the row's primary key decides: of two
+        concurrent transactions the second waits for the first and then inserts nothing)."""
+        dialect = postgresql if self.tx.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(forecast_notices)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[forecast_notices.c.subject, forecast_notices.c.due_at]
+            )
+            .returning(forecast_notices.c.event_id)  # rowcount is -1 here on psycopg
+        )
+        return self.tx.execute(statement).first() is not None
+
+    def told(self) -> set[tuple[str, datetime]]:
+        """Every (subject, due date) told so far."""
+        rows = self.tx.execute(select(forecast_notices.c.subject, forecast_notices.c.due_at))
+        return {(str(subject), due_at) for subject, due_at in rows}

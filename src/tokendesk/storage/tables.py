@@ -393,6 +393,20 @@ outbox_events = Table(
     Index("ix_outbox_events_subject_seq", "subject", "seq"),
 )
 
+forecast_notices = Table(
+    "forecast_notices",
+    metadata,
+    # One row per forecast date told to receivers (migration 0019): the primary key makes
+    # token.expiring / connection.credentials_expiring once per date across replicas.
+    Column("subject", String(80), primary_key=True),
+    Column("due_at", UTCDateTime, primary_key=True),
+    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("token_id", ForeignKey("tokens.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("event_id", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 webhooks = Table(
     "webhooks",
     metadata,
