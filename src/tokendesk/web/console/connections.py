@@ -9,10 +9,13 @@ from fastapi.responses import Response
 
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.permissions import Permission
+from tokendesk.domain.timeline import DEFAULT_TIMELINE_DAYS
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
+from tokendesk.services.connections import ConnectionFilter
 from tokendesk.tokens.consent import Purpose
 from tokendesk.views import CertificateOut
+from tokendesk.wiring import Tokendesk
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -27,6 +30,7 @@ from tokendesk.web.console.base import (
 from tokendesk.web.console.confirmations import confirmed
 from tokendesk.web.console.consents import finished_consent, return_path, start_consent
 from tokendesk.web.console.forecasts import forecasts_of
+from tokendesk.web.console.timeline_chart import TIMELINE_PERIODS, chart_of
 from tokendesk.web.console.views import (
     HIDDEN,
     STATUS_FILTERS,
@@ -51,11 +55,7 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
     errors: dict[str, str] = {}
     rows: list[tuple[Connection, TokenState]] = []
     try:
-        with td.transaction() as tx:
-            found = td.connections.search(tx, viewer.principal, search_filter(q, provider))
-            tokens = {c.id: td.tokens.statuses(tx, viewer.principal, c.name) for c in found}
-        now = td.clock()
-        rows = [(c, _shared_state(viewer, c, tokens[c.id], now)) for c in found]
+        rows = shared_states(td, viewer, search_filter(q, provider))
     except ValidationError as exc:
         errors[exc.field or "q"] = exc.message
     if status:
@@ -68,6 +68,17 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
                 grant_label=grant_label)
 
 
+def shared_states(td: Tokendesk, viewer: Viewer, where: ConnectionFilter
+                  ) -> list[tuple[Connection, TokenState]]:
+    """The connections ``where`` selects, each with its shared token's state as the viewer
+    may see it. Raises ValidationError for a search no name could match."""
+    with td.transaction(read_only=True) as tx:
+        found = td.connections.search(tx, viewer.principal, where)
+        tokens = {c.id: td.tokens.statuses(tx, viewer.principal, c.name) for c in found}
+    now = td.clock()
+    return [(c, _shared_state(viewer, c, tokens[c.id], now)) for c in found]
+
+
 def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredToken],
                   now: datetime) -> TokenState:
     """The shared token's state where the viewer may see it (managers, invited users)."""
@@ -78,9 +89,11 @@ def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredTok
 
 
 @router.get("/connections/{name}")
-def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Response:
-    """The connection's admin page; an invited user without *View connections* is sent to
-    his own page of it (My settings), which shows what he needs and no settings."""
+def show_connection(request: Request, viewer: CurrentViewer, name: str,
+                    days: int = DEFAULT_TIMELINE_DAYS) -> Response:
+    """The connection's admin page, with its timeline of the last ``days`` days; an invited
+    user without *View connections* is sent to his own page of it (My settings), which
+    shows what he needs and no settings."""
     td = tokendesk(request)
     if not td.connections.may_see_settings(viewer.principal):
         return redirect(path_of("my", "connections", name))
@@ -91,8 +104,10 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
     with td.transaction() as tx:
         connection = td.connections.get(tx, principal, name)
         tokens = td.tokens.statuses(tx, principal, connection.name)
+        looks = viewer.can(Permission.VIEW_CONNECTIONS)
         events = (td.audit.recent_for_connection(tx, principal, connection, RECENT_EVENTS)
-                  if viewer.can(Permission.VIEW_CONNECTIONS) else [])
+                  if looks else [])
+        timeline = td.audit.timeline(tx, principal, connection, days) if looks else None
         usernames = td.accounts.usernames(tx) if viewer.can(Permission.MANAGE_CONNECTIONS) else {}
     now = td.clock()
     shared = token_state(shared_token(tokens), connection, now)
@@ -106,7 +121,9 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
                 may_manage=viewer.can(Permission.MANAGE_CONNECTIONS),
                 grant_label=grant_label(connection.grant_type.value),
                 code_flow=connection.grant_type is GrantType.AUTHORIZATION_CODE,
-                forecasts=forecasts_of(td, connection, shared.token))
+                forecasts=forecasts_of(td, connection, shared.token),
+                chart=chart_of(timeline) if timeline else None,
+                timeline_periods=TIMELINE_PERIODS)
 
 
 @router.get("/connections/{name}/continue")
