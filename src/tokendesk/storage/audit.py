@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple
-
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,

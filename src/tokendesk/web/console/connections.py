@@ -15,7 +15,6 @@ from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.tokens.consent import Purpose
 from tokendesk.views import CertificateOut
-from tokendesk.wiring import Tokendesk
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -40,6 +39,7 @@ from tokendesk.web.console.views import (
     shared_token,
     token_state,
 )
+from tokendesk.wiring import Tokendesk
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 RECENT_EVENTS = 15

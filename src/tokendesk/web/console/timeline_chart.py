@@ -140,6 +140,7 @@ def _days(timeline: Timeline, step: float) -> list[DayMark]:
     for day in timeline.by_day():
         first = next(i for i, h in enumerate(timeline.hours) if h.hour.date() == day.day)
         hours = sum(1 for h in timeline.hours if h.hour.date() == day.day)
-        label = f"{day.day:%a} {day.day.day} {day.day:%b}" if hours * step >= DAY_LABEL_MIN_WIDTH else ""
+        wide = hours * step >= DAY_LABEL_MIN_WIDTH
+        label = f"{day.day:%a} {day.day.day} {day.day:%b}" if wide else ""
         days.append(DayMark(first * step, label, timeline.hours[first].hour.hour == 0))
     return days
