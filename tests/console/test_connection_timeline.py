@@ -145,6 +145,7 @@ def test_the_period_is_chosen_and_a_wrong_one_is_explained(
     month = admin.get(f"/connections/{NAME}?days=30")
     day = admin.get(f"/connections/{NAME}?days=1")
     wrong = admin.get(f"/connections/{NAME}?days=90")
+    words = admin.get(f"/connections/{NAME}?days=a%20week")
 
     assert chart(month.text).findtext("title") == "Activity per hour in the last 30 days"
     assert len(marks(chart(month.text), "rect", "bar")) == 3  # with the one 8 days ago
@@ -153,4 +154,6 @@ def test_the_period_is_chosen_and_a_wrong_one_is_explained(
     assert marks(chart(day.text), "circle", "consent") == []  # yesterday, 27 hours ago
     assert wrong.status_code == 422
     assert "The timeline shows from 1 to 31 days; 90 is outside." in wrong.text
+    assert words.status_code == 422
+    assert "The timeline&#39;s period is a whole number of days, such as 7." in words.text
 

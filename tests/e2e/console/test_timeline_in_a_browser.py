@@ -10,7 +10,14 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from browser_support import REPO_ROOT, Scene, Traffic, assert_shows_no_secret, screenshot
+from browser_support import (
+    REPO_ROOT,
+    Scene,
+    Traffic,
+    assert_shows_no_secret,
+    screenshot,
+    sign_in,
+)
 from playwright.sync_api import expect
 from test_attention_in_a_browser import graph_with_a_shared_token, revoke_at_the_provider
 
@@ -18,6 +25,8 @@ from support.tokendesk_server import Clock
 
 README_SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "connection-page.png"
 ONE_HOUR_S = 3600
+# The bot's days: hours after the previous round (the token expires after one), handouts.
+ROUNDS = ((0, 3), (9, 5), (14, 2), (10, 6), (16, 4), (11, 7), (22, 3), (15, 5), (24, 4))
 
 
 def take_tokens(scene: Scene, times: int) -> list[str]:
@@ -43,9 +52,10 @@ def test_the_connection_page_draws_what_happened_to_it(scene: Scene, page: Any) 
     secret = graph_with_a_shared_token(scene, page)  # a consent, in the browser
     clock = scene.server.td.clock
     assert isinstance(clock, Clock)
-    tokens = take_tokens(scene, 3)
-    clock.advance(ONE_HOUR_S + 60)  # the access token expired: the next handout refreshes
-    tokens += take_tokens(scene, 2)
+    tokens: list[str] = []
+    for hours_later, handouts in ROUNDS:  # after the first, each round refreshes first
+        clock.advance(hours_later * ONE_HOUR_S)
+        tokens += take_tokens(scene, handouts)
     revoke_at_the_provider(scene)
     clock.advance(ONE_HOUR_S + 60)
     refused = scene.bot.get("/connections/Graph/token", params={"token_type": "shared"})
@@ -53,20 +63,23 @@ def test_the_connection_page_draws_what_happened_to_it(scene: Scene, page: Any) 
     scene.server.td.audit_buffer.flush()  # handouts are audited in batches
     errors = browser_errors(page)
     traffic = Traffic(page)
+    sign_in(page, scene.url, "admin")  # days later: the session of the consent has ended
 
     page.goto(scene.url + "/connections/Graph")
 
     chart = page.locator("#timeline-chart")
     expect(chart).to_be_visible()
-    expect(chart.locator("rect.bar")).to_have_count(2)  # two hours with handouts
-    expect(chart.locator("rect.bar").first).to_have_attribute("data-count", "3")
+    bars = chart.locator("rect.bar")
+    expect(bars).to_have_count(len(ROUNDS))  # one for each hour with handouts
+    assert [bars.nth(i).get_attribute("data-count") for i in range(len(ROUNDS))] == [
+        str(handouts) for _, handouts in ROUNDS]
     expect(chart.locator("circle.consent")).to_have_count(1)
-    expect(chart.locator("rect.refresh")).to_have_count(1)
+    expect(chart.locator("rect.refresh")).to_have_count(len(ROUNDS) - 1)
     expect(chart.locator("path.failure")).to_have_count(1)
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300  # drawn at the card's width
     expect(page.locator("#timeline-summary")).to_contain_text(
-        "5 tokens handed out (at most 3 in one hour), 1 refresh, 1 failure")
+        "39 tokens handed out (at most 7 in one hour), 8 refreshes, 1 failure")
     expect(page.get_by_role("img", name="Activity per hour in the last 7 days")).to_be_visible()
     expect(page.locator("#timeline-table")).to_contain_text("Tokens handed out")
     traffic.assert_only_to(scene.url)

@@ -90,7 +90,7 @@ def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredTok
 
 @router.get("/connections/{name}")
 def show_connection(request: Request, viewer: CurrentViewer, name: str,
-                    days: int = DEFAULT_TIMELINE_DAYS) -> Response:
+                    days: str = "") -> Response:
     """The connection's admin page, with its timeline of the last ``days`` days; an invited
     user without *View connections* is sent to his own page of it (My settings), which
     shows what he needs and no settings."""
@@ -107,7 +107,8 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str,
         looks = viewer.can(Permission.VIEW_CONNECTIONS)
         events = (td.audit.recent_for_connection(tx, principal, connection, RECENT_EVENTS)
                   if looks else [])
-        timeline = td.audit.timeline(tx, principal, connection, days) if looks else None
+        timeline = (td.audit.timeline(tx, principal, connection, timeline_days(days))
+                    if looks else None)
         usernames = td.accounts.usernames(tx) if viewer.can(Permission.MANAGE_CONNECTIONS) else {}
     now = td.clock()
     shared = token_state(shared_token(tokens), connection, now)
@@ -124,6 +125,17 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str,
                 forecasts=forecasts_of(td, connection, shared.token),
                 chart=chart_of(timeline) if timeline else None,
                 timeline_periods=TIMELINE_PERIODS)
+
+
+def timeline_days(text: str) -> int:
+    """The timeline's period as typed in the address (empty: the default); raises
+    ValidationError when it is not a whole number."""
+    if not text:
+        return DEFAULT_TIMELINE_DAYS
+    if not text.isascii() or not text.isdigit() or len(text) > 4:
+        raise ValidationError("The timeline's period is a whole number of days, such as 7.",
+                              field="days")
+    return int(text)
 
 
 @router.get("/connections/{name}/continue")
