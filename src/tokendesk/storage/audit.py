@@ -104,7 +104,8 @@ class AuditRepository:
     ) -> list[HourOfActivity]:
         """The events of connection ``connection_id`` from ``since`` to ``until`` (exclusive),
         counted per hour in SQL: successful handouts, successful refreshes, failures of any
-        action, completed consents. Only hours with events, oldest first."""
+        action (a refused refresh, a failed consent or test, a handout an invited caller did
+        not get), completed consents. Only hours with events, oldest first."""
         c = audit_events.c
         hour = _hour_of(self.tx.dialect).label("hour")
 

@@ -75,11 +75,13 @@ def test_the_connection_page_draws_what_happened_to_it(scene: Scene, page: Any) 
         str(handouts) for _, handouts in ROUNDS]
     expect(chart.locator("circle.consent")).to_have_count(1)
     expect(chart.locator("rect.refresh")).to_have_count(len(ROUNDS) - 1)
-    expect(chart.locator("path.failure")).to_have_count(1)
+    failures = chart.locator("path.failure")  # the refused refresh, the bot's refused handout
+    expect(failures).to_have_count(1)
+    expect(failures).to_have_attribute("data-count", "2")
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300  # drawn at the card's width
     expect(page.locator("#timeline-summary")).to_contain_text(
-        "39 tokens handed out (at most 7 in one hour), 8 refreshes, 1 failure")
+        "39 tokens handed out (at most 7 in one hour), 8 refreshes, 2 failures")
     expect(page.get_by_role("img", name="Activity per hour in the last 7 days")).to_be_visible()
     expect(page.locator("#timeline-table")).to_contain_text("Tokens handed out")
     traffic.assert_only_to(scene.url)
