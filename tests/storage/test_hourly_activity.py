@@ -3,11 +3,14 @@ and the timeline the audit service builds from them, up to the (mocked) clock's 
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy import event as sqlalchemy_event
 
 from tokendesk.domain.connections import Connection
 from tokendesk.domain.principal import Principal, Via, command_line_principal
@@ -15,6 +18,7 @@ from tokendesk.domain.timeline import HourOfActivity
 from tokendesk.errors import PermissionDenied, ValidationError
 from tokendesk.services.audit import AuditService
 from tokendesk.storage.audit import AuditRepository
+from tokendesk.storage.db import create_db_engine
 
 NOW = datetime(2026, 12, 5, 14, 37, 5, tzinfo=UTC)
 THIS_HOUR = datetime(2026, 12, 5, 14, tzinfo=UTC)
@@ -125,3 +129,29 @@ def a_connection(connection_id: str) -> Connection:
     fields = {name: None for name in Connection.__dataclass_fields__}
     fields.update(id=connection_id, name="Reports API", invited_roles=())
     return Connection(**fields)  # type: ignore[arg-type]
+
+
+def test_the_count_reads_the_connections_rows_of_those_hours_by_index(
+    sqlite_template: Path, tmp_path: Path,
+) -> None:
+    # SQLite only: its plan does not depend on the table's size, PostgreSQL's does.
+    shutil.copyfile(sqlite_template, tmp_path / "audit.sqlite3")
+    engine = create_db_engine(f"sqlite:///{(tmp_path / 'audit.sqlite3').as_posix()}")
+    statements: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", remember)
+    try:
+        with engine.connect() as tx:
+            AuditRepository(tx).hourly_activity("c1", THIS_HOUR, THIS_HOUR)
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", remember)
+    (statement, parameters), = [(s, p) for s, p in statements if "audit_events" in s]
+    with engine.connect() as tx:
+        plan = " ".join(str(row[-1]) for row in tx.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+
+    engine.dispose()
+    assert "ix_audit_events_connection_at (connection_id=? AND at>? AND at<?)" in plan
