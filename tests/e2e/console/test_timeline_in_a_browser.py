@@ -88,7 +88,7 @@ def test_the_connection_page_draws_what_happened_to_it(scene: Scene, page: Any) 
     traffic.assert_nothing_missing()
     assert errors == []
     assert_shows_no_secret(page, secret, *tokens)
-    shutil.copyfile(screenshot(page, "connection-page"), README_SCREENSHOT)
+    shutil.copyfile(screenshot(page, "connection-page-timeline"), README_SCREENSHOT)
 
     page.click("#timeline a:has-text('24 hours')")
 
