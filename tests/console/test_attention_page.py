@@ -154,3 +154,32 @@ def test_a_user_sees_when_his_own_token_needs_consent_again(
     mine = alice.get("/my/connections/Jira%20cloud")
 
     assert f"Consent needed by {due} (Atlassian documents 90 days unused)." in mine.text
+
+
+def connection_counts(html: str) -> dict[str, int]:
+    listed = re.search(r'<ul class="attention-counts" id="connection-counts".*?</ul>', html, re.S)
+    assert listed is not None, html[:3000]
+    return {state: int(n) for state, n in re.findall(
+        r'data-state="([a-z]+)"><a href="/connections\?status=\1"><span class="badge [a-z]+">'
+        r"(\d+)</span>", listed.group(0))}
+
+
+def test_the_start_page_counts_connections_by_the_state_of_their_shared_token(
+    td: Tokendesk, admin: Console, browser: Callable[[], Console],
+) -> None:
+    for name in ("Jira cloud", "Jira staging", "Jira data center"):
+        jira(td, name)
+    refused_token(td, "Jira cloud")
+    with td.transaction() as tx:
+        connection = td.connections.get(tx, command_line_principal(), "Jira staging")
+        td.tokens.store(tx, connection, TokenKind.SHARED, None, TokenSet(
+            Secret("at"), "Bearer", td.clock() + timedelta(hours=1), Secret("rt")))
+    add_user(td, "alice")
+    alice = browser()
+    alice.sign_in("alice")
+
+    start = admin.get("/attention")
+
+    assert connection_counts(start.text) == {"valid": 1, "expired": 0, "attention": 1,
+                                             "none": 1}
+    assert 'id="connection-counts"' not in alice.get("/attention").text

@@ -18,6 +18,7 @@ from lifecycle_support import (
 )
 
 from oauth.oauth_fakes import oauth_error
+from tokendesk.domain.audit import AuditFilter
 from tokendesk.domain.connections import Connection
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
@@ -30,6 +31,7 @@ from tokendesk.errors import (
     ReauthenticationRequired,
     RefreshBackingOff,
 )
+from tokendesk.storage.audit import AuditRepository
 from tokendesk.wiring import Tokendesk
 
 pytestmark = sqlite_only
@@ -185,3 +187,24 @@ def test_an_expired_token_whose_refresh_failed_backs_off_without_calling_again(
     assert waiting.value.retry_after_s == 4.0  # the first back-off is 5 s
     assert "Next attempt in 4 s" in waiting.value.message
     assert len(provider.token.requests) == 1
+
+
+def test_a_handout_an_invited_caller_does_not_get_is_a_failure_of_the_connection(
+    td: Tokendesk, connection: Connection, bot: Principal
+) -> None:
+    viewer = principal(td, "viewer", roles=(), permissions=[Permission.VIEW_CONNECTIONS.value])
+    with pytest.raises(NotAuthenticated):  # invited, but there is no shared token yet
+        td.tokens.handout(bot, CONNECTION, TokenKind.SHARED)
+    with pytest.raises(NotInvited):
+        td.tokens.handout(viewer, CONNECTION, TokenKind.SHARED)
+    td.audit_buffer.flush()
+
+    with td.transaction(read_only=True) as tx:
+        events = AuditRepository(tx).search(AuditFilter(action="token.handout"))
+
+    assert {(e.actor, e.outcome) for e in events} == {(bot.username, "failure"), ("viewer", "denied")}
+    with td.transaction(read_only=True) as tx:
+        of_connection = AuditRepository(tx).search(
+            AuditFilter(action="token.handout", connection_id=connection.id))
+    # the failure shows on the connection's timeline; a refusal is the caller's, not its
+    assert [(e.actor, e.outcome) for e in of_connection] == [(bot.username, "failure")]

@@ -15,6 +15,12 @@ from tokendesk.domain.connections import Connection
 from tokendesk.domain.names import has_control_characters
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
+from tokendesk.domain.timeline import (
+    DEFAULT_TIMELINE_DAYS,
+    Timeline,
+    build_timeline,
+    timeline_window,
+)
 from tokendesk.errors import ConnectionNotFound, ValidationError
 from tokendesk.storage.audit import AuditRepository
 from tokendesk.storage.connections import ConnectionRepository
@@ -115,6 +121,21 @@ class AuditService:
         actor.require(Permission.VIEW_CONNECTIONS)
         limit = max(1, min(limit, AUDIT_PAGE_MAX))
         return AuditRepository(tx).search(AuditFilter(connection_id=connection.id, limit=limit))
+
+    def timeline(
+        self, tx: Tx, actor: Principal, connection: Connection, days: int = DEFAULT_TIMELINE_DAYS
+    ) -> Timeline:
+        """What happened to ``connection`` in each hour of the last ``days`` days, up to now:
+        handouts, refreshes, failures and consents, counted from the audit log.
+
+        As recent_for_connection, *View connections* is required. Raises PermissionDenied, or
+        ValidationError for days outside 1..TIMELINE_DAYS_MAX.
+        """
+        actor.require(Permission.VIEW_CONNECTIONS)
+        now = self.clock()
+        start, end = timeline_window(now, days)
+        counted = AuditRepository(tx).hourly_activity(connection.id, start, end)
+        return build_timeline(counted, now, days)
 
     def connection_id(self, tx: Tx, actor: Principal, name: str) -> str:
         """The id of the connection named ``name``, to filter the log by connection.

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Dialect, insert, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Dialect,
+    and_,
+    case,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.audit import AuditEvent, AuditFilter
+from tokendesk.domain.timeline import (
+    CONSENT_ACTION,
+    FAILURE,
+    HANDOUT_ACTION,
+    REFRESH_ACTION,
+    SUCCESS,
+    HourOfActivity,
+)
 from tokendesk.storage.tables import audit_events
 
 
@@ -79,6 +98,59 @@ class AuditRepository:
             )
             for row in self.tx.execute(query)
         ]
+
+    def hourly_activity(
+        self, connection_id: str, since: datetime, until: datetime
+    ) -> list[HourOfActivity]:
+        """The events of connection ``connection_id`` from ``since`` to ``until`` (exclusive),
+        counted per hour in SQL: successful handouts, successful refreshes, failures of any
+        action (a refused refresh, a failed consent or test, a handout an invited caller did
+        not get), completed consents. Only hours with events, oldest first."""
+        c = audit_events.c
+        hour = _hour_of(self.tx.dialect).label("hour")
+
+        def counted(condition: ColumnElement[bool], name: str) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
+
+        success = c.outcome == SUCCESS
+        query = (
+            select(
+                hour,
+                counted(and_(c.action == HANDOUT_ACTION, success), "handouts"),
+                counted(and_(c.action == REFRESH_ACTION, success), "refreshes"),
+                counted(c.outcome == FAILURE, "failures"),
+                counted(and_(c.action == CONSENT_ACTION, success), "consents"),
+            )
+            .where(c.connection_id == connection_id, c.at >= since, c.at < until)
+            .group_by(hour)
+            .order_by(hour)
+        )
+        return [
+            HourOfActivity(
+                hour=datetime.strptime(row.hour, _HOUR_FORMAT).replace(tzinfo=UTC),
+                handouts=int(row.handouts),
+                refreshes=int(row.refreshes),
+                failures=int(row.failures),
+                consents=int(row.consents),
+            )
+            for row in self.tx.execute(query)
+        ]
+
+
+# Both backends write the hour as this text, so that one parser reads either.
+_HOUR_FORMAT = "%Y-%m-%d %H:00"
+
+
+def _hour_of(dialect: Dialect) -> ColumnElement[str]:
+    """The hour of ``audit_events.at`` (stored as UTC without a zone) as ``_HOUR_FORMAT``
+    text: ``date_trunc`` on PostgreSQL, ``strftime`` on SQLite."""
+    # Literals, not bound parameters: PostgreSQL sees a SELECT's and a GROUP BY's parameters
+    # as different expressions and would refuse the grouping.
+    at = audit_events.c.at
+    if dialect.name == "postgresql":
+        truncated = func.date_trunc(literal_column("'hour'"), at)
+        return func.to_char(truncated, literal_column("'YYYY-MM-DD HH24:00'"))
+    return func.strftime(literal_column("'%Y-%m-%d %H:00'"), at)
 
 
 _Convert = Callable[[Any], Any]

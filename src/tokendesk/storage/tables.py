@@ -369,9 +369,11 @@ audit_events = Table(
     Column("action", String(64), nullable=False, index=True),
     Column("target_type", String(32), nullable=False),
     Column("target", String(200), nullable=False),
-    Column("connection_id", String(32), nullable=True, index=True),
+    Column("connection_id", String(32), nullable=True),
     Column("outcome", String(16), nullable=False),
     Column("details", JSON, nullable=False),
+    # A connection's events by time: its page, and its timeline's hours (migration 0020).
+    Index("ix_audit_events_connection_at", "connection_id", "at"),
 )
 
 outbox_events = Table(

@@ -103,10 +103,12 @@ class TokenService:
         subclasses (with the URL to authenticate at), NotInvited, ConnectionNotFound, or
         ProviderError when a refresh failed and the current token is no longer usable.
         """
+        usable: list[str] = []  # the connection's id, once the actor may use it
         try:
-            return self._handout(actor, name, kind, force_refresh)
+            return self._handout(actor, name, kind, force_refresh, usable)
         except TokendeskError as exc:
             # Refusals are audited too (batched, like handouts): who asked for what, and why not.
+            # A failure for an invited caller belongs to the connection (its timeline shows it).
             outcome = "denied" if isinstance(exc, ConnectionNotFound | NotInvited) else "failure"
             self.audit_buffer.add(
                 self.audit.row(
@@ -115,6 +117,7 @@ class TokenService:
                     target_type="token",
                     target=name[:200],
                     outcome=outcome,
+                    connection_id=usable[0] if usable and outcome == "failure" else None,
                     details={"kind": kind.value, "error": exc.code},
                 )
             )
@@ -122,10 +125,12 @@ class TokenService:
             raise
 
     def _handout(
-        self, actor: Principal, name: str, kind: TokenKind, force_refresh: bool
+        self, actor: Principal, name: str, kind: TokenKind, force_refresh: bool,
+        usable: list[str],
     ) -> Handout:
         with self.transaction(read_only=True) as tx:
             connection = self._usable_connection(tx, actor, name)
+            usable.append(connection.id)
             row = self._row(tx, connection, kind, actor)
         if (
             row is None

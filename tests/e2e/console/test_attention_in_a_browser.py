@@ -1,7 +1,7 @@
 """The start page in headless Chromium: after the real authorization server revoked a
 connection's grant, the administrator's attention list shows that the shared token needs
-consent (with the client secret due to expire soon), its counts by state, and a Fix link to
-the connection's page. The screenshot is the one in the README."""
+consent (with the client secret due to expire soon), its counts by state (of the items, and of
+the connections' shared tokens), and a Fix link to the connection's page. The screenshot is the one in the README."""
 
 from __future__ import annotations
 
@@ -99,6 +99,9 @@ def test_a_grant_revoked_at_the_provider_shows_on_the_start_page_with_its_fix(
     expect(counts.locator("[data-state=needs_consent]")).to_contain_text("1 Needs consent")
     expect(counts.locator("[data-state=secret_expiring]")).to_contain_text("1 Secret expiring")
     expect(counts.locator("[data-state=backing_off]")).to_contain_text("0 Backing off")
+    by_token = page.locator("#connection-counts")
+    expect(by_token.locator("[data-state=attention]")).to_contain_text("1 Needs attention")
+    expect(by_token.locator("[data-state=valid]")).to_contain_text("0 Valid")
     assert_shows_no_secret(page, secret)
     shutil.copyfile(screenshot(page, "attention-list"), README_SCREENSHOT)
 

@@ -9,8 +9,10 @@ from fastapi.responses import Response
 
 from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.permissions import Permission
+from tokendesk.domain.timeline import DEFAULT_TIMELINE_DAYS
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
+from tokendesk.services.connections import ConnectionFilter
 from tokendesk.tokens.consent import Purpose
 from tokendesk.tokens.states import TokenStates
 from tokendesk.views import CertificateOut
@@ -28,6 +30,7 @@ from tokendesk.web.console.base import (
 from tokendesk.web.console.confirmations import confirmed
 from tokendesk.web.console.consents import finished_consent, return_path, start_consent
 from tokendesk.web.console.forecasts import forecasts_of
+from tokendesk.web.console.timeline_chart import TIMELINE_PERIODS, chart_of
 from tokendesk.web.console.views import (
     HIDDEN,
     STATUS_FILTERS,
@@ -37,6 +40,7 @@ from tokendesk.web.console.views import (
     shared_token,
     token_state,
 )
+from tokendesk.wiring import Tokendesk
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 RECENT_EVENTS = 15
@@ -52,11 +56,7 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
     errors: dict[str, str] = {}
     rows: list[tuple[Connection, TokenState]] = []
     try:
-        with td.transaction() as tx:
-            found = td.connections.search(tx, viewer.principal, search_filter(q, provider))
-            tokens = {c.id: td.tokens.statuses(tx, viewer.principal, c.name) for c in found}
-        now = td.clock()
-        rows = [(c, _shared_state(viewer, c, tokens[c.id], now)) for c in found]
+        rows = shared_states(td, viewer, search_filter(q, provider))
     except ValidationError as exc:
         errors[exc.field or "q"] = exc.message
     if status:
@@ -69,6 +69,17 @@ def list_connections(request: Request, viewer: CurrentViewer, q: str = "", provi
                 grant_label=grant_label)
 
 
+def shared_states(td: Tokendesk, viewer: Viewer, where: ConnectionFilter
+                  ) -> list[tuple[Connection, TokenState]]:
+    """The connections ``where`` selects, each with its shared token's state as the viewer
+    may see it. Raises ValidationError for a search no name could match."""
+    with td.transaction(read_only=True) as tx:
+        found = td.connections.search(tx, viewer.principal, where)
+        tokens = {c.id: td.tokens.statuses(tx, viewer.principal, c.name) for c in found}
+    now = td.clock()
+    return [(c, _shared_state(viewer, c, tokens[c.id], now)) for c in found]
+
+
 def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredToken],
                   now: datetime) -> TokenState:
     """The shared token's state where the viewer may see it (managers, invited users)."""
@@ -79,9 +90,11 @@ def _shared_state(viewer: Viewer, connection: Connection, tokens: list[StoredTok
 
 
 @router.get("/connections/{name}")
-def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Response:
-    """The connection's admin page; an invited user without *View connections* is sent to
-    his own page of it (My settings), which shows what he needs and no settings."""
+def show_connection(request: Request, viewer: CurrentViewer, name: str,
+                    days: str = "") -> Response:
+    """The connection's admin page, with its timeline of the last ``days`` days; an invited
+    user without *View connections* is sent to his own page of it (My settings), which
+    shows what he needs and no settings."""
     td = tokendesk(request)
     if not td.connections.may_see_settings(viewer.principal):
         return redirect(path_of("my", "connections", name))
@@ -92,8 +105,11 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
     with td.transaction() as tx:
         connection = td.connections.get(tx, principal, name)
         tokens = td.tokens.statuses(tx, principal, connection.name)
+        looks = viewer.can(Permission.VIEW_CONNECTIONS)
         events = (td.audit.recent_for_connection(tx, principal, connection, RECENT_EVENTS)
-                  if viewer.can(Permission.VIEW_CONNECTIONS) else [])
+                  if looks else [])
+        timeline = (td.audit.timeline(tx, principal, connection, timeline_days(days))
+                    if looks else None)
         usernames = td.accounts.usernames(tx) if viewer.can(Permission.MANAGE_CONNECTIONS) else {}
     now = td.clock()
     shared = token_state(shared_token(tokens), connection, now)
@@ -107,7 +123,20 @@ def show_connection(request: Request, viewer: CurrentViewer, name: str) -> Respo
                 may_manage=viewer.can(Permission.MANAGE_CONNECTIONS),
                 grant_label=grant_label(connection.grant_type.value),
                 code_flow=connection.grant_type is GrantType.AUTHORIZATION_CODE,
-                forecasts=forecasts_of(td, connection, shared.token))
+                forecasts=forecasts_of(td, connection, shared.token),
+                chart=chart_of(timeline) if timeline else None,
+                timeline_periods=TIMELINE_PERIODS)
+
+
+def timeline_days(text: str) -> int:
+    """The timeline's period as typed in the address (empty: the default); raises
+    ValidationError when it is not a whole number."""
+    if not text:
+        return DEFAULT_TIMELINE_DAYS
+    if not text.isascii() or not text.isdigit() or len(text) > 4:
+        raise ValidationError("The timeline's period is a whole number of days, such as 7.",
+                              field="days")
+    return int(text)
 
 
 @router.get("/connections/{name}/continue")
