@@ -24,6 +24,7 @@ from tokendesk.errors import ConfigurationError, Conflict
 from tokendesk.metrics import Metrics
 from tokendesk.notifications.deliverer import WebhookDeliverer
 from tokendesk.notifications.dispatch import OutboxDispatcher
+from tokendesk.notifications.mailer import Mailer
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.accounts import AccountService
@@ -34,6 +35,7 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.keyring import KeyRingService
+from tokendesk.services.mail import MailService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.sign_in import SignInLimits
@@ -101,6 +103,8 @@ class Tokendesk:
     events: EventOutbox
     webhooks: WebhookService
     deliverer: WebhookDeliverer
+    mail: MailService
+    mailer: Mailer
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
         """One database transaction: committed when the block ends, rolled back on error."""
@@ -116,6 +120,7 @@ class Tokendesk:
     def close(self) -> None:
         self.background.stop()
         self.deliverer.stop()
+        self.mailer.stop()
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
@@ -246,9 +251,13 @@ def _wire(
         settings.public_url,
         settings.callback_url,
     )
+    mail = MailService(keyring, audit, clock, settings.public_url, egress)
+    # Two consumers of the outbox: each event handed out once becomes its deliveries and
+    # its e-mails in one transaction, whichever of the deliverer and the mailer runs it.
+    dispatcher = OutboxDispatcher(transaction, [webhooks.fan_out, mail.fan_out], clock)
     deliverer = WebhookDeliverer(
         transaction,
-        OutboxDispatcher(transaction, [webhooks.fan_out], clock),
+        dispatcher,
         webhooks,
         proxy,
         webhook_outbound or outbound,
@@ -283,6 +292,11 @@ def _wire(
         events=events,
         webhooks=webhooks,
         deliverer=deliverer,
+        mail=mail,
+        mailer=Mailer(
+            transaction, dispatcher, mail, clock, tls=_tls_context(settings),
+            timeout_s=settings.smtp_timeout_s, poll_s=settings.webhook_poll_s,
+        ),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,
@@ -327,6 +341,12 @@ def _trust(settings: Settings) -> ssl.SSLContext | bool:
             f"TOKENDESK_CA_BUNDLE {settings.ca_bundle} is not a readable PEM file: {exc}"
         ) from None
     return context
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """STARTTLS to the SMTP server verifies its certificate, as every outbound call does."""
+    trust = _trust(settings)
+    return trust if isinstance(trust, ssl.SSLContext) else ssl.create_default_context()
 
 
 def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:

@@ -19,6 +19,7 @@ from tokendesk.cli import (
     connections,
     encryption,
     keys,
+    notifications,
     providers,
     roles,
     schema,
@@ -82,12 +83,19 @@ COMMANDS = CommandLine(
             ("authorize", tokens.authorize), ("tokens", tokens.token_statuses),
             ("refresh", tokens.refresh), ("disconnect", tokens.disconnect),
         )),
+        Group("webhooks", notifications.WEBHOOKS_HELP, (
+            ("list", notifications.list_webhooks), ("create", notifications.create_webhook),
+            ("delete", notifications.delete_webhook), ("test", notifications.test_webhook),
+        )),
         Group("providers", providers.HELP, (
             ("list", providers.list_providers), ("show", providers.show),
         )),
         Group("settings", settings.HELP, (), groups=(
             Group("proxy", settings.PROXY_HELP, (
                 ("show", settings.show), ("set", settings.set_proxy),
+            )),
+            Group("smtp", notifications.SMTP_HELP, (
+                ("show", notifications.show_smtp), ("set", notifications.set_smtp),
             )),
             Group("egress", settings.EGRESS_HELP, (
                 ("show", settings.show_egress), ("set", settings.set_egress),

@@ -17,6 +17,7 @@ class User:
     role_ids: frozenset[str]
     created_at: datetime
     updated_at: datetime
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,7 @@ class UserRepository:
                 role_ids=frozenset(memberships.get(row.id, ())),
                 created_at=row.created_at,
                 updated_at=row.updated_at,
+                email=row.email,
             )
             for row in rows
         ]

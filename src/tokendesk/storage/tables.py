@@ -89,6 +89,8 @@ users = Table(
     Column("password_hash", String(255), nullable=True),
     Column("disabled", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
+    # Where e-mail notifications go (migration 0012); none: the user gets no e-mail.
+    Column("email", String(254), nullable=True),
 )
 
 roles = Table(
@@ -399,5 +401,63 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),
     # Why it failed, in words; never the body sent or received.
+    Column("error", String(500), nullable=True),
+)
+
+smtp_settings = Table(
+    "smtp_settings",
+    metadata,
+    # The SMTP server e-mail notifications go through (migration 0012); one row.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("enabled", Boolean, nullable=False, server_default="0"),
+    Column("host", String(255), nullable=False, server_default=""),
+    Column("port", Integer, nullable=True),
+    Column("starttls", Boolean, nullable=False, server_default="1"),
+    Column("username", String(255), nullable=False, server_default=""),
+    # Write-only: encrypted with the key ring like a client secret, never shown back.
+    Column("password_ct", Text, nullable=True),
+    Column("from_address", String(254), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+email_messages = Table(
+    "email_messages",
+    metadata,
+    # One e-mail of one event to one user, sent under a lease like a webhook delivery.
+    _id(),
+    Column("event_id", String(40), nullable=False),
+    Column("event_seq", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("to_address", String(254), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    # 'pending', 'sent', or 'failed' (given up after DELIVERY_GIVE_UP_S)
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("event_id", "user_id", name="uq_email_messages_event"),
+    Index("ix_email_messages_state_next", "state", "next_attempt_at"),
+)
+
+email_attempts = Table(
+    "email_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        ForeignKey("email_messages.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
     Column("error", String(500), nullable=True),
 )

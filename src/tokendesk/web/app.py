@@ -29,7 +29,7 @@ def create_app(
     """The ASGI application serving ``td``; built once per process at startup.
 
     With ``background`` the refresher runs while the app is served, with ``deliveries`` the
-    webhook deliverer. Either way a clean
+    webhook deliverer and the mailer. Either way a clean
     shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
     shutdown, so this is the last place our code runs).
     """
@@ -40,6 +40,7 @@ def create_app(
             td.background.start()
         if deliveries:
             td.deliverer.start()
+            td.mailer.start()
         try:
             yield
         finally:
@@ -47,6 +48,7 @@ def create_app(
                 await run_in_threadpool(td.background.stop)
             if deliveries:
                 await run_in_threadpool(td.deliverer.stop)
+                await run_in_threadpool(td.mailer.stop)
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(

@@ -19,6 +19,7 @@ from tokendesk.web.console import (
     connections,
     my_settings,
     network,
+    notifications,
     session,
     wizard,
 )
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, wizard, connections, my_settings, admin, api_keys, network,
-                   audit_log):
+                   notifications, audit_log):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)

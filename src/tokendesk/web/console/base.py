@@ -174,6 +174,7 @@ def navigation(viewer: Viewer | None) -> list[tuple[str, list[tuple[str, str]]]]
         ("Users", "/admin/users", Permission.MANAGE_USERS),
         ("Roles", "/admin/roles", Permission.MANAGE_ROLES),
         ("Network settings", "/admin/network", Permission.MANAGE_SETTINGS),
+        ("Notifications", "/admin/notifications", Permission.MANAGE_SETTINGS),
         ("Audit log", "/admin/audit", Permission.VIEW_AUDIT),
     ) if viewer.can(permission)]
     if admin:

@@ -58,7 +58,7 @@ def save_network_settings(request: Request, viewer: CurrentViewer, form: PostedF
     td = tokendesk(request)
     typed = _typed(form)
     try:
-        port = _port(typed["port"])
+        port = port_number(typed["port"])
         password = form.text("password")
         data = build_input(ProxySettingsInput, {
             **typed, "port": port,
@@ -92,7 +92,8 @@ def save_egress_allowlist(request: Request, viewer: CurrentViewer,
     return redirect("/admin/network")
 
 
-def _port(text: str) -> int | None:
+def port_number(text: str) -> int | None:
+    """A typed port: none when blank; raises ValidationError naming ``port``."""
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= 65535:
