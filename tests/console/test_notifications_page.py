@@ -142,3 +142,23 @@ def test_only_administrators_with_network_settings_open_the_page(
     assert "/admin/notifications" not in home.text
     assert refused.status_code == 403
     assert posted.status_code == 403
+
+
+def test_an_administrator_gives_a_user_an_email_address(
+    admin: Console, td: Tokendesk
+) -> None:
+    add_user(td, "ops", "oauth_connections.manage")
+
+    saved = admin.follow(admin.post("/admin/users/ops", {
+        "action": "profile", "display_name": "Ops", "email": "ops@corp.example",
+        "role": ["ops-role"]}))
+    refused = admin.post("/admin/users/ops", {
+        "action": "profile", "display_name": "Ops", "email": "ops at corp",
+        "role": ["ops-role"]})
+
+    assert 'value="ops@corp.example"' in saved.text
+    with td.transaction() as tx:
+        assert td.accounts.get_user(tx, "ops").email == "ops@corp.example"
+    assert refused.status_code == 422
+    assert field_error(refused.text, "email") == (
+        "Enter an e-mail address such as name@example.com.")
