@@ -294,7 +294,7 @@ def _wire(
         deliverer=deliverer,
         mail=mail,
         mailer=Mailer(
-            transaction, dispatcher, mail, clock, tls=_tls_context(settings),
+            transaction, dispatcher, mail, metrics, clock, tls=_tls_context(settings),
             timeout_s=settings.smtp_timeout_s, poll_s=settings.webhook_poll_s,
         ),
         background=BackgroundRefresher(

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from notification_support import open_replica
+from prometheus_client import generate_latest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from support.api import make_user
+from support.api import CLIENT_SECRET, make_user
 from support.smtp_server import SmtpServer, self_signed_certificate
 from tokendesk.config import Settings
 from tokendesk.domain.connections import Connection, ConnectionStatus
@@ -102,6 +103,7 @@ def test_a_connection_event_emails_every_user_with_manage_connections(
     body = got.message.get_content()
     assert "the provider said invalid_client" in body
     assert f"https://tokendesk.example.test/connections/{connection.name}" in body
+    assert CLIENT_SECRET.encode() not in got.raw
 
 
 def test_a_user_specific_token_event_emails_only_its_user(
@@ -120,8 +122,8 @@ def test_a_user_specific_token_event_emails_only_its_user(
     assert got.rcpt_tos == ["alice@example.com"]
     assert "your user-specific token" in got.message.get_content()
     assert "/my/connections/" in got.message.get_content()
-    for secret in (b"at-secret-alice", b"rt-secret-alice", b"client-secret"):
-        assert secret not in got.raw
+    for secret in ("at-secret-alice", "rt-secret-alice", CLIENT_SECRET):
+        assert secret.encode() not in got.raw
 
 
 def test_no_email_is_made_while_email_is_disabled(
@@ -244,6 +246,9 @@ def test_an_smtp_server_down_then_up_gets_each_email_once(
 
     assert [m.rcpt_tos for m in server.messages()] == [["ops@example.com"]]
     assert [a["outcome"] for a in rows(td, email_attempts)] == ["retrying", "sent"]
+    metrics = generate_latest(td.metrics.registry).decode()
+    assert 'email_attempts_total{outcome="retrying"} 1.0' in metrics
+    assert 'email_attempts_total{outcome="sent"} 1.0' in metrics
 
 
 def test_two_replicas_never_send_the_same_email_twice(

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 
 from tokendesk.domain.webhooks import DELIVERY_GIVE_UP_S, retry_delay
 from tokendesk.errors import TokendeskError
+from tokendesk.metrics import Metrics
 from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.services.mail import MailService, SmtpServer
 from tokendesk.storage.db import Transaction
@@ -44,6 +45,7 @@ class Mailer:
         transaction: Transaction,
         dispatcher: OutboxDispatcher,
         mail: MailService,
+        metrics: Metrics,
         clock: Callable[[], datetime],
         *,
         tls: ssl.SSLContext,
@@ -53,6 +55,7 @@ class Mailer:
         self.transaction = transaction
         self.dispatcher = dispatcher
         self.mail = mail
+        self.metrics = metrics
         self.clock = clock
         self.tls = tls
         self.timeout_s = timeout_s
@@ -153,6 +156,7 @@ class Mailer:
                                  "error": None if error is None else error[:ERROR_MAX]})
             if not repo.finish(message.id, self.owner, values):
                 log.error("e-mail %s: its lease was lost during the call", message.id)
+        self.metrics.email_attempt(outcome)
 
     def _purge_if_due(self) -> None:
         now = self.clock()
