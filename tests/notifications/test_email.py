@@ -288,3 +288,21 @@ def test_a_bad_sender_address_is_refused_by_field(td: Tokendesk, smtp: SmtpServe
     with pytest.raises(ValidationError) as caught:
         user(td, "ops", "nobody", MANAGE)
     assert caught.value.field == "email"
+
+
+def test_an_smtp_server_the_egress_policy_refuses_is_not_called(
+    settings: Settings, clock: ManualClock, provider: FakeProvider, smtp: SmtpServer,
+) -> None:
+    td = open_replica(settings.model_copy(update={"egress_allowlist": ""}), clock, provider)
+    try:
+        configure(td, smtp, host="localhost")  # a name: checked when resolved, at sending
+        user(td, "ops", "ops@example.com", MANAGE)
+        create_invited_role(td)
+        misconfigure(td, create_connection(td))
+        assert td.mailer.run_once() == 0
+        [attempt] = rows(td, email_attempts)
+    finally:
+        td.close()
+
+    assert smtp.messages() == []
+    assert "Tokendesk does not call such addresses" in str(attempt["error"])

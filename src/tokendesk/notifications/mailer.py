@@ -10,15 +10,18 @@ TOKENDESK_CA_BUNDLE's certificate authorities.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from tokendesk.domain.egress import ALLOWLIST_WHERE, EgressPolicy, blocked_reason
 from tokendesk.domain.webhooks import DELIVERY_GIVE_UP_S, retry_delay
 from tokendesk.errors import TokendeskError
 from tokendesk.metrics import Metrics
@@ -81,12 +84,14 @@ class Mailer:
         leased = self._lease(message_id)
         if leased is None:
             return False
-        message, server = leased
-        error = self._deliver(server, message)
+        message, server, policy = leased
+        error = refused_by_egress(policy, server.settings.host, server.settings.port or 587)
+        if error is None:
+            error = self._deliver(server, message)
         self._record(message, error)
         return error is None
 
-    def _lease(self, message_id: str) -> tuple[MailRecord, SmtpServer] | None:
+    def _lease(self, message_id: str) -> tuple[MailRecord, SmtpServer, EgressPolicy] | None:
         now = self.clock()
         with self.transaction() as tx:
             repo = MailRepository(tx)
@@ -101,7 +106,7 @@ class Mailer:
                 later = now + timedelta(seconds=DISABLED_RECHECK_S)
                 repo.finish(message_id, self.owner, {"next_attempt_at": later})
                 return None
-            return message, server
+            return message, server, self.mail.egress.policy(tx)
 
     def _deliver(self, server: SmtpServer, message: MailRecord) -> str | None:
         """Talk to the SMTP server with no transaction open; returns why it failed, in
@@ -186,3 +191,26 @@ class Mailer:
                 self.run_once()
             except TokendeskError as exc:  # e.g. the database is down: try again next time
                 log.warning("e-mail round failed: %s", exc.code)
+
+
+def refused_by_egress(policy: EgressPolicy, host: str, port: int) -> str | None:
+    """Why the egress policy refuses the SMTP server, or None: every address the host
+    resolves to must be allowed, as for a provider (an allowlisted name is allowed).
+
+    The name is resolved again when smtplib connects: a DNS answer that changes in between
+    is not seen here (smtplib offers no public way to connect to a checked address and
+    still verify the certificate against the name).
+    """
+    if policy.host_allowed(host):
+        return None
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return f"The SMTP server's name {host} could not be resolved."
+    for *_rest, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not policy.address_allowed(address):
+            return (f"The SMTP server {host} is at {address}, a {blocked_reason(address)} "
+                    f"address; Tokendesk does not call such addresses unless an "
+                    f"administrator adds it to {ALLOWLIST_WHERE}.")
+    return None
