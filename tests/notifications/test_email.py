@@ -306,3 +306,40 @@ def test_an_smtp_server_the_egress_policy_refuses_is_not_called(
 
     assert smtp.messages() == []
     assert "Tokendesk does not call such addresses" in str(attempt["error"])
+
+
+def test_emails_wait_while_email_is_turned_off_and_go_once_it_is_on_again(
+    td: Tokendesk, connection: Connection, smtp: SmtpServer, clock: ManualClock
+) -> None:
+    configure(td, smtp)
+    user(td, "ops", "ops@example.com", MANAGE)
+    misconfigure(td, connection)
+    td.mailer.dispatcher.dispatch()  # the e-mail is written while e-mail is on
+    configure(td, smtp, enabled=False)
+
+    assert td.mailer.run_once() == 0
+    configure(td, smtp)
+    assert td.mailer.run_once() == 0  # looked at again a minute later
+    clock.advance(61)
+    assert td.mailer.run_once() == 1
+
+    assert [m.rcpt_tos for m in smtp.messages()] == [["ops@example.com"]]
+    assert [a["outcome"] for a in rows(td, email_attempts)] == ["sent"]
+
+
+def test_sent_emails_are_forgotten_after_30_days(
+    td: Tokendesk, connection: Connection, smtp: SmtpServer, clock: ManualClock
+) -> None:
+    configure(td, smtp)
+    user(td, "ops", "ops@example.com", MANAGE)
+    misconfigure(td, connection)
+    assert td.mailer.run_once() == 1
+
+    clock.advance(29 * 24 * 3600)
+    td.mailer.run_once()
+    kept = rows(td, email_messages)
+    clock.advance(2 * 24 * 3600)
+    td.mailer.run_once()
+
+    assert [m["state"] for m in kept] == ["sent"]
+    assert rows(td, email_messages) == [] and rows(td, email_attempts) == []

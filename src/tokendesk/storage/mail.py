@@ -115,10 +115,6 @@ class MailRepository:
         ).first()
         return None if row is None else MailRecord.of(row)
 
-    def all(self) -> list[MailRecord]:
-        found = self.tx.execute(select(email_messages).order_by(email_messages.c.event_seq))
-        return [MailRecord.of(row) for row in found]
-
     def due(self, now: datetime, limit: int) -> list[MailRecord]:
         """Pending e-mails due now and not under a live lease, oldest first."""
         found = self.tx.execute(
@@ -157,15 +153,6 @@ class MailRepository:
 
     def record_attempt(self, values: dict[str, Any]) -> None:
         self.tx.execute(insert(email_attempts).values(**values))
-
-    def attempts(self, message_id: str) -> list[Row[Any]]:
-        return list(
-            self.tx.execute(
-                select(email_attempts)
-                .where(email_attempts.c.message_id == message_id)
-                .order_by(email_attempts.c.id)
-            )
-        )
 
     def purge_finished(self, before: datetime) -> int:
         """Forget e-mails sent or given up before ``before``; returns how many."""
