@@ -343,3 +343,21 @@ def test_sent_emails_are_forgotten_after_30_days(
 
     assert [m["state"] for m in kept] == ["sent"]
     assert rows(td, email_messages) == [] and rows(td, email_attempts) == []
+
+
+def test_an_email_is_given_up_three_days_after_its_event(
+    td: Tokendesk, connection: Connection, clock: ManualClock
+) -> None:
+    configure(td, SmtpServer())  # never started: connections refused
+    user(td, "ops", "ops@example.com", MANAGE)
+    misconfigure(td, connection)
+
+    td.mailer.run_once()
+    clock.advance(3 * 24 * 3600)
+    td.mailer.run_once()
+    clock.advance(3600)
+
+    assert td.mailer.run_once() == 0
+    [message] = rows(td, email_messages)
+    assert message["state"] == "failed"
+    assert [a["outcome"] for a in rows(td, email_attempts)] == ["retrying", "gave_up"]
