@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=60,
         description="Total deadline of one call to a webhook receiver.",
     )
+    smtp_timeout_s: float = Field(
+        default=20.0, gt=0, le=120,
+        description="Deadline of each step (connect, STARTTLS, sign-in, send) of one e-mail "
+        "to the SMTP server.",
+    )
     webhook_poll_s: float = Field(
         default=2.0, gt=0, le=60,
         description="How often the deliverer looks for events and deliveries due.",

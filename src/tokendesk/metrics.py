@@ -91,6 +91,13 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.email_attempts = Counter(
+            "email_attempts_total",
+            "E-mail notification attempts by this process, by outcome (sent, retrying, "
+            "gave_up).",
+            ["outcome"],
+            registry=self.registry,
+        )
         # Gauges read from the database when /metrics is asked (every replica says the same).
         self.tokens = Gauge(
             "tokens",
@@ -153,6 +160,10 @@ class Metrics:
     def webhook_delivery(self, outcome: str) -> None:
         """Count one webhook delivery attempt (delivered, retrying, gave_up)."""
         self.webhook_deliveries.labels(outcome=label(outcome)).inc()
+
+    def email_attempt(self, outcome: str) -> None:
+        """Count one attempt at an e-mail notification (sent, retrying, gave_up)."""
+        self.email_attempts.labels(outcome=label(outcome)).inc()
 
     def set_token_states(self, counts: dict[tuple[str, str], int]) -> None:
         """Set the token gauge to ``counts`` by (connection name, state), forgetting

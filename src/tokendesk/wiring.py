@@ -25,6 +25,7 @@ from tokendesk.metrics import Metrics
 from tokendesk.notifications.deliverer import WebhookDeliverer
 from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.notifications.forecasts import ForecastNotifier
+from tokendesk.notifications.mailer import Mailer
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.oauth.workload_keys import WorkloadKeys
@@ -39,6 +40,7 @@ from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.impact import ImpactService
 from tokendesk.services.keyring import KeyRingService
+from tokendesk.services.mail import MailService
 from tokendesk.services.passwords import PRODUCTION_PASSWORDS, Passwords
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.sign_in import SignInLimits
@@ -124,6 +126,8 @@ class Tokendesk:
     workloads: WorkloadService  # trusted workload issuers and their rules
     workload_identity: WorkloadIdentity  # RFC 8693 token exchange, JWT bearers
     api_proxy: ApiProxy
+    mail: MailService
+    mailer: Mailer
     impact: ImpactService = field(default_factory=ImpactService)  # for confirmation pages
 
     def transaction(self, *, read_only: bool = False) -> AbstractContextManager[Tx]:
@@ -146,6 +150,7 @@ class Tokendesk:
     def close(self) -> None:
         self.background.stop()
         self.deliverer.stop()
+        self.mailer.stop()
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
@@ -280,9 +285,13 @@ def _wire(
         settings.callback_url,
     )
     attention = AttentionService(catalog, clock, settings.attention_horizon_days)
+    mail = MailService(keyring, audit, clock, settings.public_url, egress)
+    # Two consumers of the outbox: each event handed out once becomes its deliveries and
+    # its e-mails in one transaction, whichever of the deliverer and the mailer runs it.
+    dispatcher = OutboxDispatcher(transaction, [webhooks.fan_out, mail.fan_out], clock)
     deliverer = WebhookDeliverer(
         transaction,
-        OutboxDispatcher(transaction, [webhooks.fan_out], clock),
+        dispatcher,
         webhooks,
         proxy,
         webhook_outbound or outbound,
@@ -339,6 +348,11 @@ def _wire(
             metrics, clock, per_minute=settings.proxy_rate_limit_per_minute,
             max_body_bytes=settings.proxy_max_body_bytes,
         ),
+        mail=mail,
+        mailer=Mailer(
+            transaction, dispatcher, mail, metrics, clock, tls=_tls_context(settings),
+            timeout_s=settings.smtp_timeout_s, poll_s=settings.webhook_poll_s,
+        ),
         background=BackgroundRefresher(
             transaction, refresher, clock, revocations, keys,
             per_host=settings.refresh_per_host_concurrency,
@@ -383,6 +397,12 @@ def _trust(settings: Settings) -> ssl.SSLContext | bool:
             f"TOKENDESK_CA_BUNDLE {settings.ca_bundle} is not a readable PEM file: {exc}"
         ) from None
     return context
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """STARTTLS to the SMTP server verifies its certificate, as every outbound call does."""
+    trust = _trust(settings)
+    return trust if isinstance(trust, ssl.SSLContext) else ssl.create_default_context()
 
 
 def _open_keyring(settings: Settings, engine: Engine, *, create_missing: bool) -> KeyRing:

@@ -22,6 +22,7 @@ from tokendesk.cli import (
     desk,
     encryption,
     keys,
+    notifications,
     providers,
     roles,
     schema,
@@ -97,12 +98,19 @@ COMMANDS = CommandLine(
             ("remove", workload.remove), ("add-rule", workload.add_rule),
             ("remove-rule", workload.remove_rule),
         )),
+        Group("webhooks", notifications.WEBHOOKS_HELP, (
+            ("list", notifications.list_webhooks), ("create", notifications.create_webhook),
+            ("delete", notifications.delete_webhook), ("test", notifications.test_webhook),
+        )),
         Group("providers", providers.HELP, (
             ("list", providers.list_providers), ("show", providers.show),
         )),
         Group("settings", settings.HELP, (), groups=(
             Group("proxy", settings.PROXY_HELP, (
                 ("show", settings.show), ("set", settings.set_proxy),
+            )),
+            Group("smtp", notifications.SMTP_HELP, (
+                ("show", notifications.show_smtp), ("set", notifications.set_smtp),
             )),
             Group("egress", settings.EGRESS_HELP, (
                 ("show", settings.show_egress), ("set", settings.set_egress),

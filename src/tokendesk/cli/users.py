@@ -39,6 +39,8 @@ def create(
     username: Annotated[str, typer.Option("--username", help="Sign-in name.")],
     role: Roles = None,
     display_name: Annotated[str, typer.Option("--display-name")] = "",
+    email: Annotated[str | None, typer.Option(
+        "--email", help="Where e-mail notifications go.")] = None,
     password_stdin: PasswordStdin = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -46,7 +48,7 @@ def create(
     password = read_secret("Password", password_stdin, stdin_option="--password-stdin",
                            confirm=True)
     data = UserCreate(username=username, password=SecretStr(password),
-                      display_name=display_name, roles=role or [])
+                      display_name=display_name, roles=role or [], email=email)
     with open_tokendesk() as td, td.transaction() as tx:
         user, names = td.accounts.create_user(tx, operator(), data), td.accounts.role_names(tx)
     emit(UserOut.of(user, names), as_json)
@@ -58,16 +60,19 @@ def edit(
         "--role", metavar="ROLE", help="Replace the user's roles with these (repeat).")] = None,
     no_roles: Annotated[bool, typer.Option("--no-roles", help="Take every role away.")] = False,
     display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    email: Annotated[str | None, typer.Option(
+        "--email", help="Where e-mail notifications go; empty removes it.")] = None,
     password_stdin: PasswordStdin = False,
     new_password: Annotated[bool, typer.Option(
         "--new-password", help="Set a new password, typed at a hidden prompt.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a user's roles, display name or password; what is not given stays."""
+    """Change a user's roles, display name, e-mail address or password; what is not given
+    stays."""
     if role and no_roles:
         raise ValidationError("Give --role or --no-roles, not both.", field="roles")
     password = _new_password(password_stdin, new_password)
-    data = UserUpdate(display_name=display_name, password=password,
+    data = UserUpdate(display_name=display_name, password=password, email=email,
                       roles=[] if no_roles else (role or None))
     _update(username, data, as_json)
 

@@ -19,6 +19,7 @@ class User:
     updated_at: datetime
     # Signed in with a generated password: a new one is needed before anything else.
     password_change_required: bool = False
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

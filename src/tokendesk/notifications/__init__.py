@@ -1,2 +1,2 @@
-"""Notifications: the outbox dispatcher and the webhook deliverer (open their own short
-transactions and call receivers between them, never inside one)."""
+"""Notifications: the outbox dispatcher, the webhook deliverer and the mailer (open their own
+short transactions and call receivers or the SMTP server between them, never inside one)."""

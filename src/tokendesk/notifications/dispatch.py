@@ -22,7 +22,7 @@ from tokendesk.storage.outbox import OutboxEvent, OutboxRepository
 DISPATCH_BATCH = 200
 
 # A consumer turns an event into its own rows, in the dispatching transaction (webhooks:
-# one delivery per subscribed webhook; an e-mail channel would add its own).
+# one delivery per subscribed webhook; e-mail: one e-mail per user who can fix it).
 Consumer = Callable[[Tx, OutboxEvent], object]
 
 

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.accounts import Role, User
+from tokendesk.domain.mail import validate_email
 from tokendesk.domain.names import (
     has_control_characters,
     validate_name,
@@ -178,7 +179,8 @@ class AccountService:
             {"id": user_id, "username": username, "created_at": now, "updated_at": now,
              "display_name": validate_text(data.display_name, field="display_name",
                                            label="Display name", max_length=200),
-             "password_hash": self.passwords.hash(data.password.get_secret_value())}
+             "password_hash": self.passwords.hash(data.password.get_secret_value()),
+             "email": _email(data.email)}
         )
         repo.set_roles(user_id, [r.id for r in roles])
         self.audit.record(tx, actor, "user.create", target_type="user", target=username,
@@ -302,7 +304,14 @@ def _user_values(data: UserUpdate, now: datetime, passwords: Passwords) -> dict[
         values["password_hash"] = passwords.hash(data.password.get_secret_value())
     if data.disabled is not None:
         values["disabled"] = data.disabled
+    if data.email is not None:
+        values["email"] = _email(data.email)
     return values
+
+
+def _email(value: str | None) -> str | None:
+    """A user's e-mail address; None or blank: none."""
+    return validate_email(value) if value is not None and value.strip() else None
 
 
 def _require_grantable(actor: Principal, permissions: Iterable[Permission]) -> None:

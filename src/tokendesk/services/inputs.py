@@ -83,11 +83,15 @@ class UserCreate(StrictInput):
     username: str = Field(max_length=200)
     password: SecretStr = Field(max_length=2000)
     display_name: str = Field(default="", max_length=500)
+    # Where e-mail notifications go; none: no e-mail.
+    email: str | None = Field(default=None, max_length=500)
     roles: list[str] = Field(default_factory=list)
 
 
 class UserUpdate(StrictInput):
     display_name: str | None = Field(default=None, max_length=500)
+    # An empty string removes the address.
+    email: str | None = Field(default=None, max_length=500)
     password: SecretStr | None = Field(default=None, max_length=2000)
     disabled: StrictBool | None = None
     roles: list[str] | None = None
@@ -121,6 +125,18 @@ class ProxySettingsInput(StrictInput):
     username: str = Field(default="", max_length=255)
     password: SecretStr | None = Field(default=None, max_length=2000)
     bypass: list[str] | str = Field(default_factory=list)
+
+
+class SmtpSettingsInput(StrictInput):
+    """The SMTP server of e-mail notifications; an absent password keeps the stored one."""
+
+    enabled: StrictBool
+    host: str = Field(default="", max_length=255)
+    port: StrictInt | None = Field(default=None, ge=1, le=65535)
+    starttls: StrictBool = True
+    username: str = Field(default="", max_length=255)
+    password: SecretStr | None = Field(default=None, max_length=2000)
+    from_address: str = Field(default="", max_length=500)
 
 
 class EgressAllowlistInput(StrictInput):

@@ -78,6 +78,7 @@ class UserRepository:
                 password_change_required=row.password_change_required,
                 created_at=row.created_at,
                 updated_at=row.updated_at,
+                email=row.email,
             )
             for row in rows
         ]

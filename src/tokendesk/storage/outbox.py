@@ -1,6 +1,6 @@
 """The event outbox: events written with the change that caused them, handed out once.
 
-A consumer (webhooks now; e-mail can be a second) receives each event once, in the
+A consumer (webhooks, and e-mail) receives each event once, in the
 transaction that moves it from READY to DISPATCHED: a conditional UPDATE, so of two
 replicas dispatching at once exactly one wins each event.
 """

@@ -7,70 +7,34 @@ Columns ending in ``_ct`` hold ciphertext from :mod:`tokendesk.crypto`, never pl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
     Column,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # pragma: no cover - SQLite without type detection
-            value = datetime.fromisoformat(value)
-        moment: datetime = value
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _id(**kwargs: Any) -> Column[str]:
-    return Column("id", String(32), primary_key=True, **kwargs)
-
-
-def _timestamps() -> list[Column[datetime]]:
-    return [
-        Column("created_at", UTCDateTime, nullable=False),
-        Column("updated_at", UTCDateTime, nullable=False),
-    ]
-
+from tokendesk.storage.notification_tables import (
+    email_attempts,
+    email_messages,
+    forecast_notices,
+    outbox_events,
+    smtp_settings,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
+)
+from tokendesk.storage.schema_base import NAMING, UTCDateTime, metadata
+from tokendesk.storage.schema_base import id_column as _id
+from tokendesk.storage.schema_base import timestamps as _timestamps
 
 encryption_keys = Table(
     "encryption_keys",
@@ -92,6 +56,8 @@ users = Table(
     # The generated first password: the console asks for a new one before anything else.
     Column("password_change_required", Boolean, nullable=False, server_default="0"),
     *_timestamps(),
+    # Where e-mail notifications go (migration 0021); none: the user gets no e-mail.
+    Column("email", String(254), nullable=True),
 )
 
 roles = Table(
@@ -174,7 +140,7 @@ connections = Table(
     Column("client_auth_method", String(32), nullable=True),
     # None: the provider's revocation endpoint (RFC 7009), if it has one.
     Column("revocation_url", String(2048), nullable=True),
-    # None: the provider's API base URL template (migration 0011; the API proxy).
+    # None: the provider's API base URL template (migration 0018; the API proxy).
     Column("api_base_url", String(2048), nullable=True),
     Column("placeholders", JSON, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
@@ -376,94 +342,41 @@ audit_events = Table(
     Index("ix_audit_events_connection_at", "connection_id", "at"),
 )
 
-outbox_events = Table(
-    "outbox_events",
-    metadata,
-    # Written in the transaction of the change that caused the event (migration 0012); the
-    # order of ``seq`` is the order of delivery per ``ordering_key`` (the connection).
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
-    Column("kind", String(64), nullable=False),
-    Column("subject", String(80), nullable=False),
-    Column("ordering_key", String(80), nullable=False),
-    Column("payload", JSON, nullable=False),
-    # domain.events.EventState
-    Column("state", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("available_at", UTCDateTime, nullable=False),
-    Index("ix_outbox_events_state_seq", "state", "seq"),
-    Index("ix_outbox_events_subject_seq", "subject", "seq"),
-)
-
-forecast_notices = Table(
+# The whole schema, the notification tables included, is read from this module.
+__all__ = [
+    "NAMING",
+    "UTCDateTime",
+    "api_keys",
+    "audit_events",
+    "authorization_requests",
+    "cache_epoch",
+    "connection_roles",
+    "connections",
+    "console_sessions",
+    "egress_allowlist",
+    "email_attempts",
+    "email_messages",
+    "encryption_keys",
     "forecast_notices",
-    metadata,
-    # One row per forecast date told to receivers (migration 0019): the primary key makes
-    # token.expiring / connection.credentials_expiring once per date across replicas.
-    Column("subject", String(80), primary_key=True),
-    Column("due_at", UTCDateTime, primary_key=True),
-    Column("connection_id", ForeignKey("connections.id", ondelete="CASCADE"), nullable=False,
-           index=True),
-    Column("token_id", ForeignKey("tokens.id", ondelete="CASCADE"), nullable=True, index=True),
-    Column("event_id", String(40), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-webhooks = Table(
-    "webhooks",
-    metadata,
-    _id(),
-    Column("url", String(2048), nullable=False),
-    Column("events", JSON, nullable=False),
-    Column("description", String(500), nullable=False, server_default=""),
-    # The Standard Webhooks signing secret, encrypted like a client secret.
-    Column("secret_ct", Text, nullable=False),
-    Column("enabled", Boolean, nullable=False, server_default="1"),
-    Column("created_by", String(64), nullable=False, server_default=""),
-    *_timestamps(),
-)
-
-webhook_deliveries = Table(
-    "webhook_deliveries",
-    metadata,
-    _id(),
-    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
-    Column("event_id", String(40), nullable=False),
-    Column("event_seq", Integer, nullable=False),
-    Column("kind", String(64), nullable=False),
-    Column("ordering_key", String(80), nullable=False),
-    # 'pending', 'delivered', or 'failed' (given up after DELIVERY_GIVE_UP_S)
-    Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("lease_owner", String(64), nullable=True),
-    Column("lease_until", UTCDateTime, nullable=True),
-    Column("last_status", Integer, nullable=True),
-    Column("last_error", String(500), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("delivered_at", UTCDateTime, nullable=True),
-    UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
-    Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
-    Index("ix_webhook_deliveries_order", "webhook_id", "ordering_key", "event_seq"),
-)
-
-webhook_attempts = Table(
+    "forward_proxy",
+    "metadata",
+    "outbox_events",
+    "pending_revocations",
+    "provider_overrides",
+    "role_permissions",
+    "roles",
+    "sign_in_failures",
+    "smtp_settings",
+    "tokens",
+    "user_roles",
+    "users",
     "webhook_attempts",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "delivery_id",
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    Column("at", UTCDateTime, nullable=False),
-    Column("status_code", Integer, nullable=True),
-    Column("duration_ms", Integer, nullable=False),
-    Column("outcome", String(16), nullable=False),
-    # Why it failed, in words; never the body sent or received.
-    Column("error", String(500), nullable=True),
-)
+    "webhook_deliveries",
+    "webhooks",
+    "workload_issuers",
+    "workload_rules",
+    "workload_token_uses",
+]
 
 workload_issuers = Table(
     "workload_issuers",

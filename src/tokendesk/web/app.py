@@ -57,7 +57,7 @@ def create_api(
     """The FastAPI application: every route, the console, the OpenAPI document.
 
     With ``background`` the refresher runs while the app is served, with ``deliveries`` the
-    webhook deliverer. Either way a clean
+    webhook deliverer and the mailer. Either way a clean
     shutdown writes the audit records still buffered (uvicorn re-raises SIGTERM after its
     shutdown, so this is the last place our code runs).
     """
@@ -68,6 +68,7 @@ def create_api(
             td.background.start()
         if deliveries:
             td.deliverer.start()
+            td.mailer.start()
         try:
             yield
         finally:
@@ -75,6 +76,7 @@ def create_api(
                 await run_in_threadpool(td.background.stop)
             if deliveries:
                 await run_in_threadpool(td.deliverer.stop)
+                await run_in_threadpool(td.mailer.stop)
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(

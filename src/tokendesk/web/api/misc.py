@@ -1,5 +1,5 @@
-"""``/api/v1/providers``, ``/api/v1/audit``, ``/api/v1/settings/proxy`` and
-``/api/v1/settings/egress``, and health."""
+"""``/api/v1/providers``, ``/api/v1/audit``, ``/api/v1/settings/proxy``,
+``/api/v1/settings/egress`` and ``/api/v1/settings/smtp``, and health."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
-from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
+from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput, SmtpSettingsInput
 from tokendesk.views import (
     AuditEventOut,
     EgressAllowlistOut,
@@ -19,6 +19,7 @@ from tokendesk.views import (
     ProviderOut,
     ProxyOut,
 )
+from tokendesk.views.notifications import SmtpOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
@@ -111,3 +112,17 @@ def save_egress_allowlist(td: App, caller: Caller,
     """Replace the stored allowlist (hosts, IP addresses, CIDR ranges); applies at once."""
     with td.transaction() as tx:
         return EgressAllowlistOut.of(td.egress.save(tx, caller, body))
+
+
+@router.get("/settings/smtp", tags=["settings"])
+def show_smtp(td: App, caller: Caller) -> SmtpOut:
+    """The SMTP server of e-mail notifications; the password is never shown."""
+    with td.transaction(read_only=True) as tx:
+        return SmtpOut.of(td.mail.settings(tx, caller))
+
+
+@router.put("/settings/smtp", tags=["settings"])
+def save_smtp(td: App, caller: Caller, body: SmtpSettingsInput) -> SmtpOut:
+    """Replace the SMTP settings; an absent password keeps the stored one."""
+    with td.transaction() as tx:
+        return SmtpOut.of(td.mail.save(tx, caller, body))

@@ -6,88 +6,15 @@ creation, and never again.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from tokendesk.services.inputs import WebhookCreate, WebhookUpdate
-from tokendesk.services.webhooks import DeliveryLog, WebhookRecord
+from tokendesk.services.webhooks import DeliveryLog
+from tokendesk.views.notifications import DeliveryOut, NewWebhookOut, WebhookOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 
 router = APIRouter(tags=["webhooks"], responses=error_responses())
-
-
-class WebhookOut(BaseModel):
-    id: str
-    url: str
-    events: list[str]
-    description: str
-    enabled: bool
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, webhook: WebhookRecord) -> WebhookOut:
-        return cls(
-            id=webhook.id,
-            url=webhook.url,
-            events=list(webhook.events),
-            description=webhook.description,
-            enabled=webhook.enabled,
-            created_by=webhook.created_by,
-            created_at=webhook.created_at,
-            updated_at=webhook.updated_at,
-        )
-
-
-class NewWebhookOut(WebhookOut):
-    secret: str  # whsec_...: verify signatures with it; shown this once
-
-
-class AttemptOut(BaseModel):
-    at: datetime
-    status_code: int | None
-    duration_ms: int
-    outcome: str
-    error: str | None
-
-
-class DeliveryOut(BaseModel):
-    id: str
-    event_id: str
-    event_type: str
-    state: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-    attempt_log: list[AttemptOut]
-
-    @classmethod
-    def of(cls, log: DeliveryLog) -> DeliveryOut:
-        d = log.delivery
-        return cls(
-            id=d.id,
-            event_id=d.event_id,
-            event_type=d.kind,
-            state=d.state,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at if d.state == "pending" else None,
-            last_status=d.last_status,
-            last_error=d.last_error,
-            created_at=d.created_at,
-            delivered_at=d.delivered_at,
-            attempt_log=[
-                AttemptOut(at=a.at, status_code=a.status_code, duration_ms=a.duration_ms,
-                           outcome=a.outcome, error=a.error)
-                for a in log.attempts
-            ],
-        )
 
 
 @router.get("/webhooks")
@@ -131,7 +58,7 @@ def test_webhook(td: App, caller: Caller, webhook_id: str) -> DeliveryOut:
         delivery_id = td.webhooks.queue_test(tx, caller, webhook_id)
     td.deliverer.send(delivery_id)
     with td.transaction(read_only=True) as tx:
-        return DeliveryOut.of(td.webhooks.delivery(tx, caller, webhook_id, delivery_id))
+        return shown(td.webhooks.delivery(tx, caller, webhook_id, delivery_id))
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
@@ -140,4 +67,8 @@ def list_deliveries(
 ) -> list[DeliveryOut]:
     """The newest deliveries first, each with every attempt (status, duration, error)."""
     with td.transaction(read_only=True) as tx:
-        return [DeliveryOut.of(d) for d in td.webhooks.deliveries(tx, caller, webhook_id, limit)]
+        return [shown(d) for d in td.webhooks.deliveries(tx, caller, webhook_id, limit)]
+
+
+def shown(log: DeliveryLog) -> DeliveryOut:
+    return DeliveryOut.of(log.delivery, log.attempts)

@@ -80,7 +80,7 @@ def _users_page(request: Request, viewer: Viewer, *, errors: dict[str, str] | No
 def create_user(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
     td = tokendesk(request)
     typed = {"username": form.text("username"), "display_name": form.text("display_name"),
-             "roles": form.values("role")}
+             "email": form.text("email"), "roles": form.values("role")}
     try:
         data = build_input(UserCreate, {**typed, "password": SecretStr(form.text("password"))})
         with td.transaction() as tx:
@@ -114,7 +114,8 @@ def update_user(request: Request, viewer: CurrentViewer, form: PostedForm,
                 username: str) -> Response:
     action = form.text("action")
     choices: dict[str, dict[str, Any]] = {
-        "profile": {"display_name": form.text("display_name"), "roles": form.values("role")},
+        "profile": {"display_name": form.text("display_name"), "email": form.text("email"),
+                    "roles": form.values("role")},
         "password": {"password": SecretStr(form.text("password"))},
         "disable": {"disabled": True},
         "enable": {"disabled": False},

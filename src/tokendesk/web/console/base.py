@@ -205,6 +205,7 @@ def navigation(viewer: Viewer | None) -> list[tuple[str, list[tuple[str, str]]]]
         ("Roles", "/admin/roles", Permission.MANAGE_ROLES),
         ("Workload issuers", "/admin/workload-issuers", Permission.MANAGE_USERS),
         ("Network settings", "/admin/network", Permission.MANAGE_SETTINGS),
+        ("Notifications", "/admin/notifications", Permission.MANAGE_SETTINGS),
         ("Audit log", "/admin/audit", Permission.VIEW_AUDIT),
     ) if viewer.can(permission)]
     if admin:

@@ -69,7 +69,7 @@ def save_network_settings(request: Request, viewer: CurrentViewer, form: PostedF
     if missing:  # every missing field at once, before the service names the first one
         return _proxy_page(request, viewer, errors=missing, typed=typed, status=422)
     try:
-        port = _port(typed["port"])
+        port = port_number(typed["port"])
         password = form.text("password")
         data = build_input(ProxySettingsInput, {
             **typed, "port": port,
@@ -134,7 +134,8 @@ def _valid_port(text: str) -> bool:
     return text.isdigit() and 1 <= int(text) <= 65535
 
 
-def _port(text: str) -> int | None:
+def port_number(text: str) -> int | None:
+    """A typed port: none when blank; raises ValidationError naming ``port``."""
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= 65535:

@@ -220,12 +220,14 @@ class UserOut(BaseModel):
     disabled: bool
     roles: list[str]
     created_at: datetime
+    email: str | None = None
 
     @classmethod
     def of(cls, user: User, role_names: dict[str, str]) -> UserOut:
         return cls(
             username=user.username,
             display_name=user.display_name,
+            email=user.email,
             disabled=user.disabled,
             roles=sorted((role_names.get(r, r) for r in user.role_ids), key=str.casefold),
             created_at=user.created_at,
