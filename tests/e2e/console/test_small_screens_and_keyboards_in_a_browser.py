@@ -49,8 +49,10 @@ def test_at_390_px_nothing_scrolls_sideways_and_my_connections_shows_its_button(
     code_flow_connection(scene, "Graph for the whole sales organisation")
     make_user(scene.server.td, "carol", roles=[BOT_ROLE])
     sign_in(phone, scene.url, "carol")
+    expect(phone).to_have_url(scene.url + "/attention")  # the start page, also at 390 px
+    assert phone.evaluate(SIDEWAYS_JS) <= 0
+    phone.goto(scene.url + "/my/connections")
 
-    expect(phone).to_have_url(scene.url + "/my/connections")
     login = phone.locator("#my-connections button:has-text('Login')")
     expect(login).to_be_visible()
     expect(login).to_be_in_viewport()
@@ -62,7 +64,7 @@ def test_at_390_px_nothing_scrolls_sideways_and_my_connections_shows_its_button(
     assert phone.evaluate(SIDEWAYS_JS) <= 0
 
     sign_in(phone, scene.url, "admin")
-    for path in ("/connections", "/api-keys", "/connections/Graph for the whole sales "
+    for path in ("/attention", "/connections", "/api-keys", "/connections/Graph for the whole sales "
                  "organisation", "/admin/users", "/admin/network", "/wizard/new"):
         phone.goto(scene.url + path)
         assert phone.evaluate(SIDEWAYS_JS) <= 0, f"{path} scrolls sideways at 390 px"
