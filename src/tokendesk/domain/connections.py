@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from tokendesk.domain.connection_proxy import GLOBAL_PROXY, ConnectionProxy
 from tokendesk.domain.principal import Principal
 
 
@@ -71,6 +72,8 @@ class Connection:
     # The day the client secret expires, as an administrator entered it (the provider's
     # console shows it: Microsoft Entra "Certificates & secrets"); None when not entered.
     client_secret_expires_on: date | None = None
+    # How it reaches its provider: the global forward proxy, directly, or its own proxy.
+    proxy: ConnectionProxy = GLOBAL_PROXY
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

@@ -47,6 +47,7 @@ from tokendesk.services.connection_rules import (
     require_secret_for,
     stored_fields,
 )
+from tokendesk.services.connection_proxy import proxy_columns
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
@@ -364,8 +365,10 @@ class ConnectionService:
             connection_id,
             KeyState(method, key, key is not None, certificate, certificate is not None),
         )
+        proxy, _ = proxy_columns(self.keyring, connection_id, None, data)
         repo.insert(
             {
+                **proxy,
                 "id": connection_id,
                 "name": name,
                 "provider": provider.key,
@@ -404,6 +407,7 @@ class ConnectionService:
                 "provider": provider.key,
                 "grant_type": fields.grant_type.value,
                 "invited_roles": [r.name for r in invited],
+                "proxy_mode": proxy["proxy_mode"],
             },
         )
         return self._reload(repo, connection_id)
@@ -437,6 +441,8 @@ class ConnectionService:
                 lambda: _reveal(self.client_key(tx, current)),
             )
         )
+        proxy, proxy_audit = proxy_columns(self.keyring, current.id, current.proxy, data)
+        values.update(proxy)
         if edit.secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
         values.update(expiry_changes(
@@ -474,7 +480,8 @@ class ConnectionService:
                 "changed": changed,
                 "changes": field_changes(
                     {**stored_fields(current), "invited_roles": invited_before}, values
-                ) | audit_details(current.client_secret_expires_on, values),
+                ) | audit_details(current.client_secret_expires_on, values)
+                | ({"proxy": proxy_audit} if proxy_audit else {}),
             },
         )
         return self._reload(repo, current.id)

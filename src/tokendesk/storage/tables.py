@@ -187,6 +187,13 @@ connections = Table(
     *_timestamps(),
     # The day the client secret expires, entered by an administrator (migration 0015).
     Column("client_secret_expires_on", Date, nullable=True),
+    # How the connection reaches its provider (migration 0016): 'global' (the forward
+    # proxy), 'none' (directly) or 'own' (the proxy below; its password sealed like the secret).
+    Column("proxy_mode", String(8), nullable=False, server_default="global"),
+    Column("proxy_url", String(2048), nullable=True),
+    Column("proxy_username", String(255), nullable=False, server_default=""),
+    Column("proxy_password_ct", Text, nullable=True),
+    Column("proxy_bypass", JSON, nullable=True),
     CheckConstraint(
         "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
     ),
