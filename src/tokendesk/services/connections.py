@@ -37,6 +37,7 @@ from tokendesk.services.client_keys import (
     uses_key,
 )
 from tokendesk.services.client_specs import build_client_spec
+from tokendesk.services.connection_proxy import proxy_columns
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
@@ -47,7 +48,6 @@ from tokendesk.services.connection_rules import (
     require_secret_for,
     stored_fields,
 )
-from tokendesk.services.connection_proxy import proxy_columns
 from tokendesk.services.egress import EgressService
 from tokendesk.services.events import EventOutbox
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate

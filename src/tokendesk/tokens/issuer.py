@@ -3,14 +3,14 @@ read through the egress policy and the forward proxy like every call to a provid
 
 from __future__ import annotations
 
+from tokendesk.domain.connection_proxy import GLOBAL_PROXY, ConnectionProxy
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
+from tokendesk.domain.secret import Secret
 from tokendesk.errors import IssuerMetadataError
 from tokendesk.oauth.discovery import IssuerMetadata, fetch_issuer_metadata
 from tokendesk.oauth.outbound import Outbound
-from tokendesk.domain.connection_proxy import GLOBAL_PROXY, ConnectionProxy
-from tokendesk.domain.secret import Secret
 from tokendesk.services.connection_proxy import unsaved_proxy
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.proxy import ProxyService

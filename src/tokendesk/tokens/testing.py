@@ -11,9 +11,9 @@ from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
+from tokendesk.services.connection_proxy import unsaved_proxy
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.services.connection_proxy import unsaved_proxy
 from tokendesk.services.proxy import ProxyService, way_to
 from tokendesk.storage.db import Transaction
 from tokendesk.tokens.consent import ConsentService, Purpose
