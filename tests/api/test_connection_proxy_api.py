@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from support.api import Api, connection_body
 from tokendesk.crypto import RowRef
+from tokendesk.storage.ciphertexts import count_by_key, sealed_with
 from tokendesk.storage.tables import connections
 from tokendesk.wiring import Tokendesk
 
@@ -140,3 +141,18 @@ def test_an_unknown_proxy_mode_is_refused(admin: Api) -> None:
 
     assert response.status_code == 422
     assert "proxy_mode" in response.text
+
+
+def test_key_rotation_counts_and_finds_the_sealed_proxy_password(
+    admin: Api, td: Tokendesk
+) -> None:
+    admin.post("/connections", json=connection_body(**own_proxy()))
+    row = stored_row(td)
+
+    with td.transaction() as tx:
+        counted = count_by_key(tx, td.keyring.active_key_id)
+        sealed = dict(sealed_with(tx, td.keyring.active_key_id))
+
+    assert counted == 2  # the client secret and the proxy password
+    assert sealed[RowRef("connections", "proxy_password_ct", row["id"])] == row[
+        "proxy_password_ct"]

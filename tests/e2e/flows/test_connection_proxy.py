@@ -4,13 +4,14 @@ proxy, with two real forward proxies whose access logs show what went through th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from support.desk import Desk
+from support.desk import BOT_ROLE, Desk
 from support.forward_proxy import ForwardProxy
 from support.tokendesk_server import Clock
 
@@ -165,3 +166,33 @@ def test_a_refusing_own_proxy_gets_a_verdict_naming_it_without_its_password(
     assert "wrong-pr0xy-word" not in str(verdict)
     assert own_proxy.authentication_failures() >= 1
     assert desk.oauth.token_calls() == 0
+
+
+def test_discovery_and_consent_of_a_code_flow_connection_take_its_own_proxy(
+    desk: Desk, global_proxy: ForwardProxy, own_proxy: ForwardProxy
+) -> None:
+    use_global_proxy(desk, global_proxy)
+    client = desk.oauth.clients["code-basic"]
+    created = desk.admin.post("/connections", json={
+        "name": "On-prem SSO", "provider": "custom", "grant_type": "authorization_code",
+        "client_id": client.client_id, "client_secret": client.client_secret,
+        "scopes": "openid offline_access api:read", "invited_roles": [BOT_ROLE],
+        "issuer": desk.oauth.issuer, **through(own_proxy)})
+    assert created.status_code == 201, created.text
+    desk.server.td.outbound.close()
+    discovered = len(own_proxy.requests_to(server_of(desk)))
+    desk.oauth.register_client(replace(client, redirect_uris=(
+        *client.redirect_uris, created.json()["callback_url"])))
+    browser = desk.browser()
+    link = desk.admin.post("/connections/On-prem SSO/test", json={"save_credentials": True})
+
+    landing = browser.get(desk.oauth.complete_consent(browser, link.json()["authorize_url"]))
+    page = browser.get(desk.server.url + landing.headers["location"])
+    desk.server.td.outbound.close()
+
+    assert discovered >= 1  # the issuer's metadata was read through its own proxy
+    assert "The connection works" in page.text
+    assert f"through the proxy at 127.0.0.1:{own_proxy.port}" in page.text
+    assert len(own_proxy.requests_to(server_of(desk), at_least=discovered + 1)) > discovered
+    assert global_proxy.requests_to(server_of(desk)) == []
+    assert OWN_PASSWORD not in page.text
