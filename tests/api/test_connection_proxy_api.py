@@ -124,6 +124,7 @@ def test_bad_proxy_fields_get_errors_naming_the_field(admin: Api) -> None:
         (own_proxy(proxy_password=None), "proxy_password"),
         (own_proxy(proxy_username="", proxy_password="x"), "proxy_username"),
         (own_proxy(proxy_bypass=["not a host"]), "proxy_bypass"),
+        (own_proxy(proxy_url="http://169.254.169.254:80"), "proxy_url"),  # cloud metadata
         ({"proxy_mode": "none", "proxy_url": "http://proxy.example:8080"}, "proxy_url"),
     ]
     for fields, field in cases:

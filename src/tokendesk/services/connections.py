@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
@@ -323,6 +324,13 @@ class ConnectionService:
             lambda: _reveal(self.client_key(tx, current) if current else None),
         )
 
+    def _check_proxy_address(self, tx: Tx, proxy: dict[str, Any]) -> None:
+        """The connection's own proxy is connected to as any provider is: the addresses the
+        egress policy refuses are refused for it too (ValidationError naming proxy_url)."""
+        if proxy.get("proxy_url"):
+            host = urlsplit(proxy["proxy_url"]).hostname or ""
+            self.egress.policy(tx).check_literal(host, field="proxy_url")
+
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
         return ConnectionRules(self.allow_http_loopback, self.egress.policy(tx))
@@ -366,6 +374,7 @@ class ConnectionService:
             KeyState(method, key, key is not None, certificate, certificate is not None),
         )
         proxy, _ = proxy_columns(self.keyring, connection_id, None, data)
+        self._check_proxy_address(tx, proxy)
         repo.insert(
             {
                 **proxy,
@@ -442,6 +451,7 @@ class ConnectionService:
             )
         )
         proxy, proxy_audit = proxy_columns(self.keyring, current.id, current.proxy, data)
+        self._check_proxy_address(tx, proxy)
         values.update(proxy)
         if edit.secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
