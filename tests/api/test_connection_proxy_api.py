@@ -81,6 +81,10 @@ def test_an_edit_without_the_password_keeps_it_for_the_same_proxy(
     assert edited.json()["proxy_bypass"] == ["localhost"]
     assert edited.json()["proxy_password_stored"] is True
     assert stored_row(td)["proxy_password_ct"] == before
+    [audited] = admin.get("/audit", params={"action": "connection.update"}).json()
+    assert audited["details"]["changes"]["proxy"] == {
+        "mode": "own", "url": "http://proxy.onprem.example:8080", "username": "svc-desk",
+        "bypass": 1, "password": "kept"}
 
 
 def test_moving_the_proxy_without_typing_its_password_again_is_refused(

@@ -19,14 +19,6 @@ class ProxyMode(StrEnum):
     NONE = "none"  # directly, even when a forward proxy is set
     OWN = "own"  # through the connection's own proxy
 
-    @property
-    def label(self) -> str:
-        return {
-            ProxyMode.GLOBAL: "The forward proxy of the network settings",
-            ProxyMode.NONE: "No proxy (directly)",
-            ProxyMode.OWN: "Its own proxy",
-        }[self]
-
 
 @dataclass(frozen=True, slots=True)
 class ConnectionProxy:
