@@ -58,9 +58,10 @@ class ForwardProxy:
                 time.sleep(POLL_S)
         raise RuntimeError(f"the forward proxy did not start:\n{self.log_path.read_text()}")
 
-    def requests_to(self, host_port: str, *, wait_s: float = 3.0) -> list[str]:
+    def requests_to(self, host_port: str, *, wait_s: float = 3.0, at_least: int = 1
+                    ) -> list[str]:
         """Access-log lines of requests the proxy forwarded to ``host_port`` (it writes them
-        when the client's connection closes, so wait a little for them)."""
+        when the client's connection closes, so wait a little for ``at_least`` of them)."""
         deadline = time.monotonic() + wait_s
         while True:
             lines = [
@@ -68,7 +69,7 @@ class ForwardProxy:
                 for line in self.log_path.read_text(errors="replace").splitlines()
                 if "access_log" in line and f" {host_port}/" in line
             ]
-            if lines or time.monotonic() > deadline:
+            if len(lines) >= at_least or time.monotonic() > deadline:
                 return lines
             time.sleep(POLL_S)
 

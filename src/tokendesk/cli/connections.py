@@ -73,6 +73,43 @@ SecretExpiresOn = Annotated[str | None, typer.Option(
     help="The day the client secret expires, as the provider's console shows it; the "
          "attention list warns before it.")]
 
+class ProxyModeOption(StrEnum):
+    GLOBAL = "global"
+    NONE = "none"
+    OWN = "own"
+
+
+ProxyMode = Annotated[ProxyModeOption | None, typer.Option(
+    "--proxy-mode", help="How the connection reaches its provider: global (the forward proxy "
+    "of the network settings; the default), none (directly), or own (--proxy-url).")]
+ProxyUrl = Annotated[str | None, typer.Option(
+    "--proxy-url", metavar="URL", help="The connection's own proxy, http://host:port "
+    "(no credentials in it).")]
+ProxyUsername = Annotated[str | None, typer.Option("--proxy-username")]
+ProxyPasswordStdin = Annotated[bool, typer.Option(
+    "--proxy-password-stdin", help="Read the own proxy's password from one line of standard "
+    "input (after the client secret's line when both are read from it).")]
+NewProxyPassword = Annotated[bool, typer.Option(
+    "--new-proxy-password", help="Type the own proxy's password at a hidden prompt.")]
+ProxyBypass = Annotated[str | None, typer.Option(
+    "--proxy-bypass", metavar="HOSTS", help="Comma-separated hosts, *.domain suffixes, IPs "
+    "and CIDR ranges the connection reaches directly, not through its own proxy.")]
+
+
+def _proxy(mode: ProxyModeOption | None, url: str | None, username: str | None,
+           password_stdin: bool, new_password: bool, bypass: str | None) -> dict[str, Any]:
+    """The proxy members to give, only those asked for (an absent one keeps the stored
+    value); the password from stdin or a hidden prompt, never from an argument."""
+    if password_stdin and new_password:
+        raise ValidationError("Give --proxy-password-stdin or --new-proxy-password, not both.",
+                              field="proxy_password")
+    given: dict[str, Any] = {"proxy_mode": mode.value if mode else None, "proxy_url": url,
+                             "proxy_username": username, "proxy_bypass": bypass}
+    if password_stdin or new_password:
+        given["proxy_password"] = SecretStr(read_secret(
+            "Proxy password", password_stdin, stdin_option="--proxy-password-stdin"))
+    return {k: v for k, v in given.items() if v is not None}
+
 
 def _expiry(expires_on: str | None, forget: bool = False) -> dict[str, Any]:
     """The ``client_secret_expires_on`` member to give, only when one was asked for (an absent
@@ -130,6 +167,12 @@ def create(
         "--issuer", help="Custom connections: the authorization server's issuer URL; its "
         "published metadata fills the URLs, PKCE and the client authentication method "
         "not given.")] = None,
+    proxy_mode: ProxyMode = None,
+    proxy_url: ProxyUrl = None,
+    proxy_username: ProxyUsername = None,
+    proxy_password_stdin: ProxyPasswordStdin = False,
+    new_proxy_password: NewProxyPassword = False,
+    proxy_bypass: ProxyBypass = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a connection; the client secret is asked for at a hidden prompt (not with
@@ -149,6 +192,8 @@ def create(
         api_base_url=api_base_url,
         issuer=issuer,
         **_expiry(client_secret_expires_on),
+        **_proxy(proxy_mode, proxy_url, proxy_username, proxy_password_stdin,
+                 new_proxy_password, proxy_bypass),
     )
     with open_tokendesk() as td:
         data = td.discovery.fill(operator(), data)
@@ -184,6 +229,12 @@ def edit(
     no_client_secret_expiry: Annotated[bool, typer.Option(
         "--no-client-secret-expiry", help="Forget the client secret's expiry day.")] = False,
     api_base_url: ApiBaseUrl = None,
+    proxy_mode: ProxyMode = None,
+    proxy_url: ProxyUrl = None,
+    proxy_username: ProxyUsername = None,
+    proxy_password_stdin: ProxyPasswordStdin = False,
+    new_proxy_password: NewProxyPassword = False,
+    proxy_bypass: ProxyBypass = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a connection; what is not given stays, the stored client secret included."""
@@ -200,6 +251,8 @@ def edit(
         invited_roles=[] if no_invites else (invite or None),
         **_expiry(client_secret_expires_on, no_client_secret_expiry),
         api_base_url=api_base_url,
+        **_proxy(proxy_mode, proxy_url, proxy_username, proxy_password_stdin,
+                 new_proxy_password, proxy_bypass),
     )
     with open_tokendesk() as td, td.transaction() as tx:
         connection = td.connections.update(tx, operator(), name, data)

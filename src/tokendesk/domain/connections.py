@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from tokendesk.domain.connection_proxy import GLOBAL_PROXY, ConnectionProxy
 from tokendesk.domain.principal import Principal
 
 
@@ -75,6 +76,8 @@ class Connection:
     client_changed_at: datetime | None = None
     # Where the API proxy sends calls; None: the provider's template (catalog).
     api_base_url: str | None = None
+    # How it reaches its provider: the global forward proxy, directly, or its own proxy.
+    proxy: ConnectionProxy = GLOBAL_PROXY
 
     def invites(self, principal: Principal) -> bool:
         """True when one of ``principal``'s roles is invited: he may use its tokens."""

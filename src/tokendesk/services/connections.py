@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
@@ -37,6 +38,7 @@ from tokendesk.services.client_keys import (
     uses_key,
 )
 from tokendesk.services.client_specs import build_client_spec
+from tokendesk.services.connection_proxy import proxy_columns
 from tokendesk.services.connection_rules import (
     ConnectionRules,
     check_secret,
@@ -349,6 +351,13 @@ class ConnectionService:
             "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
         }
 
+    def _check_proxy_address(self, tx: Tx, proxy: dict[str, Any]) -> None:
+        """The connection's own proxy is connected to as any provider is: the addresses the
+        egress policy refuses are refused for it too (ValidationError naming proxy_url)."""
+        if proxy.get("proxy_url"):
+            host = urlsplit(proxy["proxy_url"]).hostname or ""
+            self.egress.policy(tx).check_literal(host, field="proxy_url")
+
     def _rules(self, tx: Tx) -> ConnectionRules:
         """The field rules, with the egress allowlist as stored right now."""
         return ConnectionRules(self.allow_http_loopback, self.egress.policy(tx))
@@ -391,8 +400,11 @@ class ConnectionService:
             connection_id,
             KeyState(method, key, key is not None, certificate, certificate is not None),
         )
+        proxy, _ = proxy_columns(self.keyring, connection_id, None, data)
+        self._check_proxy_address(tx, proxy)
         repo.insert(
             {
+                **proxy,
                 "id": connection_id,
                 "name": name,
                 "provider": provider.key,
@@ -432,6 +444,7 @@ class ConnectionService:
                 "provider": provider.key,
                 "grant_type": fields.grant_type.value,
                 "invited_roles": [r.name for r in invited],
+                "proxy_mode": proxy["proxy_mode"],
             },
         )
         return self._reload(repo, connection_id)
@@ -465,6 +478,9 @@ class ConnectionService:
                 lambda: _reveal(self.client_key(tx, current)),
             )
         )
+        proxy, proxy_audit = proxy_columns(self.keyring, current.id, current.proxy, data)
+        self._check_proxy_address(tx, proxy)
+        values.update(proxy)
         if edit.secret is not None:
             values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
         values.update(expiry_changes(
@@ -504,7 +520,8 @@ class ConnectionService:
                 "changed": changed,
                 "changes": field_changes(
                     {**stored_fields(current), "invited_roles": invited_before}, values
-                ) | audit_details(current.client_secret_expires_on, values),
+                ) | audit_details(current.client_secret_expires_on, values)
+                | ({"proxy": proxy_audit} if proxy_audit else {}),
             },
         )
         return self._reload(repo, current.id)

@@ -15,6 +15,8 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# How a connection reaches its provider: the global forward proxy, directly, its own proxy.
+ProxyModeName = Literal["global", "none", "own"]
 
 
 class StrictInput(BaseModel):
@@ -51,6 +53,13 @@ class ConnectionCreate(StrictInput):
     # A custom connection's issuer: its RFC 8414 / OpenID Connect metadata fills the URLs,
     # PKCE and the client authentication method left open above.
     issuer: str | None = Field(default=None, max_length=2000)
+    # The connection's way to its provider; with "own": its proxy (http(s)://host:port), the
+    # proxy's username and password (write-only) and the hosts reached directly.
+    proxy_mode: ProxyModeName | None = None
+    proxy_url: str | None = Field(default=None, max_length=2048)
+    proxy_username: str | None = Field(default=None, max_length=255)
+    proxy_password: SecretStr | None = Field(default=None, max_length=2000)
+    proxy_bypass: list[str] | str | None = None
 
 
 class ConnectionUpdate(StrictInput):
@@ -77,6 +86,12 @@ class ConnectionUpdate(StrictInput):
     api_base_url: str | None = Field(default=None, max_length=8000)
     placeholders: dict[str, str] | None = None
     invited_roles: list[str] | None = None
+    # An absent proxy password keeps the stored one (for the same proxy URL only).
+    proxy_mode: ProxyModeName | None = None
+    proxy_url: str | None = Field(default=None, max_length=2048)
+    proxy_username: str | None = Field(default=None, max_length=255)
+    proxy_password: SecretStr | None = Field(default=None, max_length=2000)
+    proxy_bypass: list[str] | str | None = None
 
 
 class UserCreate(StrictInput):

@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.connection_proxy import ConnectionProxy, ProxyMode
+from tokendesk.domain.connections import Connection
+from tokendesk.domain.egress import EgressPolicy
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.proxy import (
@@ -24,8 +27,10 @@ from tokendesk.domain.secret import Secret
 from tokendesk.errors import ProxyPasswordRequired, ValidationError
 from tokendesk.oauth.outbound import NO_PROXY, ProxyRoute
 from tokendesk.services.audit import AuditService
+from tokendesk.services.connection_proxy import proxy_password_ref
 from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import ProxySettingsInput
+from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.settings import PROXY_ROW_ID, ProxyRepository
 
 PASSWORD_REF = RowRef("forward_proxy", "password_ct", str(PROXY_ROW_ID))
@@ -68,6 +73,29 @@ class ProxyService:
             return replace(NO_PROXY, egress=egress)
         return ProxyRoute(settings, self.password(tx) if settings.auth == "basic" else None,
                           egress)
+
+    def route_for(self, tx: Tx, connection: Connection) -> ProxyRoute:
+        """How calls for ``connection`` reach its provider: the global route (:meth:`route`),
+        directly, or through the connection's own proxy with its password, under the egress
+        policy stored right now."""
+        return self.route_of(tx, connection.proxy, self.connection_password(tx, connection))
+
+    def connection_password(self, tx: Tx, connection: Connection) -> Secret | None:
+        """The decrypted password of the connection's own proxy, for the outbound HTTP client
+        only (and a queued revocation's sealed payload)."""
+        if connection.proxy.mode is not ProxyMode.OWN or not connection.proxy.has_password:
+            return None
+        sealed = ConnectionRepository(tx).proxy_password_ciphertext(connection.id)
+        if sealed is None:
+            return None
+        return Secret(self.keyring.decrypt(sealed, proxy_password_ref(connection.id)))
+
+    def route_of(self, tx: Tx, proxy: ConnectionProxy, password: Secret | None) -> ProxyRoute:
+        """The route of a connection's proxy choice ``proxy`` (stored or unsaved), with
+        ``password`` for its own proxy."""
+        if proxy.mode is ProxyMode.GLOBAL:
+            return self.route(tx)
+        return own_route(proxy, password, self.egress.policy(tx) if self.egress else None)
 
     def save(self, tx: Tx, actor: Principal, data: ProxySettingsInput) -> ForwardProxy:
         """Validate and store; an absent password keeps the stored one, ``auth: none``
@@ -164,3 +192,21 @@ def validated_settings(data: ProxySettingsInput) -> dict[str, Any]:
                               field="username")
     return {"enabled": data.enabled, "scheme": scheme, "host": host, "port": data.port,
             "auth": auth, "username": username, "bypass": list(parse_bypass(data.bypass))}
+
+
+def own_route(proxy: ConnectionProxy, password: Secret | None,
+              egress: EgressPolicy | None) -> ProxyRoute:
+    """The route of a connection that goes directly (``none``) or through its own proxy."""
+    if proxy.mode is not ProxyMode.OWN:
+        return replace(NO_PROXY, egress=egress)
+    return ProxyRoute(proxy.forward_proxy(), password if proxy.username else None, egress)
+
+
+def way_to(route: ProxyRoute, target: str) -> str:
+    """How a call to ``target`` goes on ``route``, in words for a verdict: "through the proxy
+    at host:port" or "directly" (never the proxy's credentials)."""
+    if route.url_for(target) is None:
+        return "directly"
+    proxy = route.settings
+    host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+    return f"through the proxy at {host}:{proxy.port}"

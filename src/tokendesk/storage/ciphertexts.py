@@ -31,6 +31,7 @@ class EncryptedColumn:
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn(connections, "client_secret_ct"),
     EncryptedColumn(connections, "client_key_ct"),
+    EncryptedColumn(connections, "proxy_password_ct"),
     EncryptedColumn(tokens, "access_token_ct"),
     EncryptedColumn(tokens, "refresh_token_ct"),
     EncryptedColumn(tokens, "extra_ct"),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 from sqlalchemy import Row, delete, func, insert, select, update
 
+from tokendesk.domain.connection_proxy import ConnectionProxy, ProxyMode
 from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
 from tokendesk.domain.names import name_key
 from tokendesk.storage.tables import connection_roles, connections, roles
@@ -101,6 +102,11 @@ class ConnectionRepository:
             select(connections.c.client_key_ct).where(connections.c.id == connection_id)
         ).scalar_one_or_none()
 
+    def proxy_password_ciphertext(self, connection_id: str) -> str | None:
+        return self.tx.execute(
+            select(connections.c.proxy_password_ct).where(connections.c.id == connection_id)
+        ).scalar_one_or_none()
+
     def set_invited_roles(self, connection_id: str, role_ids: Iterable[str]) -> None:
         self.tx.execute(
             delete(connection_roles).where(connection_roles.c.connection_id == connection_id)
@@ -158,6 +164,13 @@ def _to_connection(row: Row[Any], invited: dict[str, str]) -> Connection:
         shared_callback=row.shared_callback,
         client_secret_expires_on=row.client_secret_expires_on,
         client_changed_at=row.client_changed_at,
+        proxy=ConnectionProxy(
+            mode=ProxyMode(row.proxy_mode),
+            url=row.proxy_url,
+            username=row.proxy_username,
+            has_password=row.proxy_password_ct is not None,
+            bypass=tuple(row.proxy_bypass or ()),
+        ),
     )
 
 

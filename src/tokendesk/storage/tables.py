@@ -158,6 +158,13 @@ connections = Table(
     # When the client ID, client secret or key, or token URL last changed (0016); NULL: not
     # since the connection was created (or before 0016).
     Column("client_changed_at", UTCDateTime, nullable=True),
+    # How the connection reaches its provider (migration 0022): 'global' (the forward
+    # proxy), 'none' (directly) or 'own' (the proxy below; its password sealed like the secret).
+    Column("proxy_mode", String(8), nullable=False, server_default="global"),
+    Column("proxy_url", String(2048), nullable=True),
+    Column("proxy_username", String(255), nullable=False, server_default=""),
+    Column("proxy_password_ct", Text, nullable=True),
+    Column("proxy_bypass", JSON, nullable=True),
     CheckConstraint(
         "grant_type IN ('authorization_code', 'client_credentials')", name="grant_type"
     ),

@@ -37,7 +37,7 @@ from tokendesk.oauth.client import OAuthClient, authorization_url
 from tokendesk.oauth.discovery import MetadataCache
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
-from tokendesk.services.proxy import ProxyService
+from tokendesk.services.proxy import ProxyService, way_to
 from tokendesk.storage.accounts import UserRepository
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
@@ -330,13 +330,14 @@ class ConsentService:
                     "not used. Check the callback URL registered at the provider."
                 )
             spec = self.connections.client_spec(tx, connection)
-            route = self.proxy.route(tx)
+            route = self.proxy.route_for(tx, connection)
             verifier = (
                 Secret(self.keyring.decrypt(row.code_verifier_ct, _verifier_ref(row.id)))
                 if row.code_verifier_ct
                 else None
             )
         purpose = Purpose(row.purpose)
+        way = way_to(route, spec.token_url)
         # What the server says about itself (RFC 8414), fetched with no transaction open.
         metadata = self.metadata.for_url(connection.authorization_url, route=route)
         try:
@@ -348,7 +349,10 @@ class ConsentService:
                 code_verifier=verifier,
                 route=route,
             )
-        except (ProviderError, AuthorizationRejected) as exc:
+        except ProviderError as exc:
+            return self._finish(row, connection, purpose, ok=False,
+                                message=f"{exc.message} (Tokendesk tried {way}.)")
+        except AuthorizationRejected as exc:
             return self._finish(row, connection, purpose, ok=False, message=exc.message)
         with self.transaction() as tx:
             if purpose is not Purpose.TEST:
@@ -366,7 +370,7 @@ class ConsentService:
             connection,
             purpose,
             ok=True,
-            message=f"{OK_PREFIX}: the provider issued a token.{saved}",
+            message=f"{OK_PREFIX}: reached {way}, the provider issued a token.{saved}",
         )
 
     def _claim(

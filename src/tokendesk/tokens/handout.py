@@ -318,7 +318,7 @@ class TokenService:
                 if existing is not None:  # the request before this one fetched it
                     return existing
                 spec = self.connections.client_spec(tx, connection)
-                route = self.proxy.route(tx)
+                route = self.proxy.route_for(tx, connection)
             try:
                 tokens = self.oauth.client_credentials(spec, route=route)
             except InvalidClient as exc:
@@ -430,7 +430,7 @@ class TokenService:
                 raise self._missing(connection, kind)
             spec = self.connections.client_spec(tx, connection)
             note = None if spec.revocation_url else self.not_revoked_note(connection)
-            queued = self.revocations.enqueue_rows(tx, spec, [row])
+            queued = self.revocations.enqueue_rows(tx, spec, [row], connection)
             TokenRepository(tx).delete(row.id)
             self.audit.record(
                 tx,

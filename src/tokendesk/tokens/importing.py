@@ -85,7 +85,7 @@ class TokenImporter:
                     f"'{connection.name}' already has {self._whose(item)}; import with "
                     "replace to put the imported one in its place.")
             spec = self.connections.client_spec(tx, connection)
-            route = self.proxy.route(tx)
+            route = self.proxy.route_for(tx, connection)
         try:
             tokens = self.oauth.refresh(spec, item.refresh_token, route=route)
         except ProviderError as exc:

@@ -3,12 +3,15 @@ read through the egress policy and the forward proxy like every call to a provid
 
 from __future__ import annotations
 
+from tokendesk.domain.connection_proxy import GLOBAL_PROXY, ConnectionProxy
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
+from tokendesk.domain.secret import Secret
 from tokendesk.errors import IssuerMetadataError
 from tokendesk.oauth.discovery import IssuerMetadata, fetch_issuer_metadata
 from tokendesk.oauth.outbound import Outbound
+from tokendesk.services.connection_proxy import unsaved_proxy
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.db import Transaction
@@ -24,11 +27,14 @@ class IssuerDiscovery:
         self.outbound = outbound
         self.proxy = proxy
 
-    def describe(self, actor: Principal, issuer: str) -> IssuerMetadata:
-        """What ``issuer`` publishes, validated (its metadata must name it as issuer)."""
+    def describe(self, actor: Principal, issuer: str,
+                 proxy: tuple[ConnectionProxy, Secret | None] = (GLOBAL_PROXY, None)
+                 ) -> IssuerMetadata:
+        """What ``issuer`` publishes, validated (its metadata must name it as issuer), read
+        the way the connection will reach it (``proxy``: its choice and own proxy password)."""
         actor.require(Permission.MANAGE_CONNECTIONS)
         with self.transaction(read_only=True) as tx:
-            route = self.proxy.route(tx)
+            route = self.proxy.route_of(tx, *proxy)
         return fetch_issuer_metadata(self.outbound, issuer, route=route)
 
     def fill(self, actor: Principal, data: ConnectionCreate) -> ConnectionCreate:
@@ -41,7 +47,7 @@ class IssuerDiscovery:
             raise IssuerMetadataError(
                 "Filling from an issuer is for custom connections; the catalog already "
                 f"knows the endpoints of '{data.provider}'.")
-        found = self.describe(actor, data.issuer)
+        found = self.describe(actor, data.issuer, unsaved_proxy(data))
         authorization_url = data.authorization_url or found.authorization_endpoint
         if data.grant_type is GrantType.AUTHORIZATION_CODE and authorization_url is None:
             raise IssuerMetadataError(

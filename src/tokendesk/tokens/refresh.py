@@ -266,7 +266,7 @@ class RefreshCoordinator:
             connection,
             self.connections.client_spec(tx, connection),
             self.vault.refresh_token(row),
-            self.proxy.route(tx),
+            self.proxy.route_for(tx, connection),
         )
 
     def _call(

@@ -51,4 +51,4 @@ class ConnectionRemoval:
         except DecryptionError:
             return []  # a secret that cannot be opened cannot authenticate a revocation either
         rows = TokenRepository(tx).rows_for_connection(connection.id)
-        return self.revocations.enqueue_rows(tx, spec, rows)
+        return self.revocations.enqueue_rows(tx, spec, rows, connection)

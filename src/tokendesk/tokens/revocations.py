@@ -18,13 +18,15 @@ from sqlalchemy import Connection as Tx
 from sqlalchemy import Row
 
 from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.domain.connection_proxy import ConnectionProxy, ProxyMode
+from tokendesk.domain.connections import Connection
 from tokendesk.domain.schedule import backoff_s
 from tokendesk.domain.secret import Secret
 from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.assertion import ClientKey
 from tokendesk.oauth.client import ClientSpec, OAuthClient
 from tokendesk.oauth.outbound import ProxyRoute
-from tokendesk.services.proxy import ProxyService
+from tokendesk.services.proxy import ProxyService, own_route
 from tokendesk.storage.db import Transaction
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.revocations import RevocationRepository
@@ -54,14 +56,19 @@ class RevocationQueue:
         self.clock = clock
         self.vault = TokenVault(keyring)
 
-    def enqueue(self, tx: Tx, spec: ClientSpec, tokens: Sequence[tuple[Secret, str]]) -> list[str]:
-        """Queue revocations of ``tokens`` (value, type hint); returns their ids."""
+    def enqueue(self, tx: Tx, spec: ClientSpec, tokens: Sequence[tuple[Secret, str]],
+                connection: Connection | None = None) -> list[str]:
+        """Queue revocations of ``tokens`` (value, type hint); returns their ids. The way to
+        ``connection``'s provider (its own proxy with its password, or directly) is sealed
+        with them: the connection may be gone when they are sent."""
         if not spec.revocation_url:
             return []
+        proxy = _proxy_doc(connection, self.proxy.connection_password(tx, connection)
+                           if connection is not None else None)
         ids = []
         for token, hint in tokens:
             revocation_id = new_id()
-            payload = _seal(spec, token, hint)
+            payload = _seal(spec, token, hint, proxy)
             RevocationRepository(tx).insert(
                 {
                     "id": revocation_id,
@@ -73,11 +80,12 @@ class RevocationQueue:
             ids.append(revocation_id)
         return ids
 
-    def enqueue_rows(self, tx: Tx, spec: ClientSpec, rows: Sequence[TokenRecord]) -> list[str]:
+    def enqueue_rows(self, tx: Tx, spec: ClientSpec, rows: Sequence[TokenRecord],
+                     connection: Connection | None = None) -> list[str]:
         """Queue the revocation of the refresh and access token of each token row."""
         queued: list[str] = []
         for row in rows:
-            queued += self.enqueue(tx, spec, self.vault.revocable(row))
+            queued += self.enqueue(tx, spec, self.vault.revocable(row), connection)
         return queued
 
     def drain(self, ids: Sequence[str] | None = None) -> int:
@@ -96,10 +104,11 @@ class RevocationQueue:
             done += self._attempt(row, route)
         return done
 
-    def _attempt(self, row: Row[Any], route: ProxyRoute) -> int:
+    def _attempt(self, row: Row[Any], global_route: ProxyRoute) -> int:
         attempts = row.attempts + 1
         try:
-            spec, token, hint = _unseal(self.keyring.decrypt(row.payload_ct, _ref(row.id)))
+            spec, token, hint, proxy = _unseal(self.keyring.decrypt(row.payload_ct, _ref(row.id)))
+            route = global_route if proxy is None else own_route(*proxy, global_route.egress)
             self.oauth.revoke(spec, token, hint, route=route)
         except DecryptionError:
             return self._forget(row.id, "the queued revocation could not be decrypted")
@@ -121,7 +130,26 @@ class RevocationQueue:
         return 0
 
 
-def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
+def _proxy_doc(connection: Connection | None, password: Secret | None) -> dict[str, Any] | None:
+    """The connection's way to its provider, for a sealed payload; None: the global route."""
+    if connection is None or connection.proxy.mode is ProxyMode.GLOBAL:
+        return None
+    proxy = connection.proxy
+    return {"mode": proxy.mode.value, "url": proxy.url, "username": proxy.username,
+            "password": password.reveal() if password else None, "bypass": list(proxy.bypass)}
+
+
+def _proxy_of(doc: dict[str, Any] | None) -> tuple[ConnectionProxy, Secret | None] | None:
+    if not doc:
+        return None  # the global route, as for every payload queued before
+    password = doc.get("password")
+    return (ConnectionProxy(ProxyMode(doc["mode"]), doc.get("url"), str(doc.get("username", "")),
+                            bool(password), tuple(doc.get("bypass", ()))),
+            Secret(password) if password else None)
+
+
+def _seal(spec: ClientSpec, token: Secret, hint: str,
+          proxy: dict[str, Any] | None = None) -> str:
     """The payload of a queued revocation: what revoking needs of the connection's
     ``ClientSpec`` -- where to send it, how to authenticate, how to read a refusal -- named
     field by field (scopes, the provider's answers to token requests and the step after
@@ -143,10 +171,14 @@ def _seal(spec: ClientSpec, token: Secret, hint: str) -> str:
         },
         "token": token.reveal(),
         "hint": hint,
+        # The connection's own proxy (password included) or "none"; absent: the global one.
+        "proxy": proxy,
     })
 
 
-def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
+def _unseal(
+    payload: str,
+) -> tuple[ClientSpec, Secret, str, tuple[ConnectionProxy, Secret | None] | None]:
     """A payload of :func:`_seal`, or of an older version (which held more of the spec:
     what revoking does not need is ignored)."""
     doc = json.loads(payload)
@@ -164,6 +196,7 @@ def _unseal(payload: str) -> tuple[ClientSpec, Secret, str]:
         ),
         Secret(doc["token"]),
         str(doc["hint"]),
+        _proxy_of(doc.get("proxy")),
     )
 
 

@@ -11,9 +11,10 @@ from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import DecryptionError, ProviderError
 from tokendesk.oauth.client import OAuthClient
 from tokendesk.services.audit import AuditService
+from tokendesk.services.connection_proxy import unsaved_proxy
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.services.proxy import ProxyService
+from tokendesk.services.proxy import ProxyService, way_to
 from tokendesk.storage.db import Transaction
 from tokendesk.tokens.consent import ConsentService, Purpose
 from tokendesk.tokens.handout import TokenService
@@ -66,14 +67,14 @@ class ConnectionTester:
                     connection.id,
                     Verdict(False, exc.message, "decryption_failed"),
                 )
-            route = self.proxy.route(tx)
+            route = self.proxy.route_for(tx, connection)
+        way = way_to(route, spec.token_url)
         try:
             tokens = self.oauth.client_credentials(spec, route=route)
         except ProviderError as exc:
             with self.transaction() as tx:
-                return self._record(
-                    tx, actor, connection.name, connection.id, Verdict(False, exc.message, exc.kind)
-                )
+                return self._record(tx, actor, connection.name, connection.id,
+                                    Verdict(False, _tried(exc.message, way), exc.kind))
         with self.transaction() as tx:
             if save_credentials:
                 self.tokens.store(tx, connection, TokenKind.SHARED, None, tokens)
@@ -83,7 +84,8 @@ class ConnectionTester:
                 actor,
                 connection.name,
                 connection.id,
-                Verdict(True, f"The connection works: the provider issued a token.{saved}"),
+                Verdict(True, "The connection works: reached " + way
+                        + f", the provider issued a token.{saved}"),
             )
 
     def test_unsaved(self, actor: Principal, data: ConnectionCreate) -> Verdict:
@@ -97,14 +99,15 @@ class ConnectionTester:
         actor.require(Permission.MANAGE_CONNECTIONS)
         with self.transaction() as tx:
             spec = self.connections.unsaved_spec(tx, actor, data)
-            route = self.proxy.route(tx)
+            route = self.proxy.route_of(tx, *unsaved_proxy(data))
+        way = way_to(route, spec.token_url)
         try:
             self.oauth.client_credentials(spec, route=route)
         except ProviderError as exc:
-            verdict = Verdict(False, exc.message, exc.kind)
+            verdict = Verdict(False, _tried(exc.message, way), exc.kind)
         else:
-            verdict = Verdict(True, "The connection works: the provider issued a token. "
-                                    "Nothing is saved until you create the connection.")
+            verdict = Verdict(True, f"The connection works: reached {way}, the provider issued "
+                                    "a token. Nothing is saved until you create the connection.")
         with self.transaction() as tx:
             return self._record(tx, actor, data.name, None, verdict)
 
@@ -122,3 +125,8 @@ class ConnectionTester:
             details={"cause": verdict.cause} if verdict.cause else {},
         )
         return verdict
+
+
+def _tried(message: str, way: str) -> str:
+    """A failure's message, saying which way the call went (through which proxy, or not)."""
+    return f"{message} (Tokendesk tried {way}.)"

@@ -67,7 +67,7 @@ class UserTokens:
             connection, user, row = self._find(tx, actor, name, username)
             spec = self.connections.client_spec(tx, connection)
             note = None if spec.revocation_url else self.tokens.not_revoked_note(connection)
-            queued = self.revocations.enqueue_rows(tx, spec, [row])
+            queued = self.revocations.enqueue_rows(tx, spec, [row], connection)
             TokenRepository(tx).delete(row.id)
             self.audit.record(tx, actor, "token.revoke_user", target_type="token",
                               target=connection.name, connection_id=connection.id,

@@ -85,6 +85,13 @@ class ConnectionOut(BaseModel):
     placeholders: dict[str, str]
     invited_roles: list[str]
     callback_url: str
+    # How it reaches its provider: "global" (the forward proxy), "none" or "own"; with "own",
+    # its proxy's URL, username and bypass list, and whether a password is stored (never it).
+    proxy_mode: str = "global"
+    proxy_url: str | None = None
+    proxy_username: str = ""
+    proxy_password_stored: bool = False
+    proxy_bypass: list[str] = []
     created_at: datetime
     updated_at: datetime
     created_by: str
@@ -114,6 +121,11 @@ class ConnectionOut(BaseModel):
             placeholders=connection.placeholders,
             invited_roles=list(connection.invited_roles),
             callback_url=connection.callback_url(callback_url),
+            proxy_mode=connection.proxy.mode.value,
+            proxy_url=connection.proxy.url,
+            proxy_username=connection.proxy.username,
+            proxy_password_stored=connection.proxy.has_password,
+            proxy_bypass=list(connection.proxy.bypass),
             created_at=connection.created_at,
             updated_at=connection.updated_at,
             created_by=connection.created_by,

@@ -19,6 +19,7 @@ from tokendesk.web.console import (
     attention,
     audit_log,
     confirmations,
+    connection_proxy,
     connections,
     forecasts,
     my_settings,
@@ -49,8 +50,8 @@ def install(app: FastAPI) -> None:
     app.state.trusted_proxies = parse_trusted_proxies(td.settings.trusted_proxies)
     # The wizard's routes come before the connection pages: /connections/{name}/edit.
     for module in (session, attention, wizard, confirmations, connections, forecasts,
-                   my_settings, password, admin, api_keys, network, notifications, audit_log,
-                   workload):
+                   connection_proxy, my_settings, password, admin, api_keys, network,
+                   notifications, audit_log, workload):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
