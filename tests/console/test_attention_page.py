@@ -160,7 +160,7 @@ def connection_counts(html: str) -> dict[str, int]:
     listed = re.search(r'<ul class="attention-counts" id="connection-counts".*?</ul>', html, re.S)
     assert listed is not None, html[:3000]
     return {state: int(n) for state, n in re.findall(
-        r'data-state="([a-z]+)"><a href="/connections\?status=\1"><span class="badge [a-z]+">'
+        r'data-state="([a-z_]+)"><a href="/connections\?status=\1"><span class="badge [a-z]+">'
         r"(\d+)</span>", listed.group(0))}
 
 
@@ -180,6 +180,7 @@ def test_the_start_page_counts_connections_by_the_state_of_their_shared_token(
 
     start = admin.get("/attention")
 
-    assert connection_counts(start.text) == {"valid": 1, "expired": 0, "attention": 1,
+    # The filters of the connections list, in the one vocabulary of token states.
+    assert connection_counts(start.text) == {"valid": 1, "refreshing_soon": 0, "attention": 1,
                                              "none": 1}
     assert 'id="connection-counts"' not in alice.get("/attention").text

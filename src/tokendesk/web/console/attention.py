@@ -36,7 +36,7 @@ def attention_page(request: Request, viewer: CurrentViewer) -> Response:
 
 
 # The badge colour of a shared token's state (the filters of the connections list).
-SHARED_TONES = {"valid": "ok", "expired": "warn", "attention": "bad", "none": "none"}
+SHARED_TONES = {"valid": "ok", "refreshing_soon": "ok", "attention": "bad", "none": "none"}
 
 
 def connection_counts(request: Request, viewer: Viewer) -> list[tuple[str, str, str, int]]:
