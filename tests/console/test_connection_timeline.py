@@ -113,7 +113,7 @@ def test_the_chart_says_in_words_what_it_shows(td: Tokendesk, admin: Console) ->
                "1 failure (the last in the hour from 2026-12-05 12:00 UTC), 1 consent.")
     assert svg.findtext("desc") == summary
     assert summary in page  # also visible under the chart
-    table = re.search(r'<table class="visually-hidden" id="timeline-table">(.*?)</table>',
+    table = re.search(r'<div class="visually-hidden"><table id="timeline-table">(.*?)</table>',
                       page, re.S)
     assert table is not None
     days = re.findall(r'<th scope="row">([0-9-]+)</th><td>(\d+)</td><td>(\d+)</td>'

@@ -108,6 +108,6 @@ def test_a_grant_revoked_at_the_provider_shows_on_the_start_page_with_its_fix(
     rows.nth(0).locator("a:has-text('Fix')").click()
 
     expect(page).to_have_url(scene.url + "/connections/Graph")
-    expect(page.locator("#shared-token")).to_contain_text("Needs re-authentication")
+    expect(page.locator("#shared-token")).to_contain_text("Needs consent")  # the one vocabulary of states
     expect(page.locator("#forecasts")).to_contain_text("Client secret expires on")
     assert_every_input_is_labelled(page)

@@ -140,7 +140,7 @@ def test_an_administrator_resets_a_password_on_a_confirmation_page(scene: Scene,
     assert_shows_no_secret(page, new_password)
     hanna = chromium.new_context().new_page()
     sign_in(hanna, scene.url, "hanna", new_password)
-    expect(hanna).to_have_url(scene.url + "/my/connections")
+    expect(hanna).to_have_url(scene.url + "/attention")  # signed in: the start page
     hanna.context.close()
     traffic.assert_only_to(scene.url)
 

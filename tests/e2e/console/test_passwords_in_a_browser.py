@@ -49,7 +49,7 @@ def test_a_user_changes_his_password_in_my_settings(tokendesk: TokendeskServer, 
     sign_in(other, tokendesk.url, "hanna", ADMIN_PASSWORD)
     expect(other.locator(".field-error")).to_contain_text("not right")
     sign_in(other, tokendesk.url, "hanna", NEW_PASSWORD)
-    expect(other).to_have_url(tokendesk.url + "/my/connections")
+    expect(other).to_have_url(tokendesk.url + "/attention")  # signed in: the start page
     other.context.close()
     traffic.assert_only_to(tokendesk.url)
     traffic.assert_nothing_missing()
@@ -82,7 +82,7 @@ def test_the_first_sign_in_with_the_generated_password_asks_for_a_new_one_first(
     page.fill("#f-confirm_password", NEW_PASSWORD)
     page.click("#change-password")
 
-    expect(page).to_have_url(first_start.url + "/connections")
+    expect(page).to_have_url(first_start.url + "/attention")  # then the start page
     expect(page.locator(".notice.ok")).to_contain_text("Your password was changed")
     assert not password_file.exists()
     assert_shows_no_secret(page, generated, NEW_PASSWORD)

@@ -177,4 +177,4 @@ def test_an_administrator_revokes_one_users_token_and_an_invited_user_sees_no_se
     assert refused.status_code == 409, refused.text
     assert scene.oauth.requests("revocation"), "the provider was asked to revoke the token"
     page.reload()
-    expect(page.locator("#my-token")).to_contain_text("Not authenticated")
+    expect(page.locator("#my-token")).to_contain_text("Not connected")
