@@ -36,6 +36,8 @@ class RefusalCause(StrEnum):
     # invalid_client
     SECRET_CHANGED_HERE = "client_secret_changed_here"
     SECRET_REFUSED = "client_secret_refused"
+    # either: the provider's own error number, whose meaning the catalog records
+    PROVIDER_VERDICT = "provider_verdict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,9 @@ class RefusalFacts:
     client_changed_at: datetime | None = None  # client ID, secret/key or token URL changed
     lifetimes: Lifetimes = Lifetimes()
     phrases: Sequence[RefusalPhrase] = ()
+    # The catalog's verdict for the provider's error number (Microsoft's AADSTS codes), which
+    # names the cause and the fix better than any guess: "" when there is none.
+    verdict: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,13 @@ def diagnose(facts: RefusalFacts) -> Diagnosis:
     whose first answer was lost, a documented lifetime run out, a client changed since the
     consent, a phrase the provider documents, else a revocation at the provider.
     """
+    if facts.verdict:
+        return Diagnosis(
+            RefusalCause.PROVIDER_VERDICT,
+            f"{facts.provider} refused it ({facts.error}): {facts.verdict}."
+            + _provider_said(facts),
+            f"Do what {facts.provider}'s answer calls for: {facts.verdict}.",
+        )
     if facts.error == "invalid_client":
         return _client_refused(facts)
     said = _provider_said(facts)

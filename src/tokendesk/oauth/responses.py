@@ -181,7 +181,7 @@ def raise_for_error_response(
     words = verdict or _PLAIN_WORDS.get(error, "the provider refused the request")
     message = f"{error}: {words}." + said
     raise _REJECTIONS.get(error, ProviderRejected)(
-        message, oauth_error=error, description=description
+        message, oauth_error=error, description=description, verdict=verdict or ""
     )
 
 

@@ -64,6 +64,7 @@ def facts_of(
     """What is known of a refused refresh: the provider's words and the token's records."""
     lifetimes = provider.refresh_token
     words = exc.details.get("description")
+    verdict = exc.details.get("verdict")
     return RefusalFacts(
         error=exc.kind,
         provider_words=words if isinstance(words, str) else "",
@@ -81,4 +82,5 @@ def facts_of(
             testing_app_days=lifetimes.testing_app_lifetime_days if lifetimes else None,
         ),
         phrases=tuple(p.to_domain() for p in provider.refusal_phrases),
+        verdict=verdict if isinstance(verdict, str) else "",
     )
