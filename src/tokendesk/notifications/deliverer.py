@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tokendesk.domain.webhooks import DELIVERY_GIVE_UP_S, retry_delay, signed_headers
-from tokendesk.errors import ProviderError, TokendeskError
+from tokendesk.domain.webhooks import signed_headers
+from tokendesk.errors import ProviderError
 from tokendesk.metrics import Metrics
+from tokendesk.notifications.attempts import PurgePace, Rounds, after_attempt, clipped
 from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.notifications.forecasts import ForecastNotifier
 from tokendesk.oauth.outbound import Outbound, ProxyRoute
@@ -43,14 +43,9 @@ log = logging.getLogger(__name__)
 
 # The lease outlives the call's total deadline by this much.
 LEASE_MARGIN_S = 10.0
-# Finished deliveries and handed-out events are kept this long (the deliveries API shows
-# them), then forgotten; each process looks once per PURGE_INTERVAL_S.
-RETENTION_S = 30 * 24 * 3600.0
-PURGE_INTERVAL_S = 3600.0
 # Deliveries sent per round; a disabled webhook's deliveries wait this long between looks.
 DELIVERY_BATCH = 50
 DISABLED_RECHECK_S = 60.0
-ERROR_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +81,14 @@ class WebhookDeliverer:
         self.outbound = outbound
         self.metrics = metrics
         self.clock = clock
-        self.poll_s = poll_s
         # webhook-timestamp is the real time: receivers hold it against their own clock.
         self.wall = wall
         # The forecasts' job rides on these rounds: every replica runs them.
         self.forecasts = forecasts
         self.lease_s = outbound.total_deadline_s + LEASE_MARGIN_S
         self.owner = "w" + secrets.token_hex(8)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._purged_at: datetime | None = None
+        self._purge = PurgePace()
+        self._rounds = Rounds("webhook-deliverer", self.run_once, poll_s)
 
     def run_once(self) -> int:
         """Write the forecasts' events when their interval has passed, dispatch the outbox,
@@ -109,16 +102,14 @@ class WebhookDeliverer:
         return sum(1 for d in due if self.send(d.id))
 
     def purge_if_due(self) -> int:
-        """Forget what finished more than RETENTION_S ago, at most once per
-        PURGE_INTERVAL_S; returns how many rows went."""
-        now = self.clock()
-        if self._purged_at is not None and now - self._purged_at < timedelta(
-            seconds=PURGE_INTERVAL_S
-        ):
+        """Forget deliveries and handed-out events finished more than RETENTION_S ago (the
+        deliveries API shows them until then), at most once per PURGE_INTERVAL_S; returns
+        how many rows went."""
+        cutoff = self._purge.cutoff_if_due(self.clock())
+        if cutoff is None:
             return 0
-        self._purged_at = now
         with self.transaction() as tx:
-            return purge_finished(tx, now - timedelta(seconds=RETENTION_S))
+            return purge_finished(tx, cutoff)
 
     def send(self, delivery_id: str) -> bool:
         """One attempt at a delivery, unless another holder has it or it is not pending;
@@ -169,19 +160,10 @@ class WebhookDeliverer:
         self, delivery: DeliveryRecord, status: int | None, error: str | None, duration_ms: int
     ) -> None:
         now = self.clock()
-        attempts = delivery.attempts + 1
-        if error is None:
-            values: dict[str, object] = {"state": DELIVERED, "delivered_at": now}
-            outcome = "delivered"
-        elif now - delivery.created_at >= timedelta(seconds=DELIVERY_GIVE_UP_S):
-            values, outcome = {"state": FAILED}, "gave_up"
-        else:
-            values, outcome = {"next_attempt_at": now + retry_delay(attempts)}, "retrying"
-        values |= {
-            "attempts": attempts,
-            "last_status": status,
-            "last_error": None if error is None else error[:ERROR_MAX],
-        }
+        values, outcome = after_attempt(error, attempts=delivery.attempts,
+                                        created_at=delivery.created_at, now=now,
+                                        done=(DELIVERED, "delivered_at"))
+        values["last_status"] = status
         with self.transaction() as tx:
             repo = DeliveryRepository(tx)
             repo.record_attempt(
@@ -191,7 +173,7 @@ class WebhookDeliverer:
                     "status_code": status,
                     "duration_ms": duration_ms,
                     "outcome": outcome,
-                    "error": None if error is None else error[:ERROR_MAX],
+                    "error": clipped(error),
                 }
             )
             if not repo.finish(delivery.id, self.owner, values):
@@ -201,18 +183,8 @@ class WebhookDeliverer:
     # --- running in the background -------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="webhook-deliverer", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
         """Start nothing more; returns once the attempt in flight has ended."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.lease_s)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.run_once()
-            except TokendeskError as exc:  # e.g. the database is down: try again next time
-                log.warning("webhook delivery round failed: %s", exc.code)
+        self._rounds.stop(self.lease_s)

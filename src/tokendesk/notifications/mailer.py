@@ -16,19 +16,17 @@ import secrets
 import smtplib
 import socket
 import ssl
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from tokendesk.domain.egress import ALLOWLIST_WHERE, EgressPolicy, blocked_reason
-from tokendesk.domain.webhooks import DELIVERY_GIVE_UP_S, retry_delay
-from tokendesk.errors import TokendeskError
 from tokendesk.metrics import Metrics
+from tokendesk.notifications.attempts import PurgePace, Rounds, after_attempt, clipped
 from tokendesk.notifications.dispatch import OutboxDispatcher
 from tokendesk.services.mail import MailService, SmtpServer
 from tokendesk.storage.db import Transaction
-from tokendesk.storage.mail import FAILED, SENT, MailRecord, MailRepository
+from tokendesk.storage.mail import SENT, MailRecord, MailRepository
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +35,6 @@ SMTP_STEPS = 6
 LEASE_MARGIN_S = 10.0
 MAIL_BATCH = 50
 DISABLED_RECHECK_S = 60.0
-RETENTION_S = 30 * 24 * 3600.0
-PURGE_INTERVAL_S = 3600.0
-ERROR_MAX = 500
 
 
 class Mailer:
@@ -65,9 +60,8 @@ class Mailer:
         self.poll_s = poll_s
         self.lease_s = timeout_s * SMTP_STEPS + LEASE_MARGIN_S
         self.owner = "m" + secrets.token_hex(8)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._purged_at: datetime | None = None
+        self._purge = PurgePace()
+        self._rounds = Rounds("mailer", self.run_once, poll_s)
 
     def run_once(self) -> int:
         """Dispatch the outbox, then send every e-mail due now; returns how many the SMTP
@@ -145,52 +139,31 @@ class Mailer:
 
     def _record(self, message: MailRecord, error: str | None) -> None:
         now = self.clock()
-        attempts = message.attempts + 1
-        if error is None:
-            values: dict[str, object] = {"state": SENT, "sent_at": now}
-            outcome = "sent"
-        elif now - message.created_at >= timedelta(seconds=DELIVERY_GIVE_UP_S):
-            values, outcome = {"state": FAILED}, "gave_up"
-        else:
-            values, outcome = {"next_attempt_at": now + retry_delay(attempts)}, "retrying"
-        values |= {"attempts": attempts,
-                   "last_error": None if error is None else error[:ERROR_MAX]}
+        values, outcome = after_attempt(error, attempts=message.attempts,
+                                        created_at=message.created_at, now=now,
+                                        done=(SENT, "sent_at"))
         with self.transaction() as tx:
             repo = MailRepository(tx)
             repo.record_attempt({"message_id": message.id, "at": now, "outcome": outcome,
-                                 "error": None if error is None else error[:ERROR_MAX]})
+                                 "error": clipped(error)})
             if not repo.finish(message.id, self.owner, values):
                 log.error("e-mail %s: its lease was lost during the call", message.id)
         self.metrics.email_attempt(outcome)
 
     def _purge_if_due(self) -> None:
-        now = self.clock()
-        if self._purged_at is not None and now - self._purged_at < timedelta(
-            seconds=PURGE_INTERVAL_S
-        ):
-            return
-        self._purged_at = now
-        with self.transaction() as tx:
-            MailRepository(tx).purge_finished(now - timedelta(seconds=RETENTION_S))
+        cutoff = self._purge.cutoff_if_due(self.clock())
+        if cutoff is not None:
+            with self.transaction() as tx:
+                MailRepository(tx).purge_finished(cutoff)
 
     # --- running in the background -------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="mailer", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
         """Start nothing more; returns once the e-mail in flight has gone or failed."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.lease_s)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.run_once()
-            except TokendeskError as exc:  # e.g. the database is down: try again next time
-                log.warning("e-mail round failed: %s", exc.code)
+        self._rounds.stop(self.lease_s)
 
 
 def refused_by_egress(policy: EgressPolicy, host: str, port: int) -> str | None:
