@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 from notification_support import open_replica
-from pydantic import SecretStr
 
-from support.api import keyring_spec
 from support.webhook_receiver import WebhookReceiver
 from tokendesk.config import Settings
-from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import Connection
 from tokendesk.wiring import Tokendesk
 from tokens.lifecycle_support import (
@@ -22,6 +19,7 @@ from tokens.lifecycle_support import (
     ManualClock,
     create_connection,
     create_invited_role,
+    desk_settings,
 )
 
 
@@ -37,11 +35,8 @@ def provider() -> FakeProvider:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        public_url="https://tokendesk.example.test",
-        encryption_keys=SecretStr(keyring_spec(KeyRing.generate())),
+    return desk_settings(
+        database_url, tmp_path / "data",
         allow_http_loopback=True,  # the receiver is plain http on 127.0.0.1
         egress_allowlist="127.0.0.1",
         webhook_timeout_s=5.0,

@@ -94,12 +94,14 @@ def refreshed(refresh_token: str | None = None, access_token: str = "at-2",
                       expires_in=expires_in)
 
 
-def desk_settings(database_url: str, data_dir: Path) -> Settings:
+def desk_settings(database_url: str, data_dir: Path, **more: Any) -> Settings:
+    """The settings of a test desk with a fresh key ring; ``more`` adds or replaces some."""
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         public_url="https://tokendesk.example.test",
         encryption_keys=SecretStr(keyring_spec(KeyRing.generate())),
+        **more,
     )
 
 
