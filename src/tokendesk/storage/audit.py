@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -30,6 +31,7 @@ from tokendesk.domain.timeline import (
     SUCCESS,
     HourOfActivity,
 )
+from tokendesk.storage.schema_base import UTCDateTime
 from tokendesk.storage.tables import audit_events
 
 
@@ -175,16 +177,43 @@ def _bulk_insert(dialect: Dialect) -> _BulkInsert:
         order = names
     else:
         order = list(compiled.positiontup or ())
+    copy = (f"COPY {audit_events.name} ({', '.join(order)}) FROM STDIN"
+            if dialect.name == "postgresql" else None)
     conversions = []
     for index, name in enumerate(order):
         column_type = audit_events.c[name].type  # a TypeDecorator's processor includes its step
+        if isinstance(column_type, UTCDateTime):
+            conversions.append((index, _moment_converter(dialect)))
+            continue
+        if isinstance(column_type, JSON) and copy is not None:
+            # COPY's text format takes the JSON text itself; psycopg's JSON wrapper would be
+            # dumped again for every row.
+            conversions.append((index, _remembered(json.dumps)))
+            continue
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             is_json = isinstance(column_type, JSON)
             conversions.append((index, _remembered(processor) if is_json else processor))
-    copy = (f"COPY {audit_events.name} ({', '.join(order)}) FROM STDIN"
-            if dialect.name == "postgresql" else None)
     return _BulkInsert(statement, copy, itemgetter(*order), tuple(conversions))
+
+
+def _moment_converter(dialect: Dialect) -> _Convert:
+    """What :class:`UTCDateTime` and the dialect make of an aware datetime, in one step.
+
+    SQLite keeps it as text (compared as text by every range query, so the form must be
+    exactly SQLAlchemy's: ``YYYY-MM-DD HH:MM:SS.ffffff``); others take the naive UTC moment.
+    Both are several times cheaper than the two processors, which matters for thousands of
+    handout rows a second.
+    """
+    naive = UTCDateTime().process_bind_param
+    if dialect.name != "sqlite":
+        return lambda value: naive(value, dialect)
+
+    def as_text(value: Any) -> Any:
+        moment = naive(value, dialect)
+        return None if moment is None else moment.isoformat(" ", "microseconds")
+
+    return as_text
 
 
 def _remembered(convert: _Convert) -> _Convert:
