@@ -17,14 +17,10 @@ import typer
 
 from tokendesk.cli.context import open_tokendesk, operator
 from tokendesk.errors import DeskFileInvalid
-from tokendesk.services.desk.file import (
-    dump_desk_file,
-    load_desk_file,
-    published_schema,
-    schema_text,
-)
+from tokendesk.services.desk.file import published_schema, schema_text
 from tokendesk.services.desk.plan import Plan, PlannedChange
 from tokendesk.services.desk.references import SecretReader
+from tokendesk.services.desk.yaml_text import dump_desk_file, load_desk_file
 
 EXPORT_HELP = "Write the desk as a desk file (YAML); secrets as references, never values."
 MARKS = {"create": "+", "update": "~", "delete": "-"}
