@@ -5,6 +5,7 @@ with passwords."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,19 @@ def desk_env(database_url: str, data: Path) -> dict[str, str]:
         "TOKENDESK_ENCRYPTION_KEYS": keyring_spec(KeyRing.generate()),
         "TOKENDESK_PUBLIC_URL": PUBLIC_URL,
     }
+
+
+def populated_source(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a populated desk on a SQLite copy of ``sqlite_template``."""
+    path = tmp_path / "source.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    env = desk_env(f"sqlite:///{path.as_posix()}", tmp_path / "source")
+    td = open_desk(env)
+    try:
+        populate(td)
+    finally:
+        td.close()
+    return env
 
 
 def open_desk(env: dict[str, str]) -> Tokendesk:

@@ -5,7 +5,6 @@ changes nothing, `tokendesk apply -f FILE` applies it in one transaction."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from cli.desk_support import (
     WEBHOOK_URL,
     desk_env,
     open_desk,
-    populate,
+    populated_source,
 )
 from support.api import CLIENT_SECRET
 from support.cli import Cli, one_error_line
@@ -68,15 +67,7 @@ def secrets_of(td: Tokendesk) -> dict[str, str | None]:
 @pytest.fixture
 def source(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
     """A populated desk on SQLite."""
-    path = tmp_path / "source.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    env = desk_env(f"sqlite:///{path.as_posix()}", tmp_path / "source")
-    td = open_desk(env)
-    try:
-        populate(td)
-    finally:
-        td.close()
-    return env
+    return populated_source(sqlite_template, tmp_path)
 
 
 @pytest.mark.postgres

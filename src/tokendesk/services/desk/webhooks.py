@@ -66,7 +66,7 @@ class DeskWebhooks:
                 ) -> PlannedChange:
         if secret is None:
             raise DeskFileInvalid(
-                "signing_secret: a webhook is created with its signing secret by reference "
+                "a webhook is created with its signing secret by reference "
                 "(the receiver verifies signatures with it), such as {env: "
                 "TOKENDESK_SECRET_WEBHOOK}.", field="signing_secret")
         made = self.webhooks.create(tx, actor, WebhookCreate(
