@@ -212,3 +212,35 @@ def test_an_invalid_entry_in_the_new_sections_changes_nothing_and_names_it(
     assert _count(td, audit_events) == audited
     for secret in ("good-secret-value", NEW_WEBHOOK_SECRET, "plain-words-not-a-key"):
         assert secret not in admin_cli.everything_printed
+
+
+def test_a_connection_moved_off_its_own_proxy_loses_the_proxy_password(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    document = yaml.safe_load(cli.ok("export").stdout)
+    signing = next(c for c in document["connections"] if c["name"] == "Signing app")
+    for key in ("proxy_url", "proxy_username", "proxy_password", "proxy_bypass"):
+        del signing[key]
+    signing["proxy_mode"] = "none"
+    edited = tmp_path / "direct.yaml"
+    edited.write_text(yaml.safe_dump(document))
+
+    plan = json.loads(cli.ok("apply", "-f", str(edited), "--json").stdout)
+
+    assert _by_entry(plan)[("update", "connection", "Signing app")] == {
+        "proxy_mode": {"field": "proxy_mode", "old": "own", "new": "none"},
+        "proxy_url": {"field": "proxy_url", "old": "http://proxy.onprem.test:3128", "new": None},
+        "proxy_username": {"field": "proxy_username", "old": "signer", "new": ""},
+        "proxy_bypass": {"field": "proxy_bypass", "old": ["*.onprem.test"], "new": []},
+        "client_key": {"field": "client_key", "secret": "unchanged"},
+        "proxy_password": {"field": "proxy_password", "secret": "removed"}}
+    td = open_desk(source)
+    try:
+        with td.transaction(read_only=True) as tx:
+            signing_app = td.connections.get(tx, command_line_principal(), "Signing app")
+            assert signing_app.proxy.mode.value == "none"
+            assert not signing_app.proxy.has_password
+    finally:
+        td.close()
+    assert cli.ok("apply", "-f", str(edited)).stdout.startswith("No changes")
