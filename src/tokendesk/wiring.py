@@ -325,7 +325,9 @@ def _wire(
         revocations=revocations,
         removal=removal,
         desk=DeskApplier(
-            transaction, DeskService(accounts, connections, egress, proxy, audit), removal
+            transaction,
+            DeskService(accounts, connections, egress, proxy, audit, webhooks, mail),
+            removal,
         ),
         audit_buffer=audit_buffer,
         hot=hot,

@@ -122,3 +122,32 @@ def test_an_unknown_key_in_the_desk_is_refused(admin: Api) -> None:
     assert response.status_code == 422
     assert "'desk.connections.0.secret' is not a known field" in response.json()["error"]["message"]
     assert "typed by mistake" not in response.text
+
+
+def test_a_webhook_applied_through_the_api_is_exported_by_reference_and_unchanged_again(
+    admin: Api, td: Tokendesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signing_secret = "whsec_" + "YS1zaWduaW5nLXNlY3JldC1vZi10aGlydHktdHdvLWJ5dGU="
+    monkeypatch.setenv("TOKENDESK_SECRET_HOOKS", signing_secret)
+    # Where the exported file is applied again, its suggested name holds the same secret.
+    monkeypatch.setenv("TOKENDESK_SECRET_WEBHOOK_HOOKS_EXAMPLE_TEST", signing_secret)
+    hook = {"url": "https://hooks.example.test/desk", "events": ["token.refresh_failed"],
+            "signing_secret": {"env": "TOKENDESK_SECRET_HOOKS"}}
+
+    applied = admin.post("/apply", json={"desk": {"version": 1, "webhooks": [hook]}})
+    exported = admin.get("/desk-file")
+    again = admin.post("/apply", json={"desk": exported.json(), "dry_run": True})
+
+    assert applied.status_code == 200, applied.text
+    assert [(c["action"], c["kind"], c["name"]) for c in applied.json()["changes"]] == [
+        ("create", "webhook", "https://hooks.example.test/desk")]
+    [webhook] = exported.json()["webhooks"]
+    assert webhook["signing_secret"] == {"env": "TOKENDESK_SECRET_WEBHOOK_HOOKS_EXAMPLE_TEST"}
+    assert again.status_code == 200, again.text
+    assert again.json()["changes"] == []
+    assert again.json()["unchanged"][-1] == "webhook 'https://hooks.example.test/desk'"
+    with td.transaction(read_only=True) as tx:
+        [stored] = td.webhooks.all(tx, command_line_principal())
+        assert td.webhooks.signing_secret(stored).reveal() == signing_secret
+    for response in (applied, exported, again):
+        assert signing_secret not in response.text

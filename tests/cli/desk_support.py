@@ -1,9 +1,12 @@
 """A populated desk for the desk file tests: connections of several providers (a client
-secret, a client key), a custom role, the egress allowlist and a forward proxy with a
-password."""
+secret and its expiry day, an API base URL, a client key, a connection's own proxy with a
+password), a custom role, a webhook, the egress allowlist, a forward proxy and an SMTP server
+with passwords."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +18,14 @@ from support.passwords import CHEAP_PASSWORDS
 from tokendesk.config import Settings
 from tokendesk.crypto import KeyRing
 from tokendesk.domain.principal import command_line_principal
+from tokendesk.domain.secret import Secret
 from tokendesk.services.inputs import (
     ConnectionCreate,
     EgressAllowlistInput,
     ProxySettingsInput,
     RoleCreate,
+    SmtpSettingsInput,
+    WebhookCreate,
 )
 from tokendesk.wiring import Tokendesk, build
 
@@ -28,6 +34,11 @@ PROXY_PASSWORD = "pp-5e1f0c-proxy-password"
 SERVICENOW_SECRET = "sn-2b7d41-client-secret"
 SIGNING_KEY = key_pair("signing-app")
 ROLE = "Sales bots"
+OWN_PROXY_PASSWORD = "op-71c2aa-own-proxy-password"
+SMTP_PASSWORD = "sm-0d93f1-smtp-password"
+# whsec_ and the base64 of 32 bytes, as Tokendesk makes them.
+WEBHOOK_SECRET = "whsec_" + "dGhpcnR5LXR3by1ieXRlcy1vZi1zaWduaW5nLWtleSE="
+WEBHOOK_URL = "https://hooks.example.test/tokendesk"
 
 
 def desk_env(database_url: str, data: Path) -> dict[str, str]:
@@ -40,6 +51,19 @@ def desk_env(database_url: str, data: Path) -> dict[str, str]:
     }
 
 
+def populated_source(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a populated desk on a SQLite copy of ``sqlite_template``."""
+    path = tmp_path / "source.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    env = desk_env(f"sqlite:///{path.as_posix()}", tmp_path / "source")
+    td = open_desk(env)
+    try:
+        populate(td)
+    finally:
+        td.close()
+    return env
+
+
 def open_desk(env: dict[str, str]) -> Tokendesk:
     return build(Settings(
         database_url=env["TOKENDESK_DATABASE_URL"],
@@ -50,7 +74,8 @@ def open_desk(env: dict[str, str]) -> Tokendesk:
 
 
 CONNECTIONS: list[dict[str, Any]] = [
-    connection_body(invited_roles=[ROLE]),
+    connection_body(invited_roles=[ROLE], client_secret_expires_on=date(2027, 6, 30),
+                    api_base_url="https://acme.my.salesforce.com/services/data/v61.0"),
     connection_body(name="ServiceNow bots", provider="servicenow",
                     grant_type="client_credentials", scopes=None,
                     client_secret=SERVICENOW_SECRET, invited_roles=[ROLE]),
@@ -58,7 +83,11 @@ CONNECTIONS: list[dict[str, Any]] = [
      "client_id": "signing-app", "token_url": "https://login.example.test/oauth2/token",
      "scopes": "api:read api:write", "client_auth_method": "private_key_jwt",
      "client_key": SIGNING_KEY.key_pem, "client_certificate": SIGNING_KEY.certificate_pem,
-     "description": "Signs its client assertions"},
+     "description": "Signs its client assertions",
+     # On premises: reached through its own proxy, not the forward proxy.
+     "proxy_mode": "own", "proxy_url": "http://proxy.onprem.test:3128",
+     "proxy_username": "signer", "proxy_password": OWN_PROXY_PASSWORD,
+     "proxy_bypass": ["*.onprem.test"]},
 ]
 
 
@@ -75,11 +104,21 @@ def populate(td: Tokendesk) -> None:
             username="desk", password=SecretStr(PROXY_PASSWORD), bypass=["*.internal.test"]))
         for body in CONNECTIONS:
             td.connections.create(tx, actor, ConnectionCreate.model_validate(body))
+        td.webhooks.create(tx, actor, WebhookCreate(
+            url=WEBHOOK_URL, events=["token.reauthentication_required",
+                                     "connection.misconfigured"],
+            description="Pages the on-call"), secret=Secret(WEBHOOK_SECRET))
+        td.mail.save(tx, actor, SmtpSettingsInput(
+            enabled=True, host="smtp.example.test", port=587, username="desk",
+            password=SecretStr(SMTP_PASSWORD), from_address="tokendesk@example.test"))
 
 
 SECRETS_BY_ENV = {
     "TOKENDESK_SECRET_SALESFORCE_PROD": CLIENT_SECRET,
     "TOKENDESK_SECRET_SERVICENOW_BOTS": SERVICENOW_SECRET,
     "TOKENDESK_SECRET_SIGNING_APP_KEY": SIGNING_KEY.key_pem,
+    "TOKENDESK_SECRET_SIGNING_APP_PROXY_PASSWORD": OWN_PROXY_PASSWORD,
+    "TOKENDESK_SECRET_WEBHOOK_HOOKS_EXAMPLE_TEST": WEBHOOK_SECRET,
     "TOKENDESK_SECRET_PROXY_PASSWORD": PROXY_PASSWORD,
+    "TOKENDESK_SECRET_SMTP_PASSWORD": SMTP_PASSWORD,
 }

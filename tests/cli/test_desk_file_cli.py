@@ -5,7 +5,6 @@ changes nothing, `tokendesk apply -f FILE` applies it in one transaction."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,18 @@ import yaml
 from sqlalchemy import Engine, func, select
 
 from cli.desk_support import (
+    OWN_PROXY_PASSWORD,
     PROXY_PASSWORD,
     ROLE,
     SECRETS_BY_ENV,
     SERVICENOW_SECRET,
     SIGNING_KEY,
+    SMTP_PASSWORD,
+    WEBHOOK_SECRET,
+    WEBHOOK_URL,
     desk_env,
     open_desk,
-    populate,
+    populated_source,
 )
 from support.api import CLIENT_SECRET
 from support.cli import Cli, one_error_line
@@ -30,7 +33,8 @@ from tokendesk.domain.principal import command_line_principal
 from tokendesk.storage.tables import audit_events
 from tokendesk.wiring import Tokendesk
 
-ALL_SECRETS = (CLIENT_SECRET, SERVICENOW_SECRET, PROXY_PASSWORD, SIGNING_KEY.key_pem.strip())
+ALL_SECRETS = (CLIENT_SECRET, SERVICENOW_SECRET, PROXY_PASSWORD, SIGNING_KEY.key_pem.strip(),
+               OWN_PROXY_PASSWORD, WEBHOOK_SECRET, SMTP_PASSWORD)
 
 
 def audit_count(td: Tokendesk) -> int:
@@ -40,30 +44,30 @@ def audit_count(td: Tokendesk) -> int:
 
 def secrets_of(td: Tokendesk) -> dict[str, str | None]:
     """Every stored secret, decrypted, by the env name the export suggests for it."""
+    actor = command_line_principal()
     with td.transaction(read_only=True) as tx:
-        found = {c.name: c for c in td.connections.search(tx, command_line_principal())}
-        key = td.connections.client_key(tx, found["Signing app"])
-        secret = td.connections.client_secret(tx, found["Salesforce prod"])
-        servicenow = td.connections.client_secret(tx, found["ServiceNow bots"])
-        proxy = td.proxy.password(tx)
-    return {"TOKENDESK_SECRET_SALESFORCE_PROD": secret.reveal() if secret else None,
-            "TOKENDESK_SECRET_SERVICENOW_BOTS": servicenow.reveal() if servicenow else None,
-            "TOKENDESK_SECRET_SIGNING_APP_KEY": key.reveal() if key else None,
-            "TOKENDESK_SECRET_PROXY_PASSWORD": proxy.reveal() if proxy else None}
+        found = {c.name: c for c in td.connections.search(tx, actor)}
+        [webhook] = td.webhooks.all(tx, actor)
+        held = {
+            "TOKENDESK_SECRET_SALESFORCE_PROD":
+                td.connections.client_secret(tx, found["Salesforce prod"]),
+            "TOKENDESK_SECRET_SERVICENOW_BOTS":
+                td.connections.client_secret(tx, found["ServiceNow bots"]),
+            "TOKENDESK_SECRET_SIGNING_APP_KEY":
+                td.connections.client_key(tx, found["Signing app"]),
+            "TOKENDESK_SECRET_SIGNING_APP_PROXY_PASSWORD":
+                td.proxy.connection_password(tx, found["Signing app"]),
+            "TOKENDESK_SECRET_WEBHOOK_HOOKS_EXAMPLE_TEST": td.webhooks.signing_secret(webhook),
+            "TOKENDESK_SECRET_PROXY_PASSWORD": td.proxy.password(tx),
+            "TOKENDESK_SECRET_SMTP_PASSWORD": td.mail.server(tx).password,
+        }
+    return {name: secret.reveal() if secret else None for name, secret in held.items()}
 
 
 @pytest.fixture
 def source(sqlite_template: Path, tmp_path: Path) -> dict[str, str]:
     """A populated desk on SQLite."""
-    path = tmp_path / "source.sqlite3"
-    shutil.copyfile(sqlite_template, path)
-    env = desk_env(f"sqlite:///{path.as_posix()}", tmp_path / "source")
-    td = open_desk(env)
-    try:
-        populate(td)
-    finally:
-        td.close()
-    return env
+    return populated_source(sqlite_template, tmp_path)
 
 
 @pytest.mark.postgres
@@ -87,6 +91,8 @@ def test_an_export_applied_to_a_fresh_postgresql_desk_gives_the_same_desk_twice(
     assert "+ create connection 'Salesforce prod'" in first.stdout
     assert "+ create role 'Sales bots'" in first.stdout
     assert "~ update proxy 'forward proxy'" in first.stdout
+    assert f"+ create webhook '{WEBHOOK_URL}'" in first.stdout
+    assert "~ update smtp 'e-mail settings'" in first.stdout
     assert Cli(target).ok("export").stdout == exported  # same connections, ids, roles, settings
     td = open_desk(target)
     try:
@@ -97,9 +103,9 @@ def test_an_export_applied_to_a_fresh_postgresql_desk_gives_the_same_desk_twice(
         assert plan["changes"] == [] and plan["summary"] == {"create": 0, "update": 0,
                                                              "delete": 0}
         assert sorted(plan["unchanged"]) == sorted([
-            "egress allowlist", "forward proxy", f"role '{ROLE}'",
+            "egress allowlist", "forward proxy", "e-mail settings", f"role '{ROLE}'",
             "connection 'Salesforce prod'", "connection 'ServiceNow bots'",
-            "connection 'Signing app'"])
+            "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'"])
         assert apply.ok("apply", "-f", str(desk_file)).stdout.startswith("No changes")
         assert audit_count(td) == count
     finally:
@@ -124,6 +130,26 @@ def test_the_export_carries_secrets_only_as_references_with_suggested_names(
     assert by_name["Signing app"]["client_key"] == {"env": "TOKENDESK_SECRET_SIGNING_APP_KEY"}
     assert "client_secret" not in by_name["Signing app"]
     assert document["proxy"]["password"] == {"env": "TOKENDESK_SECRET_PROXY_PASSWORD"}
+    assert by_name["Salesforce prod"]["client_secret_expires_on"] == "2027-06-30"
+    assert by_name["Salesforce prod"]["api_base_url"] == (
+        "https://acme.my.salesforce.com/services/data/v61.0")
+    assert "proxy_mode" not in by_name["Salesforce prod"]  # the default: the forward proxy
+    signing = by_name["Signing app"]
+    assert {k: v for k, v in signing.items() if k.startswith("proxy_")} == {
+        "proxy_mode": "own", "proxy_url": "http://proxy.onprem.test:3128",
+        "proxy_username": "signer",
+        "proxy_password": {"env": "TOKENDESK_SECRET_SIGNING_APP_PROXY_PASSWORD"},
+        "proxy_bypass": ["*.onprem.test"]}
+    [webhook] = document["webhooks"]
+    assert {k: v for k, v in webhook.items() if k != "id"} == {
+        "url": WEBHOOK_URL,
+        "events": ["token.reauthentication_required", "connection.misconfigured"],
+        "description": "Pages the on-call", "enabled": True,
+        "signing_secret": {"env": "TOKENDESK_SECRET_WEBHOOK_HOOKS_EXAMPLE_TEST"}}
+    assert document["smtp"] == {
+        "enabled": True, "host": "smtp.example.test", "port": 587, "starttls": True,
+        "username": "desk", "password": {"env": "TOKENDESK_SECRET_SMTP_PASSWORD"},
+        "from_address": "tokendesk@example.test"}
     assert document["roles"] == [{"name": ROLE, "description": "Bots of the sales team",
                                   "permissions": ["oauth_connections.view"]}]
     assert document["egress_allowlist"] == ["10.20.0.0/16"]
@@ -180,7 +206,8 @@ def test_a_dry_run_names_every_difference_and_touches_nothing(
     assert salesforce["scopes"]["new"] == ["api", "refresh_token"]
     assert salesforce["client_secret"] == {"field": "client_secret", "secret": "changed"}
     assert changes[("create", "connection", "Jira cloud")]["client_secret"]["secret"] == "set"
-    assert plan["unchanged"] == ["egress allowlist", "connection 'Signing app'"]
+    assert plan["unchanged"] == ["egress allowlist", "e-mail settings",
+                                 "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'"]
     assert plan["dry_run"] is True and plan["applied"] is False
     assert cli.ok("export").stdout == before
     assert audit_count(td) == count
@@ -318,7 +345,8 @@ def test_export_schema_prints_the_published_json_schema(admin_cli: Cli) -> None:
 
     assert schema["$id"] == "urn:tokendesk:desk-file:1"
     assert schema["additionalProperties"] is False
-    assert "Webhook subscriptions are not part of the file" in schema["description"]
+    assert "webhook subscriptions" in schema["description"]
+    assert {"webhooks", "smtp"} <= set(schema["properties"])
 
 
 def test_the_provider_of_an_existing_connection_cannot_change(

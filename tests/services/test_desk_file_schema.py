@@ -27,7 +27,8 @@ def _objects(node: Any) -> list[dict[str, Any]]:
 def test_every_object_of_the_schema_refuses_unknown_keys() -> None:
     objects = _objects(generated_schema())
 
-    assert len(objects) == 5  # the file, a role, a connection, the proxy, a secret reference
+    # the file, a role, a connection, a webhook, the proxy, the SMTP server, a secret reference
+    assert len(objects) == 7
     assert all(o["additionalProperties"] is False for o in objects)
 
 

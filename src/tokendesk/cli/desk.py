@@ -17,14 +17,10 @@ import typer
 
 from tokendesk.cli.context import open_tokendesk, operator
 from tokendesk.errors import DeskFileInvalid
-from tokendesk.services.desk.file import (
-    dump_desk_file,
-    load_desk_file,
-    published_schema,
-    schema_text,
-)
+from tokendesk.services.desk.file import published_schema, schema_text
 from tokendesk.services.desk.plan import Plan, PlannedChange
 from tokendesk.services.desk.references import SecretReader
+from tokendesk.services.desk.yaml_text import dump_desk_file, load_desk_file
 
 EXPORT_HELP = "Write the desk as a desk file (YAML); secrets as references, never values."
 MARKS = {"create": "+", "update": "~", "delete": "-"}
@@ -36,9 +32,9 @@ def export(
     schema: Annotated[bool, typer.Option(
         "--schema", help="Print the desk file's JSON Schema instead.")] = False,
 ) -> None:
-    """Write the desk as a desk file: connections, custom roles, egress allowlist and forward
-    proxy. Secrets appear as {env: TOKENDESK_SECRET_...} references to set where the file is
-    applied. Webhook subscriptions are not part of the file yet."""
+    """Write the desk as a desk file: connections, custom roles, webhooks, egress allowlist,
+    forward proxy and SMTP server. Secrets appear as {env: TOKENDESK_SECRET_...} references
+    to set where the file is applied."""
     if schema:
         text = schema_text(published_schema())
     else:
@@ -57,7 +53,8 @@ def apply(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the plan and change nothing.")] = False,
     prune: Annotated[bool, typer.Option(
-        "--prune", help="Delete connections and custom roles the file leaves out.")] = False,
+        "--prune", help="Delete connections, custom roles and webhooks the file leaves out."
+    )] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Apply a desk file in one transaction (or with --dry-run only print the plan).

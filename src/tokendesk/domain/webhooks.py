@@ -16,9 +16,14 @@ import secrets
 from datetime import timedelta
 
 from tokendesk.domain.secret import Secret
+from tokendesk.errors import ValidationError
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
+# A signing secret given rather than made (a desk file's): 24 to 64 bytes, as the Standard
+# Webhooks specification asks of a secret.
+GIVEN_SECRET_BYTES_MIN = 24
+GIVEN_SECRET_BYTES_MAX = 64
 # Retries of one delivery: the first soon, then doubling, at most DELIVERY_RETRY_MAX_S apart,
 # until DELIVERY_GIVE_UP_S after the event (a receiver down for a day still gets everything).
 DELIVERY_RETRY_FIRST_S = 5.0
@@ -29,6 +34,22 @@ DELIVERY_GIVE_UP_S = 3 * 24 * 3600.0
 def new_signing_secret() -> Secret:
     """A fresh signing secret, ``whsec_<base64 of 32 random bytes>``."""
     return Secret(SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode())
+
+
+def given_signing_secret(secret: Secret, *, field: str) -> Secret:
+    """``secret`` (surrounding blanks trimmed) if it is a signing secret: ``whsec_`` and the
+    base64 of 24 to 64 bytes. Raises ValidationError naming ``field``, never quoting it."""
+    trimmed = Secret(secret.reveal().strip())
+    try:
+        size = len(secret_key(trimmed)) if trimmed.reveal().startswith(SECRET_PREFIX) else 0
+    except ValueError:
+        size = 0
+    if not GIVEN_SECRET_BYTES_MIN <= size <= GIVEN_SECRET_BYTES_MAX:
+        raise ValidationError(
+            f"A webhook signing secret is {SECRET_PREFIX} followed by the base64 of "
+            f"{GIVEN_SECRET_BYTES_MIN} to {GIVEN_SECRET_BYTES_MAX} random bytes, such as "
+            f"the output of: echo {SECRET_PREFIX}$(openssl rand -base64 32)", field=field)
+    return trimmed
 
 
 def secret_key(secret: Secret) -> bytes:

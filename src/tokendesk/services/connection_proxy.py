@@ -62,6 +62,20 @@ def unsaved_proxy(data: ConnectionCreate) -> tuple[ConnectionProxy, Secret | Non
     return proxy, Secret(password) if password else None
 
 
+def settled_proxy(data: ConnectionCreate) -> ConnectionProxy:
+    """The proxy choice ``data`` describes, validated as a new connection's would be, but
+    with no password required (an edit may keep the stored one): what a desk file's entry is
+    compared with. Raises ValidationError naming the proxy field at fault."""
+    proxy, _ = _resolved(ProxyEdit.of(data), GLOBAL_PROXY)
+    return proxy
+
+
+def proxy_fields(proxy: ConnectionProxy) -> dict[str, Any]:
+    """A proxy choice under the API's field names (the password left out)."""
+    return {"proxy_mode": proxy.mode.value, "proxy_url": proxy.url,
+            "proxy_username": proxy.username, "proxy_bypass": list(proxy.bypass)}
+
+
 def proxy_columns(
     keyring: KeyRing, connection_id: str, stored: ConnectionProxy | None,
     data: ConnectionCreate | ConnectionUpdate,

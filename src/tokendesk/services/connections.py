@@ -349,6 +349,7 @@ class ConnectionService:
             **columns(fields),
             "client_auth_method": data.client_auth_method,
             "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
+            "api_base_url": rules.optional_url(data.api_base_url, "api_base_url"),
         }
 
     def _check_proxy_address(self, tx: Tx, proxy: dict[str, Any]) -> None:

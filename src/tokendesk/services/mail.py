@@ -93,7 +93,7 @@ class MailService:
         clears it. Raises PermissionDenied without *Network settings*, ValidationError
         naming the field."""
         actor.require(Permission.MANAGE_SETTINGS)
-        values = _validated(data)
+        values = validated_smtp(data)
         if values["host"]:
             # The SMTP server is connected to as any provider is: same addresses refused.
             self.egress.policy(tx).check_literal(values["host"], field="host")
@@ -156,7 +156,9 @@ def recipients(tx: Tx, payload: dict[str, Any]) -> list[Recipient]:
     return users_with_permission(tx, Permission.MANAGE_CONNECTIONS.value)
 
 
-def _validated(data: SmtpSettingsInput) -> dict[str, Any]:
+def validated_smtp(data: SmtpSettingsInput) -> dict[str, Any]:
+    """The SMTP settings of ``data`` as stored (no password); raises ValidationError naming
+    the field."""
     host = validate_host(data.host, field="host") if data.host.strip() else ""
     if data.enabled and not host:
         raise ValidationError("Enter the SMTP server's host name to enable e-mail.",

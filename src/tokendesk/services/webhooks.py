@@ -24,7 +24,7 @@ from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.urls import validate_endpoint_url
-from tokendesk.domain.webhooks import new_signing_secret
+from tokendesk.domain.webhooks import given_signing_secret, new_signing_secret
 from tokendesk.errors import ValidationError, WebhookNotFound
 from tokendesk.services.audit import AuditService
 from tokendesk.services.egress import EgressService
@@ -79,8 +79,11 @@ class WebhookService:
 
     # --- administrators ------------------------------------------------------------------
 
-    def create(self, tx: Tx, actor: Principal, data: WebhookCreate) -> NewWebhook:
-        """Register a webhook; returns it with its new signing secret.
+    def create(self, tx: Tx, actor: Principal, data: WebhookCreate, *,
+               webhook_id: str | None = None, secret: Secret | None = None) -> NewWebhook:
+        """Register a webhook; returns it with its signing secret: ``secret`` when given
+        (a desk file's, the receiver already holds it), else a new one. ``webhook_id`` keeps
+        the id of a webhook moved from another desk.
 
         Raises PermissionDenied without *Network settings*; ValidationError naming the field.
         """
@@ -88,7 +91,9 @@ class WebhookService:
         url = self._url(tx, data.url)
         events = _events(data.events)
         description = _description(data.description)
-        webhook_id, now, secret = new_id(), self.clock(), new_signing_secret()
+        secret = (given_signing_secret(secret, field="signing_secret") if secret is not None
+                  else new_signing_secret())
+        webhook_id, now = webhook_id or new_id(), self.clock()
         WebhookRepository(tx).add(
             {
                 "id": webhook_id,
@@ -120,10 +125,11 @@ class WebhookService:
             raise WebhookNotFound(f"There is no webhook '{webhook_id[:40]}'.")
         return found
 
-    def update(self, tx: Tx, actor: Principal, webhook_id: str, data: WebhookUpdate
-               ) -> WebhookRecord:
-        """Edit a webhook; absent fields keep their value. Raises WebhookNotFound,
-        PermissionDenied, ValidationError."""
+    def update(self, tx: Tx, actor: Principal, webhook_id: str, data: WebhookUpdate, *,
+               secret: Secret | None = None) -> WebhookRecord:
+        """Edit a webhook; absent fields keep their value, and the signing secret unless
+        ``secret`` replaces it (a desk file's). Raises WebhookNotFound, PermissionDenied,
+        ValidationError."""
         current = self.get(tx, actor, webhook_id)
         values: dict[str, Any] = {}
         if data.url is not None:
@@ -134,11 +140,15 @@ class WebhookService:
             values["description"] = _description(data.description)
         if data.enabled is not None:
             values["enabled"] = data.enabled
+        if secret is not None:
+            values["secret_ct"] = self.keyring.encrypt(
+                given_signing_secret(secret, field="signing_secret").reveal(),
+                RowRef(*SECRET_REF, current.id))
         if values:
             WebhookRepository(tx).update(current.id, {**values, "updated_at": self.clock()})
             self.audit.record(
                 tx, actor, "webhook.update", target_type="webhook", target=current.id,
-                details={"changed": sorted(values)},
+                details={"changed": sorted(k.removesuffix("_ct") for k in values)},
             )
         return self.get(tx, actor, current.id)
 

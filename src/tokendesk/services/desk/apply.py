@@ -1,6 +1,6 @@
 """Applying a desk file in the caller's one transaction: every entry compared with what is
-stored, then made so through the existing services (roles, connections, egress, proxy), and
-the whole audited as one change set with its plan.
+stored, then made so through the existing services (roles, connections, webhooks, egress,
+proxy, SMTP), and the whole audited as one change set with its plan.
 
 A dry run is the same work in a transaction the caller rolls back, so the plan it shows is
 the one applying would carry out, and every entry that applying would refuse is refused.
@@ -9,64 +9,66 @@ the one applying would carry out, and every entry that applying would refuse is 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
-from pydantic import SecretStr
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.connections import Connection
-from tokendesk.domain.egress import allowlist_entries
 from tokendesk.domain.names import name_key
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
-from tokendesk.errors import DeskFileInvalid, TokendeskError
+from tokendesk.errors import DeskFileInvalid
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.desk.connections import DeskConnections
-from tokendesk.services.desk.export import export_desk
-from tokendesk.services.desk.file import DeskConnection, DeskFile, DeskProxy, DeskRole
-from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, differences
-from tokendesk.services.desk.references import SecretReader, same_secret
+from tokendesk.services.desk.export import Exported, export_desk
+from tokendesk.services.desk.file import DeskConnection, DeskFile, DeskRole
+from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, differences, entry
+from tokendesk.services.desk.references import SecretReader
+from tokendesk.services.desk.settings import DeskSettings
+from tokendesk.services.desk.webhooks import DeskWebhooks
 from tokendesk.services.egress import EgressService
-from tokendesk.services.inputs import (
-    EgressAllowlistInput,
-    ProxySettingsInput,
-    RoleCreate,
-    RoleUpdate,
-)
-from tokendesk.services.proxy import ProxyService, validated_settings
+from tokendesk.services.inputs import RoleCreate, RoleUpdate
+from tokendesk.services.mail import MailService
+from tokendesk.services.proxy import ProxyService
+from tokendesk.services.webhooks import WebhookService
 
 # Called in the transaction before a connection is deleted (the token lifecycle queues the
 # revocation of its tokens there).
 BeforeDelete = Callable[[Tx, Connection], None]
-PROXY_FIELDS = ("enabled", "scheme", "host", "port", "auth", "username", "bypass")
 
 
 class DeskService:
     def __init__(self, accounts: AccountService, connections: ConnectionService,
-                 egress: EgressService, proxy: ProxyService, audit: AuditService) -> None:
+                 egress: EgressService, proxy: ProxyService, audit: AuditService,
+                 webhooks: WebhookService, mail: MailService) -> None:
         self.accounts = accounts
         self.connections = connections
         self.egress = egress
         self.proxy = proxy
         self.audit = audit
-        self.desk_connections = DeskConnections(connections, accounts)
+        self.webhooks = webhooks
+        self.mail = mail
+        self.desk_connections = DeskConnections(connections, accounts, proxy)
+        self.desk_webhooks = DeskWebhooks(webhooks)
+        self.settings = DeskSettings(egress, proxy, mail)
 
     def export(self, tx: Tx, actor: Principal) -> DeskFile:
         """The desk as a desk file; raises PermissionDenied for anyone but an administrator."""
         require_administrator(actor)
-        return export_desk(tx, actor, self.accounts, self.connections, self.egress, self.proxy)
+        return export_desk(tx, actor, Exported(self.accounts, self.connections, self.egress,
+                                               self.proxy, self.webhooks, self.mail))
 
     def apply(self, tx: Tx, actor: Principal, desk: DeskFile, reader: SecretReader, *,
               prune: bool, before_delete: BeforeDelete) -> Plan:
         """Make the desk what ``desk`` says, in ``tx``; returns the plan carried out.
 
         Sections the file leaves out are left alone; entries it leaves out of a section are
-        deleted only with ``prune``. Raises PermissionDenied (administrators only), or the
-        first entry's error (DeskFileInvalid, SecretReferenceUnresolved, ValidationError,
-        ...) naming the entry and field; the caller then rolls everything back.
+        deleted only with ``prune`` (connections, custom roles, webhooks). Raises
+        PermissionDenied (administrators only), or the first entry's error (DeskFileInvalid,
+        SecretReferenceUnresolved, ValidationError, ...) naming the entry and field; the
+        caller then rolls everything back.
         """
         require_administrator(actor)
         _unique_names("roles", desk.roles)
@@ -74,58 +76,25 @@ class DeskService:
         plan = Plan(prune=prune)
         if desk.egress_allowlist is not None:
             with entry("egress_allowlist"):
-                self._egress(tx, actor, desk.egress_allowlist, plan)
+                self.settings.egress_allowlist(tx, actor, desk.egress_allowlist, plan)
         if desk.proxy is not None:
             with entry("proxy"):
-                self._proxy(tx, actor, desk.proxy, reader, plan)
+                self.settings.forward_proxy(tx, actor, desk.proxy, reader, plan)
+        if desk.smtp is not None:
+            with entry("smtp"):
+                self.settings.smtp(tx, actor, desk.smtp, reader, plan)
         if desk.roles is not None:
             self._roles(tx, actor, desk.roles, plan)
         if desk.connections is not None:
             self._connections(tx, actor, desk, reader, plan, before_delete)
         if desk.roles is not None:
             self._extra_roles(tx, actor, desk.roles, plan)
+        if desk.webhooks is not None:
+            self.desk_webhooks.apply(tx, actor, desk.webhooks, reader, plan)
         if not plan.empty:
             self.audit.record(tx, actor, "desk.apply", target_type="desk", target="desk file",
                               details={"change_set": uuid.uuid4().hex, **plan.as_json()})
         return plan
-
-    # --- settings ---------------------------------------------------------------------------
-
-    def _egress(self, tx: Tx, actor: Principal, given: list[str], plan: Plan) -> None:
-        wanted = list(allowlist_entries(given, field="egress_allowlist"))
-        stored = list(self.egress.get(tx, actor).stored)
-        if wanted == stored:
-            plan.unchanged.append("egress allowlist")
-            return
-        self.egress.save(tx, actor, EgressAllowlistInput(allowlist=wanted))
-        plan.changes.append(PlannedChange("update", "egress_allowlist", "egress allowlist",
-                                          (FieldChange("entries", stored, wanted),)))
-
-    def _proxy(self, tx: Tx, actor: Principal, given: DeskProxy, reader: SecretReader,
-               plan: Plan) -> None:
-        password = (reader.read(given.password, "proxy.password")
-                    if given.password is not None else None)
-        data = ProxySettingsInput(
-            enabled=given.enabled, scheme=given.scheme, host=given.host, port=given.port,
-            auth=given.auth, username=given.username, bypass=given.bypass,
-            password=SecretStr(password.reveal()) if password is not None else None)
-        wanted = validated_settings(data)
-        if wanted["host"]:
-            self.egress.policy(tx).check_literal(wanted["host"], field="host")
-        current = self.proxy.get(tx, actor)
-        before = {k: getattr(current, k) for k in PROXY_FIELDS}
-        before["bypass"] = list(current.bypass)
-        changes = list(differences(before, {k: wanted[k] for k in PROXY_FIELDS}))
-        if password is not None:
-            same = same_secret(password.reveal(), self.proxy.password(tx))
-            changes.append(FieldChange("password", secret="unchanged" if same else "changed"))
-        elif current.has_password and wanted["auth"] == "none":
-            changes.append(FieldChange("password", secret="removed"))
-        if all(c.secret == "unchanged" for c in changes):
-            plan.unchanged.append("forward proxy")
-            return
-        self.proxy.save(tx, actor, data)
-        plan.changes.append(PlannedChange("update", "proxy", "forward proxy", tuple(changes)))
 
     # --- roles ------------------------------------------------------------------------------
 
@@ -226,19 +195,3 @@ def _unique_names(section: str,
                 f"{section}[{seen[name_key(name)]}]; names are unique (regardless of case).",
                 field=f"{section}[{index}].name")
         seen[name_key(name)] = index
-
-
-@contextmanager
-def entry(where: str) -> Iterator[None]:
-    """Name the entry (and its field) in any error raised within: ``connections[2] 'Jira'
-    .token_url: Enter the token URL.``"""
-    try:
-        yield
-    except TokendeskError as exc:
-        if exc.message.startswith(where):
-            raise
-        field = f"{where}.{exc.field}" if exc.field else where
-        exc.message = f"{field}: {exc.message}"
-        exc.field = field
-        exc.args = (exc.message,)
-        raise

@@ -1,4 +1,5 @@
-"""The desk file's shape: strict pydantic models, its JSON Schema, and YAML in and out.
+"""The desk file's shape: strict pydantic models and its JSON Schema (YAML in and out:
+``services/desk/yaml_text.py``).
 
 Secrets never appear in the file: a client secret, client key or proxy password is a
 reference (``{env: NAME}`` or ``{file: path}``) resolved when the file is applied, on the
@@ -8,11 +9,10 @@ machine that applies it. A section left out of the file is left alone when it is
 from __future__ import annotations
 
 import json
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-import pydantic
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,13 +25,12 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from tokendesk.domain.connections import GrantType
+from tokendesk.domain.events import EventKind
 from tokendesk.domain.permissions import Permission
-from tokendesk.errors import DeskFileInvalid
-from tokendesk.services.inputs import ClientAuthMethod
+from tokendesk.services.inputs import ClientAuthMethod, ProxyModeName
 
 DESK_FILE_VERSION = 1
 SCHEMA_RESOURCE = "desk-file.schema.json"
-DESK_FILE_MAX_BYTES = 5_000_000
 # This schema's identifier: a name, not an address (pydantic writes JSON Schema 2020-12).
 SCHEMA_ID = "urn:tokendesk:desk-file:1"
 
@@ -90,7 +89,9 @@ class DeskRole(DeskModel):
 
 
 class DeskConnection(DeskModel):
-    """A connection, as the REST API takes it, with its secrets by reference."""
+    """A connection, as the REST API takes it, with its secrets by reference. The API's
+    ``issuer`` is not a field: it fills the URLs when a connection is made (a call to the
+    authorization server), and those URLs are what the file holds."""
 
     name: str = Field(max_length=200)
     id: str | None = Field(
@@ -103,6 +104,9 @@ class DeskConnection(DeskModel):
     grant_type: GrantType
     client_id: str = Field(max_length=2000)
     client_secret: SecretReference | None = None
+    client_secret_expires_on: date | None = Field(
+        default=None, description="The day the client secret expires, as the provider's "
+        "console shows it (YYYY-MM-DD); left out: not recorded.")
     authorization_url: str | None = Field(default=None, max_length=8000)
     token_url: str | None = Field(default=None, max_length=8000)
     revocation_url: str | None = Field(default=None, max_length=8000)
@@ -116,8 +120,56 @@ class DeskConnection(DeskModel):
     client_certificate: str | None = Field(
         default=None, max_length=20000,
         description="private_key_jwt: the public certificate (PEM); not a secret.")
-    placeholders: dict[str, str] = Field(default_factory=dict)
+    api_base_url: str | None = Field(
+        default=None, max_length=8000,
+        description="Where the API proxy sends calls; left out: the provider's template.")
+    placeholders: dict[str, str] = Field(
+        default_factory=dict, description="The provider's placeholders, such as a Genesys "
+        "Cloud region or a ServiceNow instance.")
     invited_roles: list[str] = Field(default_factory=list)
+    proxy_mode: ProxyModeName = Field(
+        default="global", description="How it reaches its provider: 'global' (the forward "
+        "proxy of the network settings), 'none' (directly) or 'own' (the proxy_* fields).")
+    proxy_url: str | None = Field(
+        default=None, max_length=2048, description="own: the proxy, http(s)://host:port.")
+    proxy_username: str = Field(default="", max_length=255)
+    proxy_password: SecretReference | None = Field(
+        default=None, description="own: the proxy's password, by reference; left out, a "
+        "stored one is kept for the same proxy.")
+    proxy_bypass: list[str] = Field(
+        default_factory=list, description="own: the hosts reached directly.")
+
+
+class DeskWebhook(DeskModel):
+    """A webhook subscription: where to send which events, signed with its secret."""
+
+    id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{32}$",
+        description="The webhook's id: the entry is the stored webhook of this id, or is "
+        "created with it. Left out: the stored webhook of the same URL, or a new one.")
+    url: str = Field(max_length=8000)
+    events: list[EventKind] = Field(min_length=1, max_length=50)
+    description: str = Field(default="", max_length=5000)
+    enabled: StrictBool = True
+    signing_secret: SecretReference | None = Field(
+        default=None, description="The Standard Webhooks signing secret (whsec_ and base64 "
+        "of 24 to 64 random bytes), by reference; needed to create the webhook, left out "
+        "of an existing one: the stored secret stays.")
+
+
+class DeskSmtp(DeskModel):
+    """The SMTP server e-mail notifications are sent through."""
+
+    enabled: StrictBool
+    host: str = Field(default="", max_length=255)
+    port: StrictInt | None = Field(default=None, ge=1, le=65535,
+                                   description="Left out: 587 (submission).")
+    starttls: StrictBool = True
+    username: str = Field(default="", max_length=255)
+    password: SecretReference | None = Field(
+        default=None, description="By reference; left out, a stored one is kept for the "
+        "same server.")
+    from_address: str = Field(default="", max_length=500)
 
 
 class DeskProxy(DeskModel):
@@ -134,19 +186,19 @@ class DeskProxy(DeskModel):
 
 
 class DeskFile(DeskModel):
-    """The desk as code. Each section left out is left as it is when the file is applied;
-    webhook subscriptions are not part of the file yet."""
+    """The desk as code. Each section left out is left as it is when the file is applied."""
 
     model_config = ConfigDict(
         extra="forbid",
         title="Tokendesk desk file",
         json_schema_extra={
             "description": (
-                "The desk as code: connections, custom roles, the egress allowlist and the "
-                "forward proxy. Secrets (client secrets, client keys, the proxy password) "
-                "are references {env: NAME} or {file: path}, resolved on the machine that "
-                "applies the file; never values. A section left out is left as it is. "
-                "Webhook subscriptions are not part of the file yet."
+                "The desk as code: connections, custom roles, webhook subscriptions, the "
+                "egress allowlist, the forward proxy and the SMTP server of e-mail "
+                "notifications. Secrets (client secrets, client keys, proxy and SMTP "
+                "passwords, webhook signing secrets) are references {env: NAME} or "
+                "{file: path}, resolved on the machine that applies the file; never values. "
+                "A section left out is left as it is."
             ),
         },
     )
@@ -159,6 +211,10 @@ class DeskFile(DeskModel):
         description="The stored egress allowlist (hosts, IP addresses, CIDR ranges); "
         "TOKENDESK_EGRESS_ALLOWLIST is not part of it.")
     proxy: DeskProxy | None = None
+    webhooks: list[DeskWebhook] | None = Field(
+        default=None, description="Webhook subscriptions.")
+    smtp: DeskSmtp | None = Field(
+        default=None, description="The SMTP server of e-mail notifications.")
 
 
 # --- the JSON Schema ---------------------------------------------------------------------------
@@ -179,107 +235,3 @@ def published_schema() -> dict[str, Any]:
 
 def schema_text(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-# --- reading and writing -------------------------------------------------------------------------
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """YAML's safe loader that refuses a key given twice in one mapping (YAML 1.2 forbids it;
-    PyYAML would silently keep the last)."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _value in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise DeskFileInvalid(
-                f"The desk file gives the key '{str(key)[:60]}' twice (line "
-                f"{key_node.start_mark.line + 1}).", field=str(key)[:60])
-        seen.add(key)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def load_desk_file(text: str) -> DeskFile:
-    """The desk file in ``text`` (YAML, or JSON, which is YAML), validated strictly.
-
-    Raises DeskFileInvalid naming the entry and field of the first problems found.
-    """
-    if len(text.encode("utf-8", "replace")) > DESK_FILE_MAX_BYTES:
-        raise DeskFileInvalid(f"The desk file is larger than {DESK_FILE_MAX_BYTES} bytes.")
-    try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "it cannot be read"
-        raise DeskFileInvalid(f"The desk file is not valid YAML{where}: {problem}.") from None
-    if not isinstance(document, dict):
-        raise DeskFileInvalid("The desk file must be a mapping that starts with 'version: 1'.")
-    return parse_desk(document)
-
-
-def parse_desk(document: Any) -> DeskFile:
-    """``document`` (parsed YAML or JSON) as a DeskFile. Raises DeskFileInvalid."""
-    try:
-        return DeskFile.model_validate(document)
-    except pydantic.ValidationError as exc:
-        raise invalid_desk(exc, document) from None
-
-
-def invalid_desk(exc: pydantic.ValidationError, document: Any) -> DeskFileInvalid:
-    """The pydantic errors of a desk file as one error naming each entry and field (never a
-    value, which could be a secret typed where a reference belongs)."""
-    problems: list[str] = []
-    first_field: str | None = None
-    for error in exc.errors(include_input=False, include_url=False)[:5]:
-        field = entry_path(error["loc"], document)
-        first_field = first_field or field
-        problems.append(f"{field or 'the file'}: {_said(error)}")
-    more = len(exc.errors()) - len(problems)
-    tail = f" (and {more} more)" if more > 0 else ""
-    return DeskFileInvalid("The desk file is not valid: " + "; ".join(problems) + tail + ".",
-                           field=first_field)
-
-
-def _said(error: Any) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "is not a known field"
-    if kind == "missing":
-        return "is required"
-    return str(error.get("msg", "is not valid"))
-
-
-def entry_path(loc: tuple[Any, ...] | list[Any], document: Any) -> str:
-    """``connections[2] 'Jira prod'.token_url`` for pydantic's location of an error: the
-    entry by its position and, where it has one, its name."""
-    parts: list[str] = []
-    node = document
-    for part in loc:
-        if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            name = node.get("name") if isinstance(node, dict) else None
-            named = f" '{name[:60]}'" if isinstance(name, str) else ""
-            parts[-1:] = [f"{parts[-1] if parts else ''}[{part}]{named}"]
-            continue
-        node = node.get(part) if isinstance(node, dict) else None
-        parts.append(str(part))
-    return ".".join(parts)
-
-
-def dump_desk_file(desk: DeskFile) -> str:
-    """The desk file as YAML, sections in a fixed order, empty defaults left out."""
-    document = desk.model_dump(mode="json", exclude_none=True)
-    for connection in document.get("connections", []):
-        for key in ("description", "placeholders", "invited_roles"):
-            if connection.get(key) in ("", {}, []):
-                del connection[key]
-    header = ("# Tokendesk desk file: `tokendesk apply -f FILE --dry-run` shows the plan.\n"
-              "# Secrets are references ({env: NAME} or {file: path}), never values.\n")
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-    return header + body

@@ -5,8 +5,12 @@ Secrets appear only as ``set``, ``changed``, ``unchanged`` or ``removed``, never
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from tokendesk.errors import TokendeskError
 
 Action = Literal["create", "update", "delete"]
 SecretVerdict = Literal["set", "changed", "unchanged", "removed"]
@@ -32,7 +36,7 @@ class PlannedChange:
     """An entry the file creates, changes or deletes."""
 
     action: Action
-    kind: Literal["role", "connection", "egress_allowlist", "proxy"]
+    kind: Literal["role", "connection", "webhook", "egress_allowlist", "proxy", "smtp"]
     name: str
     fields: tuple[FieldChange, ...] = ()
 
@@ -71,3 +75,19 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldCha
     """The fields of ``after`` whose value differs from ``before``'s."""
     return tuple(FieldChange(key, before.get(key), value)
                  for key, value in after.items() if value != before.get(key))
+
+
+@contextmanager
+def entry(where: str) -> Iterator[None]:
+    """Name the entry (and its field) in any error raised within: ``connections[2] 'Jira'
+    .token_url: Enter the token URL.``"""
+    try:
+        yield
+    except TokendeskError as exc:
+        if exc.message.startswith(where):
+            raise
+        field = f"{where}.{exc.field}" if exc.field else where
+        exc.message = f"{field}: {exc.message}"
+        exc.field = field
+        exc.args = (exc.message,)
+        raise

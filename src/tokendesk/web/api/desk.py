@@ -23,7 +23,8 @@ class ApplyRequest(BaseModel):
     desk: DeskFile = Field(description="The desk file, as JSON.")
     dry_run: StrictBool = Field(default=False, description="Only plan: change nothing.")
     prune: StrictBool = Field(
-        default=False, description="Delete connections and custom roles the file leaves out.")
+        default=False,
+        description="Delete connections, custom roles and webhooks the file leaves out.")
 
 
 class FieldChangeOut(BaseModel):
@@ -35,7 +36,8 @@ class FieldChangeOut(BaseModel):
 
 class PlannedChangeOut(BaseModel):
     action: str = Field(description="create, update or delete")
-    kind: str = Field(description="role, connection, egress_allowlist or proxy")
+    kind: str = Field(
+        description="role, connection, webhook, egress_allowlist, proxy or smtp")
     name: str
     fields: list[FieldChangeOut]
 
