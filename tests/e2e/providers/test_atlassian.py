@@ -7,7 +7,6 @@ Atlassian."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,7 +32,6 @@ from support.emulators.journey import (
     HostRoutes,
     connection_from_catalog,
     consent,
-    register_callback,
     verdict_page,
 )
 from support.tokendesk_server import Clock
@@ -59,15 +57,15 @@ def atlassian(authorization_server: AuthorizationServer) -> Iterator[AtlassianEm
 
 
 def jira_desk(open_desk: Callable[..., Desk], atlassian: AtlassianEmulator,
-              **client_changes: Any) -> Desk:
+              **typed: Any) -> Desk:
     """Tokendesk reaching api.atlassian.com at the emulator; a Jira connection from the
-    catalog's defaults whose callback URL is registered with the app."""
+    catalog's defaults (``typed`` over what the user types) whose callback URL is registered
+    with the app."""
     routes = HostRoutes({"https://api.atlassian.com": atlassian.url})
     desk = open_desk(Outbound(transport=routes))
-    client = replace(desk.oauth.client("jira-app"), **client_changes)
-    connection = connection_from_catalog(desk.admin, atlassian, name=NAME, provider="jira",
-                                         grant_type="authorization_code", client=client)
-    register_callback(desk.oauth, desk.oauth.client("jira-app"), connection["callback_url"])
+    connection_from_catalog(desk.admin, atlassian, name=NAME, provider="jira",
+                            grant_type="authorization_code", client=desk.oauth.client("jira-app"),
+                            **typed)
     return desk
 
 

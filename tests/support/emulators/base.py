@@ -12,7 +12,9 @@ A provider emulator subclasses :class:`ProviderEmulator` and lists its routes; a
 takes the request as ``httpx.Request`` and answers an ``httpx.Response``, usually after
 :meth:`ProviderEmulator.forward`-ing it (rewritten) to the real server. Connections are made
 from the catalog's defaults, placeholders filled as a user would, with the provider's origin
-swapped for the emulator's by :meth:`ProviderEmulator.at` (paths are kept as documented).
+swapped for the emulator's by :meth:`ProviderEmulator.at` (paths are kept as documented) and
+the client registered by :meth:`ProviderEmulator.register_client`
+(``support.emulators.journey.connection_from_catalog``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from support.authorization_server import AuthorizationServer
+from support.authorization_server import AuthorizationServer, Client
 
 Handler = Callable[[httpx.Request], httpx.Response]
 FORWARD_TIMEOUT_S = 30.0
@@ -145,6 +147,14 @@ class ProviderEmulator:
 
     def requests_to(self, path_end: str) -> list[httpx.Request]:
         return [r for r in self.requests if r.url.path.endswith(path_end)]
+
+    # -- the provider's client registrations ----------------------------------------------
+
+    def register_client(self, client: Client) -> object:
+        """Register ``client`` at the provider, as an admin does in its console (its redirect
+        URIs the callback URLs authorized there); a provider whose registrations differ from
+        the real server's clients overrides this."""
+        return self.server.register_client(client)
 
     # -- the real server behind ----------------------------------------------------------
 

@@ -129,6 +129,12 @@ class MicrosoftEmulator(ProviderEmulator):
             scope=None))
         return app
 
+    def register_client(self, client: RealClient) -> App:
+        """An app registration with ``client``'s secret and redirect URIs (a certificate is
+        registered by :meth:`register_app`)."""
+        return self.register_app(client.client_id, client_secret=client.client_secret,
+                                 redirect_uris=client.redirect_uris)
+
     def revoke_sessions(self, client_id: str, *, because: int) -> None:
         """End every refresh token of the app for real (RFC 7009 at the real server); a later
         refresh is refused with AADSTS ``because`` (50173 password change, 70008 revoked,

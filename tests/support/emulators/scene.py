@@ -1,38 +1,17 @@
 """A provider's end-to-end scene: Tokendesk, the provider's emulator, an administrator and a
-bot -- and a connection made the way a person makes one, from the catalog's defaults."""
+bot; connections are made from the catalog's defaults by
+``support.emulators.journey.connection_from_catalog``."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from support.authorization_server import Client, complete_consent
-from support.desk import BOT_ROLE
+from support.authorization_server import complete_consent
 from support.emulators.base import ProviderEmulator
 from support.tokendesk_server import TokendeskServer
-
-PLACEHOLDER = re.compile(r"<([a-z-]+)>")
-
-
-def filled(template: str | None, placeholders: dict[str, str]) -> str | None:
-    """A catalog URL template with its placeholders filled as a user types them."""
-    if template is None:
-        return None
-    return PLACEHOLDER.sub(lambda m: placeholders[m.group(1)], template)
-
-
-def client_for(client_id: str, grant_type: str, *, scope: str | None = None) -> Client:
-    """The provider-side registration of a connection (client secret by form, as the
-    catalogs of Google and Salesforce say); its redirect URI is added once known."""
-    grants = (grant_type, "refresh_token") if grant_type == "authorization_code" else (
-        grant_type,)
-    return Client(client_id=client_id, client_secret=f"{client_id}-{secrets.token_urlsafe(18)}",
-                  grant_types=grants, token_endpoint_auth_method="client_secret_post",
-                  scope=scope)
 
 
 @dataclass
@@ -48,50 +27,6 @@ class Scene:
         shown = self.admin.get(f"/providers/{key}")
         assert shown.status_code == 200, shown.text
         return dict(shown.json())
-
-    def catalog_connection(
-        self,
-        name: str,
-        provider: str,
-        grant_type: str,
-        client: Client,
-        *,
-        placeholders: dict[str, str] | None = None,
-        **typed: Any,
-    ) -> dict[str, Any]:
-        """Create a connection from ``provider``'s catalog defaults: the placeholders filled,
-        the provider's origin swapped for the emulator's, everything else (scopes, client
-        authentication, PKCE, authorization parameters) left to the catalog unless ``typed``;
-        then register the connection's callback URL at the provider, as an admin would."""
-        entry = self.provider(provider)
-        values = placeholders or {}
-        body: dict[str, Any] = {
-            "name": name, "provider": provider, "grant_type": grant_type,
-            "client_id": client.client_id, "client_secret": client.client_secret,
-            "placeholders": values, "invited_roles": [BOT_ROLE],
-            "token_url": self.emulator.at(filled(entry["token_url"], values) or ""),
-        }
-        if entry["revocation_url"]:
-            body["revocation_url"] = self.emulator.at(filled(entry["revocation_url"], values)
-                                                      or "")
-        if grant_type == "authorization_code":
-            body["authorization_url"] = self.emulator.at(
-                filled(entry["authorization_url"], values) or "")
-        body.update(typed)
-        created = self.admin.post("/connections", json=body)
-        assert created.status_code == 201, created.text
-        connection = dict(created.json())
-        redirect_uris = ((connection["callback_url"],) if grant_type == "authorization_code"
-                         else ())
-        self.register(replace(client, redirect_uris=redirect_uris))
-        return connection
-
-    def register(self, client: Client) -> None:
-        register = getattr(self.emulator, "register_client", None)
-        if register is not None:
-            register(client)
-        else:
-            self.emulator.server.register_client(client)
 
     def consent_link(self, name: str) -> str:
         """'Test connection' with 'Save login credentials': the link to the provider."""
