@@ -17,7 +17,7 @@ from support.authorization_server import (
 )
 from support.desk import Desk
 from support.emulators.genesys import GenesysEmulator
-from support.emulators.journey import connection_from_catalog, consent, verdict_page
+from support.emulators.journey import connection_from_catalog, consent_link, verdict
 from support.tokendesk_server import Clock
 
 REGION = "mypurecloud.de"  # EMEA (Frankfurt), one the old template could not express
@@ -86,10 +86,9 @@ def test_a_genesys_consent_hands_out_refreshes_and_says_how_to_end_the_token(
     connection = connection_from_catalog(
         desk.admin, genesys, name=NAME, provider="genesys", grant_type="authorization_code",
         client=desk.oauth.client("genesys-app"), placeholders={"region": REGION})
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-    browser = desk.browser()
+    link = consent_link(desk.admin, NAME)
 
-    page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+    page = verdict(desk.server, genesys, link)
     first = desk.bot.get(f"/connections/{NAME}/token")
     clock.advance(ONE_DAY_S)
     second = desk.bot.get(f"/connections/{NAME}/token")

@@ -15,7 +15,13 @@ from support.authorization_server import Client
 from support.client_keys import key_pair
 from support.desk import Desk
 from support.emulators.base import form_of, query_of
-from support.emulators.journey import client_for, connection_from_catalog, consent, verdict_page
+from support.emulators.journey import (
+    client_for,
+    connection_from_catalog,
+    consent,
+    consent_link,
+    verdict,
+)
 from support.emulators.microsoft import MicrosoftEmulator, fingerprint
 from support.tokendesk_server import Clock
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
@@ -55,9 +61,7 @@ def code_flow(desk: Desk, microsoft: MicrosoftEmulator, name: str, provider: str
     typed = {"scopes": scopes} if scopes is not None else {}
     from_catalog(desk, microsoft, name, "authorization_code", app, provider=provider,
                  placeholders=placeholders, **typed)
-    link = desk.admin.post(f"/connections/{name}/test", json={"save_credentials": True})
-    assert link.status_code == 200, link.text
-    landing = consent(desk, link.json()["authorize_url"])
+    landing = consent(microsoft, consent_link(desk.admin, name))
     assert landing.status_code == 303, landing.text
     return app.client_id
 
@@ -323,10 +327,9 @@ def test_a_consent_the_administrator_has_not_given_is_named_on_the_result_page(
     app = entra_app("Graph", "authorization_code")
     from_catalog(desk, microsoft, "Graph", "authorization_code", app)
     microsoft.apps[app.client_id].consented = False
-    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    link = consent_link(desk.admin, "Graph")
 
-    browser = desk.browser()
-    page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+    page = verdict(desk.server, microsoft, link)
 
     assert "an administrator must consent to the app" in html.unescape(page)
     assert "AADSTS65001" in page

@@ -16,7 +16,7 @@ from support.authorization_server import (
     client_credentials_client,
 )
 from support.desk import Desk
-from support.emulators.journey import connection_from_catalog, consent, verdict_page
+from support.emulators.journey import connection_from_catalog, consent, consent_link, verdict
 from support.emulators.servicenow import DEFAULT_SCOPE, INSTANCE, ServiceNowEmulator
 from support.tokendesk_server import Clock
 
@@ -61,11 +61,9 @@ def test_a_servicenow_connection_from_the_catalog_consents_refreshes_and_revokes
 ) -> None:
     desk = open_desk()
     connection = connect(desk, servicenow, "now-app")
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
+    link = consent_link(desk.admin, NAME)
 
-    browser = desk.browser()
-    landing = consent(desk, link.json()["authorize_url"], browser)
-    page = verdict_page(desk, browser, landing)
+    page = verdict(desk.server, servicenow, link)
     first = desk.bot.get(f"/connections/{NAME}/token")
     clock.advance(ONE_HOUR_S)
     second = desk.bot.get(f"/connections/{NAME}/token")
@@ -123,8 +121,7 @@ def test_a_refresh_token_servicenow_refuses_asks_for_consent_again(
 ) -> None:
     desk = open_desk()
     connect(desk, servicenow, "now-app")
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-    consent(desk, link.json()["authorize_url"])
+    consent(servicenow, consent_link(desk.admin, NAME))
     # The refresh token is refused (its lifespan is over, or it was revoked at the instance).
     desk.oauth.inject_fault(error="invalid_grant", grant_type="refresh_token")
     clock.advance(ONE_HOUR_S)

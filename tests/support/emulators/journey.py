@@ -24,9 +24,15 @@ from typing import Any
 
 import httpx
 
-from support.authorization_server import AUTHORIZATION_CODE, REFRESH_TOKEN, Client
-from support.desk import BOT_ROLE, Desk
+from support.authorization_server import (
+    AUTHORIZATION_CODE,
+    REFRESH_TOKEN,
+    Client,
+    complete_consent,
+)
+from support.desk import BOT_ROLE
 from support.emulators.base import ProviderEmulator
+from support.tokendesk_server import TokendeskServer
 
 PLACEHOLDER = re.compile(r"<([a-z-]+)>")
 # The fields that carry the client's credential, for each way it authenticates.
@@ -138,17 +144,42 @@ def credential(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"client_secret": body["client_secret"]}
 
 
-def consent(desk: Desk, link: str, browser: httpx.Client | None = None) -> httpx.Response:
-    """Open a Tokendesk consent link in a browser, log in and consent at the provider, come
-    back through the emulator's callback relay (support/emulators/callbacks.py); returns
-    Tokendesk's answer at the connection's callback URL."""
-    browser = browser or desk.browser()
-    answer = browser.get(desk.oauth.complete_consent(browser, link))  # the emulator's relay
-    assert answer.status_code == 302, answer.text
-    return browser.get(answer.headers["location"])
+def new_browser() -> httpx.Client:
+    """A person's browser: no proxy from the environment, each redirect followed by hand."""
+    return httpx.Client(trust_env=False, timeout=30, follow_redirects=False)
 
 
-def verdict_page(desk: Desk, browser: httpx.Client, landing: httpx.Response) -> str:
-    """The text of the result page Tokendesk's callback sent the browser to."""
+def consent_link(admin: httpx.Client, name: str) -> str:
+    """'Test connection' with 'Save login credentials': the link to the provider's consent."""
+    tested = admin.post(f"/connections/{name}/test", json={"save_credentials": True})
+    assert tested.status_code == 200, tested.text
+    return str(tested.json()["authorize_url"])
+
+
+def consent(emulator: ProviderEmulator, link: str, browser: httpx.Client | None = None, *,
+            approve: bool = True) -> httpx.Response:
+    """Open a Tokendesk consent link in a browser, log in and consent at the provider (or
+    deny), and come back through the provider's own answer -- the emulator's relay, which
+    sends the browser on to the connection's callback URL as the provider does; returns
+    Tokendesk's answer at the callback URL. Raises AuthorizationError on the provider's
+    error page."""
+    browser = browser or new_browser()
+    url = complete_consent(browser, link, approve=approve)
+    assert url.startswith(emulator.url), url  # the real server answers at the emulator
+    while url.startswith(emulator.url):
+        answer = browser.get(url)
+        assert answer.status_code == 302, answer.text
+        url = answer.headers["location"]
+    return browser.get(url)
+
+
+def verdict(tokendesk: TokendeskServer, emulator: ProviderEmulator, link: str, *,
+            approve: bool = True) -> str:
+    """Consent through ``link`` (or deny) and read the result page Tokendesk's callback sent
+    the browser to."""
+    browser = new_browser()
+    landing = consent(emulator, link, browser, approve=approve)
     assert landing.status_code == 303, landing.text
-    return browser.get(desk.server.url + landing.headers["location"]).text
+    page = browser.get(tokendesk.url + landing.headers["location"])
+    assert page.status_code == 200, page.text
+    return page.text
