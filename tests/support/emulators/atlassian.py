@@ -43,7 +43,7 @@ from support.emulators.base import (
     json_response,
     query_of,
 )
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 
 AUDIENCE = "api.atlassian.com"
 # Atlassian's resource server, as the real server's resource indicator (an absolute URI).
@@ -94,7 +94,7 @@ class AtlassianEmulator(ProviderEmulator):
     def __init__(self, server: AuthorizationServer, sites: tuple[Site, ...] = (Site(),)) -> None:
         super().__init__(server)
         self.sites = sites
-        self.relay = CallbackRelay(server)
+        self.relay = ConsentRelay(self)
         self._lock = threading.Lock()
         # What the emulator saw issued, to tell which client a bearer token belongs to
         # (and, for tests of reuse detection, every refresh token in order).
@@ -106,7 +106,7 @@ class AtlassianEmulator(ProviderEmulator):
             ("GET", "/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
             ("GET", "/oauth/token/accessible-resources"): self.accessible_resources,
-            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
+            ("GET", RELAY_PATH): self.relay.pass_on,
         }
 
     # -- auth.atlassian.com ------------------------------------------------------------------
@@ -121,8 +121,7 @@ class AtlassianEmulator(ProviderEmulator):
         if params.get("prompt") != "consent":
             return error_page("invalid_request", "The prompt parameter must be consent.")
         params.pop("audience")
-        return self.redirect_to_authorization(
-            self.relay.authorization_params(self.url, {**params, "resource": RESOURCE}))
+        return self.relay.send_on(params, forwarded=params, resource=RESOURCE)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """The token endpoint: JSON or form body, the client's credentials in it."""
@@ -134,7 +133,7 @@ class AtlassianEmulator(ProviderEmulator):
             return json_response(401, {"error": "access_denied",
                                        "error_description": "Unauthorized"})
         if fields.get("grant_type") == "authorization_code":
-            fields = {"resource": RESOURCE, **self.relay.token_form(self.url, fields)}
+            fields = {"resource": RESOURCE, **self.relay.token_form(fields)}
         answer = self.forward(_as_form(request), self.server.token_endpoint, form=fields)
         body = self.body_of(answer)
         if answer.status_code == 200:

@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import httpx
 
-from support.authorization_server import AuthorizationServer, Client
+from support.authorization_server import AuthorizationServer
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
 from support.emulators.consent_relay import RELAY_PATH, ConsentRelay, token_is_active
 
@@ -92,11 +92,6 @@ class GoogleEmulator(ProviderEmulator):
             ("GET", "/.well-known/openid-configuration"): self.discovery,
         }
 
-    def register_client(self, client: Client) -> Client:
-        """An OAuth client of the Google Cloud console: its authorized redirect URIs are
-        ``client.redirect_uris``."""
-        return self.relay.register(client)
-
     # -- https://accounts.google.com --------------------------------------------------------
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
@@ -117,7 +112,8 @@ class GoogleEmulator(ProviderEmulator):
         if unknown:
             return error_page(400, "invalid_scope",
                               f"Some requested scopes were invalid. {{invalid={unknown}}}")
-        return self.relay.send_on(params, scope=self._upstream_scope(params, scopes))
+        return self.relay.send_on(params, scope=self._upstream_scope(params, scopes),
+                                  prompt="consent")
 
     def _upstream_scope(self, params: dict[str, str], scopes: list[str]) -> str:
         """The scopes asked of the real server: ``offline_access`` (its way to a refresh

@@ -103,11 +103,6 @@ class SalesforceEmulator(ProviderEmulator):
             ("POST", "/services/oauth2/revoke"): self.revoke,
         }
 
-    def register_client(self, client: Client) -> Client:
-        """A connected app: its callback URLs are ``client.redirect_uris``, its selected
-        OAuth scopes ``client.scope``."""
-        return self.relay.register(client)
-
     @property
     def identity_url(self) -> str:
         return f"{self.url}/id/{ORG_ID}/{USER_ID}"
@@ -125,7 +120,7 @@ class SalesforceEmulator(ProviderEmulator):
         scopes = [s for s in asked if s not in REFRESH_SCOPES]
         if any(s in REFRESH_SCOPES for s in asked):
             scopes.append("offline_access")
-        return self.relay.send_on(params, scope=" ".join(scopes))
+        return self.relay.send_on(params, scope=" ".join(scopes), prompt="consent")
 
     def consent_returned(self, request: httpx.Request) -> httpx.Response:
         """The answer at the connected app's callback URL: ``code`` and ``state`` only."""

@@ -33,7 +33,7 @@ import httpx
 
 from support.authorization_server import AuthorizationServer
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 
 INSTANCE = "acme.service-now.com"
 DEFAULT_SCOPE = "useraccount"
@@ -57,7 +57,7 @@ class ServiceNowEmulator(ProviderEmulator):
         self.instance = instance
         self._lock = threading.Lock()
         self._client_of_token: dict[str, str] = {}
-        self.relay = CallbackRelay(server)
+        self.relay = ConsentRelay(self)
         self.issued_refresh_tokens: list[str] = []
 
     @property
@@ -70,7 +70,7 @@ class ServiceNowEmulator(ProviderEmulator):
             ("POST", "/oauth_token.do"): self.token,
             ("POST", "/oauth_revoke_token.do"): self.revoke,
             ("GET", "/oauth_revoke_token.do"): self.revoke,
-            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
+            ("GET", RELAY_PATH): self.relay.pass_on,
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
@@ -78,7 +78,7 @@ class ServiceNowEmulator(ProviderEmulator):
         params = query_of(request)
         if not params.get("scope", "").strip():
             params["scope"] = DEFAULT_SCOPE
-        return self.redirect_to_authorization(self.relay.authorization_params(self.url, params))
+        return self.relay.send_on(params, forwarded=params)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """URL-encoded body only, the client's credentials in it; ServiceNow's wording for
@@ -88,7 +88,7 @@ class ServiceNowEmulator(ProviderEmulator):
         if kind != "application/x-www-form-urlencoded" or not form.get("client_secret"):
             return json_response(401, ACCESS_DENIED)
         answer = self.forward(request, self.server.token_endpoint,
-                              form=self.relay.token_form(self.url, form))
+                              form=self.relay.token_form(form))
         body = self.body_of(answer)
         if answer.status_code != 200:
             if body.get("error") in ("invalid_client", "invalid_grant"):
