@@ -106,7 +106,7 @@ class AtlassianEmulator(ProviderEmulator):
             ("GET", "/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
             ("GET", "/oauth/token/accessible-resources"): self.accessible_resources,
-            ("GET", RELAY_PATH): self.relay.pass_on,
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     # -- auth.atlassian.com ------------------------------------------------------------------

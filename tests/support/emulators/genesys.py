@@ -60,7 +60,7 @@ class GenesysEmulator(ProviderEmulator):
         return {
             ("GET", "/oauth/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
-            ("GET", RELAY_PATH): self.relay.pass_on,
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:

@@ -70,7 +70,7 @@ class ServiceNowEmulator(ProviderEmulator):
             ("POST", "/oauth_token.do"): self.token,
             ("POST", "/oauth_revoke_token.do"): self.revoke,
             ("GET", "/oauth_revoke_token.do"): self.revoke,
-            ("GET", RELAY_PATH): self.relay.pass_on,
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
