@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import html
 import json
-import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -95,11 +93,6 @@ class AtlassianEmulator(ProviderEmulator):
         super().__init__(server)
         self.sites = sites
         self.relay = ConsentRelay(self)
-        self._lock = threading.Lock()
-        # What the emulator saw issued, to tell which client a bearer token belongs to
-        # (and, for tests of reuse detection, every refresh token in order).
-        self._client_of_token: dict[str, str] = {}
-        self.issued_refresh_tokens: list[str] = []
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {
@@ -137,7 +130,7 @@ class AtlassianEmulator(ProviderEmulator):
         answer = self.forward(_as_form(request), self.server.token_endpoint, form=fields)
         body = self.body_of(answer)
         if answer.status_code == 200:
-            self._remember(fields["client_id"], body)
+            self.remember_issued(fields["client_id"], body)
             # Atlassian answers no id_token and names the token type "Bearer".
             body.pop("id_token", None)
             return json_response(200, body)
@@ -161,13 +154,6 @@ class AtlassianEmulator(ProviderEmulator):
             return {str(k): str(v) for k, v in doc.items()}
         return form_of(request)
 
-    def _remember(self, client_id: str, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            if isinstance(body.get("access_token"), str):
-                self._client_of_token[body["access_token"]] = client_id
-            if isinstance(body.get("refresh_token"), str):
-                self.issued_refresh_tokens.append(body["refresh_token"])
-
     # -- api.atlassian.com -------------------------------------------------------------------
 
     def accessible_resources(self, request: httpx.Request) -> httpx.Response:
@@ -183,16 +169,8 @@ class AtlassianEmulator(ProviderEmulator):
 
     def _active_scopes(self, token: str) -> list[str] | None:
         """The token's scopes if the real server says it is active (RFC 7662), else None."""
-        with self._lock:
-            client_id = self._client_of_token.get(token)
-        if client_id is None:
-            return None
-        client = self.server.client(client_id)
-        auth, extra = client.auth()
-        answer = httpx.post(self.server.introspection_endpoint, auth=auth, trust_env=False,
-                            data={"token": token, **extra}, timeout=30)
-        doc = self.body_of(answer)
-        if answer.status_code != 200 or doc.get("active") is not True:
+        doc = self.introspection(token)
+        if doc is None or doc.get("active") is not True:
             return None
         return [s for s in str(doc.get("scope", "")).split() if s != "offline_access"]
 

@@ -73,6 +73,10 @@ class ProviderEmulator:
         self._http: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        # The tokens it saw issued: the client of each, and every refresh token in order.
+        self.issued_refresh_tokens: list[str] = []
+        self._client_of_token: dict[str, str] = {}
+        self._issued_lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         raise NotImplementedError
@@ -168,6 +172,36 @@ class ProviderEmulator:
                                         content=content, params=request.url.query.decode())
         answer.read()
         return answer
+
+    # -- the tokens it saw issued ------------------------------------------------------------
+
+    def remember_issued(self, client_id: str, body: Mapping[str, Any]) -> None:
+        """Keep which client the tokens of ``body`` (a token answer) were issued to, and its
+        refresh token at the end of ``issued_refresh_tokens``."""
+        with self._issued_lock:
+            for name in ("access_token", "refresh_token"):
+                if isinstance(body.get(name), str):
+                    self._client_of_token[body[name]] = client_id
+            if isinstance(body.get("refresh_token"), str):
+                self.issued_refresh_tokens.append(body["refresh_token"])
+
+    def client_of(self, token: str) -> Client | None:
+        """The client a token the emulator saw issued belongs to; None for one it never saw."""
+        with self._issued_lock:
+            client_id = self._client_of_token.get(token)
+        return None if client_id is None else self.server.client(client_id)
+
+    def introspection(self, token: str) -> dict[str, Any] | None:
+        """The real server's RFC 7662 answer about ``token``, asked with the credentials of
+        the client it was issued to (empty when refused); None for a token the emulator never
+        saw issued."""
+        client = self.client_of(token)
+        if client is None:
+            return None
+        auth, extra = client.auth()
+        answer = httpx.post(self.server.introspection_endpoint, auth=auth, trust_env=False,
+                            timeout=FORWARD_TIMEOUT_S, data={"token": token, **extra})
+        return self.body_of(answer) if answer.status_code == 200 else {}
 
     def redirect_to_authorization(self, params: Mapping[str, str]) -> httpx.Response:
         """The browser sent on to the real server's authorization endpoint with ``params``:
