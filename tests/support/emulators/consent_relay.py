@@ -2,8 +2,8 @@
 
 The real server (oidc-provider) answers the consent with ``code``, ``state`` and its own
 ``iss`` (RFC 9207). A provider's answer differs: Google names itself (``iss`` is Google's
-issuer, here the emulator); Salesforce, Atlassian, ServiceNow and Genesys Cloud send no
-``iss`` at all, only ``code`` and ``state`` (the pages cited on each emulator show the
+issuer, here the emulator); Microsoft Entra, Salesforce, Atlassian, ServiceNow and Genesys
+Cloud send no ``iss`` at all, only ``code`` and ``state`` (the pages cited on each emulator show the
 callback so) -- left as it is, Tokendesk would rightly refuse the answer: it names another
 server than the one the connection points at. So the emulator asks the real server to
 redirect to the emulator itself (:data:`RELAY_PATH`, added to the client's redirect URIs at
