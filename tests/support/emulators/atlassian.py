@@ -26,7 +26,6 @@ documented paths do not overlap. The form body Tokendesk sends is accepted as we
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ from typing import Any, ClassVar
 import httpx
 
 from support.authorization_server import AuthorizationServer
+from support.emulators import base
 from support.emulators.base import (
     Handler,
     ProviderEmulator,
@@ -72,12 +72,8 @@ class Site:
 
 
 def error_page(error: str, description: str) -> httpx.Response:
-    """The page a browser sees for an authorization request Atlassian refuses (in the
-    shape the tests' consent walker reads: ``#error`` and ``#error-description``)."""
-    body = (f'<!doctype html><title>Something went wrong</title>'
-            f'<p id="error" data-error="{html.escape(error)}">{html.escape(error)}</p>'
-            f'<p id="error-description">{html.escape(description)}</p>')
-    return httpx.Response(400, text=body, headers={"Content-Type": "text/html; charset=utf-8"})
+    """The page a browser sees for an authorization request Atlassian refuses."""
+    return base.error_page("Something went wrong", error, description)
 
 
 class AtlassianEmulator(ProviderEmulator):

@@ -19,6 +19,7 @@ the client registered by :meth:`ProviderEmulator.register_client`
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -50,6 +51,16 @@ def json_response(status: int, body: Mapping[str, Any],
                   headers: Mapping[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, json=dict(body), headers={"Cache-Control": "no-store",
                                                              **(headers or {})})
+
+
+def error_page(title: str, error: str, description: str, *, status: int = 400) -> httpx.Response:
+    """The page a provider shows for an authorization request it refuses (an error of the
+    request itself is shown to the user, not sent to the redirect URI), in the shape the
+    tests' consent walker reads: ``#error`` (its ``data-error``) and ``#error-description``."""
+    body = (f"<!doctype html><title>{html.escape(title)}</title>"
+            f'<p id="error" data-error="{html.escape(error)}">{html.escape(error)}</p>'
+            f'<p id="error-description">{html.escape(description)}</p>')
+    return httpx.Response(status, text=body, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 class ProviderEmulator:
