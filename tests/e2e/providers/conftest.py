@@ -16,8 +16,8 @@ server, Tokendesk served for real on SQLite and PostgreSQL, its clock in the tes
     real authorization server; stopped when the test ends.
 
 Connections are made the way a user makes them: from the catalog's defaults, placeholders
-filled in, with the provider's origin swapped for the emulator's
-(``support.emulators.catalog.create_from_catalog``).
+filled in; then the provider's origin is swapped for the emulator's and the client registered
+at the provider (``support.emulators.journey.connection_from_catalog``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ Atlassian."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,8 +32,8 @@ from support.emulators.journey import (
     HostRoutes,
     connection_from_catalog,
     consent,
-    register_callback,
-    verdict_page,
+    consent_link,
+    verdict,
 )
 from support.tokendesk_server import Clock
 from tokendesk.oauth.outbound import Outbound
@@ -59,22 +58,20 @@ def atlassian(authorization_server: AuthorizationServer) -> Iterator[AtlassianEm
 
 
 def jira_desk(open_desk: Callable[..., Desk], atlassian: AtlassianEmulator,
-              **client_changes: Any) -> Desk:
+              **typed: Any) -> Desk:
     """Tokendesk reaching api.atlassian.com at the emulator; a Jira connection from the
-    catalog's defaults whose callback URL is registered with the app."""
+    catalog's defaults (``typed`` over what the user types) whose callback URL is registered
+    with the app."""
     routes = HostRoutes({"https://api.atlassian.com": atlassian.url})
     desk = open_desk(Outbound(transport=routes))
-    client = replace(desk.oauth.client("jira-app"), **client_changes)
-    connection = connection_from_catalog(desk.admin, atlassian, name=NAME, provider="jira",
-                                         grant_type="authorization_code", client=client)
-    register_callback(desk.oauth, desk.oauth.client("jira-app"), connection["callback_url"])
+    connection_from_catalog(desk.admin, atlassian, name=NAME, provider="jira",
+                            grant_type="authorization_code", client=desk.oauth.client("jira-app"),
+                            **typed)
     return desk
 
 
-def save_shared_token(desk: Desk) -> httpx.Response:
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-    assert link.status_code == 200, link.text
-    return consent(desk, link.json()["authorize_url"])
+def save_shared_token(desk: Desk, atlassian: AtlassianEmulator) -> httpx.Response:
+    return consent(atlassian, consent_link(desk.admin, NAME))
 
 
 def test_a_jira_connection_from_the_catalog_consents_hands_out_the_cloud_id_and_rotates(
@@ -83,7 +80,7 @@ def test_a_jira_connection_from_the_catalog_consents_hands_out_the_cloud_id_and_
     desk = jira_desk(open_desk, atlassian)
     connection = desk.admin.get(f"/connections/{NAME}").json()
 
-    landing = save_shared_token(desk)
+    landing = save_shared_token(desk, atlassian)
     first = desk.bot.get(f"/connections/{NAME}/token")
     handed_out = [first.json()["access_token"]]
     for _ in range(2):  # rotation: every refresh spends the refresh token it used
@@ -127,7 +124,7 @@ def test_a_spent_refresh_token_used_again_ends_the_grant_and_asks_for_consent(
     open_desk: Callable[..., Desk], atlassian: AtlassianEmulator, clock: Clock
 ) -> None:
     desk = jira_desk(open_desk, atlassian)
-    save_shared_token(desk)
+    save_shared_token(desk, atlassian)
     clock.advance(FORCED_REFRESH_INTERVAL_S + 1)
     desk.bot.post(f"/connections/{NAME}/token/refresh").raise_for_status()
     spent = atlassian.issued_refresh_tokens[0]
@@ -151,9 +148,7 @@ def test_an_account_without_a_site_for_the_app_gets_a_plain_verdict(
 ) -> None:
     with AtlassianEmulator(authorization_server, sites=()) as atlassian:
         desk = jira_desk(open_desk, atlassian)
-        browser = desk.browser()
-        link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-        page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+        page = verdict(desk.server, atlassian, consent_link(desk.admin, NAME))
 
     assert "lists nothing this token may reach" in page
     assert "consent again" in page
@@ -164,10 +159,9 @@ def test_a_wrong_client_secret_gets_a_plain_verdict_without_the_secret(
     open_desk: Callable[..., Desk], atlassian: AtlassianEmulator
 ) -> None:
     desk = jira_desk(open_desk, atlassian, client_secret="not-the-jira-secret")
-    browser = desk.browser()
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
+    link = consent_link(desk.admin, NAME)
 
-    page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+    page = verdict(desk.server, atlassian, link)
 
     assert "invalid_client: the client ID or client secret was not accepted" in page
     assert "access_denied Unauthorized" in page  # Atlassian's own words

@@ -5,7 +5,6 @@ credentials without scope, and a disconnect that says Genesys could not revoke t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,12 +17,7 @@ from support.authorization_server import (
 )
 from support.desk import Desk
 from support.emulators.genesys import GenesysEmulator
-from support.emulators.journey import (
-    connection_from_catalog,
-    consent,
-    register_callback,
-    verdict_page,
-)
+from support.emulators.journey import connection_from_catalog, consent_link, verdict
 from support.tokendesk_server import Clock
 
 REGION = "mypurecloud.de"  # EMEA (Frankfurt), one the old template could not express
@@ -48,11 +42,12 @@ def genesys(authorization_server: AuthorizationServer) -> Iterator[GenesysEmulat
         yield emulator
 
 
-def connect(desk: Desk, genesys: GenesysEmulator, **client_changes: Any) -> dict[str, Any]:
-    client = replace(desk.oauth.client("genesys-cc"), **client_changes)
+def connect(desk: Desk, genesys: GenesysEmulator, **typed: Any) -> dict[str, Any]:
+    """A client-credentials connection from the catalog; ``typed`` over what the user types
+    (a client ID or secret other than the OAuth client's)."""
     return connection_from_catalog(
         desk.admin, genesys, name=NAME, provider="genesys", grant_type="client_credentials",
-        client=client, placeholders={"region": REGION})
+        client=desk.oauth.client("genesys-cc"), placeholders={"region": REGION}, **typed)
 
 
 def test_a_genesys_connection_from_the_catalog_hands_out_renews_and_disconnects(
@@ -88,15 +83,12 @@ def test_a_genesys_consent_hands_out_refreshes_and_says_how_to_end_the_token(
     open_desk: Callable[..., Desk], genesys: GenesysEmulator, clock: Clock
 ) -> None:
     desk = open_desk()
-    client = desk.oauth.client("genesys-app")
     connection = connection_from_catalog(
         desk.admin, genesys, name=NAME, provider="genesys", grant_type="authorization_code",
-        client=client, placeholders={"region": REGION})
-    register_callback(desk.oauth, client, connection["callback_url"])
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-    browser = desk.browser()
+        client=desk.oauth.client("genesys-app"), placeholders={"region": REGION})
+    link = consent_link(desk.admin, NAME)
 
-    page = verdict_page(desk, browser, consent(desk, link.json()["authorize_url"], browser))
+    page = verdict(desk.server, genesys, link)
     first = desk.bot.get(f"/connections/{NAME}/token")
     clock.advance(ONE_DAY_S)
     second = desk.bot.get(f"/connections/{NAME}/token")

@@ -14,7 +14,8 @@ import pytest
 
 from support.authorization_server import AuthorizationError, AuthorizationServer
 from support.emulators.google import EXPIRED_OR_REVOKED, SERVER_OPTIONS, GoogleEmulator
-from support.emulators.scene import Scene, client_for
+from support.emulators.journey import client_for, connection_from_catalog
+from support.emulators.scene import Scene
 from support.tokendesk_server import Clock, TokendeskServer
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 
@@ -41,10 +42,11 @@ def scene(tokendesk: TokendeskServer, google: GoogleEmulator, admin: httpx.Clien
 
 def workspace(scene: Scene, name: str = "Calendar", **typed: Any) -> dict[str, Any]:
     """A Google Workspace connection as the wizard makes it: a scope preset picked."""
-    return scene.catalog_connection(name, "google_workspace", "authorization_code",
-                                    client_for(f"{name.lower()}.apps.googleusercontent.com",
-                                               "authorization_code"),
-                                    scopes=CALENDAR, **typed)
+    return connection_from_catalog(
+        scene.admin, scene.emulator, name=name, provider="google_workspace",
+        grant_type="authorization_code",
+        client=client_for(f"{name.lower()}.apps.googleusercontent.com", "authorization_code"),
+        scopes=CALENDAR, **typed)
 
 
 def authorization_requests(google: GoogleEmulator) -> list[dict[str, str]]:
@@ -164,9 +166,9 @@ def test_a_refresh_token_revoked_at_google_asks_for_reauthentication_in_googles_
 def test_an_apigee_connection_from_the_catalog_uses_googles_endpoints_end_to_end(
     scene: Scene, google: GoogleEmulator, clock: Clock
 ) -> None:
-    scene.catalog_connection("Apigee", "apigee", "authorization_code",
-                             client_for("apigee.apps.googleusercontent.com",
-                                        "authorization_code"))
+    connection_from_catalog(
+        scene.admin, google, name="Apigee", provider="apigee", grant_type="authorization_code",
+        client=client_for("apigee.apps.googleusercontent.com", "authorization_code"))
 
     landing = scene.consent(scene.consent_link("Apigee"))
     first = scene.handout("Apigee")
@@ -188,10 +190,11 @@ def test_an_apigee_connection_from_the_catalog_uses_googles_endpoints_end_to_end
 def test_a_scope_google_does_not_know_stops_on_googles_page_before_any_consent(
     scene: Scene, google: GoogleEmulator
 ) -> None:
-    scene.catalog_connection("Calendar", "google_workspace", "authorization_code",
-                             client_for("calendar.apps.googleusercontent.com",
-                                        "authorization_code"),
-                             scopes="https://www.googleapis.com/auth/calender")  # a typo
+    connection_from_catalog(
+        scene.admin, google, name="Calendar", provider="google_workspace",
+        grant_type="authorization_code",
+        client=client_for("calendar.apps.googleusercontent.com", "authorization_code"),
+        scopes="https://www.googleapis.com/auth/calender")  # a typo
 
     with pytest.raises(AuthorizationError) as shown:
         scene.consent(scene.consent_link("Calendar"))

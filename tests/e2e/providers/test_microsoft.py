@@ -9,13 +9,19 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
+from support.authorization_server import Client
 from support.client_keys import key_pair
 from support.desk import Desk
 from support.emulators.base import form_of, query_of
-from support.emulators.catalog import create_from_catalog
+from support.emulators.journey import (
+    client_for,
+    connection_from_catalog,
+    consent,
+    consent_link,
+    verdict,
+)
 from support.emulators.microsoft import MicrosoftEmulator, fingerprint
 from support.tokendesk_server import Clock
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
@@ -32,44 +38,42 @@ def microsoft(emulator: Start) -> MicrosoftEmulator:
     return emulator(MicrosoftEmulator)
 
 
+def entra_app(name: str, grant_type: str) -> Client:
+    """The app registration of connection ``name``, with the client secret ``SECRET``."""
+    return client_for(f"app-{fingerprint(name)}", grant_type, client_secret=SECRET)
+
+
+def from_catalog(desk: Desk, microsoft: MicrosoftEmulator, name: str, grant_type: str,
+                 app: Client, *, provider: str = "microsoft_entra",
+                 placeholders: dict[str, str] | None = None, **typed: Any) -> dict[str, Any]:
+    """A connection from ``provider``'s catalog defaults (the tenant filled in), ``app``
+    registered in Entra with the connection's callback URL (code flow)."""
+    return connection_from_catalog(
+        desk.admin, microsoft, name=name, provider=provider, grant_type=grant_type, client=app,
+        placeholders=placeholders or {"tenant": TENANT}, **typed)
+
+
 def code_flow(desk: Desk, microsoft: MicrosoftEmulator, name: str, provider: str = "microsoft_entra",
               *, scopes: str | None = None, placeholders: dict[str, str] | None = None) -> str:
     """A code-flow connection from the catalog, its app registered with the connection's
     callback URL, consented as the shared token; returns the app's client ID."""
-    client_id = f"app-{fingerprint(name)}"
+    app = entra_app(name, "authorization_code")
     typed = {"scopes": scopes} if scopes is not None else {}
-    created = create_from_catalog(
-        desk, microsoft, name, provider=provider, grant_type="authorization_code",
-        placeholders=placeholders or {"tenant": TENANT}, client_id=client_id,
-        client_secret=SECRET, **typed)
-    microsoft.register_app(client_id, client_secret=SECRET,
-                           redirect_uris=(created["callback_url"],))
-    link = desk.admin.post(f"/connections/{name}/test", json={"save_credentials": True})
-    assert link.status_code == 200, link.text
-    landing = consent(desk, link.json()["authorize_url"])
+    from_catalog(desk, microsoft, name, "authorization_code", app, provider=provider,
+                 placeholders=placeholders, **typed)
+    landing = consent(microsoft, consent_link(desk.admin, name))
     assert landing.status_code == 303, landing.text
-    return client_id
-
-
-def consent(desk: Desk, link: str) -> httpx.Response:
-    """Open a Tokendesk consent link, consent at the provider, come back through the
-    provider's redirect (the emulator's, which passes the answer on as Entra sends it)."""
-    browser = desk.browser()
-    answer = browser.get(desk.oauth.complete_consent(browser, link))
-    assert answer.status_code == 302, answer.text
-    return browser.get(answer.headers["location"])
+    return app.client_id
 
 
 def app_only(desk: Desk, microsoft: MicrosoftEmulator, name: str, *, secret: str = SECRET,
              registered: bool = True, provider: str = "microsoft_entra",
              **fields: Any) -> dict[str, Any]:
-    """A client-credentials connection from the catalog and the test connection's verdict."""
-    client_id = f"app-{fingerprint(name)}"
-    if registered:
-        microsoft.register_app(client_id, client_secret=SECRET)
-    create_from_catalog(desk, microsoft, name, provider=provider,
-                        grant_type="client_credentials", placeholders={"tenant": TENANT},
-                        client_id=client_id, client_secret=secret, **fields)
+    """A client-credentials connection from the catalog (its app registered in Entra unless
+    not ``registered``, the client secret typed ``secret``) and the test connection's
+    verdict."""
+    from_catalog(desk, microsoft, name, "client_credentials", entra_app(name, "client_credentials"),
+                 provider=provider, register=registered, client_secret=secret, **fields)
     verdict = desk.admin.post(f"/connections/{name}/test", json={"save_credentials": True})
     assert verdict.status_code == 200, verdict.text
     return dict(verdict.json())
@@ -154,9 +158,11 @@ def test_a_sharepoint_app_only_connection_by_certificate_reads_the_site(
 ) -> None:
     pair = key_pair("sharepoint-app")
     microsoft.register_app("sharepoint-app", certificate=pair)
-    create_from_catalog(
-        desk, microsoft, "Intranet", provider="sharepoint", grant_type="client_credentials",
-        placeholders={"tenant-id": TENANT, "domain-name": SHAREPOINT}, client_id="sharepoint-app",
+    from_catalog(
+        desk, microsoft, "Intranet", "client_credentials",
+        client_for("sharepoint-app", "client_credentials"), provider="sharepoint",
+        placeholders={"tenant-id": TENANT, "domain-name": SHAREPOINT},
+        register=False,  # registered above, with its certificate
         client_auth_method="private_key_jwt", client_key=pair.key_pem,
         client_certificate=pair.certificate_pem, client_secret="")
 
@@ -182,11 +188,10 @@ def test_a_sharepoint_app_only_connection_by_certificate_reads_the_site(
 def test_sharepoint_refuses_an_app_only_token_obtained_with_a_client_secret(
     desk: Desk, microsoft: MicrosoftEmulator
 ) -> None:
-    microsoft.register_app("sharepoint-secret-app", client_secret=SECRET)
-    create_from_catalog(
-        desk, microsoft, "Intranet", provider="sharepoint", grant_type="client_credentials",
-        placeholders={"tenant-id": TENANT, "domain-name": SHAREPOINT},
-        client_id="sharepoint-secret-app", client_secret=SECRET)
+    from_catalog(
+        desk, microsoft, "Intranet", "client_credentials",
+        client_for("sharepoint-secret-app", "client_credentials", client_secret=SECRET),
+        provider="sharepoint", placeholders={"tenant-id": TENANT, "domain-name": SHAREPOINT})
 
     verdict = desk.admin.post("/connections/Intranet/test", json={"save_credentials": True})
     token = desk.bot.get("/connections/Intranet/token")
@@ -319,22 +324,15 @@ def test_withdrawn_consent_asks_an_administrator_to_consent(
 def test_a_consent_the_administrator_has_not_given_is_named_on_the_result_page(
     desk: Desk, microsoft: MicrosoftEmulator
 ) -> None:
-    client_id = f"app-{fingerprint('Graph')}"
-    created = create_from_catalog(
-        desk, microsoft, "Graph", provider="microsoft_entra", grant_type="authorization_code",
-        placeholders={"tenant": TENANT}, client_id=client_id, client_secret=SECRET)
-    microsoft.register_app(client_id, client_secret=SECRET,
-                           redirect_uris=(created["callback_url"],)).consented = False
-    link = desk.admin.post("/connections/Graph/test", json={"save_credentials": True})
+    app = entra_app("Graph", "authorization_code")
+    from_catalog(desk, microsoft, "Graph", "authorization_code", app)
+    microsoft.apps[app.client_id].consented = False
+    link = consent_link(desk.admin, "Graph")
 
-    browser = desk.browser()
-    answer = browser.get(desk.oauth.complete_consent(browser, link.json()["authorize_url"]))
-    landing = browser.get(answer.headers["location"])
-    page = browser.get(desk.server.url + landing.headers["location"])
+    page = verdict(desk.server, microsoft, link)
 
-    assert landing.status_code == 303, landing.text
-    assert "an administrator must consent to the app" in html.unescape(page.text)
-    assert "AADSTS65001" in page.text
+    assert "an administrator must consent to the app" in html.unescape(page)
+    assert "AADSTS65001" in page
 
 
 def test_without_offline_access_entra_issues_no_refresh_token(

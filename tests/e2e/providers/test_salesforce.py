@@ -14,13 +14,14 @@ import httpx
 import pytest
 
 from support.authorization_server import AuthorizationServer, Client
+from support.emulators.journey import client_for, connection_from_catalog
 from support.emulators.salesforce import (
     EXPIRED_TOKEN,
     SERVER_OPTIONS,
     SESSION_TIMEOUT_S,
     SalesforceEmulator,
 )
-from support.emulators.scene import Scene, client_for
+from support.emulators.scene import Scene
 from support.tokendesk_server import Clock, TokendeskServer
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
 
@@ -53,16 +54,19 @@ def connected_app(grant_type: str) -> Client:
     return client_for(CONSUMER_KEY, grant_type, scope=scope)
 
 
+def from_catalog(scene: Scene, name: str, grant_type: str, **typed: Any) -> dict[str, Any]:
+    """A connection of the org's My Domain from the catalog, its connected app registered."""
+    return connection_from_catalog(scene.admin, scene.emulator, name=name, provider="salesforce",
+                                   grant_type=grant_type, client=connected_app(grant_type),
+                                   placeholders=MY_DOMAIN, **typed)
+
+
 def web_server_flow(scene: Scene, name: str = "CRM", **typed: Any) -> dict[str, Any]:
-    return scene.catalog_connection(name, "salesforce", "authorization_code",
-                                    connected_app("authorization_code"),
-                                    placeholders=MY_DOMAIN, **typed)
+    return from_catalog(scene, name, "authorization_code", **typed)
 
 
 def client_credentials(scene: Scene, name: str = "CRM sync", **typed: Any) -> dict[str, Any]:
-    return scene.catalog_connection(name, "salesforce", "client_credentials",
-                                    connected_app("client_credentials"),
-                                    placeholders=MY_DOMAIN, **typed)
+    return from_catalog(scene, name, "client_credentials", **typed)
 
 
 def lifetime_s(handout: httpx.Response) -> float:

@@ -6,7 +6,6 @@ ServiceNow's own wording of a refusal."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,12 +16,7 @@ from support.authorization_server import (
     client_credentials_client,
 )
 from support.desk import Desk
-from support.emulators.journey import (
-    connection_from_catalog,
-    consent,
-    register_callback,
-    verdict_page,
-)
+from support.emulators.journey import connection_from_catalog, consent, consent_link, verdict
 from support.emulators.servicenow import DEFAULT_SCOPE, INSTANCE, ServiceNowEmulator
 from support.tokendesk_server import Clock
 
@@ -53,15 +47,13 @@ def servicenow(authorization_server: AuthorizationServer) -> Iterator[ServiceNow
 
 
 def connect(desk: Desk, servicenow: ServiceNowEmulator, client_id: str,
-            **client_changes: Any) -> dict[str, Any]:
-    client = replace(desk.oauth.client(client_id), **client_changes)
+            **typed: Any) -> dict[str, Any]:
+    """A connection of the instance from the catalog with the OAuth application
+    ``client_id``; ``typed`` over what the user types (a wrong client secret)."""
     grant_type = "client_credentials" if client_id == "now-cc" else "authorization_code"
-    connection = connection_from_catalog(
+    return connection_from_catalog(
         desk.admin, servicenow, name=NAME, provider="servicenow", grant_type=grant_type,
-        client=client, placeholders={"yourinstance": INSTANCE})
-    if grant_type == "authorization_code":
-        register_callback(desk.oauth, desk.oauth.client(client_id), connection["callback_url"])
-    return connection
+        client=desk.oauth.client(client_id), placeholders={"yourinstance": INSTANCE}, **typed)
 
 
 def test_a_servicenow_connection_from_the_catalog_consents_refreshes_and_revokes(
@@ -69,11 +61,9 @@ def test_a_servicenow_connection_from_the_catalog_consents_refreshes_and_revokes
 ) -> None:
     desk = open_desk()
     connection = connect(desk, servicenow, "now-app")
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
+    link = consent_link(desk.admin, NAME)
 
-    browser = desk.browser()
-    landing = consent(desk, link.json()["authorize_url"], browser)
-    page = verdict_page(desk, browser, landing)
+    page = verdict(desk.server, servicenow, link)
     first = desk.bot.get(f"/connections/{NAME}/token")
     clock.advance(ONE_HOUR_S)
     second = desk.bot.get(f"/connections/{NAME}/token")
@@ -131,8 +121,7 @@ def test_a_refresh_token_servicenow_refuses_asks_for_consent_again(
 ) -> None:
     desk = open_desk()
     connect(desk, servicenow, "now-app")
-    link = desk.admin.post(f"/connections/{NAME}/test", json={"save_credentials": True})
-    consent(desk, link.json()["authorize_url"])
+    consent(servicenow, consent_link(desk.admin, NAME))
     # The refresh token is refused (its lifespan is over, or it was revoked at the instance).
     desk.oauth.inject_fault(error="invalid_grant", grant_type="refresh_token")
     clock.advance(ONE_HOUR_S)

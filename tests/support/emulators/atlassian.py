@@ -26,16 +26,14 @@ documented paths do not overlap. The form body Tokendesk sends is accepted as we
 
 from __future__ import annotations
 
-import html
 import json
-import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
 
 from support.authorization_server import AuthorizationServer
+from support.emulators import base
 from support.emulators.base import (
     Handler,
     ProviderEmulator,
@@ -43,7 +41,7 @@ from support.emulators.base import (
     json_response,
     query_of,
 )
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 
 AUDIENCE = "api.atlassian.com"
 # Atlassian's resource server, as the real server's resource indicator (an absolute URI).
@@ -74,12 +72,8 @@ class Site:
 
 
 def error_page(error: str, description: str) -> httpx.Response:
-    """The page a browser sees for an authorization request Atlassian refuses (in the
-    shape the tests' consent walker reads: ``#error`` and ``#error-description``)."""
-    body = (f'<!doctype html><title>Something went wrong</title>'
-            f'<p id="error" data-error="{html.escape(error)}">{html.escape(error)}</p>'
-            f'<p id="error-description">{html.escape(description)}</p>')
-    return httpx.Response(400, text=body, headers={"Content-Type": "text/html; charset=utf-8"})
+    """The page a browser sees for an authorization request Atlassian refuses."""
+    return base.error_page("Something went wrong", error, description)
 
 
 class AtlassianEmulator(ProviderEmulator):
@@ -94,19 +88,14 @@ class AtlassianEmulator(ProviderEmulator):
     def __init__(self, server: AuthorizationServer, sites: tuple[Site, ...] = (Site(),)) -> None:
         super().__init__(server)
         self.sites = sites
-        self.relay = CallbackRelay(server)
-        self._lock = threading.Lock()
-        # What the emulator saw issued, to tell which client a bearer token belongs to
-        # (and, for tests of reuse detection, every refresh token in order).
-        self._client_of_token: dict[str, str] = {}
-        self.issued_refresh_tokens: list[str] = []
+        self.relay = ConsentRelay(self)
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {
             ("GET", "/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
             ("GET", "/oauth/token/accessible-resources"): self.accessible_resources,
-            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     # -- auth.atlassian.com ------------------------------------------------------------------
@@ -121,8 +110,7 @@ class AtlassianEmulator(ProviderEmulator):
         if params.get("prompt") != "consent":
             return error_page("invalid_request", "The prompt parameter must be consent.")
         params.pop("audience")
-        return self.redirect_to_authorization(
-            self.relay.authorization_params(self.url, {**params, "resource": RESOURCE}))
+        return self.relay.send_on(params, forwarded=params, resource=RESOURCE)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """The token endpoint: JSON or form body, the client's credentials in it."""
@@ -134,11 +122,11 @@ class AtlassianEmulator(ProviderEmulator):
             return json_response(401, {"error": "access_denied",
                                        "error_description": "Unauthorized"})
         if fields.get("grant_type") == "authorization_code":
-            fields = {"resource": RESOURCE, **self.relay.token_form(self.url, fields)}
+            fields = {"resource": RESOURCE, **self.relay.token_form(fields)}
         answer = self.forward(_as_form(request), self.server.token_endpoint, form=fields)
         body = self.body_of(answer)
         if answer.status_code == 200:
-            self._remember(fields["client_id"], body)
+            self.remember_issued(fields["client_id"], body)
             # Atlassian answers no id_token and names the token type "Bearer".
             body.pop("id_token", None)
             return json_response(200, body)
@@ -162,13 +150,6 @@ class AtlassianEmulator(ProviderEmulator):
             return {str(k): str(v) for k, v in doc.items()}
         return form_of(request)
 
-    def _remember(self, client_id: str, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            if isinstance(body.get("access_token"), str):
-                self._client_of_token[body["access_token"]] = client_id
-            if isinstance(body.get("refresh_token"), str):
-                self.issued_refresh_tokens.append(body["refresh_token"])
-
     # -- api.atlassian.com -------------------------------------------------------------------
 
     def accessible_resources(self, request: httpx.Request) -> httpx.Response:
@@ -184,16 +165,8 @@ class AtlassianEmulator(ProviderEmulator):
 
     def _active_scopes(self, token: str) -> list[str] | None:
         """The token's scopes if the real server says it is active (RFC 7662), else None."""
-        with self._lock:
-            client_id = self._client_of_token.get(token)
-        if client_id is None:
-            return None
-        client = self.server.client(client_id)
-        auth, extra = client.auth()
-        answer = httpx.post(self.server.introspection_endpoint, auth=auth, trust_env=False,
-                            data={"token": token, **extra}, timeout=30)
-        doc = self.body_of(answer)
-        if answer.status_code != 200 or doc.get("active") is not True:
+        doc = self.introspection(token)
+        if doc is None or doc.get("active") is not True:
             return None
         return [s for s in str(doc.get("scope", "")).split() if s != "offline_access"]
 

@@ -12,11 +12,14 @@ A provider emulator subclasses :class:`ProviderEmulator` and lists its routes; a
 takes the request as ``httpx.Request`` and answers an ``httpx.Response``, usually after
 :meth:`ProviderEmulator.forward`-ing it (rewritten) to the real server. Connections are made
 from the catalog's defaults, placeholders filled as a user would, with the provider's origin
-swapped for the emulator's by :meth:`ProviderEmulator.at` (paths are kept as documented).
+swapped for the emulator's by :meth:`ProviderEmulator.at` (paths are kept as documented) and
+the client registered by :meth:`ProviderEmulator.register_client`
+(``support.emulators.journey.connection_from_catalog``).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -26,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from support.authorization_server import AuthorizationServer
+from support.authorization_server import AuthorizationServer, Client
 
 Handler = Callable[[httpx.Request], httpx.Response]
 FORWARD_TIMEOUT_S = 30.0
@@ -50,6 +53,16 @@ def json_response(status: int, body: Mapping[str, Any],
                                                              **(headers or {})})
 
 
+def error_page(title: str, error: str, description: str, *, status: int = 400) -> httpx.Response:
+    """The page a provider shows for an authorization request it refuses (an error of the
+    request itself is shown to the user, not sent to the redirect URI), in the shape the
+    tests' consent walker reads: ``#error`` (its ``data-error``) and ``#error-description``."""
+    body = (f"<!doctype html><title>{html.escape(title)}</title>"
+            f'<p id="error" data-error="{html.escape(error)}">{html.escape(error)}</p>'
+            f'<p id="error-description">{html.escape(description)}</p>')
+    return httpx.Response(status, text=body, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
 class ProviderEmulator:
     """One provider's documented endpoints on 127.0.0.1, backed by ``server``.
 
@@ -71,6 +84,10 @@ class ProviderEmulator:
         self._http: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        # The tokens it saw issued: the client of each, and every refresh token in order.
+        self.issued_refresh_tokens: list[str] = []
+        self._client_of_token: dict[str, str] = {}
+        self._issued_lock = threading.Lock()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         raise NotImplementedError
@@ -146,6 +163,14 @@ class ProviderEmulator:
     def requests_to(self, path_end: str) -> list[httpx.Request]:
         return [r for r in self.requests if r.url.path.endswith(path_end)]
 
+    # -- the provider's client registrations ----------------------------------------------
+
+    def register_client(self, client: Client) -> object:
+        """Register ``client`` at the provider, as an admin does in its console (its redirect
+        URIs the callback URLs authorized there); a provider whose registrations differ from
+        the real server's clients overrides this."""
+        return self.server.register_client(client)
+
     # -- the real server behind ----------------------------------------------------------
 
     def forward(self, request: httpx.Request, path: str, *,
@@ -158,6 +183,36 @@ class ProviderEmulator:
                                         content=content, params=request.url.query.decode())
         answer.read()
         return answer
+
+    # -- the tokens it saw issued ------------------------------------------------------------
+
+    def remember_issued(self, client_id: str, body: Mapping[str, Any]) -> None:
+        """Keep which client the tokens of ``body`` (a token answer) were issued to, and its
+        refresh token at the end of ``issued_refresh_tokens``."""
+        with self._issued_lock:
+            for name in ("access_token", "refresh_token"):
+                if isinstance(body.get(name), str):
+                    self._client_of_token[body[name]] = client_id
+            if isinstance(body.get("refresh_token"), str):
+                self.issued_refresh_tokens.append(body["refresh_token"])
+
+    def client_of(self, token: str) -> Client | None:
+        """The client a token the emulator saw issued belongs to; None for one it never saw."""
+        with self._issued_lock:
+            client_id = self._client_of_token.get(token)
+        return None if client_id is None else self.server.client(client_id)
+
+    def introspection(self, token: str) -> dict[str, Any] | None:
+        """The real server's RFC 7662 answer about ``token``, asked with the credentials of
+        the client it was issued to (empty when refused); None for a token the emulator never
+        saw issued."""
+        client = self.client_of(token)
+        if client is None:
+            return None
+        auth, extra = client.auth()
+        answer = httpx.post(self.server.introspection_endpoint, auth=auth, trust_env=False,
+                            timeout=FORWARD_TIMEOUT_S, data={"token": token, **extra})
+        return self.body_of(answer) if answer.status_code == 200 else {}
 
     def redirect_to_authorization(self, params: Mapping[str, str]) -> httpx.Response:
         """The browser sent on to the real server's authorization endpoint with ``params``:

@@ -2,25 +2,27 @@
 
 The real server (oidc-provider) answers the consent with ``code``, ``state`` and its own
 ``iss`` (RFC 9207). A provider's answer differs: Google names itself (``iss`` is Google's
-issuer, here the emulator), Salesforce sends no ``iss`` at all. So the emulator asks the real
-server to redirect to the emulator itself (:data:`RELAY_PATH`, registered as one more
-redirect URI of the client), and from there sends the browser on to the client's own
-redirect URI with the parameters the provider sends. For the code exchange it puts its own
-redirect URI back into the token request, after checking the client sent the one it used in
-the authorization request (RFC 6749 §4.1.3), as the provider does.
+issuer, here the emulator); Microsoft Entra, Salesforce, Atlassian, ServiceNow and Genesys
+Cloud send no ``iss`` at all, only ``code`` and ``state`` (the pages cited on each emulator show the
+callback so) -- left as it is, Tokendesk would rightly refuse the answer: it names another
+server than the one the connection points at. So the emulator asks the real server to
+redirect to the emulator itself (:data:`RELAY_PATH`, added to the client's redirect URIs at
+the real server when the first request passes), and from there sends the browser on to the
+client's own redirect URI with the parameters the provider sends. For the code exchange it
+puts its own redirect URI back into the token request, after checking the client sent the
+one it used in the authorization request (RFC 6749 §4.1.3), as the provider does.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 import httpx
 
-from support.authorization_server import Client
 from support.emulators.base import ProviderEmulator, query_of
 
 # A path no provider uses: where the real server sends the browser back to the emulator.
@@ -54,24 +56,28 @@ class ConsentRelay:
     def redirect_uri(self) -> str:
         return self.emulator.url + RELAY_PATH
 
-    def register(self, client: Client) -> Client:
-        """``client`` registered at the real server, with the relay as one more redirect URI;
-        the redirect URIs the client lists are those authorized at the provider."""
-        upstream = replace(client, redirect_uris=(*client.redirect_uris, self.redirect_uri))
-        self.emulator.server.register_client(upstream)
-        return upstream
-
-    def send_on(self, params: Mapping[str, str], *, scope: str,
-                prompt: str = "consent") -> httpx.Response:
+    def send_on(self, params: Mapping[str, str], *,
+                forwarded: Iterable[str] = FORWARDED_PARAMS, **upstream: str) -> httpx.Response:
         """The browser sent to the real server's consent for ``params`` (already checked by
-        the provider's rules), asking for ``scope`` there."""
+        the provider's rules): the ``forwarded`` ones, ``upstream``'s over them (the scope
+        to ask there, a prompt, a resource), the relay as redirect URI."""
+        self._register_relay(params.get("client_id", ""))
         key = secrets.token_urlsafe(16)
         with self._lock:
             self._pending[key] = PendingConsent(params["client_id"], params["redirect_uri"],
                                                 params.get("state"), params.get("scope", ""))
-        upstream = {k: params[k] for k in FORWARDED_PARAMS if k in params}
-        upstream.update(redirect_uri=self.redirect_uri, state=key, scope=scope, prompt=prompt)
-        return self.emulator.redirect_to_authorization(upstream)
+        sent = {k: params[k] for k in forwarded if k in params}
+        sent.update(upstream, redirect_uri=self.redirect_uri, state=key)
+        return self.emulator.redirect_to_authorization(sent)
+
+    def _register_relay(self, client_id: str) -> None:
+        """The relay added to the redirect URIs of the client at the real server (those it
+        lists are the ones authorized at the provider)."""
+        server = self.emulator.server
+        client = server.clients.get(client_id)
+        if client is not None and self.redirect_uri not in client.redirect_uris:
+            server.register_client(
+                replace(client, redirect_uris=(*client.redirect_uris, self.redirect_uri)))
 
     def returned(self, request: httpx.Request) -> tuple[PendingConsent, dict[str, str]] | None:
         """The pending request the real server answered, and its answer (``code`` or
@@ -96,6 +102,13 @@ class ConsentRelay:
         return httpx.Response(302, headers={
             "Location": f"{pending.redirect_uri}?{urlencode(query)}"})
 
+    def pass_on(self, request: httpx.Request) -> httpx.Response:
+        """The real server's answer sent on to the client as it is, without ``iss``."""
+        returned = self.returned(request)
+        if returned is None:
+            return httpx.Response(400, text="unknown state")
+        return self.back_to_client(*returned)
+
     def consent_of(self, code: str) -> PendingConsent | None:
         """The authorization request a code was issued for (None for a code never seen)."""
         with self._lock:
@@ -108,6 +121,15 @@ class ConsentRelay:
         if pending is not None and form.get("redirect_uri") != pending.redirect_uri:
             return None
         return {**form, "redirect_uri": self.redirect_uri}
+
+    def token_form(self, form: Mapping[str, str]) -> dict[str, str]:
+        """A token request's form for the real server: a code exchange names the relay when
+        the client sent its authorization request's redirect URI (else it goes on as sent,
+        and the real server refuses it)."""
+        if form.get("grant_type") != "authorization_code":
+            return dict(form)
+        return self.exchange_form(form) or dict(form)
+
 
 
 def token_is_active(emulator: ProviderEmulator, request: httpx.Request,

@@ -26,7 +26,7 @@ import httpx
 
 from support.authorization_server import AuthorizationServer
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 
 # The documented list of login hosts, by region value (login.<value>).
 REGIONS = (
@@ -50,7 +50,7 @@ class GenesysEmulator(ProviderEmulator):
             raise ValueError(f"{region} is not a Genesys Cloud region")
         super().__init__(server)
         self.region = region
-        self.relay = CallbackRelay(server)
+        self.relay = ConsentRelay(self)
 
     @property
     def origin(self) -> str:
@@ -60,7 +60,7 @@ class GenesysEmulator(ProviderEmulator):
         return {
             ("GET", "/oauth/authorize"): self.authorize,
             ("POST", "/oauth/token"): self.token,
-            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
@@ -69,7 +69,7 @@ class GenesysEmulator(ProviderEmulator):
         client = self.server.clients.get(params.get("client_id", ""))
         if not params.get("scope", "").strip() and client is not None and client.scope:
             params["scope"] = client.scope
-        return self.redirect_to_authorization(self.relay.authorization_params(self.url, params))
+        return self.relay.send_on(params, forwarded=params)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """Client credentials only with HTTP Basic; the answer without scope or id_token."""
@@ -83,7 +83,7 @@ class GenesysEmulator(ProviderEmulator):
                                        "error_description": "client credentials must be sent "
                                                             "with HTTP Basic authentication"})
         answer = self.forward(request, self.server.token_endpoint,
-                              form=self.relay.token_form(self.url, form))
+                              form=self.relay.token_form(form))
         body = self.body_of(answer)
         if answer.status_code != 200:
             if body.get("error") == "invalid_client":

@@ -25,13 +25,13 @@ stands for one Google account: "the first time" a client gets consent with
 
 from __future__ import annotations
 
-import html
 import threading
 from typing import ClassVar
 
 import httpx
 
-from support.authorization_server import AuthorizationServer, Client
+from support.authorization_server import AuthorizationServer
+from support.emulators import base
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
 from support.emulators.consent_relay import RELAY_PATH, ConsentRelay, token_is_active
 
@@ -63,10 +63,7 @@ SERVER_OPTIONS = {"clients": [], "api_scopes": GOOGLE_API_SCOPES, "rotate_refres
 def error_page(status: int, error: str, description: str) -> httpx.Response:
     """Google's own error page ("Error 400: <error>"): errors of the request itself are shown
     to the user, not sent to the redirect URI (web-server, "Error codes")."""
-    body = (f"<!doctype html><title>Error {status}: {html.escape(error)}</title>"
-            f"<h1 id=\"error\">Error {status}: {html.escape(error)}</h1>"
-            f"<p id=\"error-description\">{html.escape(description)}</p>")
-    return httpx.Response(status, text=body, headers={"Content-Type": "text/html"})
+    return base.error_page(f"Error {status}: {error}", error, description, status=status)
 
 
 class GoogleEmulator(ProviderEmulator):
@@ -92,11 +89,6 @@ class GoogleEmulator(ProviderEmulator):
             ("GET", "/.well-known/openid-configuration"): self.discovery,
         }
 
-    def register_client(self, client: Client) -> Client:
-        """An OAuth client of the Google Cloud console: its authorized redirect URIs are
-        ``client.redirect_uris``."""
-        return self.relay.register(client)
-
     # -- https://accounts.google.com --------------------------------------------------------
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
@@ -117,7 +109,8 @@ class GoogleEmulator(ProviderEmulator):
         if unknown:
             return error_page(400, "invalid_scope",
                               f"Some requested scopes were invalid. {{invalid={unknown}}}")
-        return self.relay.send_on(params, scope=self._upstream_scope(params, scopes))
+        return self.relay.send_on(params, scope=self._upstream_scope(params, scopes),
+                                  prompt="consent")
 
     def _upstream_scope(self, params: dict[str, str], scopes: list[str]) -> str:
         """The scopes asked of the real server: ``offline_access`` (its way to a refresh

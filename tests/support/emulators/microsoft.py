@@ -22,8 +22,9 @@ What it reproduces, each from Microsoft's documentation:
 The real work -- login, consent, codes, PKCE, tokens, rotation, revocation -- is the real
 oidc-provider server's. This layer keeps Entra's *app registrations* (:class:`App`): each is
 registered at the real server as a ``client_secret_post`` client whose redirect URI is the
-emulator's own return address, so the emulator can take the RFC 9207 ``iss`` out of the
-authorization response as Entra (which does not send it) would. Microsoft scopes are
+emulator's consent relay (``support/emulators/consent_relay.py``), so the emulator can take
+the RFC 9207 ``iss`` out of the authorization response as Entra (which does not send it)
+would. Microsoft scopes are
 translated to the real server's (``openid``/``offline_access`` kept, any resource scope ->
 ``api:read``) and back.
 """
@@ -36,7 +37,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote_plus, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -48,11 +49,11 @@ from support.authorization_server import AUTHORIZATION_CODE, CLIENT_CREDENTIALS,
 from support.authorization_server import Client as RealClient
 from support.client_keys import KeyPair
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 from support.emulators.microsoft_errors import aadsts_error
 
 OIDC_SCOPES = ("openid", "offline_access", "profile", "email")
 REAL_API_SCOPE = "api:read"
-RETURN_PATH = "/emulator/return"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW_S = 300  # Entra tolerates five minutes of clock skew on an assertion
 NO_LOOP_LIMIT = 10**9  # Entra's thresholds are not documented: no loop unless a test sets one
@@ -96,7 +97,7 @@ class MicrosoftEmulator(ProviderEmulator):
         self.apps: dict[str, App] = {}
         self.loop_limit: int = NO_LOOP_LIMIT
         self._same_requests: dict[tuple[str, ...], int] = {}
-        self._pending: dict[str, tuple[str, str]] = {}  # state -> (client_id, redirect_uri)
+        self.relay = ConsentRelay(self)
         self._used_assertions: set[str] = set()
         # Access tokens of client credentials, by fingerprint: the app, and whether it used a
         # "secret" or a "certificate" (SharePoint's REST API tells them apart).
@@ -106,7 +107,7 @@ class MicrosoftEmulator(ProviderEmulator):
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {
             ("GET", "/*/oauth2/v2.0/authorize"): self.authorize,
-            ("GET", RETURN_PATH): self.authorization_returns,
+            ("GET", RELAY_PATH): self.relay.pass_on,
             ("POST", "/*/oauth2/v2.0/token"): self.token,
             ("GET", "/_api/web"): self.sharepoint_web,
         }
@@ -125,9 +126,15 @@ class MicrosoftEmulator(ProviderEmulator):
         self.server.register_client(RealClient(
             client_id=client_id, client_secret=upstream,
             grant_types=(AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS),
-            redirect_uris=(self.url + RETURN_PATH,), token_endpoint_auth_method="client_secret_post",
+            redirect_uris=(self.relay.redirect_uri,), token_endpoint_auth_method="client_secret_post",
             scope=None))
         return app
+
+    def register_client(self, client: RealClient) -> App:
+        """An app registration with ``client``'s secret and redirect URIs (a certificate is
+        registered by :meth:`register_app`)."""
+        return self.register_app(client.client_id, client_secret=client.client_secret,
+                                 redirect_uris=client.redirect_uris)
 
     def revoke_sessions(self, client_id: str, *, because: int) -> None:
         """End every refresh token of the app for real (RFC 7009 at the real server); a later
@@ -153,24 +160,12 @@ class MicrosoftEmulator(ProviderEmulator):
                                 app=app.client_id)
         requested = params.get("scope", "").split()
         app.resource_scopes = tuple(s for s in requested if s not in OIDC_SCOPES)
-        self._pending[params.get("state", "")] = (app.client_id, params["redirect_uri"])
-        forwarded = {**params, "redirect_uri": self.url + RETURN_PATH,
-                     "scope": real_scopes(requested)}
+        upstream = {"scope": real_scopes(requested)}
         if "offline_access" in requested:
             # Entra issues a refresh token for offline_access alone; oidc-provider (OpenID
             # Connect Core §11) also wants prompt=consent, so the emulator adds it.
-            forwarded["prompt"] = "consent"
-        return self.redirect_to_authorization(forwarded)
-
-    def authorization_returns(self, request: httpx.Request) -> httpx.Response:
-        """The real server's answer, sent on to the app's redirect URI without ``iss``."""
-        params = query_of(request)
-        pending = self._pending.pop(params.get("state", ""), None)
-        if pending is None:
-            return json_response(400, {"error": "invalid_request",
-                                       "error_description": "no authorization request pending"})
-        kept = {k: v for k, v in params.items() if k != "iss"}
-        return httpx.Response(302, headers={"Location": f"{pending[1]}?{urlencode(kept)}"})
+            upstream["prompt"] = "consent"
+        return self.relay.send_on(params, forwarded=params, **upstream)
 
     # -- /{tenant}/oauth2/v2.0/token ------------------------------------------------------
 
@@ -242,7 +237,7 @@ class MicrosoftEmulator(ProviderEmulator):
             # The certificate was checked here; the real server knows the app by its secret.
             upstream["client_secret"] = app.upstream_secret
         if grant == AUTHORIZATION_CODE:
-            upstream["redirect_uri"] = self.url + RETURN_PATH
+            upstream["redirect_uri"] = self.relay.redirect_uri
         if grant == CLIENT_CREDENTIALS:
             upstream["scope"] = REAL_API_SCOPE
         # Basic credentials, if any, are in the form now (Entra reads either).

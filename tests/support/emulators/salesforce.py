@@ -42,13 +42,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
 import time
 from typing import ClassVar
 
 import httpx
 
 from support.authorization_server import AuthorizationServer, Client
+from support.emulators import base
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
 from support.emulators.consent_relay import RELAY_PATH, ConsentRelay, token_is_active
 
@@ -74,10 +74,7 @@ def salesforce_error(status: int, error: str, description: str) -> httpx.Respons
 
 def error_page(error: str, description: str) -> httpx.Response:
     """The page Salesforce shows for an authorization request it cannot send back."""
-    body = (f"<!doctype html><title>{html.escape(error)}</title>"
-            f"<p id=\"error\">{html.escape(error)}</p>"
-            f"<p id=\"error-description\">{html.escape(description)}</p>")
-    return httpx.Response(400, text=body, headers={"Content-Type": "text/html"})
+    return base.error_page(error, error, description)
 
 
 class SalesforceEmulator(ProviderEmulator):
@@ -103,11 +100,6 @@ class SalesforceEmulator(ProviderEmulator):
             ("POST", "/services/oauth2/revoke"): self.revoke,
         }
 
-    def register_client(self, client: Client) -> Client:
-        """A connected app: its callback URLs are ``client.redirect_uris``, its selected
-        OAuth scopes ``client.scope``."""
-        return self.relay.register(client)
-
     @property
     def identity_url(self) -> str:
         return f"{self.url}/id/{ORG_ID}/{USER_ID}"
@@ -125,7 +117,7 @@ class SalesforceEmulator(ProviderEmulator):
         scopes = [s for s in asked if s not in REFRESH_SCOPES]
         if any(s in REFRESH_SCOPES for s in asked):
             scopes.append("offline_access")
-        return self.relay.send_on(params, scope=" ".join(scopes))
+        return self.relay.send_on(params, scope=" ".join(scopes), prompt="consent")
 
     def consent_returned(self, request: httpx.Request) -> httpx.Response:
         """The answer at the connected app's callback URL: ``code`` and ``state`` only."""

@@ -25,15 +25,13 @@ Documented behaviour reproduced here:
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 
 from support.authorization_server import AuthorizationServer
 from support.emulators.base import Handler, ProviderEmulator, form_of, json_response, query_of
-from support.emulators.callbacks import RELAY_PATH, CallbackRelay
+from support.emulators.consent_relay import RELAY_PATH, ConsentRelay
 
 INSTANCE = "acme.service-now.com"
 DEFAULT_SCOPE = "useraccount"
@@ -55,10 +53,7 @@ class ServiceNowEmulator(ProviderEmulator):
     def __init__(self, server: AuthorizationServer, instance: str = INSTANCE) -> None:
         super().__init__(server)
         self.instance = instance
-        self._lock = threading.Lock()
-        self._client_of_token: dict[str, str] = {}
-        self.relay = CallbackRelay(server)
-        self.issued_refresh_tokens: list[str] = []
+        self.relay = ConsentRelay(self)
 
     @property
     def origin(self) -> str:
@@ -70,7 +65,7 @@ class ServiceNowEmulator(ProviderEmulator):
             ("POST", "/oauth_token.do"): self.token,
             ("POST", "/oauth_revoke_token.do"): self.revoke,
             ("GET", "/oauth_revoke_token.do"): self.revoke,
-            ("GET", RELAY_PATH): lambda request: self.relay.relay(request),
+            ("GET", RELAY_PATH): lambda request: self.relay.pass_on(request),
         }
 
     def authorize(self, request: httpx.Request) -> httpx.Response:
@@ -78,7 +73,7 @@ class ServiceNowEmulator(ProviderEmulator):
         params = query_of(request)
         if not params.get("scope", "").strip():
             params["scope"] = DEFAULT_SCOPE
-        return self.redirect_to_authorization(self.relay.authorization_params(self.url, params))
+        return self.relay.send_on(params, forwarded=params)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         """URL-encoded body only, the client's credentials in it; ServiceNow's wording for
@@ -88,13 +83,13 @@ class ServiceNowEmulator(ProviderEmulator):
         if kind != "application/x-www-form-urlencoded" or not form.get("client_secret"):
             return json_response(401, ACCESS_DENIED)
         answer = self.forward(request, self.server.token_endpoint,
-                              form=self.relay.token_form(self.url, form))
+                              form=self.relay.token_form(form))
         body = self.body_of(answer)
         if answer.status_code != 200:
             if body.get("error") in ("invalid_client", "invalid_grant"):
                 return json_response(401, ACCESS_DENIED)
             return json_response(answer.status_code, body)
-        self._remember(form.get("client_id", ""), body)
+        self.remember_issued(form.get("client_id", ""), body)
         body.pop("id_token", None)
         return json_response(200, {**body, "token_type": "Bearer"})
 
@@ -103,29 +98,16 @@ class ServiceNowEmulator(ProviderEmulator):
         with the credentials of the client the token was issued to)."""
         fields = {**query_of(request), **form_of(request)}
         token = fields.get("token", "")
-        with self._lock:
-            client_id = self._client_of_token.get(token)
-        if client_id is not None:
-            client = self.server.client(client_id)
+        client = self.client_of(token)
+        if client is not None:
             auth, extra = client.auth()
             httpx.post(self.server.revocation_endpoint, auth=auth, trust_env=False, timeout=30,
                        data={"token": token, **extra}).raise_for_status()
         return httpx.Response(200)
 
-    def _remember(self, client_id: str, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            for name in ("access_token", "refresh_token"):
-                if isinstance(body.get(name), str):
-                    self._client_of_token[body[name]] = client_id
-            if isinstance(body.get("refresh_token"), str):
-                self.issued_refresh_tokens.append(body["refresh_token"])
-
     def is_active(self, token: str) -> bool:
         """Whether the real server still takes ``token`` (for tests: was it revoked?)."""
-        with self._lock:
-            client_id = self._client_of_token[token]
-        auth, extra = self.server.client(client_id).auth()
-        answer = httpx.post(self.server.introspection_endpoint, auth=auth, trust_env=False,
-                            timeout=30, data={"token": token, **extra})
-        return self.body_of(answer).get("active") is True
+        doc = self.introspection(token)
+        assert doc is not None, "a token the emulator never saw issued"
+        return doc.get("active") is True
 
