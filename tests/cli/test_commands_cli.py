@@ -15,6 +15,7 @@ import typer.main
 import tokendesk.client.errors as sdk_errors
 import tokendesk.errors as errors
 from support.cli import Cli
+from tokendesk.cli.attention import attention as attention_command
 from tokendesk.cli.commands import COMMANDS, CommandLine, Group
 from tokendesk.cli.context import HANDLES_ERRORS
 from tokendesk.cli.exit_codes import (
@@ -104,3 +105,15 @@ def test_the_help_shows_every_exit_code(cli: Cli) -> None:
     assert "Exit codes" in shown
     for _kind, code, meaning in EXIT_CODES:
         assert f"{code}  " in shown and meaning.split(" (")[0] in " ".join(shown.split())
+
+
+def test_a_command_s_help_flows_to_the_terminal_instead_of_breaking_where_its_source_did(
+    cli: Cli,
+) -> None:
+    doc = inspect.getdoc(attention_command) or ""
+    assert "are\ndamaged" in doc  # the docstring breaks its first sentence after "are"
+
+    for shown in (cli.ok("--help").stdout, cli.ok("attention", "--help").stdout):
+        lines = [line.strip(" │") for line in shown.splitlines()]
+        assert not any(line.endswith(" are") for line in lines), shown
+        assert "consent, are damaged or backing off" in " ".join(" ".join(lines).split())

@@ -7,6 +7,7 @@ errors with the one exit-code table (cli/exit_codes.py).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,10 +139,20 @@ def build_app(cli: CommandLine = COMMANDS) -> typer.Typer:
     return app
 
 
+def help_text(function: Command) -> str | None:
+    """The command's docstring as its help: the lines of each paragraph joined, so the help
+    flows to the terminal's width instead of breaking where the source did."""
+    doc = inspect.getdoc(function)
+    if doc is None:
+        return None
+    return "\n\n".join(" ".join(line.strip() for line in paragraph.splitlines())
+                        for paragraph in doc.split("\n\n"))
+
+
 def _register(app: typer.Typer, commands: tuple[tuple[str, Command], ...],
               groups: tuple[Group, ...]) -> None:
     for name, function in commands:
-        app.command(name)(handle_errors(function))
+        app.command(name, help=help_text(function))(handle_errors(function))
     for group in groups:
         sub = typer.Typer(help=group.help, short_help=group.short_help, no_args_is_help=True)
         _register(sub, group.commands, group.groups)
