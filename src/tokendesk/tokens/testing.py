@@ -16,7 +16,8 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.proxy import ProxyService, way_to
 from tokendesk.storage.db import Transaction
-from tokendesk.tokens.consent import ConsentService, Purpose
+from tokendesk.tokens.consent import ConsentService
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.handout import TokenService
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool
 from tokendesk.client.wire import TokenWire
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
 from tokendesk.tokens.states import TokenStates
 from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut

@@ -19,7 +19,7 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import DuplicateName, NotFound, ValidationError
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
