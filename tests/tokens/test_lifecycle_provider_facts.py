@@ -35,7 +35,7 @@ from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.storage.tables import audit_events
 from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
-from tokendesk.views import TokenStatusOut
+from tokendesk.views.tokens import TokenStatusOut
 from tokendesk.wiring import Tokendesk, build
 
 pytestmark = sqlite_only

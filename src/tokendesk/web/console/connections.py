@@ -15,7 +15,7 @@ from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.states import TokenStates
-from tokendesk.views import CertificateOut
+from tokendesk.views.connections import CertificateOut
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
