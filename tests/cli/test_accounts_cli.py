@@ -8,7 +8,7 @@ from support.api import ADMIN_PASSWORD
 from support.cli import Cli, one_error_line
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import InvalidCredentials
-from tokendesk.views import RoleOut, UserOut
+from tokendesk.views.accounts import RoleOut, UserOut
 from tokendesk.wiring import Tokendesk
 
 PASSWORD = "a long and careful passphrase"

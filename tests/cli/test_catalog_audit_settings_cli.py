@@ -7,7 +7,9 @@ import json
 from support.cli import Cli, one_error_line
 from tokendesk.domain.principal import command_line_principal
 from tokendesk.services.audit import AUDIT_PAGE_MAX
-from tokendesk.views import AuditEventOut, ProviderOut, ProxyOut
+from tokendesk.views.audit import AuditEventOut
+from tokendesk.views.providers import ProviderOut
+from tokendesk.views.settings import ProxyOut
 from tokendesk.wiring import Tokendesk
 
 PROXY_PASSWORD = "proxy-pass-5b1e"

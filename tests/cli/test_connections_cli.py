@@ -13,7 +13,7 @@ from support.api import CLIENT_SECRET
 from support.cli import PUBLIC_URL, Cli, one_error_line
 from tokendesk.cli.main import app
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.views import ConnectionOut
+from tokendesk.views.connections import ConnectionOut
 from tokendesk.wiring import Tokendesk
 
 SALESFORCE = ("connections", "create", "--name", "Salesforce prod", "--provider", "salesforce",

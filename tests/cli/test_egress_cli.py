@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from support.cli import Cli, one_error_line
 from tokendesk.storage.tables import audit_events
-from tokendesk.views import EgressAllowlistOut
+from tokendesk.views.settings import EgressAllowlistOut
 from tokendesk.wiring import Tokendesk
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from support.cli import Cli, one_error_line
 from tokendesk.errors import InvalidCredentials
-from tokendesk.views import ApiKeyOut, NewApiKeyOut
+from tokendesk.views.accounts import ApiKeyOut, NewApiKeyOut
 from tokendesk.wiring import Tokendesk
 
 

@@ -35,8 +35,8 @@ def check(td: Tokendesk, body: dict[str, Any]) -> str | None:
     """The message refusing ``body`` as a new connection, or None when it would be saved."""
     try:
         with td.transaction() as tx:
-            td.connections.check_details(tx, command_line_principal(),
-                                         ConnectionCreate.model_validate(body))
+            td.connections.checks.check_details(tx, command_line_principal(),
+                                                ConnectionCreate.model_validate(body))
     except ValidationError as exc:
         return exc.message
     return None

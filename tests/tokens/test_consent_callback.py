@@ -23,7 +23,7 @@ from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import AuthorizationRejected
 from tokendesk.oauth.client import s256_code_challenge
 from tokendesk.storage.tokens import TokenRecord, TokenRepository
-from tokendesk.tokens.consent import STATE_LIFETIME_S, CallbackOutcome, Purpose, StartedFlow
+from tokendesk.tokens.consent_flow import STATE_LIFETIME_S, CallbackOutcome, Purpose, StartedFlow
 from tokendesk.wiring import Tokendesk
 
 pytestmark = sqlite_only

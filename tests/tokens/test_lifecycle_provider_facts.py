@@ -33,9 +33,9 @@ from tokendesk.domain.tokens import TokenKind
 from tokendesk.oauth.outbound import Outbound
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.storage.tables import audit_events
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.refresh import FORCED_REFRESH_INTERVAL_S
-from tokendesk.views import TokenStatusOut
+from tokendesk.views.tokens import TokenStatusOut
 from tokendesk.wiring import Tokendesk, build
 
 pytestmark = sqlite_only

@@ -19,7 +19,7 @@ from tokendesk.cli.context import (
 from tokendesk.domain.audit import AuditEvent, AuditFilter
 from tokendesk.errors import ValidationError
 from tokendesk.services.audit import AUDIT_PAGE_MAX
-from tokendesk.views import AuditEventOut
+from tokendesk.views.audit import AuditEventOut
 
 COLUMNS = ("id", "at", "actor", "via", "action", "target", "outcome", "details")
 DEFAULT_LIMIT = 100

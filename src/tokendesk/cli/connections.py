@@ -26,7 +26,7 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.errors import ValidationError
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.views import ConnectionOut
+from tokendesk.views.connections import ConnectionOut
 
 HELP = "Manage OAuth connections."
 

@@ -8,7 +8,7 @@ import typer
 
 from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
 from tokendesk.services.inputs import ApiKeyCreate
-from tokendesk.views import ApiKeyOut, NewApiKeyOut
+from tokendesk.views.accounts import ApiKeyOut, NewApiKeyOut
 
 HELP = "Create, list and revoke API keys; rotate the encryption key."
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tokendesk.cli.context import JsonFlag, cell, emit, open_tokendesk, print_table
-from tokendesk.views import GrantDefaultsOut, ProviderOut, RefreshTokenOut
+from tokendesk.views.providers import GrantDefaultsOut, ProviderOut, RefreshTokenOut
 
 HELP = "Read the provider catalog."
 

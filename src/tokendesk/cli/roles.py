@@ -10,7 +10,7 @@ from tokendesk.cli.context import JsonFlag, confirm, emit, open_tokendesk, opera
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import RoleCreate, RoleUpdate
-from tokendesk.views import RoleOut
+from tokendesk.views.accounts import RoleOut
 
 PERMISSIONS_HELP = "Permissions: " + "; ".join(f"{p.value} = {p.label}" for p in Permission) + "."
 

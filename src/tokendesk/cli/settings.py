@@ -19,7 +19,7 @@ from tokendesk.cli.context import (
 from tokendesk.domain.egress import allowlist_entries
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput
-from tokendesk.views import EgressAllowlistOut, ProxyOut
+from tokendesk.views.settings import EgressAllowlistOut, ProxyOut
 
 HELP = "Global settings."
 PROXY_HELP = "The forward proxy for outbound calls to providers."

@@ -18,9 +18,9 @@ from tokendesk.client import TokendeskError as ClientError
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import AuthenticationRequired, ValidationError
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.states import TokenStates
-from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
+from tokendesk.views.tokens import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.wiring import Tokendesk
 
 TokenType = Literal["shared", "user"]

@@ -16,7 +16,7 @@ from tokendesk.cli.context import (
 )
 from tokendesk.errors import ValidationError
 from tokendesk.services.inputs import UserCreate, UserUpdate
-from tokendesk.views import UserOut
+from tokendesk.views.accounts import UserOut
 
 HELP = "Manage users."
 

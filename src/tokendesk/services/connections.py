@@ -6,12 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.catalog import Catalog, Provider
-from tokendesk.crypto import KeyRing, RowRef
+from tokendesk.catalog import Catalog
+from tokendesk.crypto import KeyRing
 from tokendesk.domain.connections import (
     DESCRIPTION_MAX,
     Connection,
@@ -22,14 +21,19 @@ from tokendesk.domain.names import has_control_characters, name_key, validate_na
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.secret import Secret
-from tokendesk.errors import ConnectionNotFound, DuplicateName, ValidationError
+from tokendesk.errors import ConnectionNotFound, DuplicateName
 from tokendesk.oauth.client import ClientSpec
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.audit import AuditService
+from tokendesk.services.client_credentials import (
+    client_key,
+    client_secret,
+    client_spec,
+    reveal,
+    seal_secret,
+)
 from tokendesk.services.client_keys import (
-    CLIENT_KEY_REF,
     KeyState,
-    check_key,
     credential_changes,
     credential_edit,
     given_certificate,
@@ -37,16 +41,13 @@ from tokendesk.services.client_keys import (
     key_columns,
     uses_key,
 )
-from tokendesk.services.client_specs import build_client_spec
+from tokendesk.services.connection_checks import ConnectionChecks
 from tokendesk.services.connection_proxy import proxy_columns
 from tokendesk.services.connection_rules import (
-    ConnectionRules,
-    check_secret,
     columns,
     endpoints,
     field_changes,
     moved_endpoints,
-    require_secret_for,
     stored_fields,
 )
 from tokendesk.services.egress import EgressService
@@ -57,7 +58,6 @@ from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.ids import new_id
 from tokendesk.storage.tokens import TokenRepository
 
-CLIENT_SECRET_REF = ("connections", "client_secret_ct")
 # Changing one of these moves the connection to another server or client: tokens retire.
 REBINDING_FIELDS = ("token_url", "authorization_url", "client_id")
 
@@ -91,6 +91,8 @@ class ConnectionService:
         self.clock = clock
         self.allow_http_loopback = allow_http_loopback
         self.egress = egress
+        # What create and update check, also asked one step at a time (the wizard, desk files).
+        self.checks = ConnectionChecks(catalog, keyring, allow_http_loopback, egress, self.get)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -139,54 +141,18 @@ class ConnectionService:
 
     def client_secret(self, tx: Tx, connection: Connection) -> Secret | None:
         """The decrypted client secret, for the OAuth layer only; never for output."""
-        stored = ConnectionRepository(tx).client_secret_ciphertext(connection.id)
-        if stored is None:
-            return None
-        return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_SECRET_REF, connection.id)))
+        return client_secret(tx, self.keyring, connection)
 
     def client_key(self, tx: Tx, connection: Connection) -> Secret | None:
         """The decrypted client key (PEM) of private_key_jwt; never for output."""
-        stored = ConnectionRepository(tx).client_key_ciphertext(connection.id)
-        if stored is None:
-            return None
-        return Secret(self.keyring.decrypt(stored, RowRef(*CLIENT_KEY_REF, connection.id)))
+        return client_key(tx, self.keyring, connection)
 
     def client_spec(self, tx: Tx, connection: Connection) -> ClientSpec:
         """What the OAuth layer needs to call this connection's provider (secret included).
 
         Raises DecryptionError when the stored client secret cannot be opened.
         """
-        provider = self.catalog.get(connection.provider)
-        method = connection.client_auth_method or provider.client_auth_method
-        return build_client_spec(
-            provider, client_id=connection.client_id,
-            client_secret=self.client_secret(tx, connection), token_url=connection.token_url,
-            authorization_url=connection.authorization_url,
-            revocation_url=connection.revocation_url, scopes=connection.scopes,
-            placeholders=connection.placeholders, client_auth_method=method,
-            client_key=self.client_key(tx, connection) if uses_key(method) else None,
-            client_certificate=connection.client_certificate, pkce=connection.pkce)
-
-    def unsaved_spec(self, tx: Tx, actor: Principal, data: ConnectionCreate) -> ClientSpec:
-        """The ClientSpec that create would give ``data``, storing nothing: the wizard tests
-        a connection before the administrator chooses to save it.
-
-        Raises what check_details raises.
-        """
-        self.check_details(tx, actor, data)
-        provider, rules = self.catalog.get(data.provider), self._rules(tx)
-        fields = rules.validate(provider, data.grant_type, data.client_id,
-                                data.authorization_url, data.token_url, data.scopes, data.pkce,
-                                data.placeholders)
-        secret, key = data.client_secret.get_secret_value(), given_key(data.client_key)
-        return build_client_spec(
-            provider, client_id=fields.client_id,
-            client_secret=Secret(secret) if secret else None, token_url=fields.token_url,
-            authorization_url=fields.authorization_url,
-            revocation_url=rules.optional_url(data.revocation_url, "revocation_url"),
-            scopes=fields.scopes, placeholders=fields.placeholders,
-            client_auth_method=data.client_auth_method, client_key=Secret(key) if key else None,
-            client_certificate=given_certificate(data.client_certificate), pkce=fields.pkce)
+        return client_spec(tx, self.catalog, self.keyring, connection)
 
     def mark_status(
         self, tx: Tx, connection: Connection, status: ConnectionStatus, last_error: str | None
@@ -200,168 +166,6 @@ class ConnectionService:
             repo.set_status(connection.id, status, last_error)
             if moved:
                 self.events.connection_status(tx, connection, status, last_error)
-
-    # --- checking before saving (the console wizard, one step at a time) ----------------
-
-    def check_settings(
-        self,
-        tx: Tx,
-        actor: Principal,
-        *,
-        provider: str,
-        name: str,
-        description: str,
-        current: str | None = None,
-    ) -> None:
-        """Check provider, name and description as create (or update of ``current``) would.
-
-        Stores nothing. Raises PermissionDenied, UnknownProvider, ValidationError or
-        DuplicateName, each naming its field.
-        """
-        actor.require(Permission.MANAGE_CONNECTIONS)
-        self.catalog.get(provider)
-        valid = validate_name(name, field="name", what="connection")
-        existing = ConnectionRepository(tx).get_by_name(current) if current else None
-        if ConnectionRepository(tx).name_taken(valid, except_id=existing.id if existing else None):
-            raise DuplicateName(f"A connection named '{valid}' already exists.", field="name")
-        validate_text(
-            description, field="description", label="Description", max_length=DESCRIPTION_MAX
-        )
-
-    def check_details(
-        self,
-        tx: Tx,
-        actor: Principal,
-        data: ConnectionCreate,
-        *,
-        secret_stored: bool = False,
-        editing: str | None = None,
-    ) -> None:
-        """Check the authentication details of ``data`` as create (or the update of the
-        connection named ``editing``) would; stores nothing.
-
-        An empty client secret passes when ``secret_stored`` (an edit keeps the stored one),
-        unless an endpoint of ``editing`` moves to another origin. Raises PermissionDenied,
-        ClientSecretRequired, or ValidationError naming the field.
-        """
-        actor.require(Permission.MANAGE_CONNECTIONS)
-        provider, rules = self.catalog.get(data.provider), self._rules(tx)
-        fields = rules.validate(
-            provider,
-            data.grant_type,
-            data.client_id,
-            data.authorization_url,
-            data.token_url,
-            data.scopes,
-            data.pkce,
-            data.placeholders,
-        )
-        revocation_url = rules.optional_url(data.revocation_url, "revocation_url")
-        secret = data.client_secret.get_secret_value()
-        after = {
-            **columns(fields),
-            "revocation_url": revocation_url,
-            "api_base_url": rules.optional_url(data.api_base_url, "api_base_url"),
-        }
-        if uses_key(data.client_auth_method or provider.client_auth_method):
-            self._check_key(tx, actor, provider, data, editing, after)
-        elif secret or not secret_stored:
-            check_secret(secret)
-        elif editing is not None:
-            before = stored_fields(self.get(tx, actor, editing))
-            require_secret_for(
-                moved_endpoints(endpoints(provider, before), endpoints(provider, after))
-            )
-
-    def detail_problems(
-        self,
-        tx: Tx,
-        actor: Principal,
-        data: ConnectionCreate,
-        *,
-        secret_stored: bool = False,
-        editing: str | None = None,
-    ) -> list[ValidationError]:
-        """Every problem :meth:`check_details` finds, at once where the fields are independent
-        (client ID, client secret, URLs); the checks that need them all run once these pass.
-
-        Returns the problems (empty when the details are acceptable); raises PermissionDenied.
-        """
-        actor.require(Permission.MANAGE_CONNECTIONS)
-        provider, rules = self.catalog.get(data.provider), self._rules(tx)
-        found = rules.problems(provider, data.grant_type, data.client_id,
-                               data.authorization_url, data.token_url, data.placeholders)
-        secret = data.client_secret.get_secret_value()
-        separate: list[Callable[[], object]] = [
-            lambda: rules.optional_url(data.revocation_url, "revocation_url")]
-        if not uses_key(data.client_auth_method or provider.client_auth_method) and (
-                secret or not secret_stored):
-            separate.append(lambda: check_secret(secret))
-        if not found:
-            separate.append(lambda: self.check_details(
-                tx, actor, data, secret_stored=secret_stored, editing=editing))
-        for check in separate:
-            try:
-                check()
-            except ValidationError as exc:
-                found.append(exc)
-        return found
-
-    def _check_key(
-        self,
-        tx: Tx,
-        actor: Principal,
-        provider: Provider,
-        data: ConnectionCreate,
-        editing: str | None,
-        after: dict[str, Any],
-    ) -> None:
-        """check_details for private_key_jwt, as create (or the update of ``editing``) would."""
-        current = self.get(tx, actor, editing) if editing is not None else None
-        moved = (
-            moved_endpoints(endpoints(provider, stored_fields(current)), endpoints(provider, after))
-            if current is not None
-            else []
-        )
-        check_key(
-            self.keyring, provider, data, current, moved,
-            lambda: _reveal(self.client_key(tx, current) if current else None),
-        )
-
-    def settled(self, tx: Tx, data: ConnectionCreate) -> dict[str, Any]:
-        """The settings ``data`` would be stored with, under the names of ``stored_fields``
-        (URLs filled from the provider's templates, default scopes and PKCE), so that a desk
-        file can be compared with a stored connection; stores nothing, checks no secret.
-
-        Raises UnknownProvider or ValidationError naming the field.
-        """
-        provider, rules = self.catalog.get(data.provider), self._rules(tx)
-        fields = rules.validate(
-            provider, data.grant_type, data.client_id, data.authorization_url, data.token_url,
-            data.scopes, data.pkce, data.placeholders,
-        )
-        return {
-            "name": validate_name(data.name, field="name", what="connection"),
-            "description": validate_text(
-                data.description, field="description", label="Description",
-                max_length=DESCRIPTION_MAX,
-            ),
-            **columns(fields),
-            "client_auth_method": data.client_auth_method,
-            "revocation_url": rules.optional_url(data.revocation_url, "revocation_url"),
-            "api_base_url": rules.optional_url(data.api_base_url, "api_base_url"),
-        }
-
-    def _check_proxy_address(self, tx: Tx, proxy: dict[str, Any]) -> None:
-        """The connection's own proxy is connected to as any provider is: the addresses the
-        egress policy refuses are refused for it too (ValidationError naming proxy_url)."""
-        if proxy.get("proxy_url"):
-            host = urlsplit(proxy["proxy_url"]).hostname or ""
-            self.egress.policy(tx).check_literal(host, field="proxy_url")
-
-    def _rules(self, tx: Tx) -> ConnectionRules:
-        """The field rules, with the egress allowlist as stored right now."""
-        return ConnectionRules(self.allow_http_loopback, self.egress.policy(tx))
 
     # --- changing ---------------------------------------------------------------------
 
@@ -377,7 +181,7 @@ class ConnectionService:
         name = validate_name(data.name, field="name", what="connection")
         if repo.name_taken(name):
             raise DuplicateName(f"A connection named '{name}' already exists.", field="name")
-        rules = self._rules(tx)
+        rules = self.checks.rules(tx)
         fields = rules.validate(
             provider,
             data.grant_type,
@@ -402,7 +206,7 @@ class ConnectionService:
             KeyState(method, key, key is not None, certificate, certificate is not None),
         )
         proxy, _ = proxy_columns(self.keyring, connection_id, None, data)
-        self._check_proxy_address(tx, proxy)
+        self.checks.check_proxy_address(tx, proxy)
         repo.insert(
             {
                 **proxy,
@@ -416,7 +220,7 @@ class ConnectionService:
                     max_length=DESCRIPTION_MAX,
                 ),
                 # private_key_jwt needs no secret; one given is kept for a switch back.
-                "client_secret_ct": self._seal_secret(connection_id, secret)
+                "client_secret_ct": seal_secret(self.keyring, connection_id, secret)
                 if secret.strip() or not uses_key(method)
                 else None,
                 **credential,
@@ -465,7 +269,7 @@ class ConnectionService:
         changed = sorted(k for k, v in given.items() if v is not None)
         values: dict[str, Any] = {"updated_at": self.clock(), "updated_by": actor.username}
         values.update(self._renamed(repo, current, data))
-        values.update(self._rules(tx).validate_update(provider, current, data))
+        values.update(self.checks.rules(tx).validate_update(provider, current, data))
         moved = moved_endpoints(
             endpoints(provider, stored_fields(current)),
             endpoints(provider, {**stored_fields(current), **values}),
@@ -476,14 +280,14 @@ class ConnectionService:
         values.update(
             credential_changes(
                 self.keyring, provider, current.id, edit, moved,
-                lambda: _reveal(self.client_key(tx, current)),
+                lambda: reveal(self.client_key(tx, current)),
             )
         )
         proxy, proxy_audit = proxy_columns(self.keyring, current.id, current.proxy, data)
-        self._check_proxy_address(tx, proxy)
+        self.checks.check_proxy_address(tx, proxy)
         values.update(proxy)
         if edit.secret is not None:
-            values["client_secret_ct"] = self._seal_secret(current.id, edit.secret)
+            values["client_secret_ct"] = seal_secret(self.keyring, current.id, edit.secret)
         values.update(expiry_changes(
             current.client_secret_expires_on, data.client_secret_expires_on,
             given_set="client_secret_expires_on" in data.model_fields_set,
@@ -601,20 +405,11 @@ class ConnectionService:
         )
         return connection
 
-    def _seal_secret(self, connection_id: str, secret: str) -> str:
-        check_secret(secret)
-        return self.keyring.encrypt(secret.strip(), RowRef(*CLIENT_SECRET_REF, connection_id))
-
     @staticmethod
     def _reload(repo: ConnectionRepository, connection_id: str) -> Connection:
         connection = repo.get(connection_id)
         assert connection is not None  # written in this transaction
         return connection
-
-
-
-def _reveal(secret: Secret | None) -> str | None:
-    return None if secret is None else secret.reveal()
 
 
 def _client_changed(current: Connection, values: dict[str, Any]) -> bool:

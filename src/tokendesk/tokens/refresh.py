@@ -17,11 +17,13 @@ retrying thread (:mod:`tokendesk.tokens.pending`); no refresh of that token star
 process meanwhile. A forced refresh within FORCED_REFRESH_INTERVAL_S of the token set's issue
 is answered with that set, and nothing calls the provider of a misconfigured connection
 unless a person asked (``heard``).
+
+This module takes the lease, decides and calls; how a refresh ends (the answer stored, or
+the failure recorded) is :mod:`tokendesk.tokens.refresh_outcome`.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 import time
@@ -30,30 +32,20 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from sqlalchemy import Connection as Tx
 
 from tokendesk.crypto import KeyRing
-from tokendesk.domain.connections import Connection, ConnectionStatus, GrantType
-from tokendesk.domain.diagnosis import Diagnosis
-from tokendesk.domain.principal import Principal, Via
-from tokendesk.domain.schedule import backoff_s
+from tokendesk.domain.connections import Connection, GrantType
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import (
     TokenSet,
     TokenStatus,
     is_usable,
     needs_refresh,
-    rotated,
-    with_fields_kept,
 )
 from tokendesk.errors import (
-    DatabaseBusy,
-    DatabaseUnavailable,
     DecryptionError,
-    InvalidClient,
-    InvalidGrant,
     ProviderError,
     ProviderTimeout,
     ReauthenticationRequired,
@@ -66,12 +58,11 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.storage.connections import ConnectionRepository
 from tokendesk.storage.db import Transaction
-from tokendesk.storage.tokens import KEEP, NO_CHANGE, TokenChange, TokenRecord, TokenRepository
+from tokendesk.storage.tokens import NO_CHANGE, TokenChange, TokenRecord, TokenRepository
 from tokendesk.tokens.pending import PendingTokenSets
-from tokendesk.tokens.refusals import answer_may_be_lost, fingerprint, refusal_diagnosis
+from tokendesk.tokens.refresh_outcome import NO_REFRESH_TOKEN, RefreshRecorder
+from tokendesk.tokens.refusals import fingerprint
 from tokendesk.tokens.vault import TokenVault
-
-log = logging.getLogger(__name__)
 
 # The lease outlives the provider call's total deadline by this much, so it never expires
 # under a live call.
@@ -82,12 +73,6 @@ LEASE_POLL_S = 0.05
 # the caller gets that fresh token. 30 bots forcing at once, or one bot in a loop, make one
 # provider call per window.
 FORCED_REFRESH_INTERVAL_S = 10.0
-# How long a caller waits for an issued token set the database has not taken yet before it is
-# answered "database busy" (the set stays kept and is stored later: nothing is lost).
-PENDING_WAIT_S = 2.0
-SYSTEM = Principal(None, "refresher", Via.SYSTEM, frozenset(), frozenset())
-
-
 class Declined(Enum):
     """The lease's answer when the token's connection may not call its provider now."""
 
@@ -110,7 +95,7 @@ class _Call:
     resent: bool = False
 
 
-class RefreshCoordinator:
+class RefreshCoordinator(RefreshRecorder):
     """Refreshes one token at a time per token, across threads and processes."""
 
     def __init__(
@@ -302,167 +287,9 @@ class RefreshCoordinator:
         assert call.refresh_token is not None
         return self.oauth.refresh(call.spec, call.refresh_token, route=call.route)
 
-    def _persist(
-        self,
-        row: TokenRecord,
-        connection: Connection,
-        tokens: TokenSet,
-        *,
-        reread: bool,
-        sent: Secret | None = None,
-    ) -> TokenRecord | None:
-        """Store the provider's answer. When the database does not take it (busy, away),
-        keep it sealed in memory, stored by a retrying thread, and raise DatabaseBusy unless
-        that succeeds within PENDING_WAIT_S."""
-        tokens = with_fields_kept(tokens, self._stored_fields(row))
-        now = self.clock()
-        values = self.vault.seal(row.id, tokens, now=now, keep_refresh_ct=row.refresh_token_ct)
-        new_refresh_token = rotated(sent, tokens.refresh_token)
-        if not new_refresh_token and tokens.refresh_expires_at is None:
-            # The same refresh token: what the provider said of its lifetime still holds.
-            values = replace(values, refresh_expires_at=KEEP)
-        values = replace(values, refresh_sent_sha256=None, diagnosis=None)
-        if new_refresh_token:
-            values = replace(
-                values, refresh_issued_at=now, refresh_rotations=row.refresh_rotations + 1
-            )
-        try:
-            return self._store(
-                row, connection, values, new_refresh_token=new_refresh_token, reread=reread
-            )
-        except (DatabaseBusy, DatabaseUnavailable):
-            self.pending.keep(
-                row.id,
-                lambda: self._store(
-                    row, connection, values, new_refresh_token=new_refresh_token, reread=False
-                ),
-            )
-        self._await_pending(row.id)
-        if not reread:
-            return None
-        with self.transaction(read_only=True) as tx:
-            return TokenRepository(tx).get(row.id)
-
-    def _await_pending(self, token_id: str) -> None:
-        """Return once no token set of ``token_id`` waits to be stored; raises DatabaseBusy
-        after PENDING_WAIT_S (the set stays kept)."""
-        if not self.pending.wait(token_id, PENDING_WAIT_S):
-            raise DatabaseBusy(
-                "The provider issued a new token, which Tokendesk keeps and stores as soon "
-                "as the database takes it; try again in a moment."
-            )
-
-    def _store(
-        self,
-        row: TokenRecord,
-        connection: Connection,
-        values: TokenChange,
-        *,
-        new_refresh_token: bool,
-        reread: bool,
-    ) -> TokenRecord | None:
-        """One transaction: the new token set, the lease released, the connection ok, the
-        audit record; returns the fresh record when ``reread``."""
-        with self.transaction() as tx:
-            repo = TokenRepository(tx)
-            if not repo.finish_lease(row.id, self.owner, values, new_version=True):
-                log.error("refresh lease of token %s was lost during the call", row.id)
-                repo.update(row.id, values)
-            self.connections.mark_status(tx, connection, ConnectionStatus.OK, None)
-            self.connections.events.token_recovered(tx, connection, row)
-            self.audit.record(
-                tx,
-                SYSTEM,
-                "token.refresh",
-                target_type="token",
-                target=connection.name,
-                connection_id=connection.id,
-                details={"kind": row.kind, "rotated": new_refresh_token},
-            )
-            fresh = repo.get(row.id) if reread else None
-        self.metrics.refresh("success")
-        return fresh
-
-    def _stored_fields(self, row: TokenRecord) -> dict[str, Any]:
-        """The provider fields stored with ``row``; none when they cannot be decrypted."""
-        try:
-            return self.vault.extra(row)
-        except DecryptionError:
-            return {}
-
-    def _record_failure(
-        self, row: TokenRecord, connection: Connection, exc: ProviderError, *, resent: bool
-    ) -> None:
-        self.metrics.refresh("failure")
-        self.metrics.provider_failure(exc.kind)
-        provider = self.connections.catalog.get(connection.provider)
-        found = refusal_diagnosis(row, connection, provider, exc, resent=resent,
-                                  now=self.clock())
-        values = _failure(row, exc, self.clock(), found)
-        if not answer_may_be_lost(exc):
-            values = replace(values, refresh_sent_sha256=None)  # the provider answered
-        with self.transaction() as tx:
-            if TokenRepository(tx).finish_lease(row.id, self.owner, values):
-                self.connections.events.refresh_failed(
-                    tx, connection, row, values, reason=exc.message,
-                    refused_for_good=isinstance(exc, InvalidGrant),
-                )
-            if isinstance(exc, InvalidClient):
-                said = values.last_error if isinstance(values.last_error, str) else exc.message
-                self.connections.mark_status(
-                    tx, connection, ConnectionStatus.MISCONFIGURED, said[:500]
-                )
-            self.audit.record(
-                tx,
-                SYSTEM,
-                "token.refresh",
-                target_type="token",
-                target=connection.name,
-                connection_id=connection.id,
-                outcome="failure",
-                details={"kind": row.kind, "cause": exc.kind},
-            )
-
-    def _tell_reauthentication(self, tx: Tx, row: TokenRecord, reason: str) -> None:
-        connection = ConnectionRepository(tx).get_without_invitations(row.connection_id)
-        if connection is not None:
-            self.connections.events.token_needs_reauthentication(tx, connection, row, reason)
-
-    def _finish(self, token_id: str, values: TokenChange) -> None:
-        with self.transaction() as tx:
-            TokenRepository(tx).finish_lease(token_id, self.owner, values)
-
     @contextmanager
     def _local_lock(self, token_id: str) -> Iterator[None]:
         with self._locks_guard:
             lock = self._locks.setdefault(token_id, threading.Lock())
         with lock:
             yield
-
-
-def _failure(
-    row: TokenRecord, exc: ProviderError, now: datetime, diagnosis: Diagnosis | None = None
-) -> TokenChange:
-    """What a failed refresh writes: a refused grant needs a new consent; anything else
-    backs off (exponentially, honouring Retry-After) before the next try. A refusal's
-    ``diagnosis`` is stored, and its reason is the last error."""
-    message = (f"{exc.kind}: {diagnosis.reason}" if diagnosis else exc.message)[:500]
-    found = diagnosis.to_json() if diagnosis else KEEP
-    if isinstance(exc, InvalidGrant):
-        return TokenChange(
-            status=TokenStatus.NEEDS_REAUTHENTICATION, last_error=message, diagnosis=found
-        )
-    failures = row.failure_count + 1
-    return TokenChange(
-        diagnosis=found,
-        last_error=message,
-        failure_count=failures,
-        next_attempt_at=now + timedelta(seconds=backoff_s(failures, exc.retry_after_s)),
-    )
-
-
-NO_REFRESH_TOKEN = (
-    "The token expired and the provider gave no refresh token; authenticate "
-    "again, and add offline_access (or the provider's refresh scope) so tokens "
-    "refresh on their own."
-)

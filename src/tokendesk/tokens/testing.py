@@ -16,7 +16,8 @@ from tokendesk.services.connections import ConnectionService
 from tokendesk.services.inputs import ConnectionCreate
 from tokendesk.services.proxy import ProxyService, way_to
 from tokendesk.storage.db import Transaction
-from tokendesk.tokens.consent import ConsentService, Purpose
+from tokendesk.tokens.consent import ConsentService
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.handout import TokenService
 
 
@@ -93,12 +94,12 @@ class ConnectionTester:
         wizard holds, storing no connection and no token: the administrator has not chosen to
         save yet. The token issued is only proof and is dropped.
 
-        Raises what ConnectionService.check_details raises (PermissionDenied,
+        Raises what ConnectionChecks.check_details raises (PermissionDenied,
         ValidationError, ClientSecretRequired) for details that could not be saved.
         """
         actor.require(Permission.MANAGE_CONNECTIONS)
         with self.transaction() as tx:
-            spec = self.connections.unsaved_spec(tx, actor, data)
+            spec = self.connections.checks.unsaved_spec(tx, actor, data)
             route = self.proxy.route_of(tx, *unsaved_proxy(data))
         way = way_to(route, spec.token_url)
         try:

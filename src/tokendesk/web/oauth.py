@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tokendesk.domain.principal import Principal
 from tokendesk.errors import AuthenticationRequired, AuthorizationRejected
-from tokendesk.tokens.consent import LinkFor
+from tokendesk.tokens.consent_flow import LinkFor
 from tokendesk.web.deps import SESSION_COOKIE, cookie_name, get_tokendesk
 from tokendesk.web.pages import render
 from tokendesk.wiring import Tokendesk

@@ -92,7 +92,7 @@ class DeskConnections:
 
     def _wanted(self, tx: Tx, given: DeskConnection) -> dict[str, Any]:
         """What ``given`` would be stored as, under the names of :func:`_comparable`."""
-        wanted = self.connections.settled(tx, _as_create(given, _Secrets()))
+        wanted = self.connections.checks.settled(tx, _as_create(given, _Secrets()))
         wanted["invited_roles"] = sorted(r.name for r in self.accounts.resolve_roles(
             tx, given.invited_roles, field="invited_roles", custom_only=True))
         if given.client_certificate is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from tokendesk.services.inputs import ApiKeyCreate, RoleCreate, RoleUpdate, UserCreate, UserUpdate
-from tokendesk.views import ApiKeyOut, NewApiKeyOut, RoleOut, UserOut
+from tokendesk.views.accounts import ApiKeyOut, NewApiKeyOut, RoleOut, UserOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from tokendesk.services.connections import ConnectionFilter
 from tokendesk.services.inputs import ConnectionCreate, ConnectionUpdate
-from tokendesk.views import ConnectionOut, ConnectionUseOut
+from tokendesk.views.connections import ConnectionOut, ConnectionUseOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 

@@ -12,14 +12,10 @@ from pydantic import BeforeValidator
 from tokendesk.domain.audit import AuditFilter
 from tokendesk.services.audit import AUDIT_PAGE_MAX
 from tokendesk.services.inputs import EgressAllowlistInput, ProxySettingsInput, SmtpSettingsInput
-from tokendesk.views import (
-    AuditEventOut,
-    EgressAllowlistOut,
-    IssuerMetadataOut,
-    ProviderOut,
-    ProxyOut,
-)
+from tokendesk.views.audit import AuditEventOut
 from tokendesk.views.notifications import SmtpOut
+from tokendesk.views.providers import IssuerMetadataOut, ProviderOut
+from tokendesk.views.settings import EgressAllowlistOut, ProxyOut
 from tokendesk.web.api.responses import error_responses
 from tokendesk.web.deps import App, Caller
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool
 from tokendesk.client.wire import TokenWire
 from tokendesk.domain.secret import Secret
 from tokendesk.domain.tokens import TokenKind
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.importing import REFRESH_TOKEN_MAX, TokenImport
 from tokendesk.tokens.states import TokenStates
-from tokendesk.views import FlowLinkOut, TokenStatusOut, VerdictOut
+from tokendesk.views.tokens import FlowLinkOut, TokenStatusOut, VerdictOut
 from tokendesk.web.api.responses import ANSWERED_BY_EVERY_ROUTE, PROVIDER_FAILURES, error_responses
 from tokendesk.web.deps import App, Caller, HandoutCaller
 from tokendesk.web.hotpath import token_response

@@ -13,9 +13,9 @@ from tokendesk.domain.timeline import DEFAULT_TIMELINE_DAYS
 from tokendesk.domain.tokens import StoredToken, TokenKind
 from tokendesk.errors import TokendeskError, ValidationError
 from tokendesk.services.connections import ConnectionFilter
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.states import TokenStates
-from tokendesk.views import CertificateOut
+from tokendesk.views.connections import CertificateOut
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,

@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from tokendesk.errors import AuthorizationRejected
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.web.console.base import Viewer, console_store, tokendesk
 from tokendesk.web.console.store import PendingConsent, Verdict
 from tokendesk.web.oauth import SENSITIVE, set_flow_cookie

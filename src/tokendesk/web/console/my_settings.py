@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.tokens import TokenKind
 from tokendesk.errors import ConnectionNotFound, TokendeskError
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.tokens.states import TokenStates
 from tokendesk.web.console.base import (
     ConsoleRoute,

@@ -19,7 +19,7 @@ from tokendesk.domain.connections import GrantType
 from tokendesk.domain.permissions import Permission
 from tokendesk.errors import DuplicateName, NotFound, ValidationError
 from tokendesk.services.inputs import ConnectionCreate
-from tokendesk.tokens.consent import Purpose
+from tokendesk.tokens.consent_flow import Purpose
 from tokendesk.web.console.base import (
     ConsoleRoute,
     CurrentViewer,
@@ -156,7 +156,7 @@ def post_settings(request: Request, viewer: CurrentViewer, form: PostedForm,
         errors["provider"] = "Choose a provider type."
     try:
         with td.transaction() as tx:
-            td.connections.check_settings(
+            td.connections.checks.check_settings(
                 tx, viewer.principal, provider=draft.provider or "custom", name=draft.name,
                 description=draft.description, current=draft.editing)
     except (ValidationError, DuplicateName) as exc:
@@ -233,9 +233,9 @@ def _check_details(request: Request, viewer: Viewer, draft: Draft) -> dict[str, 
             errors.update(problems_of(limits))
     if data is not None:
         with td.transaction() as tx:
-            found = td.connections.detail_problems(tx, viewer.principal, data,
-                                                   secret_stored=draft.secret_stored,
-                                                   editing=draft.editing)
+            found = td.connections.checks.detail_problems(tx, viewer.principal, data,
+                                                          secret_stored=draft.secret_stored,
+                                                          editing=draft.editing)
         for exc in found:
             errors.setdefault(_error_key(exc), exc.message)
     return _in_form_order(errors)
