@@ -13,7 +13,7 @@ from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.workload import WorkloadIssuer, WorkloadRule
-from tokendesk.errors import DeskFileInvalid
+from tokendesk.errors import DeskFileInvalid, RoleNotFound, TokendeskError, UserNotFound
 from tokendesk.services.desk.file import DeskWorkloadIssuer, DeskWorkloadRule
 from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, differences, entry
 from tokendesk.services.workload import WorkloadService
@@ -79,11 +79,19 @@ class DeskWorkloadIssuers:
     def _rules(self, tx: Tx, actor: Principal, issuer: WorkloadIssuer,
                rules: list[DeskWorkloadRule]) -> WorkloadIssuer:
         for index, rule in enumerate(rules):
-            with entry(f"rules[{index}]"):
+            try:
                 self.workloads.add_rule(tx, actor, issuer.name, WorkloadRuleCreate(
                     conditions=[c.model_dump(exclude_none=True) for c in rule.conditions],
                     acts_as=rule.acts_as, user=rule.user, workload=rule.workload,
                     roles=rule.roles))
+            except (RoleNotFound, UserNotFound) as exc:
+                # A name the file gives that the desk lacks: the file is wrong.
+                what = "roles" if isinstance(exc, RoleNotFound) else "user"
+                raise DeskFileInvalid(exc.message, field=f"rules[{index}].{what}") from None
+            except TokendeskError as exc:
+                # The entry (workload_issuers[i] 'name') is named by the caller's entry().
+                exc.field = f"rules[{index}].{exc.field}" if exc.field else f"rules[{index}]"
+                raise
         return self.workloads.get(tx, actor, issuer.name)
 
 
