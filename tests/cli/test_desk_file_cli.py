@@ -13,9 +13,9 @@ import yaml
 from sqlalchemy import Engine, func, select
 
 from cli.desk_support import (
+    ISSUER_NAME,
     OWN_PROXY_PASSWORD,
     PROXY_PASSWORD,
-    ISSUER_NAME,
     ROLE,
     SECRETS_BY_ENV,
     SERVICENOW_SECRET,
