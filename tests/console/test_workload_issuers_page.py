@@ -76,15 +76,18 @@ def test_a_bad_issuer_is_refused_under_its_field_keeping_what_was_typed(
     hmac = admin.post(HOME, {**ISSUER, "algorithms": ["HS256"]})
     lifetime = admin.post(HOME, {**ISSUER, "max_lifetime_s": "a day"})
     no_audience = admin.post(HOME, {**ISSUER, "audiences": "  \n"})
+    no_algorithm = admin.post(HOME, {**ISSUER, "algorithms": []})
 
-    assert [p.status_code for p in (clear_text, hmac, lifetime, no_audience)] == [422] * 4
+    assert [p.status_code for p in (clear_text, hmac, lifetime, no_audience, no_algorithm)
+            ] == [422] * 5
+    assert "Choose at least one" in (field_error(text(no_algorithm), "algorithms") or "")
     assert "reached over https" in (field_error(text(clear_text), "issuer") or "")
     assert 'value="http://ci.example.test"' in clear_text.text
     assert "tokendesk.example.test\ntokendesk</textarea>" in clear_text.text
     assert "never an HMAC algorithm" in (field_error(text(hmac), "algorithms") or "")
     assert "whole number" in (field_error(text(lifetime), "max_lifetime_s") or "")
     assert 'value="a day"' in lifetime.text and 'value="GitHub Actions"' in lifetime.text
-    assert field_error(text(no_audience), "audiences")
+    assert "Enter at least one audience" in (field_error(text(no_audience), "audiences") or "")
     assert count(td, workload_issuers) == 0
 
 

@@ -242,6 +242,9 @@ def _issuer_input(typed: dict[str, Any]) -> WorkloadIssuerCreate:
     if not seconds.isdigit():
         raise ValidationError("Enter the longest lifetime in seconds (a whole number).",
                               field="max_lifetime_s")
+    if not _lines(typed["audiences"]):
+        raise ValidationError("Enter at least one audience Tokendesk accepts (the aud of the "
+                              "workloads' tokens), one a line.", field="audiences")
     if not typed["algorithms"]:
         raise ValidationError("Choose at least one signing algorithm.", field="algorithms")
     return build_input(WorkloadIssuerCreate, {
