@@ -152,20 +152,29 @@ def test_an_issuer_is_renamed_and_changed_then_deleted_with_its_rules(
     add_issuer(admin)
     admin.follow(admin.post(f"{HOME}/GitHub%20Actions/rules", RULE))
 
-    clash = admin.post(f"{HOME}/GitHub%20Actions/settings", {**ISSUER, "max_lifetime_s": "5"})
+    admin.follow(admin.post(HOME, {**ISSUER, "name": "Kubernetes",
+                                   "issuer": "https://kubernetes.acme.test"}))
+    too_short = admin.post(f"{HOME}/GitHub%20Actions/settings",
+                           {**ISSUER, "max_lifetime_s": "5"})
+    clash = admin.post(f"{HOME}/GitHub%20Actions/settings", {**ISSUER, "name": "kubernetes"})
     saved = admin.post(f"{HOME}/GitHub%20Actions/settings", {
         **ISSUER, "name": "GitHub CI", "audiences": "tokendesk", "algorithms": ["ES256"],
         "max_lifetime_s": "600"})  # refuse_replay left unticked: off
     shown = text(admin.follow(saved))
     deleted = text(admin.follow(admin.post(f"{HOME}/GitHub%20CI/delete")))
 
-    assert clash.status_code == 422
-    assert "between 60 and" in (field_error(text(clash), "max_lifetime_s") or "")
-    assert 'value="5"' in clash.text
+    assert too_short.status_code == 422
+    assert "between 60 and" in (field_error(text(too_short), "max_lifetime_s") or "")
+    assert 'value="5"' in too_short.text
+    assert clash.status_code == 422 and 'value="kubernetes"' in clash.text
+    assert "Another workload issuer is named 'Kubernetes'" in (
+        field_error(text(clash), "name") or "")
     assert saved.headers["location"] == f"{HOME}/GitHub%20CI"
     assert "The workload issuer was saved." in shown and "When repository is" in shown
-    assert "is no longer trusted" in deleted and "No workload issuer is trusted yet" in deleted
-    assert count(td, workload_issuers) == 0 and count(td, workload_rules) == 0
+    assert "The workload issuer 'GitHub CI' is no longer trusted" in deleted
+    assert "GitHub CI</a></h2>" not in deleted and "Kubernetes</a></h2>" in deleted
+    assert count(td, workload_issuers) == 1 and count(td, workload_rules) == 0
+    assert stored(td, "Kubernetes").issuer == "https://kubernetes.acme.test"
 
 
 def test_the_check_box_is_still_there_and_refuses_a_token_it_cannot_verify(
