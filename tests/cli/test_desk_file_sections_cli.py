@@ -351,7 +351,7 @@ def test_an_issuer_renamed_under_its_id_keeps_its_row_and_a_new_url_makes_a_new_
     [issuer] = document["workload_issuers"]
     issuer.update(name="GitHub CI", issuer="https://ghes.acme.test/_services/token")
     second = {"name": "Kubernetes", "issuer": "https://kubernetes.acme.test",
-              "audiences": ["tokendesk"], "rules": [
+              "audiences": ["tokendesk"], "algorithms": [], "rules": [
                   {"conditions": [{"claim": "sub", "equals": "system:serviceaccount:rpa:runner"}],
                    "acts_as": "workload", "workload": "rpa", "roles": [ROLE]}]}
     document["workload_issuers"].append(second)
@@ -371,4 +371,5 @@ def test_an_issuer_renamed_under_its_id_keeps_its_row_and_a_new_url_makes_a_new_
     assert [(i["name"], i["id"] == issuer["id"]) for i in exported] == [
         ("GitHub CI", True), ("Kubernetes", False)]
     assert exported[1]["rules"] == second["rules"]
+    assert exported[1]["algorithms"] == ["RS256", "ES256"]  # none given: the defaults
     assert cli.ok("apply", "-f", str(path)).stdout.startswith("No changes")

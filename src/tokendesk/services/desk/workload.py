@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection as Tx
 
 from tokendesk.domain.principal import Principal
-from tokendesk.domain.workload import WorkloadIssuer, WorkloadRule
+from tokendesk.domain.workload import DEFAULT_ALGORITHMS, WorkloadIssuer, WorkloadRule
 from tokendesk.errors import DeskFileInvalid, RoleNotFound, TokendeskError, UserNotFound
 from tokendesk.services.desk.file import DeskWorkloadIssuer, DeskWorkloadRule
 from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, differences, entry
@@ -106,7 +106,8 @@ def _comparable_input(data: WorkloadIssuerCreate) -> dict[str, Any]:
     """What the service would store of ``data`` (as the stored issuer compares)."""
     return {"name": data.name.strip(), "issuer": data.issuer.strip().rstrip("/"),
             "audiences": [a.strip() for a in data.audiences if a.strip()],
-            "algorithms": list(dict.fromkeys(data.algorithms)),
+            # None given: the service stores its defaults.
+            "algorithms": list(dict.fromkeys(data.algorithms)) or list(DEFAULT_ALGORITHMS),
             "max_lifetime_s": data.max_lifetime_s, "refuse_replay": data.refuse_replay}
 
 
