@@ -326,7 +326,8 @@ def _wire(
         removal=removal,
         desk=DeskApplier(
             transaction,
-            DeskService(accounts, connections, egress, proxy, audit, webhooks, mail),
+            DeskService(accounts, connections, egress, proxy, audit, webhooks, mail,
+                        workloads),
             removal,
         ),
         audit_buffer=audit_buffer,

@@ -1,7 +1,7 @@
 """A populated desk for the desk file tests: connections of several providers (a client
 secret and its expiry day, an API base URL, a client key, a connection's own proxy with a
 password), a custom role, a webhook, the egress allowlist, a forward proxy and an SMTP server
-with passwords."""
+with passwords, and a trusted workload issuer with two mapping rules."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tokendesk.services.inputs import (
     SmtpSettingsInput,
     WebhookCreate,
 )
+from tokendesk.services.workload_shapes import WorkloadIssuerCreate, WorkloadRuleCreate
 from tokendesk.wiring import Tokendesk, build
 
 PUBLIC_URL = "https://tokendesk.example.test"
@@ -39,6 +40,16 @@ SMTP_PASSWORD = "sm-0d93f1-smtp-password"
 # whsec_ and the base64 of 32 bytes, as Tokendesk makes them.
 WEBHOOK_SECRET = "whsec_" + "dGhpcnR5LXR3by1ieXRlcy1vZi1zaWduaW5nLWtleSE="
 WEBHOOK_URL = "https://hooks.example.test/tokendesk"
+ISSUER_NAME = "GitHub Actions"
+ISSUER_URL = "https://token.actions.githubusercontent.com"
+ISSUER_RULES: list[dict[str, Any]] = [
+    {"conditions": [{"claim": "repository", "equals": "acme/robots"},
+                    {"claim": "ref", "prefix": "refs/heads/"}],
+     "acts_as": "workload", "workload": "robots", "roles": [ROLE]},
+    {"conditions": [{"claim": "sub", "one_of": ["repo:acme/a:env:prod",
+                                                 "repo:acme/b:env:prod"]}],
+     "acts_as": "workload", "workload": "deployers", "roles": []},
+]
 
 
 def desk_env(database_url: str, data: Path) -> dict[str, str]:
@@ -111,6 +122,11 @@ def populate(td: Tokendesk) -> None:
         td.mail.save(tx, actor, SmtpSettingsInput(
             enabled=True, host="smtp.example.test", port=587, username="desk",
             password=SecretStr(SMTP_PASSWORD), from_address="tokendesk@example.test"))
+        td.workloads.create(tx, actor, WorkloadIssuerCreate(
+            name=ISSUER_NAME, issuer=ISSUER_URL, audiences=["https://tokendesk.example.test"],
+            algorithms=["RS256"], max_lifetime_s=900, refuse_replay=True))
+        for rule in ISSUER_RULES:
+            td.workloads.add_rule(tx, actor, ISSUER_NAME, WorkloadRuleCreate.model_validate(rule))
 
 
 SECRETS_BY_ENV = {

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import Engine, func, select
 
 from cli.desk_support import (
+    ISSUER_NAME,
     OWN_PROXY_PASSWORD,
     PROXY_PASSWORD,
     ROLE,
@@ -93,6 +94,7 @@ def test_an_export_applied_to_a_fresh_postgresql_desk_gives_the_same_desk_twice(
     assert "~ update proxy 'forward proxy'" in first.stdout
     assert f"+ create webhook '{WEBHOOK_URL}'" in first.stdout
     assert "~ update smtp 'e-mail settings'" in first.stdout
+    assert f"+ create workload issuer '{ISSUER_NAME}'" in first.stdout
     assert Cli(target).ok("export").stdout == exported  # same connections, ids, roles, settings
     td = open_desk(target)
     try:
@@ -105,7 +107,8 @@ def test_an_export_applied_to_a_fresh_postgresql_desk_gives_the_same_desk_twice(
         assert sorted(plan["unchanged"]) == sorted([
             "egress allowlist", "forward proxy", "e-mail settings", f"role '{ROLE}'",
             "connection 'Salesforce prod'", "connection 'ServiceNow bots'",
-            "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'"])
+            "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'",
+            f"workload issuer '{ISSUER_NAME}'"])
         assert apply.ok("apply", "-f", str(desk_file)).stdout.startswith("No changes")
         assert audit_count(td) == count
     finally:
@@ -207,7 +210,8 @@ def test_a_dry_run_names_every_difference_and_touches_nothing(
     assert salesforce["client_secret"] == {"field": "client_secret", "secret": "changed"}
     assert changes[("create", "connection", "Jira cloud")]["client_secret"]["secret"] == "set"
     assert plan["unchanged"] == ["egress allowlist", "e-mail settings",
-                                 "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'"]
+                                 "connection 'Signing app'", f"webhook '{WEBHOOK_URL}'",
+                                 f"workload issuer '{ISSUER_NAME}'"]
     assert plan["dry_run"] is True and plan["applied"] is False
     assert cli.ok("export").stdout == before
     assert audit_count(td) == count

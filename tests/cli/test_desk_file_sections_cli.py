@@ -14,7 +14,11 @@ import yaml
 from sqlalchemy import func, select
 
 from cli.desk_support import (
+    ISSUER_NAME,
+    ISSUER_RULES,
+    ISSUER_URL,
     OWN_PROXY_PASSWORD,
+    ROLE,
     SECRETS_BY_ENV,
     WEBHOOK_SECRET,
     WEBHOOK_URL,
@@ -23,7 +27,7 @@ from cli.desk_support import (
 )
 from support.cli import Cli, one_error_line
 from tokendesk.domain.principal import command_line_principal
-from tokendesk.storage.tables import audit_events, webhooks
+from tokendesk.storage.tables import audit_events, webhooks, workload_issuers
 from tokendesk.wiring import Tokendesk
 
 NEW_PROXY_PASSWORD = "op-4d5e6f-new-own-proxy-password"
@@ -150,6 +154,10 @@ def _count(td: Tokendesk, table: Any) -> int:
 HOOK = "https://hooks.example.test/a"
 GOOD_HOOK = {"url": HOOK, "events": ["token.refresh_failed"],
              "signing_secret": {"env": "TOKENDESK_SECRET_HOOK"}}
+GOOD_RULE = {"conditions": [{"claim": "sub", "equals": "ci"}], "acts_as": "workload",
+             "workload": "ci", "roles": ["Finance bots"]}
+GOOD_ISSUER = {"name": "CI", "issuer": "https://ci.example.test", "audiences": ["tokendesk"],
+               "rules": [GOOD_RULE]}
 
 
 @pytest.mark.parametrize(("section", "entry", "expected"), [
@@ -175,6 +183,17 @@ GOOD_HOOK = {"url": HOOK, "events": ["token.refresh_failed"],
      "connections[1] 'On prem'.api_base_url: "),
     ("smtp", {"enabled": True, "from_address": "desk@example.test"},
      "smtp.host: Enter the SMTP server's host name to enable e-mail."),
+    ("workload_issuers", {**GOOD_ISSUER, "algorithms": ["HS256"]},
+     "workload_issuers[0] 'CI'.algorithms: Algorithm HS256 is not allowed"),
+    ("workload_issuers", {**GOOD_ISSUER, "issuer": "http://ci.example.test"},
+     "workload_issuers[0] 'CI'.issuer: A workload issuer is reached over https"),
+    ("workload_issuers", {**GOOD_ISSUER, "rules": [{**GOOD_RULE, "roles": ["Nobody"]}]},
+     "workload_issuers[0] 'CI'.rules[0].roles: There is no custom role named 'Nobody'"),
+    ("workload_issuers", {**GOOD_ISSUER, "rules": [{**GOOD_RULE, "conditions": [
+        {"claim": "sub", "equals": "a", "prefix": "b"}]}]},
+     "workload_issuers[0] 'CI'.rules[0].conditions[0]: Value error, give exactly one of"),
+    ("workload_issuers", [GOOD_ISSUER, {**GOOD_ISSUER, "name": "CI again"}],
+     "workload_issuers[1] 'CI again': the issuer URL is already used by workload_issuers[0]"),
 ])
 def test_an_invalid_entry_in_the_new_sections_changes_nothing_and_names_it(
     admin_cli: Cli, td: Tokendesk, tmp_path: Path, section: str, entry: Any, expected: str
@@ -209,6 +228,7 @@ def test_an_invalid_entry_in_the_new_sections_changes_nothing_and_names_it(
         assert td.accounts.list_roles(tx, command_line_principal(), custom_only=True) == []
         assert td.mail.settings(tx).updated_at is None
     assert _count(td, webhooks) == 0
+    assert _count(td, workload_issuers) == 0
     assert _count(td, audit_events) == audited
     for secret in ("good-secret-value", NEW_WEBHOOK_SECRET, "plain-words-not-a-key"):
         assert secret not in admin_cli.everything_printed
@@ -244,3 +264,112 @@ def test_a_connection_moved_off_its_own_proxy_loses_the_proxy_password(
     finally:
         td.close()
     assert cli.ok("apply", "-f", str(edited)).stdout.startswith("No changes")
+
+
+def _issuer_edited(exported: str, tmp_path: Path) -> Path:
+    """The export with the workload issuer's audiences, algorithms and lifetime changed and
+    its second rule replaced by one acting as another workload."""
+    document: dict[str, Any] = yaml.safe_load(exported)
+    [issuer] = document["workload_issuers"]
+    issuer.update(audiences=["https://tokendesk.example.test", "tokendesk"],
+                  algorithms=["RS256", "ES256"], max_lifetime_s=600)
+    issuer["rules"][1] = {"conditions": [{"claim": "sub", "prefix": "repo:acme/"}],
+                          "acts_as": "workload", "workload": "acme-any", "roles": [ROLE]}
+    path = tmp_path / "issuer.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_the_workload_issuer_is_exported_with_its_rules_and_planned_field_by_field(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    before = cli.ok("export").stdout
+    [exported] = yaml.safe_load(before)["workload_issuers"]
+    edited = _issuer_edited(before, tmp_path)
+
+    plan = json.loads(cli.ok("apply", "-f", str(edited), "--dry-run", "--json").stdout)
+    shown = cli.ok("apply", "-f", str(edited), "--dry-run").stdout
+
+    assert {k: v for k, v in exported.items() if k != "id"} == {
+        "name": ISSUER_NAME, "issuer": ISSUER_URL,
+        "audiences": ["https://tokendesk.example.test"], "algorithms": ["RS256"],
+        "max_lifetime_s": 900, "refuse_replay": True, "rules": ISSUER_RULES}
+    changes = _by_entry(plan)
+    assert set(changes) == {("update", "workload_issuer", ISSUER_NAME)}
+    fields = changes[("update", "workload_issuer", ISSUER_NAME)]
+    assert set(fields) == {"audiences", "algorithms", "max_lifetime_s", "rules"}
+    assert fields["max_lifetime_s"] == {"field": "max_lifetime_s", "old": 900, "new": 600}
+    assert fields["algorithms"] == {"field": "algorithms", "old": ["RS256"],
+                                    "new": ["RS256", "ES256"]}
+    assert fields["rules"]["old"] == ISSUER_RULES
+    assert fields["rules"]["new"][1]["workload"] == "acme-any"
+    assert f"~ update workload issuer '{ISSUER_NAME}'" in shown
+    assert cli.ok("export").stdout == before  # a dry run changes nothing
+
+
+def test_applying_it_changes_the_issuer_and_its_rules_then_prunes_it(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    edited = _issuer_edited(cli.ok("export").stdout, tmp_path)
+
+    cli.ok("apply", "-f", str(edited))
+    again = cli.ok("apply", "-f", str(edited)).stdout
+
+    td = open_desk(source)
+    try:
+        with td.transaction(read_only=True) as tx:
+            issuer = td.workloads.get(tx, command_line_principal(), ISSUER_NAME)
+        assert issuer.audiences == ("https://tokendesk.example.test", "tokendesk")
+        assert (issuer.algorithms, issuer.max_lifetime_s) == (("RS256", "ES256"), 600)
+        assert [r.words() for r in issuer.rules] == [
+            'When repository is "acme/robots" and ref starts with "refs/heads/", act as '
+            f"workload robots with roles: {ROLE}.",
+            f'When sub starts with "repo:acme/", act as workload acme-any with roles: {ROLE}.']
+        assert issuer.first_match({"sub": "repo:acme/x"}) == issuer.rules[1]
+    finally:
+        td.close()
+    assert again.startswith("No changes")
+    document = yaml.safe_load(edited.read_text())
+    document["workload_issuers"] = []
+    edited.write_text(yaml.safe_dump(document))
+
+    kept = cli.ok("apply", "-f", str(edited)).stdout
+    pruned = cli.ok("apply", "-f", str(edited), "--prune").stdout
+
+    assert f"  keep workload issuer '{ISSUER_NAME}' (not in the file; --prune deletes it)" in kept
+    assert f"- delete workload issuer '{ISSUER_NAME}'" in pruned
+    assert yaml.safe_load(cli.ok("export").stdout)["workload_issuers"] == []
+
+
+def test_an_issuer_renamed_under_its_id_keeps_its_row_and_a_new_url_makes_a_new_one(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    document = yaml.safe_load(cli.ok("export").stdout)
+    [issuer] = document["workload_issuers"]
+    issuer.update(name="GitHub CI", issuer="https://ghes.acme.test/_services/token")
+    second = {"name": "Kubernetes", "issuer": "https://kubernetes.acme.test",
+              "audiences": ["tokendesk"], "algorithms": [], "rules": [
+                  {"conditions": [{"claim": "sub", "equals": "system:serviceaccount:rpa:runner"}],
+                   "acts_as": "workload", "workload": "rpa", "roles": [ROLE]}]}
+    document["workload_issuers"].append(second)
+    path = tmp_path / "renamed.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    plan = json.loads(cli.ok("apply", "-f", str(path), "--json").stdout)
+
+    changes = _by_entry(plan)
+    assert set(changes) == {("update", "workload_issuer", "GitHub CI"),
+                            ("create", "workload_issuer", "Kubernetes")}
+    assert changes[("update", "workload_issuer", "GitHub CI")] == {
+        "name": {"field": "name", "old": ISSUER_NAME, "new": "GitHub CI"},
+        "issuer": {"field": "issuer", "old": ISSUER_URL,
+                   "new": "https://ghes.acme.test/_services/token"}}
+    exported = yaml.safe_load(cli.ok("export").stdout)["workload_issuers"]
+    assert [(i["name"], i["id"] == issuer["id"]) for i in exported] == [
+        ("GitHub CI", True), ("Kubernetes", False)]
+    assert exported[1]["rules"] == second["rules"]
+    assert exported[1]["algorithms"] == ["RS256", "ES256"]  # none given: the defaults
+    assert cli.ok("apply", "-f", str(path)).stdout.startswith("No changes")

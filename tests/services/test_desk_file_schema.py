@@ -27,8 +27,9 @@ def _objects(node: Any) -> list[dict[str, Any]]:
 def test_every_object_of_the_schema_refuses_unknown_keys() -> None:
     objects = _objects(generated_schema())
 
-    # the file, a role, a connection, a webhook, the proxy, the SMTP server, a secret reference
-    assert len(objects) == 7
+    # the file, a role, a connection, a webhook, the proxy, the SMTP server, a secret
+    # reference, a workload issuer, its rule and a rule's condition
+    assert len(objects) == 10
     assert all(o["additionalProperties"] is False for o in objects)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection as Tx
 
-from tokendesk.domain.names import validate_name
+from tokendesk.domain.names import name_key, validate_name
 from tokendesk.domain.permissions import Permission
 from tokendesk.domain.principal import Principal, Via
 from tokendesk.domain.workload import (
@@ -73,32 +73,47 @@ class WorkloadService:
         actor.require(Permission.MANAGE_USERS)
         return self._named(tx, name)
 
-    def create(self, tx: Tx, actor: Principal, data: WorkloadIssuerCreate) -> WorkloadIssuer:
-        """Trust a new issuer; raises PermissionDenied, ValidationError, DuplicateName."""
+    def create(self, tx: Tx, actor: Principal, data: WorkloadIssuerCreate, *,
+               issuer_id: str | None = None) -> WorkloadIssuer:
+        """Trust a new issuer (with ``issuer_id``, under that id: a desk file moved to another
+        database keeps it); raises PermissionDenied, ValidationError, DuplicateName."""
         actor.require(Permission.MANAGE_USERS)
-        name = validate_name(data.name, field="name", what="issuer name", max_length=64)
-        issuer = check_issuer(data.issuer)
-        host = urlsplit(issuer).hostname or ""
-        if issuer.startswith("http://") and host not in LOOPBACK_HOSTS:
-            # Keys fetched in clear text could be swapped on the way: https only.
-            raise ValidationError(f"A workload issuer is reached over https ({issuer}).",
-                                  field="issuer")
-        audiences = [a.strip() for a in data.audiences if a.strip()]
-        if not audiences or any(len(a) > 500 for a in audiences):
-            raise ValidationError("Name at least one audience Tokendesk accepts (each at "
-                                  "most 500 characters).", field="audiences")
+        values = _checked(data)
         repo = WorkloadIssuerRepository(tx)
-        if repo.get_by_name(name) is not None or repo.get_by_issuer(issuer) is not None:
-            raise DuplicateName(f"A workload issuer named '{name}' or at {issuer} exists.")
+        if (repo.get_by_name(values["name"]) is not None
+                or repo.get_by_issuer(values["issuer"]) is not None
+                or (issuer_id is not None and repo.get(issuer_id) is not None)):
+            raise DuplicateName(f"A workload issuer named '{values['name']}' or at "
+                                f"{values['issuer']} exists.")
         now = self.clock()
-        repo.insert({"id": new_id(), "name": name, "issuer": issuer, "audiences": audiences,
-                     "algorithms": list(check_algorithms(data.algorithms)),
-                     "max_lifetime_s": check_lifetime(data.max_lifetime_s),
-                     "refuse_replay": data.refuse_replay, "created_at": now,
+        repo.insert({**values, "id": issuer_id or new_id(), "created_at": now,
                      "updated_at": now})
         self.audit.record(tx, actor, "workload_issuer.create", target_type="workload_issuer",
-                          target=name, details={"issuer": issuer, "audiences": audiences})
-        return self._named(tx, name)
+                          target=values["name"], details={"issuer": values["issuer"],
+                                                          "audiences": values["audiences"]})
+        return self._named(tx, values["name"])
+
+    def update(self, tx: Tx, actor: Principal, name: str,
+               data: WorkloadIssuerCreate) -> WorkloadIssuer:
+        """Make issuer ``name`` what ``data`` says (its rules stay); returns it as stored.
+
+        Raises PermissionDenied, WorkloadIssuerNotFound, ValidationError, DuplicateName (the
+        new name or issuer URL is another issuer's).
+        """
+        actor.require(Permission.MANAGE_USERS)
+        found = self._named(tx, name)
+        values = _checked(data)
+        repo = WorkloadIssuerRepository(tx)
+        for other in (repo.get_by_name(values["name"]), repo.get_by_issuer(values["issuer"])):
+            if other is not None and other.id != found.id:
+                raise DuplicateName(f"Another workload issuer is named '{other.name}' or is "
+                                    f"at {other.issuer}.")
+        repo.update(found.id, {**values, "name_key": name_key(values["name"]),
+                               "updated_at": self.clock()})
+        changed = {k: v for k, v in values.items() if v != _stored_values(found)[k]}
+        self.audit.record(tx, actor, "workload_issuer.update", target_type="workload_issuer",
+                          target=values["name"], details={"changed": sorted(changed)})
+        return self._named(tx, values["name"])
 
     def delete(self, tx: Tx, actor: Principal, name: str) -> None:
         actor.require(Permission.MANAGE_USERS)
@@ -121,6 +136,24 @@ class WorkloadService:
             "workload": workload, "role_ids": role_ids, "created_at": self.clock()})
         rule = next(r for r in self._named(tx, name).rules if r.id == rule_id)
         self.audit.record(tx, actor, "workload_rule.create", target_type="workload_issuer",
+                          target=found.name, details={"rule": rule.words()})
+        return rule
+
+    def update_rule(self, tx: Tx, actor: Principal, name: str, rule_id: str,
+                    data: WorkloadRuleCreate) -> WorkloadRule:
+        """Change one rule in its place (the first matching rule wins, so its position
+        stays); raises WorkloadIssuerNotFound, ValidationError, UserNotFound, RoleNotFound."""
+        actor.require(Permission.MANAGE_USERS)
+        found = self._named(tx, name)
+        if not any(r.id == rule_id for r in found.rules):
+            raise WorkloadIssuerNotFound(f"Issuer '{found.name}' has no rule {rule_id}.")
+        conditions = check_conditions(tuple(condition_of(c) for c in data.conditions))
+        user_id, workload, role_ids = self._target(tx, data)
+        WorkloadIssuerRepository(tx).update_rule(rule_id, {
+            "conditions": [c.to_json() for c in conditions], "user_id": user_id,
+            "workload": workload, "role_ids": role_ids})
+        rule = next(r for r in self._named(tx, name).rules if r.id == rule_id)
+        self.audit.record(tx, actor, "workload_rule.update", target_type="workload_issuer",
                           target=found.name, details={"rule": rule.words()})
         return rule
 
@@ -203,3 +236,28 @@ class WorkloadService:
             raise WorkloadTokenRejected("This workload token was already used (its jti was "
                                         "seen before); ask the platform for a new one.")
         uses.add(issuer.id, jti, expires_at, self.clock())
+
+
+def _checked(data: WorkloadIssuerCreate) -> dict[str, Any]:
+    """The issuer's stored values from ``data``, checked; raises ValidationError."""
+    name = validate_name(data.name, field="name", what="issuer name", max_length=64)
+    issuer = check_issuer(data.issuer)
+    host = urlsplit(issuer).hostname or ""
+    if issuer.startswith("http://") and host not in LOOPBACK_HOSTS:
+        # Keys fetched in clear text could be swapped on the way: https only.
+        raise ValidationError(f"A workload issuer is reached over https ({issuer}).",
+                              field="issuer")
+    audiences = [a.strip() for a in data.audiences if a.strip()]
+    if not audiences or any(len(a) > 500 for a in audiences):
+        raise ValidationError("Name at least one audience Tokendesk accepts (each at "
+                              "most 500 characters).", field="audiences")
+    return {"name": name, "issuer": issuer, "audiences": audiences,
+            "algorithms": list(check_algorithms(data.algorithms)),
+            "max_lifetime_s": check_lifetime(data.max_lifetime_s),
+            "refuse_replay": data.refuse_replay}
+
+
+def _stored_values(issuer: WorkloadIssuer) -> dict[str, Any]:
+    return {"name": issuer.name, "issuer": issuer.issuer, "audiences": list(issuer.audiences),
+            "algorithms": list(issuer.algorithms), "max_lifetime_s": issuer.max_lifetime_s,
+            "refuse_replay": issuer.refuse_replay}

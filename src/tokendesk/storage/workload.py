@@ -28,6 +28,11 @@ class WorkloadIssuerRepository:
         rows = self.tx.execute(select(workload_issuers).order_by(workload_issuers.c.name_key))
         return [self._issuer(row) for row in rows.all()]
 
+    def get(self, issuer_id: str) -> WorkloadIssuer | None:
+        row = self.tx.execute(select(workload_issuers).where(
+            workload_issuers.c.id == issuer_id)).first()
+        return self._issuer(row) if row else None
+
     def get_by_name(self, name: str) -> WorkloadIssuer | None:
         row = self.tx.execute(select(workload_issuers).where(
             workload_issuers.c.name_key == name_key(name))).first()
@@ -54,6 +59,10 @@ class WorkloadIssuerRepository:
                                    .where(workload_rules.c.issuer_id == values["issuer_id"])
                                    ).scalar_one()
         self.tx.execute(insert(workload_rules).values(**values, position=int(position) + 1))
+
+    def update_rule(self, rule_id: str, values: Mapping[str, Any]) -> None:
+        self.tx.execute(update(workload_rules).where(workload_rules.c.id == rule_id)
+                        .values(**values))
 
     def delete_rule(self, issuer_id: str, rule_id: str) -> bool:
         done = self.tx.execute(delete(workload_rules).where(

@@ -44,3 +44,54 @@ def test_an_admin_checks_a_pasted_token_against_the_rules(
     page.fill("#f-token", "eyJhbGciOiJub25lIn0.e30.")
     page.click("button:has-text('Check')")
     expect(page.locator("[data-field=token]")).to_contain_text("The exchange would refuse")
+
+
+def test_an_admin_adds_an_issuer_and_its_rule_with_forms_then_edits_and_deletes_them(
+    scene: Scene, page: Any, start_authorization_server: Callable[..., AuthorizationServer]
+) -> None:
+    platform = start_authorization_server(**PLATFORM_OPTIONS)
+    token = workload_jwt(platform)
+    sign_in(page, scene.url, "admin")
+    page.locator("a:has-text('Workload issuers')").first.click()
+
+    page.fill("#f-name", "ci")
+    page.fill("#f-issuer", platform.issuer)
+    page.fill("#f-audiences", "nobody-else")  # changed below, through the settings form
+    page.click("button:has-text('Add issuer')")
+    expect(page.locator(".notice").first).to_contain_text(
+        "The workload issuer 'ci' is trusted")
+    page.fill("#f-conditions", "client_id==runner")
+    page.check("#f-acts-workload")
+    page.fill("#f-workload", "runner")
+    page.check(f"input[name=roles][value='{BOT_ROLE}']")
+    page.click("button:has-text('Add rule')")
+    expect(page.locator("#rules")).to_contain_text(
+        f'When client_id is "runner", act as workload runner with roles: {BOT_ROLE}.')
+    page.fill("#f-audiences", "")
+    page.click("#issuer-settings button:has-text('Save')")
+    expect(page.locator("[data-field=audiences]")).to_contain_text(
+        "Enter at least one audience")
+    expect(page.locator("#f-name")).to_have_value("ci")  # what was typed is kept
+    page.fill("#f-audiences", AUDIENCE)
+    page.click("#issuer-settings button:has-text('Save')")
+    expect(page.locator("body")).to_contain_text("The workload issuer was saved.")
+
+    page.locator("a:has-text('Workload issuers')").first.click()
+    page.fill("#f-token", token)
+    page.click("button:has-text('Check')")
+    expect(page.locator("#matched")).to_contain_text(
+        f"Maps to workload runner with roles: {BOT_ROLE}")
+
+    page.click("a:has-text('Edit ci and its rules')")
+    page.click("#rules a:has-text('Edit')")
+    page.fill("#f-conditions", "client_id==stranger")
+    page.click("button:has-text('Save rule')")
+    expect(page.locator("#rules")).to_contain_text('When client_id is "stranger"')
+    page.locator("a:has-text('Workload issuers')").first.click()
+    page.fill("#f-token", token)
+    page.click("button:has-text('Check')")
+    expect(page.locator("#matched")).to_contain_text("No rule maps this token.")
+
+    page.click("a:has-text('Edit ci and its rules')")
+    page.click("button:has-text('Delete issuer')")
+    expect(page.locator("#no-issuers")).to_be_visible()

@@ -1,6 +1,6 @@
 """Applying a desk file in the caller's one transaction: every entry compared with what is
 stored, then made so through the existing services (roles, connections, webhooks, egress,
-proxy, SMTP), and the whole audited as one change set with its plan.
+proxy, SMTP, workload issuers), and the whole audited as one change set with its plan.
 
 A dry run is the same work in a transaction the caller rolls back, so the plan it shows is
 the one applying would carry out, and every entry that applying would refuse is refused.
@@ -28,11 +28,13 @@ from tokendesk.services.desk.plan import FieldChange, Plan, PlannedChange, diffe
 from tokendesk.services.desk.references import SecretReader
 from tokendesk.services.desk.settings import DeskSettings
 from tokendesk.services.desk.webhooks import DeskWebhooks
+from tokendesk.services.desk.workload import DeskWorkloadIssuers
 from tokendesk.services.egress import EgressService
 from tokendesk.services.inputs import RoleCreate, RoleUpdate
 from tokendesk.services.mail import MailService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.webhooks import WebhookService
+from tokendesk.services.workload import WorkloadService
 
 # Called in the transaction before a connection is deleted (the token lifecycle queues the
 # revocation of its tokens there).
@@ -42,7 +44,8 @@ BeforeDelete = Callable[[Tx, Connection], None]
 class DeskService:
     def __init__(self, accounts: AccountService, connections: ConnectionService,
                  egress: EgressService, proxy: ProxyService, audit: AuditService,
-                 webhooks: WebhookService, mail: MailService) -> None:
+                 webhooks: WebhookService, mail: MailService,
+                 workloads: WorkloadService) -> None:
         self.accounts = accounts
         self.connections = connections
         self.egress = egress
@@ -50,22 +53,25 @@ class DeskService:
         self.audit = audit
         self.webhooks = webhooks
         self.mail = mail
+        self.workloads = workloads
         self.desk_connections = DeskConnections(connections, accounts, proxy)
         self.desk_webhooks = DeskWebhooks(webhooks)
+        self.desk_workloads = DeskWorkloadIssuers(workloads)
         self.settings = DeskSettings(egress, proxy, mail)
 
     def export(self, tx: Tx, actor: Principal) -> DeskFile:
         """The desk as a desk file; raises PermissionDenied for anyone but an administrator."""
         require_administrator(actor)
         return export_desk(tx, actor, Exported(self.accounts, self.connections, self.egress,
-                                               self.proxy, self.webhooks, self.mail))
+                                               self.proxy, self.webhooks, self.mail,
+                                               self.workloads))
 
     def apply(self, tx: Tx, actor: Principal, desk: DeskFile, reader: SecretReader, *,
               prune: bool, before_delete: BeforeDelete) -> Plan:
         """Make the desk what ``desk`` says, in ``tx``; returns the plan carried out.
 
         Sections the file leaves out are left alone; entries it leaves out of a section are
-        deleted only with ``prune`` (connections, custom roles, webhooks). Raises
+        deleted only with ``prune`` (connections, custom roles, webhooks, workload issuers). Raises
         PermissionDenied (administrators only), or the first entry's error (DeskFileInvalid,
         SecretReferenceUnresolved, ValidationError, ...) naming the entry and field; the
         caller then rolls everything back.
@@ -91,6 +97,9 @@ class DeskService:
             self._extra_roles(tx, actor, desk.roles, plan)
         if desk.webhooks is not None:
             self.desk_webhooks.apply(tx, actor, desk.webhooks, reader, plan)
+        if desk.workload_issuers is not None:
+            # After the roles (and their prune): a rule names custom roles.
+            self.desk_workloads.apply(tx, actor, desk.workload_issuers, plan)
         if not plan.empty:
             self.audit.record(tx, actor, "desk.apply", target_type="desk", target="desk file",
                               details={"change_set": uuid.uuid4().hex, **plan.as_json()})

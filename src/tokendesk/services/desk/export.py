@@ -13,6 +13,7 @@ from tokendesk.domain.events import EventKind
 from tokendesk.domain.mail import SmtpSettings
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.proxy import ForwardProxy
+from tokendesk.domain.workload import WorkloadIssuer
 from tokendesk.services.accounts import AccountService
 from tokendesk.services.connections import ConnectionService
 from tokendesk.services.desk.file import (
@@ -23,13 +24,17 @@ from tokendesk.services.desk.file import (
     DeskRole,
     DeskSmtp,
     DeskWebhook,
+    DeskWorkloadIssuer,
+    DeskWorkloadRule,
     SecretReference,
 )
 from tokendesk.services.desk.references import suggested_env_name
+from tokendesk.services.desk.workload import stored_rule_json
 from tokendesk.services.egress import EgressService
 from tokendesk.services.mail import MailService
 from tokendesk.services.proxy import ProxyService
 from tokendesk.services.webhooks import WebhookRecord, WebhookService
+from tokendesk.services.workload import WorkloadService
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class Exported:
     proxy: ProxyService
     webhooks: WebhookService
     mail: MailService
+    workloads: WorkloadService
 
 
 def export_desk(tx: Tx, actor: Principal, services: Exported) -> DeskFile:
@@ -65,6 +71,7 @@ def export_desk(tx: Tx, actor: Principal, services: Exported) -> DeskFile:
         proxy=_proxy(services.proxy.get(tx, actor), taken),
         # Never saved: left out, so that applying the file leaves the target's alone.
         smtp=_smtp(smtp, taken) if smtp.updated_at is not None else None,
+        workload_issuers=[_workload_issuer(i) for i in services.workloads.search(tx, actor)],
     )
 
 
@@ -142,4 +149,17 @@ def _smtp(settings: SmtpSettings, taken: set[str]) -> DeskSmtp:
         password=(_reference("smtp", "password", taken=taken)
                   if settings.has_password else None),
         from_address=settings.from_address,
+    )
+
+
+def _workload_issuer(issuer: WorkloadIssuer) -> DeskWorkloadIssuer:
+    return DeskWorkloadIssuer(
+        id=issuer.id,
+        name=issuer.name,
+        issuer=issuer.issuer,
+        audiences=list(issuer.audiences),
+        algorithms=list(issuer.algorithms),
+        max_lifetime_s=issuer.max_lifetime_s,
+        refuse_replay=issuer.refuse_replay,
+        rules=[DeskWorkloadRule.model_validate(stored_rule_json(r)) for r in issuer.rules],
     )

@@ -27,6 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 from tokendesk.domain.connections import GrantType
 from tokendesk.domain.events import EventKind
 from tokendesk.domain.permissions import Permission
+from tokendesk.domain.workload import DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME_S
 from tokendesk.services.inputs import ClientAuthMethod, ProxyModeName
 
 DESK_FILE_VERSION = 1
@@ -157,6 +158,62 @@ class DeskWebhook(DeskModel):
         "of an existing one: the stored secret stays.")
 
 
+class DeskCondition(DeskModel):
+    """One test on one claim of a workload's token: exactly one of equals, prefix, one_of."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["equals"]}, {"required": ["prefix"]},
+                                     {"required": ["one_of"]}]},
+    )
+
+    claim: str = Field(max_length=64, description="The claim's name, such as sub or "
+                       "repository.")
+    equals: str | SkipJsonSchema[None] = Field(default=None, max_length=500)
+    prefix: str | SkipJsonSchema[None] = Field(default=None, max_length=500)
+    one_of: list[str] | SkipJsonSchema[None] = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DeskCondition:
+        if sum(v is not None for v in (self.equals, self.prefix, self.one_of)) != 1:
+            raise ValueError("give exactly one of equals, prefix or one_of")
+        return self
+
+
+class DeskWorkloadRule(DeskModel):
+    """A mapping rule: when every condition holds, the token acts as the user, or as the
+    workload with its roles. Rules are tried in the file's order; the first match wins."""
+
+    conditions: list[DeskCondition] = Field(min_length=1, max_length=16)
+    acts_as: Literal["user", "workload"]
+    user: str | None = Field(default=None, max_length=64,
+                             description="user: the Tokendesk user's name.")
+    workload: str | None = Field(default=None, max_length=64,
+                                 description="workload: the workload's name.")
+    roles: list[str] = Field(default_factory=list, max_length=32,
+                             description="workload: its custom roles.")
+
+
+class DeskWorkloadIssuer(DeskModel):
+    """A trusted workload issuer (RFC 8693 token exchange) and its mapping rules."""
+
+    id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{32}$",
+        description="The issuer's id: the entry is the stored issuer of this id, or is "
+        "created with it. Left out: the stored issuer of the same issuer URL, or a new one.")
+    name: str = Field(max_length=64)
+    issuer: str = Field(max_length=500, description="The issuer URL (the iss claim).")
+    audiences: list[str] = Field(min_length=1, max_length=16)
+    algorithms: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALGORITHMS), max_length=10,
+        description="Allowed signing algorithms (asymmetric only).")
+    max_lifetime_s: StrictInt = Field(default=DEFAULT_MAX_LIFETIME_S,
+                                      description="The longest token lifetime accepted.")
+    refuse_replay: StrictBool = Field(default=False,
+                                      description="Accept each token (by its jti) once.")
+    rules: list[DeskWorkloadRule] = Field(default_factory=list, max_length=100)
+
+
 class DeskSmtp(DeskModel):
     """The SMTP server e-mail notifications are sent through."""
 
@@ -194,11 +251,11 @@ class DeskFile(DeskModel):
         json_schema_extra={
             "description": (
                 "The desk as code: connections, custom roles, webhook subscriptions, the "
-                "egress allowlist, the forward proxy and the SMTP server of e-mail "
-                "notifications. Secrets (client secrets, client keys, proxy and SMTP "
-                "passwords, webhook signing secrets) are references {env: NAME} or "
-                "{file: path}, resolved on the machine that applies the file; never values. "
-                "A section left out is left as it is."
+                "egress allowlist, the forward proxy, the SMTP server of e-mail "
+                "notifications and the trusted workload issuers. Secrets (client secrets, "
+                "client keys, proxy and SMTP passwords, webhook signing secrets) are "
+                "references {env: NAME} or {file: path}, resolved on the machine that "
+                "applies the file; never values. A section left out is left as it is."
             ),
         },
     )
@@ -215,6 +272,8 @@ class DeskFile(DeskModel):
         default=None, description="Webhook subscriptions.")
     smtp: DeskSmtp | None = Field(
         default=None, description="The SMTP server of e-mail notifications.")
+    workload_issuers: list[DeskWorkloadIssuer] | None = Field(
+        default=None, description="Trusted workload issuers and their mapping rules.")
 
 
 # --- the JSON Schema ---------------------------------------------------------------------------

@@ -36,7 +36,8 @@ class PlannedChange:
     """An entry the file creates, changes or deletes."""
 
     action: Action
-    kind: Literal["role", "connection", "webhook", "egress_allowlist", "proxy", "smtp"]
+    kind: Literal["role", "connection", "webhook", "egress_allowlist", "proxy", "smtp",
+                  "workload_issuer"]
     name: str
     fields: tuple[FieldChange, ...] = ()
 

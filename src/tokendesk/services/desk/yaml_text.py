@@ -17,6 +17,7 @@ DEFAULTS_LEFT_OUT: dict[str, dict[str, Any]] = {
     "connections": {"description": "", "placeholders": {}, "invited_roles": [],
                     "proxy_mode": "global", "proxy_username": "", "proxy_bypass": []},
     "webhooks": {"description": ""},
+    "workload_issuers": {"refuse_replay": False},
 }
 
 
