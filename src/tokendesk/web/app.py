@@ -77,6 +77,7 @@ def create_api(
             if deliveries:
                 await run_in_threadpool(td.deliverer.stop)
                 await run_in_threadpool(td.mailer.stop)
+            await td.api_proxy.sender.aclose()  # the API proxy's pooled connections
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(
