@@ -16,6 +16,7 @@ recognises it by its type, never by its text.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import ssl
@@ -31,6 +32,7 @@ from tokendesk.domain.egress import (
     allowlistable,
     blocked_reason,
 )
+from tokendesk.oauth import aio_sockets
 
 # socket.getaddrinfo's answer for (host, port); in production socket.getaddrinfo itself, in the
 # tests of DNS failures and rebinding a stand-in (faults a test cannot cause for real offline).
@@ -199,13 +201,13 @@ class TypedStream(httpcore.NetworkStream):
 
 
 class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """:class:`GuardedBackend` for httpcore's asynchronous pool (anyio's sockets): the same
-    check on the same resolved addresses, the connection made to one of them."""
+    """:class:`GuardedBackend` for httpcore's asynchronous pool: the same check on the same
+    resolved addresses, the connection made to one of them over asyncio's streams
+    (:mod:`tokendesk.oauth.aio_sockets`, whose reads stay bounded)."""
 
     def __init__(self, policy: EgressPolicy | None, lookup: Lookup = getaddrinfo) -> None:
         self.policy = policy
         self.lookup = lookup
-        self._sockets = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -219,7 +221,7 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         last: httpcore.ConnectError | None = None
         for address in await self._allowed(host, port):
             try:
-                stream = await self._sockets.connect_tcp(
+                stream = await aio_sockets.connect_tcp(
                     address, port, timeout, local_address, socket_options
                 )
             except httpcore.ConnectError as exc:
@@ -245,7 +247,7 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not used for providers")
 
     async def sleep(self, seconds: float) -> None:
-        await self._sockets.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 class AsyncTypedStream(httpcore.AsyncNetworkStream):
