@@ -19,8 +19,8 @@ from sqlalchemy import select
 from support.api import key_for, make_user
 from support.authorization_server import AuthorizationServer, client_credentials_client
 from support.desk import BOT_ROLE, Desk
-from support.forward_proxy import ForwardProxy
 from support.event_loop import run as run_coroutine
+from support.forward_proxy import ForwardProxy
 from support.processes import tokendesk_executable
 from support.resource_server import ResourceServer, resource_server
 from support.tokendesk_server import Clock, TokendeskServer

@@ -22,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("forward_proxy", "egress_allowlist")
+SQLITE_BUMP = "UPDATE cache_epoch SET value = value + 1 WHERE id = 1;"  # as in 0004
 
 
 def upgrade() -> None:
@@ -33,7 +34,7 @@ def upgrade() -> None:
             continue
         for event in ("INSERT", "DELETE", "UPDATE"):
             op.execute(f"CREATE TRIGGER epoch_{table}_{event.lower()} AFTER {event} ON {table} "
-                       "BEGIN UPDATE cache_epoch SET value = value + 1 WHERE id = 1; END")
+                       f"BEGIN {SQLITE_BUMP} END")
 
 
 def downgrade() -> None:
