@@ -490,8 +490,34 @@ def test_a_table_read_by_the_handout_without_an_epoch_trigger_is_caught(
                 conn.execute(text(f"DROP TRIGGER epoch_connection_roles_{event_name}"))
         else:
             conn.execute(text("DROP TRIGGER epoch_connection_roles ON connection_roles"))
+    try:
+        assert untriggered(read, epoch_triggered_tables(desk.engine)) == ["connection_roles"]
+    finally:
+        if desk.engine.dialect.name != "sqlite":  # the session's one database: put it back
+            with desk.engine.begin() as conn:
+                conn.execute(text(
+                    "CREATE TRIGGER epoch_connection_roles AFTER INSERT OR DELETE OR UPDATE "
+                    "ON connection_roles FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch()"
+                ))
 
-    assert untriggered(read, epoch_triggered_tables(desk.engine)) == ["connection_roles"]
+
+def test_every_table_the_api_proxys_remembered_target_is_read_from_bumps_the_cache_epoch(
+    desk: Tokendesk,
+) -> None:
+    """The API proxy keeps each connection's target (API base URL, forward proxy or own
+    proxy, egress allowlist) for one epoch (tokens/api_targets.py): a change to any table it
+    was read from must move the epoch."""
+    with desk.transaction() as tx:
+        connection = desk.connections.create(
+            tx, command_line_principal(), ConnectionCreate(**connection_body()),
+        )
+    epoch = desk.hot.epoch
+    with tables_read(desk.engine) as found:
+        target = desk.api_proxy.targets.load(connection.id, connection.name, epoch)
+    assert target.name == "Salesforce prod"
+
+    assert {"connections", "forward_proxy", "egress_allowlist"} <= found
+    assert untriggered(found - {cache_epoch.name}, epoch_triggered_tables(desk.engine)) == []
 
 
 def test_no_fault_injection_switch_ships_in_the_product() -> None:

@@ -61,6 +61,7 @@ from tokendesk.storage.tables import encryption_keys
 from tokendesk.storage.webhooks import DeliveryRepository
 from tokendesk.tokens.api_proxy import ApiProxy
 from tokendesk.tokens.api_sender import ApiSender
+from tokendesk.tokens.api_targets import ApiTargets
 from tokendesk.tokens.background import BackgroundRefresher
 from tokendesk.tokens.consent import ConsentService
 from tokendesk.tokens.desk import DeskApplier
@@ -154,7 +155,6 @@ class Tokendesk:
         self.hot.epochs.close()
         self.audit_buffer.close()
         self.outbound.close()
-        self.api_proxy.sender.close()
         self.engine.dispose()
 
 
@@ -346,7 +346,7 @@ def _wire(
             transaction, workloads, WorkloadKeys(outbound, clock), proxy, auth, tokens, audit,
             audit_buffer, clock, settings.public_url),
         api_proxy=ApiProxy(
-            transaction, tokens, hot, connections, proxy,
+            tokens, hot, ApiTargets(transaction, connections, proxy),
             ApiSender(settings.proxy_timeout_s, verify=outbound.verify), audit, audit_buffer,
             metrics, clock, per_minute=settings.proxy_rate_limit_per_minute,
             max_body_bytes=settings.proxy_max_body_bytes,

@@ -3,8 +3,10 @@
 httpx's own ``HTTPTransport`` offers no way to choose the network backend, so this is a small
 ``httpx.BaseTransport`` over ``httpcore.ConnectionPool`` (public API) given our
 :class:`~tokendesk.oauth.egress.GuardedBackend`, the TLS context (CA bundle) and the forward
-proxy (with its credentials). httpcore's exceptions become httpx's, each raised *from* the
-original, so the typed causes of :mod:`tokendesk.oauth.egress` stay reachable for
+proxy (with its credentials); and its asynchronous twin, :class:`AsyncGuardedTransport`
+(``httpcore.AsyncConnectionPool`` over :class:`~tokendesk.oauth.egress.AsyncGuardedBackend`),
+which the API proxy uses on the event loop. httpcore's exceptions become httpx's, each raised
+*from* the original, so the typed causes of :mod:`tokendesk.oauth.egress` stay reachable for
 :func:`tokendesk.oauth.outbound.classify`.
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpcore
 import httpx
 
 from tokendesk.domain.egress import EgressPolicy
-from tokendesk.oauth.egress import GuardedBackend, Lookup, getaddrinfo
+from tokendesk.oauth.egress import AsyncGuardedBackend, GuardedBackend, Lookup, getaddrinfo
 
 # httpx's own defaults (httpcore's pool alone would allow 10 connections, kept alive for ever).
 MAX_CONNECTIONS = 100
@@ -73,44 +76,17 @@ class GuardedTransport(httpx.BaseTransport):
         policy: EgressPolicy | None = None,
         lookup: Lookup = getaddrinfo,
     ) -> None:
-        proxy = None
-        if proxy_url is not None:
-            parsed = httpx.Proxy(proxy_url)
-            proxy = httpcore.Proxy(
-                url=httpcore.URL(
-                    scheme=parsed.url.raw_scheme,
-                    host=parsed.url.raw_host,
-                    port=parsed.url.port,
-                    target=parsed.url.raw_path,
-                ),
-                auth=parsed.raw_auth,
-            )
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            proxy=proxy,
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-            keepalive_expiry=KEEPALIVE_EXPIRY_S,
             # Direct: the provider's address is checked; through a proxy: the proxy's, so a
             # proxy named by a host that resolves to a metadata address is refused too.
             network_backend=GuardedBackend(policy, lookup),
+            **_pool_options(verify, proxy_url),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; raises httpx transport errors chained to their typed causes."""
         assert isinstance(request.stream, httpx.SyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
+        core_request = _core_request(request, request.stream)
         with _as_httpx_errors():
             answer = self._pool.handle_request(core_request)
         return httpx.Response(
@@ -138,3 +114,95 @@ class _Body(httpx.SyncByteStream):
     def close(self) -> None:
         with _as_httpx_errors():
             self._answer.close()
+
+
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    """:class:`GuardedTransport` on the event loop: an ``httpcore.AsyncConnectionPool`` over
+    :class:`AsyncGuardedBackend`, with the same policy, TLS context, proxy and pool limits."""
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        proxy_url: str | None = None,
+        policy: EgressPolicy | None = None,
+        lookup: Lookup = getaddrinfo,
+    ) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            network_backend=AsyncGuardedBackend(policy, lookup),
+            **_pool_options(verify, proxy_url),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; raises httpx transport errors chained to their typed causes."""
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        core_request = _core_request(request, request.stream)
+        with _as_httpx_errors():
+            answer = await self._pool.handle_async_request(core_request)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=_AsyncBody(answer),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        with _as_httpx_errors():
+            await self._pool.aclose()
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    """The response body, read from httpcore's asynchronous pool with its errors mapped."""
+
+    def __init__(self, answer: httpcore.Response) -> None:
+        self._answer = answer
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            async for chunk in self._answer.aiter_stream():
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _as_httpx_errors():
+            await self._answer.aclose()
+
+
+def _pool_options(verify: ssl.SSLContext | bool, proxy_url: str | None) -> dict[str, Any]:
+    """What both pools are given besides their network backend: the TLS context, the
+    forward proxy (credentials from its URL) and httpx's own pool limits."""
+    proxy = None
+    if proxy_url is not None:
+        parsed = httpx.Proxy(proxy_url)
+        proxy = httpcore.Proxy(
+            url=httpcore.URL(
+                scheme=parsed.url.raw_scheme,
+                host=parsed.url.raw_host,
+                port=parsed.url.port,
+                target=parsed.url.raw_path,
+            ),
+            auth=parsed.raw_auth,
+        )
+    return {
+        "ssl_context": httpx.create_ssl_context(verify=verify, trust_env=False),
+        "proxy": proxy,
+        "max_connections": MAX_CONNECTIONS,
+        "max_keepalive_connections": MAX_KEEPALIVE_CONNECTIONS,
+        "keepalive_expiry": KEEPALIVE_EXPIRY_S,
+    }
+
+
+def _core_request(
+    request: httpx.Request, content: httpx.SyncByteStream | httpx.AsyncByteStream
+) -> httpcore.Request:
+    return httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        ),
+        headers=request.headers.raw,
+        content=content,
+        extensions=request.extensions,
+    )

@@ -263,7 +263,8 @@ egress_allowlist = Table(
     "egress_allowlist",
     metadata,
     # What administrators allowlisted in the console, API or CLI; TOKENDESK_EGRESS_ALLOWLIST
-    # adds to it. Read on every outbound call and save-time check (never cached).
+    # adds to it. Read on every outbound call and save-time check; the API proxy keeps it
+    # with a connection's target for one cache epoch (a change moves it: migration 0023).
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("entries", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

@@ -7,15 +7,23 @@ API refreshes the token once through the same path (single-flight: the refresh l
 no second refresh within FORCED_REFRESH_INTERVAL_S) and, when the request can be sent
 again, retries it once. Every call is audited (never a body, a query value or a token) and
 counted by connection and status; each connection has a rate limit.
+
+The common call -- a bot calling again, its token and the connection's target remembered
+for the current cache epoch -- runs on the event loop from start to end: the rate limit, the
+call over a kept-alive connection of the asynchronous guarded pool, the small answer read
+whole, the audit row queued for the writer thread and the metric. Only what may block goes
+to a worker thread: a handout or target read from the database, a refresh after a 401.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
+import anyio.to_thread
 import httpx
 
 from tokendesk.domain.api_base import fill_token_fields
@@ -32,21 +40,16 @@ from tokendesk.domain.tokens import Handout, TokenKind
 from tokendesk.errors import (
     ConnectionNotFound,
     InvalidProviderResponse,
-    NoApiBaseUrl,
     NotInvited,
     ProxyBodyTooLarge,
     ProxyRateLimited,
     TokendeskError,
 )
 from tokendesk.metrics import Metrics
-from tokendesk.oauth.outbound import ProxyRoute
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
-from tokendesk.services.connection_rules import api_base_url_in_force
-from tokendesk.services.connections import ConnectionService
-from tokendesk.services.proxy import ProxyService
-from tokendesk.storage.db import Transaction
 from tokendesk.tokens.api_sender import ApiSender, Body
+from tokendesk.tokens.api_targets import ApiTarget, ApiTargets
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
 
@@ -75,7 +78,7 @@ class ProxiedAnswer:
 
     status: int
     headers: list[Header]
-    body: Iterator[bytes] | bytes  # bytes: a small answer, read whole and audited already
+    body: AsyncIterator[bytes] | bytes  # bytes: a small answer, read whole and audited already
 
 
 @dataclass
@@ -95,11 +98,9 @@ class _Call:
 class ApiProxy:
     def __init__(
         self,
-        transaction: Transaction,
         tokens: TokenService,
         hot: HandoutCache,
-        connections: ConnectionService,
-        forward: ProxyService,
+        targets: ApiTargets,
         sender: ApiSender,
         audit: AuditService,
         audit_buffer: AuditBuffer,
@@ -109,11 +110,9 @@ class ApiProxy:
         per_minute: int,
         max_body_bytes: int,
     ) -> None:
-        self.transaction = transaction
         self.tokens = tokens
         self.hot = hot
-        self.connections = connections
-        self.forward = forward
+        self.targets = targets
         self.sender = sender
         self.audit = audit
         self.audit_buffer = audit_buffer
@@ -122,7 +121,7 @@ class ApiProxy:
         self.limiter = RateLimiter(per_minute)
         self.max_body_bytes = max_body_bytes
 
-    def call(
+    async def call(
         self,
         actor: Principal,
         name: str,
@@ -133,8 +132,9 @@ class ApiProxy:
         api_key: str | None = None,
     ) -> ProxiedAnswer:
         """Forward ``request`` to connection ``name``'s API with its ``kind`` token:
-        ``handout`` when the hot path's cache gave it, else handed out now (through the
-        cache when the caller sent ``api_key``, so the next call finds it there).
+        ``handout`` when the hot path's cache gave it (the cache epoch read for it is
+        ``hot.epoch``), else handed out now in a worker thread (through the cache when the
+        caller sent ``api_key``, so the next call finds it there).
 
         Returns the API's answer (any status, redirects not followed). Raises what the
         handout raises (ConnectionNotFound, NotInvited, TokenUnavailable, ProviderError),
@@ -150,35 +150,34 @@ class ApiProxy:
         try:
             checked_path(request.path)
             if handout is None:
-                handout = (self.hot.handout(api_key, name, kind) if api_key is not None
-                           else self.tokens.handout(actor, name, kind))
+                handout, epoch = await self._handout(actor, name, kind, api_key)
+            else:
+                epoch = self.hot.epoch
             call.connection_id = handout.connection_id
-            base, route = self._target(handout)
+            target = self.targets.cached(handout.connection_id, epoch)
+            if target is None:
+                target = await anyio.to_thread.run_sync(
+                    self.targets.load, handout.connection_id, handout.connection, epoch
+                )
             self._take_turn(handout)
-            response = self._send(base, route, handout, request)
+            response = await self._send(target, handout, request)
             refreshed = False
             if response.status_code == 401:
-                response, refreshed = self._after_401(call, base, route, response)
+                response, refreshed = await self._after_401(call, target, response)
         except TokendeskError as exc:
             self._account(call, exc.status, 0, error=exc)
             raise
-        return self._answer(call, response, refreshed)
+        return await self._answer(call, response, refreshed)
 
-    def _target(self, handout: Handout) -> tuple[str, ProxyRoute]:
-        """The API base URL for ``handout``'s token, and how to reach it."""
-        with self.transaction(read_only=True) as tx:
-            connection = self.connections.get_by_id(tx, handout.connection_id)
-            route = self.forward.route(tx)
-        if connection is None:
-            raise ConnectionNotFound(f"There is no connection named '{handout.connection}'.")
-        provider = self.connections.catalog.get(connection.provider)
-        template = api_base_url_in_force(provider, connection)
-        if template is None:
-            raise NoApiBaseUrl(
-                f"'{connection.name}' has no API base URL, so its API cannot be called "
-                "through Tokendesk; someone who may manage connections can set one."
-            )
-        return fill_token_fields(template, handout.extra, connection.name), route
+    async def _handout(
+        self, actor: Principal, name: str, kind: TokenKind, api_key: str | None
+    ) -> tuple[Handout, int]:
+        """The full way, in a worker thread; and a cache epoch read before it returned."""
+        if api_key is not None:  # through the cache, which reads the epoch first
+            found = await anyio.to_thread.run_sync(self.hot.handout, api_key, name, kind)
+            return found, self.hot.epoch
+        epoch = await self.hot.read_epoch()
+        return await anyio.to_thread.run_sync(self.tokens.handout, actor, name, kind), epoch
 
     def _take_turn(self, handout: Handout) -> None:
         wait_s = self.limiter.take(handout.connection_id, self.clock().timestamp())
@@ -189,9 +188,10 @@ class ApiProxy:
                 retry_after_s=wait_s,
             )
 
-    def _send(
-        self, base: str, route: ProxyRoute, handout: Handout, request: ProxyRequest
+    async def _send(
+        self, target: ApiTarget, handout: Handout, request: ProxyRequest
     ) -> httpx.Response:
+        base = fill_token_fields(target.template, handout.extra, target.name)
         url = base + "/" + request.path.lstrip("/")
         if request.query:
             url += "?" + request.query
@@ -202,31 +202,35 @@ class ApiProxy:
             headers += [(k, v) for k, v in request.headers if k.lower() == b"content-length"]
         # RFC 6750 §2.1; the caller's own Authorization never got past request_headers.
         headers.append((b"authorization", b"Bearer " + handout.access_token.reveal().encode()))
-        return self.sender.send(request.method, url, headers, request.body, route)
+        return await self.sender.send(request.method, url, headers, request.body, target.route)
 
-    def _after_401(
-        self, call: _Call, base: str, route: ProxyRoute, response: httpx.Response
+    async def _after_401(
+        self, call: _Call, target: ApiTarget, response: httpx.Response
     ) -> tuple[httpx.Response, bool]:
         """The API refused the token: refresh it once; send again when the body is at hand.
         Returns the answer to pass on, and whether it is a second refusal."""
         replayable = isinstance(call.request.body, bytes)
         if replayable:
-            response.close()
+            await response.aclose()
         try:
-            fresh = self.tokens.handout(call.actor, call.name, call.kind, force_refresh=True)
+            fresh = await anyio.to_thread.run_sync(partial(
+                self.tokens.handout, call.actor, call.name, call.kind, force_refresh=True
+            ))
         except TokendeskError:
-            response.close()
+            await response.aclose()
             raise
         if not replayable:
             return response, False  # the body is gone; the next call has the new token
         call.retried = True
-        again = self._send(base, route, fresh, call.request)
+        again = await self._send(target, fresh, call.request)
         return again, again.status_code == 401
 
-    def _answer(self, call: _Call, response: httpx.Response, refreshed: bool) -> ProxiedAnswer:
+    async def _answer(
+        self, call: _Call, response: httpx.Response, refreshed: bool
+    ) -> ProxiedAnswer:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            response.close()
+            await response.aclose()
             error = InvalidProviderResponse(
                 f"The API of '{call.name}' answered with a body larger than the limit of "
                 f"{self.max_body_bytes} bytes; it was not passed on."
@@ -237,38 +241,38 @@ class ApiProxy:
         if refreshed:
             headers.append((REFRESHED_HEADER, b"true"))
         if declared.isdigit() and int(declared) <= SMALL_BODY_BYTES:
-            # Read here, in the worker thread: no thread hop per piece for the common case.
-            body = b"".join(self._streamed(call, response))
+            # Read whole: one answer with its Content-Length, no streaming machinery.
+            body = b"".join([chunk async for chunk in self._streamed(call, response)])
             return ProxiedAnswer(response.status_code, headers, body)
         return ProxiedAnswer(response.status_code, headers, self._streamed(call, response))
 
-    def _streamed(self, call: _Call, response: httpx.Response) -> Iterator[bytes]:
+    async def _streamed(self, call: _Call, response: httpx.Response) -> AsyncIterator[bytes]:
         """The response body as it arrives, at most max_body_bytes. The call is audited
         before the last piece is passed on (one piece read ahead), so the record is written
         by the time the caller has the whole answer; or when the stream ends early."""
-        pieces, sent, accounted = response.iter_raw(), 0, False
+        pieces, sent, accounted = response.aiter_raw(), 0, False
         try:
-            chunk = next(pieces, None)
+            chunk = await anext(pieces, None)
             while chunk is not None:
-                following = next(pieces, None)
+                following = await anext(pieces, None)
                 sent += len(chunk)
                 if sent > self.max_body_bytes:
                     raise ProxyBodyTooLarge(  # mid-stream: the caller sees the body cut off
                         f"The API's answer grew past {self.max_body_bytes} bytes."
                     )
                 if following is None:
-                    response.close()
+                    await response.aclose()
                     self._account(call, response.status_code, sent)
                     accounted = True
                 yield chunk
                 chunk = following
         finally:
             if not accounted:
-                response.close()
+                await response.aclose()
                 self._account(call, response.status_code, sent)
 
-    def _counted(self, chunks: Iterator[bytes], call: _Call) -> Iterator[bytes]:
-        for chunk in chunks:
+    async def _counted(self, chunks: AsyncIterator[bytes], call: _Call) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
             call.bytes_in += len(chunk)
             if call.bytes_in > self.max_body_bytes:
                 raise ProxyBodyTooLarge(

@@ -2,18 +2,21 @@
 transport (the egress policy on the address connected to, the forward proxy), without
 following redirects, without cookies, with deadlines; bodies streamed both ways.
 
-The transport is used directly (``handle_request``), not through an ``httpx.Client``: a
-client would keep cookies and could follow redirects, and the proxy wants neither.
+The transport is used directly (``handle_async_request``), not through an
+``httpx.AsyncClient``: a client would keep cookies and could follow redirects, and the proxy
+wants neither. It is the asynchronous one, on the event loop: a call on a kept-alive
+connection takes no worker thread (a new connection resolves its host name in one, and a
+target behind a forward proxy is resolved in one for its check).
 """
 
 from __future__ import annotations
 
 import ssl
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import httpx
 
 from tokendesk.domain.egress import EgressPolicy
@@ -21,9 +24,9 @@ from tokendesk.domain.forwarding import Header
 from tokendesk.errors import EgressDenied, ProxyRefused
 from tokendesk.oauth.egress import EgressRefused, allowed_addresses
 from tokendesk.oauth.outbound import CONNECT_TIMEOUT_S, ProxyRoute, classify
-from tokendesk.oauth.transport import GuardedTransport
+from tokendesk.oauth.transport import AsyncGuardedTransport
 
-Body = bytes | Iterator[bytes]
+Body = bytes | AsyncIterator[bytes]
 
 
 @dataclass
@@ -33,57 +36,58 @@ class ApiSender:
 
     timeout_s: float
     verify: ssl.SSLContext | bool = True
-    transport: httpx.BaseTransport | None = None
-    _transports: dict[tuple[str | None, EgressPolicy | None], httpx.BaseTransport] = field(
+    transport: httpx.AsyncBaseTransport | None = None
+    _transports: dict[tuple[str | None, EgressPolicy | None], httpx.AsyncBaseTransport] = field(
         default_factory=dict, repr=False
     )
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def send(
+    async def send(
         self, method: str, url: str, headers: list[Header], body: Body, route: ProxyRoute
     ) -> httpx.Response:
         """Send one request and return the response with its body not yet read (stream it
-        with ``iter_raw``, then close it). Raises a ProviderError naming the cause (egress
+        with ``aiter_raw``, then ``aclose`` it). Raises a ProviderError naming the cause (egress
         refused, DNS, TLS, unreachable, timeout, forward proxy), and whatever ``body`` raises
         (a size limit) as it is."""
         proxy_url = route.url_for(url)
         policy = route.egress
         if policy is not None and proxy_url is not None and self.transport is None:
-            _check_proxied_target(url, policy)
+            await anyio.to_thread.run_sync(_check_proxied_target, url, policy)
         timeout = httpx.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s))
         try:
             request = httpx.Request(
                 method, url, headers=headers, content=body,
                 extensions={"timeout": timeout.as_dict()},
             )
-            response = self._transport(proxy_url, policy).handle_request(request)
+            response = await self._transport(proxy_url, policy).handle_async_request(request)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise classify(exc, url, via_proxy=proxy_url is not None) from None
         if response.status_code == 407 and proxy_url is not None:
-            response.close()
+            await response.aclose()
             raise ProxyRefused(
                 "The forward proxy refused its credentials (HTTP 407) for "
                 f"{urlsplit(url).hostname}; check the proxy username and password."
             )
         return response
 
-    def close(self) -> None:
-        with self._lock:
-            for transport in self._transports.values():
-                transport.close()
-            self._transports.clear()
+    async def aclose(self) -> None:
+        """Close every pooled connection (the web application's shutdown)."""
+        transports = list(self._transports.values())
+        self._transports.clear()
+        for transport in transports:
+            await transport.aclose()
 
     def _transport(
         self, proxy_url: str | None, policy: EgressPolicy | None
-    ) -> httpx.BaseTransport:
+    ) -> httpx.AsyncBaseTransport:
+        # Only the event loop calls this (no await between the look-up and the insert), so
+        # no lock is needed.
         if self.transport is not None:
             return self.transport
-        with self._lock:
-            found = self._transports.get((proxy_url, policy))
-            if found is None:
-                found = GuardedTransport(verify=self.verify, proxy_url=proxy_url, policy=policy)
-                self._transports[(proxy_url, policy)] = found
-            return found
+        found = self._transports.get((proxy_url, policy))
+        if found is None:
+            found = AsyncGuardedTransport(verify=self.verify, proxy_url=proxy_url, policy=policy)
+            self._transports[(proxy_url, policy)] = found
+        return found
 
 
 def _check_proxied_target(url: str, policy: EgressPolicy) -> None:

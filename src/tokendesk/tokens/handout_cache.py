@@ -107,6 +107,17 @@ class HandoutCache:
             return
         self.tokens.record_handout_again(entry.audit_row, entry.handout, now)
 
+    @property
+    def epoch(self) -> int:
+        """The cache epoch of the latest read (-1 before any): a request that has just read
+        it (:meth:`cached_with_principal`, :meth:`handout`, :meth:`read_epoch`) may rely on
+        it, and so may what it remembers in its own caches (the API proxy's targets)."""
+        return self._epoch
+
+    async def read_epoch(self) -> int:
+        """Read the epoch now (shared with concurrent reads), forgetting what it outdates."""
+        return self._adopt(await self.epochs.read())
+
     def handout(self, api_key: str, name: str, kind: TokenKind) -> Handout:
         """The full way: authenticate, hand out (refreshing if due), remember. Raises what
         AuthService and TokenService raise; may call a provider, so not on the event loop."""

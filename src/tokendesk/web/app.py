@@ -77,6 +77,7 @@ def create_api(
             if deliveries:
                 await run_in_threadpool(td.deliverer.stop)
                 await run_in_threadpool(td.mailer.stop)
+            await td.api_proxy.sender.aclose()  # the API proxy's pooled connections
             await run_in_threadpool(td.audit_buffer.flush)
 
     app = FastAPI(
@@ -92,6 +93,9 @@ def create_api(
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
+    # The API proxy's route first: every call a bot makes through it is matched at once
+    # instead of after every other route (its /proxy/ prefix is nobody else's).
+    app.include_router(proxy.router)
     api.include_router(misc.router)
     api.include_router(connections.router)
     api.include_router(tokens.router)
@@ -103,7 +107,6 @@ def create_api(
     app.include_router(api)
     app.include_router(oauth.router)
     app.include_router(token_exchange.router)
-    app.include_router(proxy.router)
     install_api_docs(app, f"{API_PREFIX}/docs")
     install_console(app)
 

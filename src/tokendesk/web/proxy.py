@@ -3,19 +3,16 @@ the connection's token (:mod:`tokendesk.tokens.api_proxy`); the token never leav
 
 The request body is read as it arrives: up to REPLAY_BUFFER_BYTES it is kept whole (so the
 call can be sent again after a 401), beyond that it is passed on chunk by chunk and never
-held in memory. The answer's body is streamed back the same way.
+held in memory. The answer's body is streamed back the same way. The call itself runs on
+the event loop (:class:`~tokendesk.tokens.api_proxy.ApiProxy` takes a worker thread only
+for what may block: a handout or a target read from the database, a refresh).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from functools import partial
-from itertools import chain
+from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
-import anyio
-import anyio.from_thread
-import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -77,9 +74,7 @@ async def _forward(request: Request, name: str, path: str) -> Response:
         headers=list(request.headers.raw),
         body=await _body(request.stream(), limit),
     )
-    answer = await anyio.to_thread.run_sync(
-        partial(td.api_proxy.call, caller, name, kind, call, handout=handout, api_key=key)
-    )
+    answer = await td.api_proxy.call(caller, name, kind, call, handout=handout, api_key=key)
     response = (Response(answer.body, status_code=answer.status)
                 if isinstance(answer.body, bytes)
                 else StreamingResponse(answer.body, status_code=answer.status))
@@ -113,7 +108,7 @@ def _raw_path(raw: object, name: str, decoded: str) -> str:
     return decoded
 
 
-async def _body(stream: AsyncIterator[bytes], limit: int) -> bytes | Iterator[bytes]:
+async def _body(stream: AsyncIterator[bytes], limit: int) -> bytes | AsyncIterator[bytes]:
     """The whole body when it ends within REPLAY_BUFFER_BYTES, else its chunks as they come
     (the API proxy counts those against ``limit``). Raises ProxyBodyTooLarge."""
     kept: list[bytes] = []
@@ -126,18 +121,15 @@ async def _body(stream: AsyncIterator[bytes], limit: int) -> bytes | Iterator[by
         if size > limit:
             raise ProxyBodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
         if size > REPLAY_BUFFER_BYTES:
-            return chain(kept, _pull(stream))
+            return _then(kept, stream)
     return b"".join(kept)
 
 
-def _pull(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The rest of ``stream``, read from a worker thread (the one sending the call)."""
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+async def _then(kept: list[bytes], stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks read so far, then the rest of ``stream`` as it arrives."""
+    for chunk in kept:
+        yield chunk
+    kept.clear()
+    async for chunk in stream:
         if chunk:
             yield chunk

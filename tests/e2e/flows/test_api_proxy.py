@@ -20,6 +20,7 @@ from support.api import key_for, make_user
 from support.authorization_server import AuthorizationServer, client_credentials_client
 from support.desk import BOT_ROLE, Desk
 from support.event_loop import run as run_coroutine
+from support.forward_proxy import ForwardProxy
 from support.processes import tokendesk_executable
 from support.resource_server import ResourceServer, resource_server
 from support.tokendesk_server import Clock, TokendeskServer
@@ -349,3 +350,50 @@ def test_bodies_over_the_size_limit_are_refused_each_way(
     assert answer.status_code == 502 and answer.headers["tokendesk-error"] == "provider_error"
     assert "larger than the limit of 100000 bytes" in answer.json()["error"]["message"]
     assert [a.path for a in api.arrivals] == ["/bytes?n=150000"]  # no upload got through
+
+
+def test_a_changed_api_base_url_takes_effect_on_the_very_next_call(
+    connected: Desk, api: ResourceServer
+) -> None:
+    # The connection's target is remembered between calls; the change moves the cache epoch.
+    secret = connected.oauth.client("code-basic").client_secret
+    with proxy(connected) as bot:
+        before = bot.get("/whoami")
+        moved = connected.admin.patch(f"/connections/{NAME}", json={
+            "api_base_url": api.url + "/v2", "client_secret": secret})
+        after = bot.get("/whoami")
+
+    assert before.status_code == 200 and moved.status_code == 200, moved.text
+    assert after.status_code == 404  # the API has no /v2: the call went to the new base URL
+    assert [a.path for a in api.arrivals[-2:]] == ["/whoami", "/v2/whoami"]
+
+
+@pytest.fixture
+def own_proxy(tmp_path: Path) -> Iterator[ForwardProxy]:
+    proxy = ForwardProxy(tmp_path, username="onprem", password="0n-prem-pr0xy-pa55")
+    yield proxy.start()
+    proxy.stop()
+
+
+def test_a_proxied_call_takes_the_connections_own_proxy_as_soon_as_it_is_set(
+    connected: Desk, api: ResourceServer, own_proxy: ForwardProxy
+) -> None:
+    own = {"proxy_mode": "own", "proxy_url": f"http://127.0.0.1:{own_proxy.port}",
+           "proxy_username": own_proxy.username}
+    with proxy(connected) as bot:
+        direct = bot.get("/whoami")
+        wrong = connected.admin.patch(f"/connections/{NAME}",
+                                      json={**own, "proxy_password": "not-the-password"})
+        refused = bot.get("/whoami")
+        right = connected.admin.patch(f"/connections/{NAME}",
+                                      json={**own, "proxy_password": own_proxy.password})
+        through = bot.get("/whoami")
+
+    assert direct.status_code == 200
+    assert (wrong.status_code, right.status_code) == (200, 200), wrong.text
+    assert refused.status_code == 502 and refused.headers["tokendesk-error"] == "provider_error"
+    assert "407" in refused.json()["error"]["message"]
+    assert through.status_code == 200 and through.json()["sub"] == "alice"
+    vias = [a.headers.get("via") for a in api.arrivals]  # the refused call never reached it
+    assert len(vias) == 2 and vias[0] is None and "proxy.py" in (vias[1] or "")
+    assert own_proxy.authentication_failures() == 1
