@@ -343,6 +343,20 @@ def test_applying_it_changes_the_issuer_and_its_rules_then_prunes_it(
     assert yaml.safe_load(cli.ok("export").stdout)["workload_issuers"] == []
 
 
+def test_a_rule_naming_its_role_in_other_letters_is_no_change(
+    source: dict[str, str], tmp_path: Path
+) -> None:
+    cli = Cli({**source, **SECRETS_BY_ENV})
+    document = yaml.safe_load(cli.ok("export").stdout)
+    [issuer] = document["workload_issuers"]
+    for rule in issuer["rules"]:
+        rule["roles"] = [role.upper() for role in rule["roles"]]
+    path = tmp_path / "shouting.yaml"
+    path.write_text(yaml.safe_dump(document))
+
+    assert cli.ok("apply", "-f", str(path)).stdout.startswith("No changes")
+
+
 def test_an_issuer_renamed_under_its_id_keeps_its_row_and_a_new_url_makes_a_new_one(
     source: dict[str, str], tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection as Tx
 
+from tokendesk.domain.names import name_key
 from tokendesk.domain.principal import Principal
 from tokendesk.domain.workload import DEFAULT_ALGORITHMS, WorkloadIssuer, WorkloadRule
 from tokendesk.errors import DeskFileInvalid, RoleNotFound, TokendeskError, UserNotFound
@@ -64,6 +65,8 @@ class DeskWorkloadIssuers:
         before = _comparable(current)
         after = {**_comparable_input(_issuer_input(wanted)),
                  "rules": [_rule_json(r) for r in wanted.rules]}
+        if _folded(after["rules"]) == _folded(before["rules"]):
+            after["rules"] = before["rules"]  # names are case-insensitive: nothing to change
         changes = differences(before, after)
         if not changes:
             return None
@@ -125,6 +128,13 @@ def stored_rule_json(rule: WorkloadRule) -> dict[str, Any]:
                 "user": rule.username}
     return {"conditions": [c.to_json() for c in rule.conditions], "acts_as": "workload",
             "workload": rule.workload, "roles": list(rule.role_names)}
+
+
+def _folded(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rules`` with the names of users and roles in the form they are unique in."""
+    return [{**rule, **({"user": name_key(rule["user"])} if rule.get("user") else {}),
+             **({"roles": [name_key(r) for r in rule["roles"]]} if "roles" in rule else {})}
+            for rule in rules]
 
 
 def _rule_json(rule: DeskWorkloadRule) -> dict[str, Any]:
