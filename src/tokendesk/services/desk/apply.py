@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from sqlalchemy import Connection as Tx
 
@@ -145,13 +146,9 @@ class DeskService:
         """Delete (with prune) or list as kept the custom roles the file leaves out."""
         named = {name_key(r.name) for r in given}
         for role in self.accounts.list_roles(tx, actor, custom_only=True):
-            if name_key(role.name) in named:
-                continue
-            if not plan.prune:
-                plan.kept.append(f"role '{role.name}'")
-                continue
-            self.accounts.delete_role(tx, actor, role.name)
-            plan.changes.append(PlannedChange("delete", "role", role.name))
+            if name_key(role.name) not in named:
+                plan.left_out("role", role.name,
+                              partial(self.accounts.delete_role, tx, actor, role.name))
 
     # --- connections --------------------------------------------------------------------------
 
@@ -160,18 +157,18 @@ class DeskService:
         given = desk.connections or []
         named = {name_key(c.name) for c in given}
         for current in self.connections.search(tx, actor):
-            if name_key(current.name) in named:
-                continue
-            if not plan.prune:
-                plan.kept.append(f"connection '{current.name}'")
-                continue
-            before_delete(tx, current)
-            self.connections.delete(tx, actor, current.name)
-            plan.changes.append(PlannedChange("delete", "connection", current.name))
+            if name_key(current.name) not in named:
+                plan.left_out("connection", current.name,
+                              partial(self._delete_connection, tx, actor, current, before_delete))
         for index, wanted in enumerate(given):
             where = f"connections[{index}] '{wanted.name[:60]}'"
             with entry(where):
                 self._connection(tx, actor, wanted, reader, where, plan)
+
+    def _delete_connection(self, tx: Tx, actor: Principal, current: Connection,
+                           before_delete: BeforeDelete) -> None:
+        before_delete(tx, current)
+        self.connections.delete(tx, actor, current.name)
 
     def _connection(self, tx: Tx, actor: Principal, wanted: DeskConnection,
                     reader: SecretReader, where: str, plan: Plan) -> None:

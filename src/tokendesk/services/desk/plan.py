@@ -5,7 +5,7 @@ Secrets appear only as ``set``, ``changed``, ``unchanged`` or ``removed``, never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -14,6 +14,8 @@ from tokendesk.errors import TokendeskError
 
 Action = Literal["create", "update", "delete"]
 SecretVerdict = Literal["set", "changed", "unchanged", "removed"]
+EntryKind = Literal["role", "connection", "webhook", "egress_allowlist", "proxy", "smtp",
+                  "workload_issuer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +38,7 @@ class PlannedChange:
     """An entry the file creates, changes or deletes."""
 
     action: Action
-    kind: Literal["role", "connection", "webhook", "egress_allowlist", "proxy", "smtp",
-                  "workload_issuer"]
+    kind: EntryKind
     name: str
     fields: tuple[FieldChange, ...] = ()
 
@@ -59,6 +60,15 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    def left_out(self, kind: EntryKind, name: str, delete: Callable[[], object]) -> None:
+        """An entry of the desk that the file leaves out: with prune ``delete()`` it and plan
+        its deletion, else list it as kept."""
+        if not self.prune:
+            self.kept.append(f"{kind.replace('_', ' ')} '{name}'")
+            return
+        delete()
+        self.changes.append(PlannedChange("delete", kind, name))
 
     def summary(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0}

@@ -7,6 +7,7 @@ compared by digest; the receiver holds it, so a webhook is created only with one
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection as Tx
@@ -54,13 +55,9 @@ class DeskWebhooks:
                 plan.changes.append(change)
         kept = {w.id for w in matched.values()}
         for webhook in stored:
-            if webhook.id in kept:
-                continue
-            if not plan.prune:
-                plan.kept.append(f"webhook '{webhook.url}'")
-                continue
-            self.webhooks.delete(tx, actor, webhook.id)
-            plan.changes.append(PlannedChange("delete", "webhook", webhook.url))
+            if webhook.id not in kept:
+                plan.left_out("webhook", webhook.url,
+                              partial(self.webhooks.delete, tx, actor, webhook.id))
 
     def _create(self, tx: Tx, actor: Principal, wanted: DeskWebhook, secret: Secret | None
                 ) -> PlannedChange:

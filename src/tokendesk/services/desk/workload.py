@@ -7,6 +7,7 @@ when they differ from the stored ones, the stored rules are replaced by the file
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection as Tx
@@ -45,13 +46,9 @@ class DeskWorkloadIssuers:
                 plan.changes.append(change)
         kept = {i.id for i in matched.values()}
         for issuer in stored:
-            if issuer.id in kept:
-                continue
-            if not plan.prune:
-                plan.kept.append(f"workload issuer '{issuer.name}'")
-                continue
-            self.workloads.delete(tx, actor, issuer.name)
-            plan.changes.append(PlannedChange("delete", "workload_issuer", issuer.name))
+            if issuer.id not in kept:
+                plan.left_out("workload_issuer", issuer.name,
+                              partial(self.workloads.delete, tx, actor, issuer.name))
 
     def _create(self, tx: Tx, actor: Principal, wanted: DeskWorkloadIssuer) -> PlannedChange:
         made = self.workloads.create(tx, actor, _issuer_input(wanted), issuer_id=wanted.id)
