@@ -16,7 +16,6 @@ from support.event_loop import run
 from tokendesk.domain.egress import EgressPolicy
 from tokendesk.errors import EgressDenied
 from tokendesk.oauth.outbound import NO_PROXY
-from tokendesk.oauth.transport import AsyncGuardedTransport
 from tokendesk.tokens.api_sender import ApiSender
 
 Lookup = Callable[[str, int], list[tuple[Any, ...]]]
@@ -89,9 +88,7 @@ def test_the_guard_connects_to_the_address_it_checked_not_to_a_second_answer() -
     # api.example "resolves" to 127.0.0.1, then to the cloud metadata address: the first call
     # connects to the checked 127.0.0.1, the second is refused and never connects.
     allowed = EgressPolicy.parse("127.0.0.1")
-    transport = AsyncGuardedTransport(policy=allowed,
-                                      lookup=resolving("127.0.0.1", "169.254.169.254"))
-    sender = ApiSender(timeout_s=5, transport=transport)
+    sender = ApiSender(timeout_s=5, lookup=resolving("127.0.0.1", "169.254.169.254"))
 
     async def twice(named: str) -> tuple[tuple[int, bytes], EgressDenied]:
         first = await get(sender, named + "/first", allowed)
