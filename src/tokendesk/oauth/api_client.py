@@ -18,7 +18,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+from base64 import b64encode
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import anyio.to_thread
@@ -131,7 +133,7 @@ class ApiClient:
             first_hop = proxy or target
             if policy is not None and _is_address(first_hop.host):
                 # aiohttp does not resolve an address, so our resolver would not see it.
-                allowed_addresses(policy, first_hop.host or "", first_hop.port or 0, self.lookup)
+                _check_address(policy, first_hop.host or "", first_hop.port or 0)
             response = await self._session(proxy_url, policy).request(
                 method, target, headers=[(k.decode("latin-1"), v.decode("latin-1"))
                                          for k, v in headers],
@@ -173,8 +175,18 @@ def _proxy(proxy_url: str | None) -> tuple[URL | None, dict[str, str] | None]:
     proxy = URL(proxy_url, encoded=True)
     if proxy.user is None:
         return proxy, None
-    auth = aiohttp.BasicAuth(proxy.user, proxy.password or "")
-    return proxy.with_user(None), {"Proxy-Authorization": auth.encode()}
+    # RFC 7617 Basic, as httpx builds it from a proxy URL's credentials.
+    pair = f"{proxy.user}:{proxy.password or ''}".encode()
+    return proxy.with_user(None), {"Proxy-Authorization": "Basic " + b64encode(pair).decode()}
+
+
+def _check_address(policy: EgressPolicy, address: str, port: int) -> None:
+    """Raises EgressRefused when ``policy`` does not allow the IP ``address``."""
+
+    def itself(host: str, port: int) -> list[tuple[Any, ...]]:
+        return [(0, socket.SOCK_STREAM, 6, "", (host, port))]
+
+    allowed_addresses(policy, address, port, itself)
 
 
 def _is_address(host: str | None) -> bool:
