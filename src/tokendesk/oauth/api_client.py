@@ -134,9 +134,12 @@ class ApiClient:
             if policy is not None and _is_address(first_hop.host):
                 # aiohttp does not resolve an address, so our resolver would not see it.
                 _check_address(policy, first_hop.host or "", first_hop.port or 0)
+            sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+            if proxy_headers and target.scheme == "http":
+                # No CONNECT: the proxy reads its credentials from the request itself.
+                sent += proxy_headers.items()
             response = await self._session(proxy_url, policy).request(
-                method, target, headers=[(k.decode("latin-1"), v.decode("latin-1"))
-                                         for k, v in headers],
+                method, target, headers=sent,
                 data=body or None, proxy=proxy, proxy_headers=proxy_headers, timeout=timeout,
                 allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
             )
