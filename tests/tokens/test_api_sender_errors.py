@@ -8,6 +8,7 @@ does not resolve comes from a stand-in resolver.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from support.event_loop import run
 from support.smtp_server import self_signed_certificate
@@ -232,3 +235,34 @@ def test_what_the_request_body_raises_comes_out_as_it_is() -> None:
         error = run(failing(ApiSender(timeout_s=5), f"http://127.0.0.1:{port}/upload",
                             NO_PROXY, too_large()))
     assert isinstance(error, ProxyBodyTooLarge)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["buffered", "streamed"])
+def test_an_api_that_stops_reading_a_large_upload_is_a_timeout(streamed: bool) -> None:
+    # aiohttp has no write timeout of its own; without the sender's, this call would hang
+    # until the bound below and end in asyncio's TimeoutError, not a ProviderTimeout.
+    upload = b"x" * 20_000_000
+    stop = threading.Event()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(upload), 1_000_000):
+            yield upload[start:start + 1_000_000]
+
+    async def bounded() -> Exception:
+        body: Body = pieces() if streamed else upload
+        headers = [(b"content-length", str(len(upload)).encode())] if streamed else []
+        sender = ApiSender(timeout_s=0.3)
+        try:
+            await asyncio.wait_for(sender.send("PUT", url, headers, body, NO_PROXY), 30)
+        except Exception as exc:
+            return exc
+        finally:
+            await sender.aclose()
+        raise AssertionError("the call succeeded")
+
+    with answering(lambda conn: stop.wait(30)) as (port, _):
+        url = f"http://127.0.0.1:{port}/upload"
+        error = run(bounded())
+        stop.set()
+    assert isinstance(error, ProviderTimeout)
+    assert error.message == "127.0.0.1 did not answer in time."

@@ -15,6 +15,7 @@ through in bounded memory. Failures become ProviderErrors (:mod:`tokendesk.oauth
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import ssl
@@ -39,6 +40,8 @@ Body = bytes | AsyncIterator[bytes]
 MAX_CONNECTIONS = 100
 KEEPALIVE_EXPIRY_S = 5.0
 READ_BUFFER_BYTES = 64 * 1024  # aiohttp pauses the socket beyond twice this
+# A body larger than this is written in pieces of this size, each within the write deadline.
+WRITE_CHUNK_BYTES = 64 * 1024
 # Headers aiohttp would otherwise add; the caller's own (allowlisted) ones go through.
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
@@ -138,11 +141,17 @@ class ApiClient:
             if proxy_headers and target.scheme == "http":
                 # No CONNECT: the proxy reads its credentials from the request itself.
                 sent += proxy_headers.items()
-            response = await self._session(proxy_url, policy).request(
-                method, target, headers=sent,
-                data=body or None, proxy=proxy, proxy_headers=proxy_headers, timeout=timeout,
-                allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
-            )
+            if isinstance(body, bytes) and len(body) > WRITE_CHUNK_BYTES:
+                sent.append(("Content-Length", str(len(body))))
+                body = _pieces(body)
+            async with asyncio.timeout(None) as write_deadline:
+                if not isinstance(body, bytes):
+                    body = _paced(body, write_deadline, timeout.sock_read)
+                response = await self._session(proxy_url, policy).request(
+                    method, target, headers=sent,
+                    data=body or None, proxy=proxy, proxy_headers=proxy_headers,
+                    timeout=timeout, allow_redirects=False, skip_auto_headers=_NO_AUTO_HEADERS,
+                )
         return ApiResponse(response, url, via_proxy)
 
     async def aclose(self) -> None:
@@ -169,6 +178,24 @@ class ApiClient:
             )
             self._sessions[(proxy_url, policy)] = found
         return found
+
+
+async def _pieces(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), WRITE_CHUNK_BYTES):
+        yield body[start:start + WRITE_CHUNK_BYTES]
+
+
+async def _paced(
+    chunks: AsyncIterator[bytes], deadline: asyncio.Timeout, write_s: float | None
+) -> AsyncIterator[bytes]:
+    """``chunks``, each to be written within ``write_s`` (aiohttp has no write timeout: an
+    API that stops reading would hold the call for ever). aiohttp asks for the next chunk once
+    the last one is written; waiting for the caller's next chunk is not counted."""
+    loop = asyncio.get_running_loop()
+    async for chunk in chunks:
+        deadline.reschedule(None if write_s is None else loop.time() + write_s)
+        yield chunk
+        deadline.reschedule(None)
 
 
 def _proxy(proxy_url: str | None) -> tuple[URL | None, dict[str, str] | None]:
