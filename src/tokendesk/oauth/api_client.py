@@ -137,13 +137,8 @@ class ApiClient:
             if policy is not None and _is_address(first_hop.host):
                 # aiohttp does not resolve an address, so our resolver would not see it.
                 _check_address(policy, first_hop.host or "", first_hop.port or 0)
-            sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-            if proxy_headers and target.scheme == "http":
-                # No CONNECT: the proxy reads its credentials from the request itself.
-                sent += proxy_headers.items()
-            if isinstance(body, bytes) and len(body) > WRITE_CHUNK_BYTES:
-                sent.append(("Content-Length", str(len(body))))
-                body = _pieces(body)
+            plain_http = target.scheme == "http"
+            sent, body = _outgoing(headers, body, proxy_headers if plain_http else None)
             async with asyncio.timeout(None) as write_deadline:
                 if not isinstance(body, bytes):
                     body = _paced(body, write_deadline, timeout.sock_read)
@@ -178,6 +173,20 @@ class ApiClient:
             )
             self._sessions[(proxy_url, policy)] = found
         return found
+
+
+def _outgoing(
+    headers: list[Header], body: Body, proxy_headers: dict[str, str] | None
+) -> tuple[list[tuple[str, str]], Body]:
+    """The headers as aiohttp takes them and the body; a large buffered body in pieces (each
+    written within the deadline) with its Content-Length."""
+    sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
+    if proxy_headers:  # no CONNECT: the proxy reads its credentials from the request itself
+        sent += proxy_headers.items()
+    if isinstance(body, bytes) and len(body) > WRITE_CHUNK_BYTES:
+        sent.append(("Content-Length", str(len(body))))
+        body = _pieces(body)
+    return sent, body
 
 
 async def _pieces(body: bytes) -> AsyncIterator[bytes]:
