@@ -112,6 +112,18 @@ def test_each_module_imports_only_from_the_layers_below_it(path: Path) -> None:
     assert forbidden(path) == []
 
 
+def test_aiohttp_is_imported_only_in_the_layer_that_talks_to_providers() -> None:
+    # The API proxy's HTTP client (oauth/api_client.py) stays behind oauth/, whose errors
+    # and responses are ours; nothing above it sees an aiohttp type.
+    outside = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in modules()
+        if layer(path) != "oauth"
+        and any(name == "aiohttp" or name.startswith("aiohttp.") for name in imports_of(path))
+    )
+    assert outside == []
+
+
 @pytest.mark.parametrize(
     ("where", "source", "expected"),
     [

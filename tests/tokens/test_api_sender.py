@@ -3,6 +3,7 @@ actually connects to, as on the synchronous outbound client (tests/oauth/test_ou
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,9 +15,10 @@ import pytest
 
 from support.event_loop import run
 from tokendesk.domain.egress import EgressPolicy
+from tokendesk.domain.proxy import ForwardProxy
+from tokendesk.domain.secret import Secret
 from tokendesk.errors import EgressDenied
-from tokendesk.oauth.outbound import NO_PROXY
-from tokendesk.oauth.transport import AsyncGuardedTransport
+from tokendesk.oauth.outbound import NO_PROXY, ProxyRoute
 from tokendesk.tokens.api_sender import ApiSender
 
 Lookup = Callable[[str, int], list[tuple[Any, ...]]]
@@ -89,9 +91,7 @@ def test_the_guard_connects_to_the_address_it_checked_not_to_a_second_answer() -
     # api.example "resolves" to 127.0.0.1, then to the cloud metadata address: the first call
     # connects to the checked 127.0.0.1, the second is refused and never connects.
     allowed = EgressPolicy.parse("127.0.0.1")
-    transport = AsyncGuardedTransport(policy=allowed,
-                                      lookup=resolving("127.0.0.1", "169.254.169.254"))
-    sender = ApiSender(timeout_s=5, transport=transport)
+    sender = ApiSender(timeout_s=5, lookup=resolving("127.0.0.1", "169.254.169.254"))
 
     async def twice(named: str) -> tuple[tuple[int, bytes], EgressDenied]:
         first = await get(sender, named + "/first", allowed)
@@ -106,3 +106,41 @@ def test_the_guard_connects_to_the_address_it_checked_not_to_a_second_answer() -
     assert first == (200, b"ok")
     assert received == ["/first"]
     assert "egress allowlist cannot allow" in refused.message
+
+
+def test_a_plain_http_call_through_a_forward_proxy_carries_the_proxys_credentials() -> None:
+    # No CONNECT for http://: the request itself goes to the proxy, absolute, with the
+    # Proxy-Authorization the proxy URL's credentials make (RFC 9110 §11.7.2).
+    received: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def proxy_answering_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            received.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    thread = threading.Thread(target=proxy_answering_once, daemon=True)
+    thread.start()
+    settings = ForwardProxy(True, "http", "127.0.0.1", listener.getsockname()[1], "basic",
+                            "desk", True, (), None, "admin")
+    route = ProxyRoute(settings, Secret("p@ss"))
+
+    async def call() -> tuple[int, bytes]:
+        sender = ApiSender(timeout_s=5)
+        response = await sender.send("GET", "http://api.example/orders?a=%7E", [], b"", route)
+        try:
+            return response.status_code, b"".join([c async for c in response.aiter_raw()])
+        finally:
+            await response.aclose()
+            await sender.aclose()
+
+    try:
+        answer = run(call())
+    finally:
+        thread.join(5)
+        listener.close()
+
+    assert answer == (200, b"ok")
+    assert received[0].startswith(b"GET http://api.example/orders?a=%7E HTTP/1.1\r\n")
+    assert b"\r\nProxy-Authorization: Basic ZGVzazpwQHNz\r\n" in received[0]

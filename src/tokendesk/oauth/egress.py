@@ -7,23 +7,20 @@ connection in which DNS could answer differently (rebinding). TLS still verifies
 certificate against the host name.
 
 It plugs into httpcore through its public ``network_backend`` argument (see
-:mod:`tokendesk.oauth.transport`), in a synchronous (:class:`GuardedBackend`) and an
-asynchronous (:class:`AsyncGuardedBackend`, the API proxy's) form that apply the same check.
-Every exception here is an ``httpcore.ConnectError``, so
-httpcore's pool handles it as any failed connection; :func:`tokendesk.oauth.outbound.classify`
-recognises it by its type, never by its text.
+:mod:`tokendesk.oauth.transport`); the API proxy's aiohttp client applies the same check
+through its resolver (:mod:`tokendesk.oauth.api_client`). Every exception here is an
+``httpcore.ConnectError``, so httpcore's pool handles it as any failed connection;
+:func:`tokendesk.oauth.outbound.classify` recognises it by its type, never by its text.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import anyio.to_thread
 import httpcore
 
 from tokendesk.domain.egress import (
@@ -32,7 +29,6 @@ from tokendesk.domain.egress import (
     allowlistable,
     blocked_reason,
 )
-from tokendesk.oauth import aio_sockets
 
 # socket.getaddrinfo's answer for (host, port); in production socket.getaddrinfo itself, in the
 # tests of DNS failures and rebinding a stand-in (faults a test cannot cause for real offline).
@@ -198,92 +194,6 @@ class TypedStream(httpcore.NetworkStream):
             if any(isinstance(cause, ssl.SSLError) for cause in causes(exc)):
                 raise TlsFailed(server_hostname) from exc
             raise
-
-
-class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """:class:`GuardedBackend` for httpcore's asynchronous pool: the same check on the same
-    resolved addresses, the connection made to one of them over asyncio's streams
-    (:mod:`tokendesk.oauth.aio_sockets`, whose reads stay bounded)."""
-
-    def __init__(self, policy: EgressPolicy | None, lookup: Lookup = getaddrinfo) -> None:
-        self.policy = policy
-        self.lookup = lookup
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """A stream to the first allowed address of ``host`` that accepts the connection."""
-        last: httpcore.ConnectError | None = None
-        for address in await self._allowed(host, port):
-            try:
-                stream = await aio_sockets.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                last = exc
-                continue
-            return AsyncTypedStream(stream)
-        raise last or httpcore.ConnectError(f"could not connect to {host}")
-
-    async def _allowed(self, host: str, port: int) -> list[str]:
-        # A name is resolved in a worker thread (getaddrinfo blocks); only a new connection
-        # resolves, never a call on a kept-alive one.
-        return await anyio.to_thread.run_sync(
-            allowed_addresses, self.policy, host, port, self.lookup
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        # Fail closed: providers are reached over TCP only, never a local socket.
-        raise httpcore.ConnectError("unix sockets are not used for providers")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class AsyncTypedStream(httpcore.AsyncNetworkStream):
-    """:class:`TypedStream` for the asynchronous backend."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """The TLS stream; raises TlsFailed when the handshake itself fails."""
-        try:
-            inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        except ssl.SSLError as exc:
-            raise TlsFailed(server_hostname) from exc
-        except httpcore.ConnectError as exc:
-            if any(isinstance(cause, ssl.SSLError) for cause in causes(exc)):
-                raise TlsFailed(server_hostname) from exc
-            raise
-        return AsyncTypedStream(inner)
 
 
 def causes(exc: BaseException) -> Iterable[BaseException]:

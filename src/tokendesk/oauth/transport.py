@@ -3,9 +3,8 @@
 httpx's own ``HTTPTransport`` offers no way to choose the network backend, so this is a small
 ``httpx.BaseTransport`` over ``httpcore.ConnectionPool`` (public API) given our
 :class:`~tokendesk.oauth.egress.GuardedBackend`, the TLS context (CA bundle) and the forward
-proxy (with its credentials); and its asynchronous twin, :class:`AsyncGuardedTransport`
-(``httpcore.AsyncConnectionPool`` over :class:`~tokendesk.oauth.egress.AsyncGuardedBackend`),
-which the API proxy uses on the event loop. httpcore's exceptions become httpx's, each raised
+proxy (with its credentials). (The API proxy's calls on the event loop go through
+:mod:`tokendesk.oauth.api_client` instead.) httpcore's exceptions become httpx's, each raised
 *from* the original, so the typed causes of :mod:`tokendesk.oauth.egress` stay reachable for
 :func:`tokendesk.oauth.outbound.classify`.
 """
@@ -14,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpcore
 import httpx
 
 from tokendesk.domain.egress import EgressPolicy
-from tokendesk.oauth.egress import AsyncGuardedBackend, GuardedBackend, Lookup, getaddrinfo
+from tokendesk.oauth.egress import GuardedBackend, Lookup, getaddrinfo
 
 # httpx's own defaults (httpcore's pool alone would allow 10 connections, kept alive for ever).
 MAX_CONNECTIONS = 100
@@ -116,59 +115,8 @@ class _Body(httpx.SyncByteStream):
             self._answer.close()
 
 
-class AsyncGuardedTransport(httpx.AsyncBaseTransport):
-    """:class:`GuardedTransport` on the event loop: an ``httpcore.AsyncConnectionPool`` over
-    :class:`AsyncGuardedBackend`, with the same policy, TLS context, proxy and pool limits."""
-
-    def __init__(
-        self,
-        *,
-        verify: ssl.SSLContext | bool = True,
-        proxy_url: str | None = None,
-        policy: EgressPolicy | None = None,
-        lookup: Lookup = getaddrinfo,
-    ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            network_backend=AsyncGuardedBackend(policy, lookup),
-            **_pool_options(verify, proxy_url),
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``; raises httpx transport errors chained to their typed causes."""
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = _core_request(request, request.stream)
-        with _as_httpx_errors():
-            answer = await self._pool.handle_async_request(core_request)
-        return httpx.Response(
-            status_code=answer.status,
-            headers=answer.headers,
-            stream=_AsyncBody(answer),
-            extensions=answer.extensions,
-        )
-
-    async def aclose(self) -> None:
-        with _as_httpx_errors():
-            await self._pool.aclose()
-
-
-class _AsyncBody(httpx.AsyncByteStream):
-    """The response body, read from httpcore's asynchronous pool with its errors mapped."""
-
-    def __init__(self, answer: httpcore.Response) -> None:
-        self._answer = answer
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx_errors():
-            async for chunk in self._answer.aiter_stream():
-                yield chunk
-
-    async def aclose(self) -> None:
-        with _as_httpx_errors():
-            await self._answer.aclose()
-
-
 def _pool_options(verify: ssl.SSLContext | bool, proxy_url: str | None) -> dict[str, Any]:
-    """What both pools are given besides their network backend: the TLS context, the
+    """What the pool is given besides its network backend: the TLS context, the
     forward proxy (credentials from its URL) and httpx's own pool limits."""
     proxy = None
     if proxy_url is not None:
@@ -192,7 +140,7 @@ def _pool_options(verify: ssl.SSLContext | bool, proxy_url: str | None) -> dict[
 
 
 def _core_request(
-    request: httpx.Request, content: httpx.SyncByteStream | httpx.AsyncByteStream
+    request: httpx.Request, content: httpx.SyncByteStream
 ) -> httpcore.Request:
     return httpcore.Request(
         method=request.method,

@@ -10,7 +10,7 @@ counted by connection and status; each connection has a rate limit.
 
 The common call -- a bot calling again, its token and the connection's target remembered
 for the current cache epoch -- runs on the event loop from start to end: the rate limit, the
-call over a kept-alive connection of the asynchronous guarded pool, the small answer read
+call over a kept-alive connection of the guarded aiohttp session, the small answer read
 whole, the audit row queued for the writer thread and the metric. Only what may block goes
 to a worker thread: a handout or target read from the database, a refresh after a 401.
 """
@@ -24,7 +24,6 @@ from datetime import datetime
 from functools import partial
 
 import anyio.to_thread
-import httpx
 
 from tokendesk.domain.api_base import fill_token_fields
 from tokendesk.domain.forwarding import (
@@ -48,7 +47,7 @@ from tokendesk.errors import (
 from tokendesk.metrics import Metrics
 from tokendesk.services.audit import AuditService
 from tokendesk.services.audit_buffer import AuditBuffer
-from tokendesk.tokens.api_sender import ApiSender, Body
+from tokendesk.tokens.api_sender import ApiResponse, ApiSender, Body
 from tokendesk.tokens.api_targets import ApiTarget, ApiTargets
 from tokendesk.tokens.handout import TokenService
 from tokendesk.tokens.handout_cache import HandoutCache
@@ -190,7 +189,7 @@ class ApiProxy:
 
     async def _send(
         self, target: ApiTarget, handout: Handout, request: ProxyRequest
-    ) -> httpx.Response:
+    ) -> ApiResponse:
         base = fill_token_fields(target.template, handout.extra, target.name)
         url = base + "/" + request.path.lstrip("/")
         if request.query:
@@ -198,15 +197,15 @@ class ApiProxy:
         headers = request_headers(request.headers)
         if not isinstance(request.body, bytes):
             # A streamed body keeps the length the caller declared (many APIs refuse chunked
-            # uploads); a buffered one gets its own from httpx.
+            # uploads); a buffered one gets its own from the client.
             headers += [(k, v) for k, v in request.headers if k.lower() == b"content-length"]
         # RFC 6750 §2.1; the caller's own Authorization never got past request_headers.
         headers.append((b"authorization", b"Bearer " + handout.access_token.reveal().encode()))
         return await self.sender.send(request.method, url, headers, request.body, target.route)
 
     async def _after_401(
-        self, call: _Call, target: ApiTarget, response: httpx.Response
-    ) -> tuple[httpx.Response, bool]:
+        self, call: _Call, target: ApiTarget, response: ApiResponse
+    ) -> tuple[ApiResponse, bool]:
         """The API refused the token: refresh it once; send again when the body is at hand.
         Returns the answer to pass on, and whether it is a second refusal."""
         replayable = isinstance(call.request.body, bytes)
@@ -226,10 +225,10 @@ class ApiProxy:
         return again, again.status_code == 401
 
     async def _answer(
-        self, call: _Call, response: httpx.Response, refreshed: bool
+        self, call: _Call, response: ApiResponse, refreshed: bool
     ) -> ProxiedAnswer:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        declared = response.declared_length()
+        if declared is not None and declared > self.max_body_bytes:
             await response.aclose()
             error = InvalidProviderResponse(
                 f"The API of '{call.name}' answered with a body larger than the limit of "
@@ -237,16 +236,16 @@ class ApiProxy:
             )
             self._account(call, error.status, 0, error=error)
             raise error
-        headers = response_headers(response.headers.raw)
+        headers = response_headers(response.raw_headers)
         if refreshed:
             headers.append((REFRESHED_HEADER, b"true"))
-        if declared.isdigit() and int(declared) <= SMALL_BODY_BYTES:
+        if declared is not None and declared <= SMALL_BODY_BYTES:
             # Read whole: one answer with its Content-Length, no streaming machinery.
             body = b"".join([chunk async for chunk in self._streamed(call, response)])
             return ProxiedAnswer(response.status_code, headers, body)
         return ProxiedAnswer(response.status_code, headers, self._streamed(call, response))
 
-    async def _streamed(self, call: _Call, response: httpx.Response) -> AsyncIterator[bytes]:
+    async def _streamed(self, call: _Call, response: ApiResponse) -> AsyncIterator[bytes]:
         """The response body as it arrives, at most max_body_bytes. The call is audited
         before the last piece is passed on (one piece read ahead), so the record is written
         by the time the caller has the whole answer; or when the stream ends early."""
