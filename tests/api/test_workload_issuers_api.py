@@ -54,6 +54,38 @@ def test_rules_map_claims_to_a_workload_with_roles_or_to_a_user(admin: Api) -> N
     assert len(admin.get("/workload-issuers/ci").json()["rules"]) == 1
 
 
+def test_an_issuer_and_a_rule_are_edited_in_place_and_audited(admin: Api) -> None:
+    admin.post("/roles", json={"name": "Sales bots", "permissions": []})
+    issuer(admin)
+    first = admin.post("/workload-issuers/ci/rules", json={
+        "conditions": [{"claim": "sub", "equals": "a"}], "acts_as": "workload",
+        "workload": "a", "roles": []}).json()
+    second = admin.post("/workload-issuers/ci/rules", json={
+        "conditions": [{"claim": "sub", "equals": "b"}], "acts_as": "user",
+        "user": "admin"}).json()
+
+    edited = admin.put("/workload-issuers/ci", json={
+        "name": "GitHub CI", "issuer": ISSUER, "audiences": ["tokendesk"],
+        "algorithms": ["ES256"], "max_lifetime_s": 600, "refuse_replay": True})
+    rule = admin.put(f"/workload-issuers/GitHub CI/rules/{first['id']}", json={
+        "conditions": [{"claim": "sub", "prefix": "repo:acme/"}], "acts_as": "workload",
+        "workload": "acme", "roles": ["Sales bots"]})
+    missing = admin.put("/workload-issuers/GitHub CI/rules/nope", json={
+        "conditions": [{"claim": "sub", "equals": "x"}], "acts_as": "user", "user": "admin"})
+
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["name"], edited.json()["audiences"]) == ("GitHub CI", ["tokendesk"])
+    assert (edited.json()["max_lifetime_s"], edited.json()["refuse_replay"]) == (600, True)
+    assert rule.status_code == 200, rule.text
+    assert rule.json()["words"] == (
+        'When sub starts with "repo:acme/", act as workload acme with roles: Sales bots.')
+    shown = admin.get("/workload-issuers/GitHub CI").json()["rules"]
+    assert [r["id"] for r in shown] == [first["id"], second["id"]]  # the rule kept its place
+    assert missing.status_code == 404
+    actions = [e["action"] for e in admin.get("/audit").json()]
+    assert "workload_issuer.update" in actions and "workload_rule.update" in actions
+
+
 @pytest.mark.parametrize(("overrides", "field", "words"), [
     ({"algorithms": ["none"]}, "algorithms", "never none"),
     ({"algorithms": ["HS256"]}, "algorithms", "never an HMAC algorithm"),

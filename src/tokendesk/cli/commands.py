@@ -96,7 +96,8 @@ COMMANDS = CommandLine(
         Group("tokens", token_import.HELP, (("import", token_import.import_tokens),)),
         Group("workload-issuers", workload.HELP, (
             ("list", workload.list_issuers), ("show", workload.show), ("add", workload.add),
-            ("remove", workload.remove), ("add-rule", workload.add_rule),
+            ("edit", workload.edit), ("remove", workload.remove),
+            ("add-rule", workload.add_rule), ("edit-rule", workload.edit_rule),
             ("remove-rule", workload.remove_rule),
         )),
         Group("webhooks", notifications.WEBHOOKS_HELP, (

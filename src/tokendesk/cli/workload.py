@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from tokendesk.cli.context import JsonFlag, emit, open_tokendesk, operator
-from tokendesk.domain.workload import DEFAULT_ALGORITHMS, DEFAULT_MAX_LIFETIME_S, parse_condition
+from tokendesk.domain.workload import (
+    DEFAULT_ALGORITHMS,
+    DEFAULT_MAX_LIFETIME_S,
+    WorkloadRule,
+    parse_condition,
+)
 from tokendesk.services.workload_shapes import (
     WorkloadIssuerCreate,
     WorkloadIssuerOut,
@@ -66,6 +71,37 @@ def add(
     emit(WorkloadIssuerOut.of(created).model_copy(update={"rules": []}), as_json)
 
 
+def edit(
+    name: IssuerName,
+    new_name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    issuer: Annotated[str | None, typer.Option("--issuer", help="A new issuer URL.")] = None,
+    audience: Annotated[list[str] | None, typer.Option(
+        "--audience", metavar="AUD", help="The audiences accepted (repeat; replaces them).")]
+        = None,
+    algorithm: Annotated[list[str] | None, typer.Option(
+        "--algorithm", metavar="ALG", help="The signing algorithms allowed (repeat; replaces "
+        "them).")] = None,
+    max_lifetime_s: Annotated[int | None, typer.Option(
+        "--max-lifetime-s", help="The longest token lifetime accepted, in seconds.")] = None,
+    refuse_replay: Annotated[bool | None, typer.Option(
+        "--refuse-replay/--allow-replay", help="Accept each token (by its jti) only once, or "
+        "not.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an issuer: what is not given stays; its rules stay."""
+    with open_tokendesk() as td, td.transaction() as tx:
+        current = td.workloads.get(tx, operator(), name)
+        data = WorkloadIssuerCreate(
+            name=current.name if new_name is None else new_name,
+            issuer=current.issuer if issuer is None else issuer,
+            audiences=list(current.audiences) if audience is None else audience,
+            algorithms=list(current.algorithms) if algorithm is None else algorithm,
+            max_lifetime_s=current.max_lifetime_s if max_lifetime_s is None else max_lifetime_s,
+            refuse_replay=current.refuse_replay if refuse_replay is None else refuse_replay)
+        edited = td.workloads.update(tx, operator(), name, data)
+    emit(WorkloadIssuerOut.of(edited).model_copy(update={"rules": []}), as_json)
+
+
 def remove(name: IssuerName) -> None:
     """Stop trusting an issuer (its rules go with it)."""
     with open_tokendesk() as td, td.transaction() as tx:
@@ -86,12 +122,41 @@ def add_rule(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a rule: when every condition holds, the token acts as the user or workload."""
-    data = WorkloadRuleCreate(
+    data = _rule(when, user, workload, role)
+    with open_tokendesk() as td, td.transaction() as tx:
+        rule = td.workloads.add_rule(tx, operator(), name, data)
+    _show_rule(rule, as_json)
+
+
+def edit_rule(
+    name: IssuerName,
+    rule_id: Annotated[str, typer.Argument(metavar="RULE_ID")],
+    when: Annotated[list[str], typer.Option(
+        "--when", metavar="CONDITION",
+        help="claim==value, claim^=prefix or 'claim in a,b' (repeat: all must hold).")],
+    user: Annotated[str | None, typer.Option("--user", help="Act as this user.")] = None,
+    workload: Annotated[str | None, typer.Option(
+        "--workload", help="Act as a workload of this name (with --role).")] = None,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", metavar="ROLE", help="A role of the workload (repeat).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace a rule in its place (the first matching rule wins, so its position stays)."""
+    data = _rule(when, user, workload, role)
+    with open_tokendesk() as td, td.transaction() as tx:
+        rule = td.workloads.update_rule(tx, operator(), name, rule_id, data)
+    _show_rule(rule, as_json)
+
+
+def _rule(when: list[str], user: str | None, workload: str | None,
+          role: list[str] | None) -> WorkloadRuleCreate:
+    return WorkloadRuleCreate(
         conditions=[parse_condition(text).to_json() for text in when],
         acts_as="user" if user else "workload", user=user, workload=workload,
         roles=role or [])
-    with open_tokendesk() as td, td.transaction() as tx:
-        rule = td.workloads.add_rule(tx, operator(), name, data)
+
+
+def _show_rule(rule: WorkloadRule, as_json: bool) -> None:
     if as_json:
         emit(WorkloadRuleOut.of(rule), True)
     else:

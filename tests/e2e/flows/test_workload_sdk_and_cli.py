@@ -62,6 +62,25 @@ def test_rules_added_from_the_command_line_read_in_plain_words(cli_ready: Desk) 
             f"workload runner with roles: {BOT_ROLE}.") in output
 
 
+def test_an_issuer_and_its_rule_are_edited_from_the_command_line(cli_ready: Desk) -> None:
+    [rule_id] = [r["id"] for r in cli_ready.admin.get("/workload-issuers/ci").json()["rules"]]
+
+    code, output = cli(cli_ready, "workload-issuers", "edit", "ci", "--max-lifetime-s", "600",
+                       "--refuse-replay", "--json")
+    assert code == 0, output
+    code, ruled = cli(cli_ready, "workload-issuers", "edit-rule", "ci", rule_id, "--when",
+                      "sub^=repo:acme/", "--workload", "acme", "--role", BOT_ROLE)
+    assert code == 0, ruled
+
+    shown = cli_ready.admin.get("/workload-issuers/ci").json()
+    assert (shown["max_lifetime_s"], shown["refuse_replay"]) == (600, True)
+    assert shown["audiences"] == [AUDIENCE]  # what was not given stays
+    assert [r["id"] for r in shown["rules"]] == [rule_id]
+    assert shown["rules"][0]["words"] == (
+        f'When sub starts with "repo:acme/", act as workload acme with roles: {BOT_ROLE}.')
+    assert f"rule {rule_id}: When sub starts with" in ruled
+
+
 def test_an_hmac_algorithm_is_refused_for_an_issuer(desk: Desk,
                                                     platform: AuthorizationServer) -> None:
     answer = desk.admin.post("/workload-issuers", json={

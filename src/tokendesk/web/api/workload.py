@@ -40,6 +40,15 @@ def get_issuer(td: App, caller: Caller, name: str) -> WorkloadIssuerOut:
         return WorkloadIssuerOut.of(td.workloads.get(tx, caller, name))
 
 
+@router.put("/{name}")
+def edit_issuer(td: App, caller: Caller, name: str, body: WorkloadIssuerCreate
+                ) -> WorkloadIssuerOut:
+    """Make the issuer what ``body`` says (name, issuer URL, audiences, algorithms, lifetime,
+    replay refusal); its rules stay."""
+    with td.transaction() as tx:
+        return WorkloadIssuerOut.of(td.workloads.update(tx, caller, name, body))
+
+
 @router.delete("/{name}", status_code=204)
 def delete_issuer(td: App, caller: Caller, name: str) -> Response:
     with td.transaction() as tx:
@@ -51,6 +60,14 @@ def delete_issuer(td: App, caller: Caller, name: str) -> Response:
 def add_rule(td: App, caller: Caller, name: str, body: WorkloadRuleCreate) -> WorkloadRuleOut:
     with td.transaction() as tx:
         return WorkloadRuleOut.of(td.workloads.add_rule(tx, caller, name, body))
+
+
+@router.put("/{name}/rules/{rule_id}")
+def edit_rule(td: App, caller: Caller, name: str, rule_id: str, body: WorkloadRuleCreate
+              ) -> WorkloadRuleOut:
+    """Change one rule in its place: the first matching rule wins, so its position stays."""
+    with td.transaction() as tx:
+        return WorkloadRuleOut.of(td.workloads.update_rule(tx, caller, name, rule_id, body))
 
 
 @router.delete("/{name}/rules/{rule_id}", status_code=204)
