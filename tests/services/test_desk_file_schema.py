@@ -38,3 +38,18 @@ def test_a_secret_is_a_reference_to_exactly_one_of_env_or_file() -> None:
 
     assert reference["oneOf"] == [{"required": ["env"]}, {"required": ["file"]}]
     assert set(reference["properties"]) == {"env", "file"}
+
+
+def test_an_explicit_null_beside_a_workload_condition_s_test_is_read_as_left_out() -> None:
+    """Found by the API fuzz test: a null ``one_of`` beside ``equals`` was a TypeError (500)."""
+    from tokendesk.services.desk.yaml_text import parse_desk
+
+    rule = {"acts_as": "user", "user": "admin",
+            "conditions": [{"claim": "sub", "equals": "x", "prefix": None, "one_of": None}]}
+    desk = parse_desk({"version": 1, "workload_issuers": [{
+        "name": "ci", "issuer": "https://ci.example.test", "audiences": ["a"],
+        "rules": [rule]}]})
+
+    assert desk.workload_issuers is not None
+    [condition] = desk.workload_issuers[0].rules[0].conditions
+    assert (condition.equals, condition.prefix, condition.one_of) == ("x", None, None)

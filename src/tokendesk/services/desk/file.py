@@ -169,9 +169,11 @@ class DeskCondition(DeskModel):
 
     claim: str = Field(max_length=64, description="The claim's name, such as sub or "
                        "repository.")
-    equals: str | SkipJsonSchema[None] = Field(default=None, max_length=500)
-    prefix: str | SkipJsonSchema[None] = Field(default=None, max_length=500)
-    one_of: list[str] | SkipJsonSchema[None] = Field(default=None, max_length=64)
+    # Plainly nullable: with SkipJsonSchema[None] pydantic applied the limits to an explicit
+    # null too (a TypeError, so a 500 on POST /api/v1/apply, not a validation error).
+    equals: str | None = Field(default=None, max_length=500)
+    prefix: str | None = Field(default=None, max_length=500)
+    one_of: list[str] | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DeskCondition:
