@@ -24,6 +24,15 @@ from tokendesk.services.workload_shapes import (
 HELP = "Trust workload issuers (CI, Kubernetes, SPIFFE, an IdP) and map their tokens."
 COLUMNS = ("name", "issuer", "audiences", "algorithms", "max_lifetime_s", "refuse_replay")
 IssuerName = Annotated[str, typer.Argument(metavar="NAME", help="The issuer's name.")]
+# A rule's options, shared by add-rule and edit-rule.
+When = Annotated[list[str], typer.Option(
+    "--when", metavar="CONDITION",
+    help="claim==value, claim^=prefix or 'claim in a,b' (repeat: all must hold).")]
+ActAsUser = Annotated[str | None, typer.Option("--user", help="Act as this user.")]
+ActAsWorkload = Annotated[str | None, typer.Option(
+    "--workload", help="Act as a workload of this name (with --role).")]
+WorkloadRoles = Annotated[list[str] | None, typer.Option(
+    "--role", metavar="ROLE", help="A role of the workload (repeat).")]
 
 
 def list_issuers(as_json: JsonFlag = False) -> None:
@@ -111,14 +120,10 @@ def remove(name: IssuerName) -> None:
 
 def add_rule(
     name: IssuerName,
-    when: Annotated[list[str], typer.Option(
-        "--when", metavar="CONDITION",
-        help="claim==value, claim^=prefix or 'claim in a,b' (repeat: all must hold).")],
-    user: Annotated[str | None, typer.Option("--user", help="Act as this user.")] = None,
-    workload: Annotated[str | None, typer.Option(
-        "--workload", help="Act as a workload of this name (with --role).")] = None,
-    role: Annotated[list[str] | None, typer.Option(
-        "--role", metavar="ROLE", help="A role of the workload (repeat).")] = None,
+    when: When,
+    user: ActAsUser = None,
+    workload: ActAsWorkload = None,
+    role: WorkloadRoles = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a rule: when every condition holds, the token acts as the user or workload."""
@@ -131,14 +136,10 @@ def add_rule(
 def edit_rule(
     name: IssuerName,
     rule_id: Annotated[str, typer.Argument(metavar="RULE_ID")],
-    when: Annotated[list[str], typer.Option(
-        "--when", metavar="CONDITION",
-        help="claim==value, claim^=prefix or 'claim in a,b' (repeat: all must hold).")],
-    user: Annotated[str | None, typer.Option("--user", help="Act as this user.")] = None,
-    workload: Annotated[str | None, typer.Option(
-        "--workload", help="Act as a workload of this name (with --role).")] = None,
-    role: Annotated[list[str] | None, typer.Option(
-        "--role", metavar="ROLE", help="A role of the workload (repeat).")] = None,
+    when: When,
+    user: ActAsUser = None,
+    workload: ActAsWorkload = None,
+    role: WorkloadRoles = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Replace a rule in its place (the first matching rule wins, so its position stays)."""
